@@ -1,0 +1,43 @@
+# seqlens: `make demo` sets up and runs the whole batch path; `make test` sets up and runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARTIFACTS ?= seqlens-demo
+
+.PHONY: setup demo dashboard test test-jax lint browser-deps clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python -c constraints.txt -e ".[dev,jax]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/seqlens demo --output $(ARTIFACTS)
+	$(BIN)/seqlens dashboard --artifacts $(ARTIFACTS)
+
+dashboard: $(STAMP)
+	$(BIN)/seqlens dashboard --artifacts $(ARTIFACTS)
+
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) browser-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -m keras_backend
+
+clean:
+	rm -rf $(VENV) $(ARTIFACTS)
+
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra jax --python-version 3.11 -o constraints.txt

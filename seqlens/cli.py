@@ -1,0 +1,100 @@
+"""The `seqlens` console script: one entry point, a subcommand per job.
+
+Each feature module registers its own subcommands through a `register(commands)` function,
+so this file only assembles them. Command modules must stay light at import time (no
+TensorFlow, Beam or Airflow imports at module level): `seqlens --help` should answer at once.
+
+Groups with a second level (`seqlens pipeline events`, `seqlens train recommender`, ...) are
+created here; leaf commands (`seqlens generate`, `seqlens demo`, ...) are added by their module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+# Module paths whose `register(commands)` adds subcommands, in `--help` order.
+COMMAND_MODULES: tuple[str, ...] = (
+    "seqlens.generate_cli",
+    "pipeline.cli",
+    "models.recommender_cli",
+    "models.text_cli",
+    "models.export_cli",
+    "seqlens.alerts.cli",
+    "dashboard.cli",
+    "seqlens.demo",
+)
+
+# Two-level groups: name -> help text.
+COMMAND_GROUPS: dict[str, str] = {
+    "pipeline": "run a Beam pipeline: logs -> clean, ordered sequences or texts",
+    "train": "train a model (recommender, sentiment, intent)",
+    "evaluate": "evaluate a trained model and write metrics.json",
+    "export": "export a trained model as a TF Serving SavedModel",
+}
+
+
+class UsageError(Exception):
+    """A problem with the user's input that deserves one clear line, not a traceback."""
+
+
+class CommandGroups:
+    """What a command module receives: the top-level subparsers and the two-level groups."""
+
+    def __init__(self, top: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]):
+        self.top = top
+        self._groups = groups
+
+    def group(self, name: str) -> argparse._SubParsersAction:
+        """The subparsers of a two-level group such as `train`."""
+        if name not in self._groups:
+            raise ValueError(
+                f"Expected a group in {sorted(self._groups)}. Received: name={name!r}"
+            )
+        return self._groups[name]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Assemble the full argument parser from every command module."""
+    parser = argparse.ArgumentParser(
+        prog="seqlens",
+        description="Attention-based recommender and sequence analytics.",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging and tracebacks")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND")
+    top.required = True
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for name, help_text in COMMAND_GROUPS.items():
+        group_parser = top.add_parser(name, help=help_text, description=help_text)
+        sub = group_parser.add_subparsers(dest=f"{name}_command", metavar="KIND")
+        sub.required = True
+        groups[name] = sub
+    commands = CommandGroups(top, groups)
+    for module_path in COMMAND_MODULES:
+        importlib.import_module(module_path).register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv`, run the chosen command, and turn input errors into exit code 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler: Callable[[argparse.Namespace], int | None] = args.handler
+    try:
+        return int(handler(args) or 0)
+    except (UsageError, ValueError, FileNotFoundError) as error:
+        if args.verbose:
+            raise
+        print(f"seqlens {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+"""Synthetic but realistic logs: events, finance news and customer-service chats.
+
+The embedded default data set of `seqlens demo` and of the tests. Deterministic under a seed.
+
+- **events**: users browse in sessions; item popularity is Zipf-distributed; items belong to
+  categories a user prefers; and there is real sequential structure: most items have a
+  "successor" that tends to be consumed next (think: episode 2 after episode 1), so a sequence
+  model can beat popularity and a first-order Markov chain can be learned.
+- **news**: texts about tickers, composed from finance phrase templates whose tone sets a
+  ground-truth label (negative / neutral / positive), with planted sentiment episodes (a ticker's
+  tone turns sharply negative or positive for a few days, with more volume) listed in
+  `news_episodes.json`.
+- **chats**: customer-service messages with intents, several phrasings per intent.
+- A small share of malformed rows (empty ids, unparsable timestamps, wrong column counts) is mixed
+  in, because real logs have them and the pipeline must dead-letter them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+DAY_SECONDS = 86_400
+START_TIMESTAMP = 1_704_067_200  # 2024-01-01T00:00:00Z
+
+TICKERS = (
+    "AAPL", "MSFT", "GOOG", "AMZN", "TSLA", "NVDA", "META", "JPM", "XOM", "PFE",
+    "KO", "DIS", "NFLX", "INTC", "BA", "WMT", "GS", "NKE", "ORCL", "AMD",
+)
+COMPANIES = {
+    "AAPL": "Apple", "MSFT": "Microsoft", "GOOG": "Alphabet", "AMZN": "Amazon", "TSLA": "Tesla",
+    "NVDA": "Nvidia", "META": "Meta", "JPM": "JPMorgan", "XOM": "Exxon", "PFE": "Pfizer",
+    "KO": "Coca-Cola", "DIS": "Disney", "NFLX": "Netflix", "INTC": "Intel", "BA": "Boeing",
+    "WMT": "Walmart", "GS": "Goldman Sachs", "NKE": "Nike", "ORCL": "Oracle", "AMD": "AMD",
+}
+
+POSITIVE_PHRASES = (
+    "shares jump {pct} after earnings beat estimates",
+    "raises full-year guidance on strong demand",
+    "reports record quarterly revenue, up {pct}",
+    "stock rallies as analysts upgrade to buy",
+    "wins a major contract worth {money}",
+    "profit surges {pct}, beating expectations",
+    "announces a {money} buyback, investors cheer",
+    "hits an all-time high on robust growth",
+)
+NEGATIVE_PHRASES = (
+    "shares plunge {pct} after earnings miss",
+    "cuts guidance as demand weakens",
+    "faces a probe over accounting irregularities",
+    "stock tumbles as analysts downgrade to sell",
+    "reports a {money} loss and announces layoffs",
+    "recalls products after safety failures",
+    "profit falls {pct}, missing estimates badly",
+    "warns of weak sales and rising costs",
+)
+NEUTRAL_PHRASES = (
+    "to present at the industry conference next week",
+    "schedules its quarterly earnings call for {weekday}",
+    "names a new chief financial officer",
+    "shares were little changed in early trading",
+    "will hold its annual shareholder meeting in {month}",
+    "files its quarterly report with the regulator",
+    "opens a new office in {city}",
+    "trading volume was in line with the average",
+)
+NEGATED_POSITIVE = (
+    "did not meet expectations this quarter",
+    "shares don't look cheap after the selloff, no recovery in sight",
+)
+
+INTENT_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "card_lost": (
+        "I lost my card", "my card was stolen yesterday", "can't find my debit card anywhere",
+        "someone took my wallet with my card", "please block my card, it is lost",
+    ),
+    "check_balance": (
+        "what is my balance", "how much money do I have", "show me my account balance",
+        "can you tell me the balance on my savings", "balance please",
+    ),
+    "transfer_money": (
+        "I want to send money to my friend", "how do I transfer {money} to another account",
+        "make a transfer to my landlord", "send {money} to John", "wire money abroad",
+    ),
+    "refund_request": (
+        "I want a refund for a double charge", "the merchant charged me twice, refund please",
+        "how do I get my money back for this purchase", "refund the {money} fee",
+        "I was charged for something I returned",
+    ),
+    "reset_password": (
+        "I forgot my password", "how do I reset my password", "can't log in to the app",
+        "my account is locked after wrong passwords", "change my login password",
+    ),
+    "loan_inquiry": (
+        "can I get a loan", "what are your mortgage rates", "I want to borrow {money}",
+        "how do I apply for a personal loan", "loan interest rate for a car",
+    ),
+    "change_address": (
+        "I moved, update my address", "change the address on my account",
+        "how do I update my home address", "new address for my statements", "I have a new home",
+    ),
+    "complaint": (
+        "your service is terrible", "I want to file a complaint", "the app keeps crashing, awful",
+        "I waited an hour on the phone, unacceptable", "very unhappy with your branch staff",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Sizes and seed of the synthetic data set.
+
+    Args:
+        num_users: users in the event log.
+        num_items: items in the catalogue.
+        mean_events_per_user: mean sequence length (geometric-ish distribution, min 3).
+        num_days: days covered by the news log.
+        news_per_ticker_per_day: mean texts per ticker per day outside episodes.
+        num_tickers: tickers used, at most `len(TICKERS)`.
+        num_episodes: planted sentiment episodes in the news log.
+        num_chats: customer-service messages.
+        corrupt_fraction: share of malformed rows mixed into each log.
+        seed: random seed; the same seed gives byte-identical files.
+    """
+
+    num_users: int = 2_000
+    num_items: int = 800
+    mean_events_per_user: float = 30.0
+    num_days: int = 90
+    news_per_ticker_per_day: float = 6.0
+    num_tickers: int = 12
+    num_episodes: int = 8
+    num_chats: int = 4_000
+    corrupt_fraction: float = 0.005
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        for name in ("num_users", "num_items", "num_days", "num_tickers", "num_chats"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Expected {name} to be a positive int. Received: {name}={value!r}")
+        if self.num_items < 20:
+            raise ValueError(f"Expected num_items >= 20. Received: num_items={self.num_items}")
+        if self.num_tickers > len(TICKERS):
+            raise ValueError(
+                f"Expected num_tickers <= {len(TICKERS)}. Received: num_tickers={self.num_tickers}"
+            )
+        if not 0.0 <= self.corrupt_fraction < 0.5:
+            raise ValueError(
+                "Expected corrupt_fraction in [0, 0.5). "
+                f"Received: corrupt_fraction={self.corrupt_fraction}"
+            )
+        if self.mean_events_per_user < 3:
+            raise ValueError(
+                "Expected mean_events_per_user >= 3. "
+                f"Received: mean_events_per_user={self.mean_events_per_user}"
+            )
+
+
+def _zipf_probabilities(count: int, exponent: float = 1.05) -> np.ndarray:
+    weights = 1.0 / np.arange(1, count + 1) ** exponent
+    return weights / weights.sum()
+
+
+def generate_events(config: GenerateConfig, rng: np.random.Generator) -> list[list[str]]:
+    """Event rows `[user_id, item_id, timestamp, event_type, value]` with sequential structure."""
+    num_items = config.num_items
+    num_categories = max(4, num_items // 40)
+    item_category = rng.integers(0, num_categories, size=num_items)
+    popularity = _zipf_probabilities(num_items)[rng.permutation(num_items)]
+    # Each item has a successor in its own category: the planted "what comes next" rule.
+    successor = np.empty(num_items, dtype=np.int64)
+    for category in range(num_categories):
+        members = np.flatnonzero(item_category == category)
+        if len(members) == 0:
+            continue
+        cycle = rng.permutation(members)
+        successor[cycle] = np.roll(cycle, -1)  # a cycle: no item succeeds itself
+    category_items = [np.flatnonzero(item_category == c) for c in range(num_categories)]
+    rows: list[list[str]] = []
+    event_types = np.array(["view", "click", "purchase"])
+    for user in range(config.num_users):
+        length = max(3, int(rng.geometric(1.0 / config.mean_events_per_user)))
+        length = min(length, 400)
+        favourite = rng.choice(num_categories, size=2, replace=False)
+        timestamp = START_TIMESTAMP + int(rng.integers(0, 30 * DAY_SECONDS))
+        item = int(rng.choice(num_items, p=popularity))
+        for _ in range(length):
+            rows.append([
+                f"u{user:05d}", f"i{item:05d}", str(timestamp),
+                str(rng.choice(event_types, p=[0.7, 0.25, 0.05])), f"{rng.random():.3f}",
+            ])
+            draw = rng.random()
+            if draw < 0.65:
+                item = int(successor[item])
+            elif draw < 0.9:
+                members = category_items[int(rng.choice(favourite))]
+                if len(members) == 0:
+                    members = np.arange(num_items)
+                weights = popularity[members] / popularity[members].sum()
+                item = int(rng.choice(members, p=weights))
+            else:
+                item = int(rng.choice(num_items, p=popularity))
+            # sessions: seconds to minutes inside, hours to days between
+            if rng.random() < 0.15:
+                timestamp += int(rng.integers(3_600, 3 * DAY_SECONDS))
+            else:
+                timestamp += int(rng.integers(5, 600))
+    return rows
+
+
+def _fill(template: str, rng: np.random.Generator) -> str:
+    return template.format(
+        pct=f"{rng.uniform(1, 25):.1f}%",
+        money=f"${rng.integers(1, 900)}{rng.choice(['m', 'bn', ''])}",
+        weekday=rng.choice(["Monday", "Tuesday", "Thursday"]),
+        month=rng.choice(["March", "May", "June"]),
+        city=rng.choice(["Austin", "Dublin", "Singapore", "Berlin"]),
+    )
+
+
+def generate_news(config: GenerateConfig, rng: np.random.Generator) -> tuple[list[list[str]], list[dict]]:
+    """News rows `[id, timestamp, ticker, text, source, author, label]` and the planted episodes."""
+    tickers = TICKERS[: config.num_tickers]
+    episodes = []
+    for index in range(config.num_episodes):
+        episodes.append({
+            "ticker": tickers[index % len(tickers)],
+            "direction": "negative" if index % 2 == 0 else "positive",
+            "start_day": int(rng.integers(20, max(21, config.num_days - 5))),
+            "length_days": int(rng.integers(1, 4)),
+        })
+    rows: list[list[str]] = []
+    sources = ("newswire", "twitter", "blog")
+    text_id = 0
+    for day in range(config.num_days):
+        for ticker in tickers:
+            episode = next(
+                (e for e in episodes if e["ticker"] == ticker
+                 and e["start_day"] <= day < e["start_day"] + e["length_days"]),
+                None,
+            )
+            volume = config.news_per_ticker_per_day * (2.5 if episode else 1.0)
+            if episode is None:
+                probabilities = (0.2, 0.55, 0.25)
+            elif episode["direction"] == "negative":
+                probabilities = (0.8, 0.15, 0.05)
+            else:
+                probabilities = (0.05, 0.15, 0.8)
+            for _ in range(int(rng.poisson(volume))):
+                label = rng.choice(["negative", "neutral", "positive"], p=probabilities)
+                pool = {"negative": NEGATIVE_PHRASES + NEGATED_POSITIVE,
+                        "neutral": NEUTRAL_PHRASES, "positive": POSITIVE_PHRASES}[label]
+                phrase = _fill(str(rng.choice(pool)), rng)
+                name = COMPANIES[ticker] if rng.random() < 0.6 else f"${ticker}"
+                timestamp = START_TIMESTAMP + day * DAY_SECONDS + int(rng.integers(0, DAY_SECONDS))
+                rows.append([
+                    f"n{text_id:07d}", str(timestamp), ticker, f"{name} {phrase}",
+                    str(rng.choice(sources)), f"author{int(rng.integers(0, 300)):03d}", str(label),
+                ])
+                text_id += 1
+    rows.sort(key=lambda row: int(row[1]))
+    return rows, episodes
+
+
+def generate_chats(config: GenerateConfig, rng: np.random.Generator) -> list[list[str]]:
+    """Chat rows `[conversation_id, timestamp, text, intent]`."""
+    intents = sorted(INTENT_TEMPLATES)
+    prefixes = ("", "hi, ", "hello! ", "please help: ", "urgent - ", "good morning, ")
+    rows = []
+    for index in range(config.num_chats):
+        intent = intents[int(rng.integers(0, len(intents)))]
+        text = _fill(str(rng.choice(INTENT_TEMPLATES[intent])), rng)
+        text = f"{rng.choice(prefixes)}{text}"
+        timestamp = START_TIMESTAMP + int(rng.integers(0, config.num_days * DAY_SECONDS))
+        rows.append([f"c{index:06d}", str(timestamp), text, intent])
+    rows.sort(key=lambda row: int(row[1]))
+    return rows
+
+
+def _corrupt(rows: list[list[str]], fraction: float, rng: np.random.Generator) -> list[list[str]]:
+    """Replace a share of rows by typical malformed ones (kept in place, so counts stay known)."""
+    corrupted = [list(row) for row in rows]
+    count = int(len(rows) * fraction)
+    for position in rng.choice(len(rows), size=count, replace=False) if count else []:
+        row = corrupted[int(position)]
+        kind = int(rng.integers(0, 4))
+        if kind == 0:
+            row[0] = ""  # empty id
+        elif kind == 1:
+            row[1 if len(row) > 3 and row[1].isdigit() else 2] = "not-a-time"
+        elif kind == 2:
+            del row[-1]  # wrong column count
+        else:
+            row[1 if row[1].isdigit() else 2] = "99999999999"  # absurd timestamp (year 5138)
+    return corrupted
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def generate(output_dir: str | Path, config: GenerateConfig | None = None) -> dict[str, Path]:
+    """Write `events.csv`, `news.csv`, `chats.csv`, `news_episodes.json` and `generate_config.json`.
+
+    Args:
+        output_dir: folder to write to (created if missing).
+        config: sizes and seed; `GenerateConfig()` by default.
+
+    Returns:
+        The written paths by name (`events`, `news`, `chats`, `episodes`).
+    """
+    config = config or GenerateConfig()
+    output = Path(output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(config.seed)
+    events = _corrupt(generate_events(config, rng), config.corrupt_fraction, rng)
+    news, episodes = generate_news(config, rng)
+    news = _corrupt(news, config.corrupt_fraction, rng)
+    chats = _corrupt(generate_chats(config, rng), config.corrupt_fraction, rng)
+    paths = {
+        "events": output / "events.csv",
+        "news": output / "news.csv",
+        "chats": output / "chats.csv",
+        "episodes": output / "news_episodes.json",
+    }
+    _write_csv(paths["events"], ["user_id", "item_id", "timestamp", "event_type", "value"], events)
+    _write_csv(paths["news"], ["id", "timestamp", "ticker", "text", "source", "author", "label"], news)
+    _write_csv(paths["chats"], ["conversation_id", "timestamp", "text", "intent"], chats)
+    paths["episodes"].write_text(json.dumps(episodes, indent=2))
+    (output / "generate_config.json").write_text(json.dumps(asdict(config), indent=2))
+    return paths
