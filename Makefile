@@ -9,7 +9,7 @@ ARTIFACTS ?= seqlens-demo
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/python -m pip install -q uv
 	$(BIN)/uv pip install --python $(BIN)/python -c constraints.txt -e ".[dev,jax]"
 	touch $(STAMP)
 
