@@ -1,5 +1,192 @@
-"""Subcommands of this module (being built; registers nothing yet)."""
+"""`seqlens demo`: the whole batch path on the embedded synthetic data, step by step with timings.
+
+generate -> pipelines (events, news, chats) -> train recommender -> evaluate -> train sentiment and
+intent -> validation gate -> publish -> alerts, then it prints where everything is and the command
+that opens the dashboard on it. The steps are the functions of `seqlens.batch`, the same ones the
+Airflow DAG runs, so the demo is the nightly job on a small data set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seqlens.layout import default_artifacts_root
+
+
+@dataclass
+class StepOutcome:
+    """What one demo step did: `status` is `ok`, `skipped` or `failed`."""
+
+    name: str
+    status: str
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class DemoReport:
+    """Outcome of every step of a demo run, in order, and the total wall-clock seconds."""
+
+    output: str
+    steps: list[StepOutcome] = field(default_factory=list)
+    total_seconds: float = 0.0
+    published: dict = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return all(step.status == "ok" for step in self.steps)
+
+    def to_dict(self) -> dict:
+        return {
+            "output": self.output,
+            "total_seconds": round(self.total_seconds, 2),
+            "steps": [step.__dict__ for step in self.steps],
+            "published": self.published,
+        }
+
+
+def demo_steps(run) -> list[tuple[str, tuple[str, ...], Callable[[dict], object]]]:
+    """The demo's steps: `(name, names of the steps it needs, function of earlier results)`."""
+    from seqlens import batch
+
+    def publish(results: dict) -> dict:
+        passed = tuple(name for name, check in results["validation gate"].items()
+                       if check["passed"])
+        return batch.publish_models(run, passed)
+
+    return [
+        ("generate", (), lambda results: batch.generate_inputs(run)),
+        ("pipeline events", ("generate",), lambda results: batch.run_pipeline(run, "events")),
+        ("pipeline news", ("generate",), lambda results: batch.run_pipeline(run, "news")),
+        ("pipeline chats", ("generate",), lambda results: batch.run_pipeline(run, "chats")),
+        ("train recommender", ("pipeline events",),
+         lambda results: batch.train_recommender(run)),
+        ("evaluate recommender", ("train recommender",),
+         lambda results: batch.evaluate_recommender(run)),
+        ("train sentiment", ("pipeline news",),
+         lambda results: batch.train_text_model(run, "sentiment")),
+        ("train intent", ("pipeline chats",),
+         lambda results: batch.train_text_model(run, "intent")),
+        ("validation gate", ("evaluate recommender", "train sentiment", "train intent"),
+         lambda results: batch.validation_gate(run)),
+        ("publish", ("validation gate",), publish),
+        ("alerts", ("pipeline news", "train sentiment"), lambda results: batch.raise_alerts(run)),
+    ]
+
+
+def run_demo(output: str | Path, seed: int = 42, fast: bool = False,
+             echo: Callable[[str], None] = print) -> DemoReport:
+    """Run every demo step into `output`; a step whose part is missing is skipped, with a reason.
+
+    Args:
+        output: the artifacts root to write (created if needed).
+        seed: seed of the data generator and of every model.
+        fast: the smallest settings that still exercise every step (seconds per step, not minutes).
+        echo: where progress lines go.
+    """
+    from seqlens import batch
+
+    settings = batch.BatchSettings.fast(seed) if fast else batch.BatchSettings(seed=seed)
+    run = batch.BatchRun(root=Path(output), settings=settings)
+    run.root.mkdir(parents=True, exist_ok=True)
+    report = DemoReport(output=str(run.root))
+    results: dict[str, object] = {}
+    steps = demo_steps(run)
+    started = time.perf_counter()
+    for index, (name, needs, function) in enumerate(steps, start=1):
+        prefix = f"[{index:>2}/{len(steps)}] {name:<21}"
+        missing = [need for need in needs if need not in results]
+        if missing:
+            outcome = StepOutcome(name, "skipped", 0.0, f"needs {', '.join(missing)}")
+        else:
+            step_started = time.perf_counter()
+            try:
+                results[name] = function(results)
+                outcome = StepOutcome(name, "ok", time.perf_counter() - step_started,
+                                      _describe(results[name]))
+            except batch.StepUnavailableError as error:
+                outcome = StepOutcome(name, "skipped", time.perf_counter() - step_started,
+                                      str(error))
+            except batch.StepFailedError as error:
+                outcome = StepOutcome(name, "failed", time.perf_counter() - step_started,
+                                      str(error))
+        report.steps.append(outcome)
+        echo(f"{prefix} {outcome.status:<7} {outcome.seconds:7.1f} s  {outcome.detail}")
+        if outcome.status == "failed":
+            break
+    report.total_seconds = time.perf_counter() - started
+    report.published = results.get("publish", {}) or {}
+    (run.root / "demo_report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    return report
+
+
+def _describe(result: object) -> str:
+    """A short line about a step's result (a path, or a few metrics)."""
+    if isinstance(result, dict):
+        text = ", ".join(f"{key}={_short(value)}" for key, value in list(result.items())[:4])
+        return text[:110]
+    return _short(result)
+
+
+def _short(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {_short(inner)}" for key, inner in value.items()) + "}"
+    return str(value)
+
+
+def print_summary(report: DemoReport, echo: Callable[[str], None] = print) -> None:
+    """Where everything is, and the command that opens the dashboard on it."""
+    from seqlens.layout import ArtifactLayout
+
+    layout = ArtifactLayout(Path(report.output))
+    echo("")
+    echo(f"done in {report.total_seconds:.1f} s; artifacts in {layout.root}")
+    rows = [
+        ("raw logs", layout.raw_dir),
+        ("pipeline runs", layout.root / "data"),
+        ("trained models", layout.root / "models"),
+        ("serving root", layout.serving_root),
+        ("publish log", layout.publish_log),
+        ("alerts", layout.alerts_file),
+    ]
+    for label, path in rows:
+        echo(f"  {label:<15} {path}{'' if path.exists() else '  (not written)'}")
+    skipped = [step for step in report.steps if step.status != "ok"]
+    for step in skipped:
+        echo(f"  {step.status}: {step.name} ({step.detail})")
+    echo("")
+    echo(f"open the dashboard:  seqlens dashboard --artifacts {layout.root}")
 
 
 def register(commands) -> None:
-    """Add this module's subcommands to `commands` (see `seqlens.cli.CommandGroups`)."""
+    """Add `seqlens demo` (see `seqlens.cli.CommandGroups`)."""
+    parser = commands.top.add_parser(
+        "demo",
+        help="run the whole batch path end to end on generated data",
+        description=(
+            "Generate data, run the pipelines, train, evaluate, gate and publish the models, "
+            "raise alerts, then print where everything is and how to open the dashboard."
+        ),
+    )
+    parser.add_argument("--output", default=None,
+                        help=f"artifacts root (default: $SEQLENS_ARTIFACTS or "
+                             f"./{default_artifacts_root()})")
+    parser.add_argument("--seed", type=int, default=42, help="random seed")
+    parser.add_argument("--fast", action="store_true",
+                        help="tiny data and models: every step in seconds (for smoke tests)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    output = Path(args.output) if args.output else default_artifacts_root()
+    print(f"seqlens demo -> {output} (seed {args.seed}{', fast' if args.fast else ''})")
+    report = run_demo(output, seed=args.seed, fast=args.fast)
+    print_summary(report)
+    return 0 if all(step.status != "failed" for step in report.steps) else 1

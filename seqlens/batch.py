@@ -1,0 +1,294 @@
+"""The batch path, one step at a time: the functions `seqlens demo` and the Airflow DAG both call.
+
+Each step is one function that takes a `BatchRun` (where the run writes, where it publishes, and
+its settings) and runs one `seqlens` command in-process through `seqlens.cli.main`, the stable
+surface every part exposes. Steps return only paths and small metrics (what an Airflow XCom may
+carry) and are idempotent: a step writes below the run's root, which the DAG keys on the data
+interval (`<base>/runs/<ds>`), so running the same interval again rewrites the same folders with
+the same seeds and publishes no second version (see `publish_models`).
+
+```
+generate_inputs -> run_pipeline(events | news | chats) -> train_recommender -> evaluate_recommender
+                -> train_text_model(sentiment | intent) -> validation_gate -> publish_models
+                -> raise_alerts
+```
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from seqlens.layout import ArtifactLayout
+
+PIPELINE_KINDS = ("events", "news", "chats")
+TEXT_TASKS = ("sentiment", "intent")
+MODEL_NAMES = ("recommender", "sentiment", "intent")
+INTERVAL_KEY_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.:+-]*$")
+PUBLISHED_MARKER = "published.json"
+
+
+class StepUnavailableError(RuntimeError):
+    """The `seqlens` command a step needs is not registered (its part is not installed)."""
+
+
+class StepFailedError(RuntimeError):
+    """A `seqlens` command a step ran returned a non-zero exit code."""
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Sizes, epochs and seeds of one batch run.
+
+    Args:
+        seed: seed of the generator and of every training run.
+        num_users: users in the generated event log.
+        num_items: items in the generated catalogue.
+        num_days: days of generated news.
+        num_chats: generated chat messages.
+        max_length: longest user history the pipeline keeps and the recommender reads.
+        recommender_epochs: training epochs of the recommender.
+        text_epochs: training epochs of the sentiment and intent models.
+        embedding_dim: width of the recommender's item embeddings.
+        learning_rate: learning rate of the recommender (0 trains nothing: a control that must
+            fail the validation gate).
+        top_k: cut-off of the ranking metrics.
+    """
+
+    seed: int = 42
+    num_users: int = 2_000
+    num_items: int = 800
+    num_days: int = 90
+    num_chats: int = 4_000
+    max_length: int = 50
+    recommender_epochs: int = 3
+    text_epochs: int = 3
+    embedding_dim: int = 32
+    learning_rate: float = 1e-3
+    top_k: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("num_users", "num_items", "num_days", "num_chats", "max_length",
+                     "embedding_dim", "top_k"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"Expected {name} to be a positive integer. Received: {name}={value!r}"
+                )
+        for name in ("recommender_epochs", "text_epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(
+                    f"Expected {name} to be a non-negative integer. Received: {name}={value!r}"
+                )
+        if not self.learning_rate >= 0:
+            raise ValueError(
+                "Expected learning_rate to be >= 0. "
+                f"Received: learning_rate={self.learning_rate!r}"
+            )
+
+    @classmethod
+    def fast(cls, seed: int = 42) -> BatchSettings:
+        """The smallest settings that still exercise every step (tests, `seqlens demo --fast`)."""
+        return cls(seed=seed, num_users=60, num_items=40, num_days=20, num_chats=300,
+                   max_length=20, recommender_epochs=2, text_epochs=2, embedding_dim=16)
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> BatchSettings:
+        """Settings from a mapping such as Airflow params; unknown keys are ignored."""
+        names = set(cls.__dataclass_fields__)
+        return cls(**{key: value for key, value in values.items() if key in names})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """Where one batch run writes and publishes, and with which settings.
+
+    Args:
+        root: the run's artifacts root (an `ArtifactLayout` root); the DAG uses
+            `<base>/runs/<ds>`, the demo its `--output` folder.
+        serving_root: the TF Serving model root the run publishes to. Defaults to the layout's
+            `<root>/serving`; the DAG shares one serving root between runs so the gate compares
+            each candidate with the model currently served.
+        settings: sizes, epochs and seeds.
+    """
+
+    root: Path
+    serving_root: Path | None = None
+    settings: BatchSettings = field(default_factory=BatchSettings)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+        if self.serving_root is None:
+            object.__setattr__(self, "serving_root", ArtifactLayout(self.root).serving_root)
+        object.__setattr__(self, "serving_root", Path(self.serving_root))
+
+    @property
+    def layout(self) -> ArtifactLayout:
+        return ArtifactLayout(self.root)
+
+
+def interval_run_root(base_root: str | Path, interval_key: str) -> Path:
+    """The run root of one data interval: `<base_root>/runs/<interval_key>`.
+
+    Args:
+        base_root: the folder holding every run (and, by default, the shared serving root).
+        interval_key: a path-safe key of the data interval, e.g. Airflow's `ds` (`2024-03-01`).
+    """
+    if not INTERVAL_KEY_PATTERN.match(str(interval_key)):
+        raise ValueError(
+            "Expected interval_key to be a path-safe key such as '2024-03-01'. "
+            f"Received: interval_key={interval_key!r}"
+        )
+    return Path(base_root) / "runs" / str(interval_key)
+
+
+# --- running commands ---------------------------------------------------------------------------
+
+def command_available(*words: str) -> bool:
+    """Whether `seqlens <words...>` is registered (e.g. `command_available("train", "intent")`)."""
+    from seqlens.cli import build_parser
+
+    parser = build_parser()
+    for word in words:
+        subparsers = [action for action in parser._actions
+                      if action.__class__.__name__ == "_SubParsersAction"]
+        if not subparsers or word not in subparsers[0].choices:
+            return False
+        parser = subparsers[0].choices[word]
+    return True
+
+
+def run_command(command: tuple[str, ...], options: list) -> None:
+    """Run `seqlens <command...> <options...>` in-process.
+
+    Raises:
+        StepUnavailableError: the command is not registered.
+        StepFailedError: the command exited with a non-zero code.
+    """
+    from seqlens.cli import main
+
+    name = " ".join(command)
+    if not command_available(*command):
+        raise StepUnavailableError(f"`seqlens {name}` is not registered yet")
+    argv = [*command, *(str(option) for option in options)]
+    code = main(argv)
+    if code != 0:
+        raise StepFailedError(f"`seqlens {' '.join(argv)}` exited with code {code}")
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+# --- the steps ----------------------------------------------------------------------------------
+
+def generate_inputs(run: BatchRun) -> dict[str, str]:
+    """Write the synthetic logs (deterministic under the seed) to `<root>/raw`."""
+    settings = run.settings
+    run_command(("generate",), [
+        "--output", run.layout.raw_dir, "--users", settings.num_users,
+        "--items", settings.num_items, "--days", settings.num_days,
+        "--chats", settings.num_chats, "--seed", settings.seed,
+    ])
+    layout = run.layout
+    return {"events": str(layout.raw_events), "news": str(layout.raw_news),
+            "chats": str(layout.raw_chats)}
+
+
+def run_pipeline(run: BatchRun, kind: str, input_path: str | Path | None = None) -> str:
+    """Run the Beam pipeline of `kind` over its raw log; return the data run folder."""
+    if kind not in PIPELINE_KINDS:
+        raise ValueError(f"Expected kind to be one of {PIPELINE_KINDS}. Received: kind={kind!r}")
+    layout = run.layout
+    source = Path(input_path) if input_path else {
+        "events": layout.raw_events, "news": layout.raw_news, "chats": layout.raw_chats}[kind]
+    output = layout.data_run(kind)
+    options = ["--input", source, "--output", output]
+    if kind == "events":
+        options += ["--max-length", run.settings.max_length]
+    run_command(("pipeline", kind), options)
+    return str(output)
+
+
+def train_recommender(run: BatchRun) -> str:
+    """Train the recommender on the events data run; return the model folder."""
+    settings = run.settings
+    layout = run.layout
+    output = layout.model_dir("recommender")
+    run_command(("train", "recommender"), [
+        "--data", layout.data_run("events"), "--output", output,
+        "--epochs", settings.recommender_epochs, "--embedding-dim", settings.embedding_dim,
+        "--max-length", settings.max_length, "--learning-rate", settings.learning_rate,
+        "--seed", settings.seed,
+    ])
+    return str(output)
+
+
+def evaluate_recommender(run: BatchRun) -> dict[str, float]:
+    """Evaluate the recommender on the held-out targets; return its headline metrics."""
+    model_dir = run.layout.model_dir("recommender")
+    run_command(("evaluate", "recommender"), ["--model", model_dir,
+                 "--data", run.layout.data_run("events"), "--k", run.settings.top_k])
+    return _headline_metrics(_read_json(model_dir / "metrics.json"))
+
+
+def train_text_model(run: BatchRun, task: str) -> str:
+    """Train the `sentiment` (on news) or `intent` (on chats) model; return its folder."""
+    if task not in TEXT_TASKS:
+        raise ValueError(f"Expected task to be one of {TEXT_TASKS}. Received: task={task!r}")
+    data = run.layout.data_run("news" if task == "sentiment" else "chats")
+    output = run.layout.model_dir(task)
+    run_command(("train", task), ["--data", data, "--output", output,
+                 "--epochs", run.settings.text_epochs, "--seed", run.settings.seed])
+    return str(output)
+
+
+def _headline_metrics(metrics: dict) -> dict[str, float]:
+    """The flat numeric metrics of a `metrics.json` (small enough for an XCom)."""
+    flat: dict[str, float] = {}
+
+    def visit(prefix: str, value) -> None:
+        if isinstance(value, bool):
+            return
+        if isinstance(value, int | float):
+            flat[prefix] = float(value)
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                visit(f"{prefix}.{key}" if prefix else str(key), inner)
+
+    visit("", metrics)
+    return dict(list(flat.items())[:40])
+
+
+def validation_gate(run: BatchRun, names: tuple[str, ...] = MODEL_NAMES) -> dict[str, dict]:
+    """Check each candidate against the model currently served; publish nothing.
+
+    Returns `{name: {"passed": bool, "reasons": [...]}}`.
+    """
+    raise StepUnavailableError("the validation gate (`seqlens publish`) is not wired yet")
+
+
+def publish_models(run: BatchRun, names: tuple[str, ...]) -> dict[str, int]:
+    """Publish the named models that passed the gate; return `{name: version}`.
+
+    Idempotent: a model this run already published (recorded in `<root>/published.json` and
+    still present in the serving root) is not published again.
+    """
+    raise StepUnavailableError("`seqlens publish` is not wired yet")
+
+
+def raise_alerts(run: BatchRun, sentiment_model: str | Path | None = None) -> dict:
+    """Score the news data run with the sentiment model and write the alerts; return a summary."""
+    layout = run.layout
+    model = Path(sentiment_model) if sentiment_model else layout.model_dir("sentiment")
+    run_command(("alerts",), ["--news", layout.raw_news, "--model", model,
+                 "--output", layout.alerts_dir])
+    alerts_file = layout.alerts_file
+    count = len(alerts_file.read_text().splitlines()) if alerts_file.exists() else 0
+    return {"alerts_file": str(alerts_file), "alerts": count}
