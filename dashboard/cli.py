@@ -1,5 +1,61 @@
-"""Subcommands of this module (being built; registers nothing yet)."""
+"""`seqlens dashboard`: start the Streamlit dashboard over an artifacts root."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+APP_FILE = Path(__file__).resolve().parent / "app.py"
 
 
 def register(commands) -> None:
-    """Add this module's subcommands to `commands` (see `seqlens.cli.CommandGroups`)."""
+    """Add `seqlens dashboard` to `commands` (see `seqlens.cli.CommandGroups`)."""
+    parser = commands.top.add_parser(
+        "dashboard",
+        help="start the Streamlit dashboard (predictions and the attention behind them)",
+        description="Start the Streamlit dashboard over the artifacts a seqlens run produced.",
+    )
+    parser.add_argument("--artifacts", type=Path, default=None,
+                        help="artifacts root (default: $SEQLENS_ARTIFACTS, else ./seqlens-demo)")
+    parser.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    parser.add_argument("--address", default="localhost",
+                        help="address to bind (default localhost; 0.0.0.0 to expose it)")
+    parser.add_argument("--headless", action="store_true",
+                        help="do not open a browser window")
+    parser.set_defaults(handler=run_dashboard)
+
+
+def streamlit_command(artifacts: Path, port: int, address: str = "localhost",
+                      headless: bool = False) -> list[str]:
+    """The `streamlit run` command line for the dashboard app."""
+    if not 1 <= port <= 65535:
+        raise ValueError(f"Expected port in [1, 65535]. Received: port={port}")
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
+        "--server.port", str(port), "--server.address", address,
+        "--server.headless", "true" if headless else "false",
+        "--browser.gatherUsageStats", "false",
+        "--", "--artifacts", str(artifacts),
+    ]
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    """Run `streamlit run dashboard/app.py` until interrupted; returns Streamlit's exit code."""
+    from seqlens.layout import ARTIFACTS_ENV_VAR, default_artifacts_root
+
+    artifacts = (args.artifacts or default_artifacts_root()).resolve()
+    if not artifacts.is_dir():
+        raise FileNotFoundError(
+            f"Expected an existing artifacts folder (run `seqlens demo --output {artifacts}` "
+            f"first). Received: artifacts={str(artifacts)!r}"
+        )
+    command = streamlit_command(artifacts, args.port, args.address, args.headless)
+    environment = {**os.environ, ARTIFACTS_ENV_VAR: str(artifacts)}
+    print(f"seqlens dashboard: http://{args.address}:{args.port} over {artifacts}", flush=True)
+    try:
+        return subprocess.call(command, env=environment)
+    except KeyboardInterrupt:
+        return 0

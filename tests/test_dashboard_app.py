@@ -1,0 +1,87 @@
+"""AppTest of every dashboard page: on fixture artifacts, on an empty root, and with hostile text."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard_fixtures import MALICIOUS_TWEET, write_data_artifacts
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+PAGES = {
+    "recommendations": "app_pages/recommendations.py",
+    "sentiment": "app_pages/sentiment_monitor.py",
+    "intents": "app_pages/intents.py",
+    "models": "app_pages/models_overview.py",
+}
+
+
+def run_page(root: Path, page: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.session_state["artifacts_root"] = str(root)
+    app.switch_page(PAGES[page])
+    app.run()
+    return app
+
+
+def assert_no_exception(app: AppTest) -> None:
+    assert not app.exception, [element.value for element in app.exception]
+    assert not app.error, [element.value for element in app.error]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return write_data_artifacts(tmp_path_factory.mktemp("dashboard_data"))
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_empty_root_shows_which_command_to_run(tmp_path, page):
+    app = run_page(tmp_path, page)
+    assert_no_exception(app)
+    messages = " ".join(element.value for element in app.info)
+    assert "seqlens" in messages and "seqlens demo" in messages
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_every_page_renders_on_data_artifacts(data_root, page):
+    assert_no_exception(run_page(data_root, page))
+
+
+def test_recommendations_page_without_model_still_shows_history(data_root):
+    app = run_page(data_root, "recommendations")
+    assert app.selectbox[0].value == "u00"
+    assert any("seqlens train recommender" in element.value for element in app.info)
+    search = app.text_input[0]
+    search.input("u07").run()
+    assert app.selectbox[0].options == ["u07"]
+    assert_no_exception(app)
+
+
+def test_sentiment_page_escapes_hostile_tweet(data_root):
+    app = run_page(data_root, "sentiment")
+    assert_no_exception(app)
+    assert app.selectbox[0].value == "EVIL"  # the ticker with the most alerts comes first
+    html_bodies = [element.proto.body for element in app.get("html")]
+    joined = " ".join(html_bodies)
+    assert "&lt;script&gt;" in joined and "&lt;img src=x onerror=alert(1)&gt;" in joined
+    assert "<script" not in joined and "<img" not in joined
+    # the raw tweet is shown only as plain text, never as Markdown or HTML
+    assert MALICIOUS_TWEET in [element.value for element in app.text]
+    for element in app.markdown:
+        assert "<script" not in element.value and "<img" not in element.value
+
+
+def test_sentiment_filters_narrow_the_alert_list(data_root):
+    app = run_page(data_root, "sentiment")
+    app.multiselect[2].select("low").run()  # severity
+    assert_no_exception(app)
+    assert list(app.dataframe[0].value["ticker"]) == ["GOOD"]
+
+
+def test_models_page_shows_metrics_beside_baseline_and_gate_decisions(data_root):
+    app = run_page(data_root, "models")
+    assert_no_exception(app)
+    metrics = app.dataframe[0].value
+    assert {"protocol", "recommender", "popularity (baseline)"} <= set(metrics.columns)
+    decisions = app.dataframe[-1].value
+    assert list(decisions["decision"]) == ["rejected", "published", "published"]
