@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARTIFACTS ?= seqlens-demo
 
-.PHONY: setup demo dashboard test test-jax lint browser-deps clean
+.PHONY: setup demo dashboard airflow test test-jax lint browser-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,15 @@ demo: $(STAMP)
 
 dashboard: $(STAMP)
 	$(BIN)/seqlens dashboard --artifacts $(ARTIFACTS)
+
+# One run of the nightly DAG, in-process (`airflow dags test`), into $(ARTIFACTS)/airflow.
+AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__LOAD_EXAMPLES=False \
+	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/airflow_dags
+AIRFLOW_DATE ?= $(shell date -u +%Y-%m-%d)
+airflow: $(STAMP)
+	$(AIRFLOW_ENV) $(BIN)/airflow db migrate
+	$(AIRFLOW_ENV) $(BIN)/airflow dags test seqlens_batch_training $(AIRFLOW_DATE) \
+		--conf '{"artifacts_root": "$(abspath $(ARTIFACTS))/airflow"}'
 
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \

@@ -54,6 +54,8 @@ PARAMS = {
     "events_log": Param("", type="string", description="events log (empty: generate)"),
     "news_log": Param("", type="string", description="news log (empty: generate)"),
     "chats_log": Param("", type="string", description="chats log (empty: generate)"),
+    "limit_to_interval": Param(True, type="boolean",
+                               description="drop log rows after the data interval's end"),
     "seed": Param(42, type="integer"),
     "num_users": Param(2000, type="integer", minimum=1),
     "num_items": Param(800, type="integer", minimum=1),
@@ -73,7 +75,8 @@ def _batch_run(run_info: dict):
     from seqlens.batch import BatchRun, BatchSettings
 
     return BatchRun(root=run_info["root"], serving_root=run_info["serving_root"],
-                    settings=BatchSettings.from_mapping(run_info["settings"]))
+                    settings=BatchSettings.from_mapping(run_info["settings"]),
+                    until_timestamp=run_info["until_timestamp"])
 
 
 @dag(
@@ -103,8 +106,11 @@ def seqlens_batch_training():
         if not all(logs.values()):
             generated = batch.generate_inputs(run)
             logs = {kind: logs[kind] or generated[kind] for kind in logs}
+        interval_end = context.get("data_interval_end")
+        until = (int(interval_end.timestamp())
+                 if params["limit_to_interval"] and interval_end is not None else None)
         return {"root": str(run.root), "serving_root": str(run.serving_root),
-                "settings": run.settings.to_dict(), "logs": logs}
+                "settings": run.settings.to_dict(), "logs": logs, "until_timestamp": until}
 
     @task
     def pipeline(run_info: dict, kind: str) -> str:

@@ -116,11 +116,15 @@ class BatchRun:
             `<root>/serving`; the DAG shares one serving root between runs so the gate compares
             each candidate with the model currently served.
         settings: sizes, epochs and seeds.
+        until_timestamp: end of the data interval (Unix seconds, exclusive); the pipelines
+            dead-letter later rows, so a run sees exactly the logs up to its interval's end.
+            `None` (the demo) keeps every row.
     """
 
     root: Path
     serving_root: Path | None = None
     settings: BatchSettings = field(default_factory=BatchSettings)
+    until_timestamp: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -210,6 +214,8 @@ def run_pipeline(run: BatchRun, kind: str, input_path: str | Path | None = None)
         "events": layout.raw_events, "news": layout.raw_news, "chats": layout.raw_chats}[kind]
     output = layout.data_run(kind)
     options = ["--input", source, "--output", output]
+    if run.until_timestamp is not None:
+        options += ["--max-timestamp", int(run.until_timestamp) - 1]
     if kind == "events":
         options += ["--max-length", run.settings.max_length]
     run_command(("pipeline", kind), options)
@@ -287,7 +293,7 @@ def raise_alerts(run: BatchRun, sentiment_model: str | Path | None = None) -> di
     """Score the news data run with the sentiment model and write the alerts; return a summary."""
     layout = run.layout
     model = Path(sentiment_model) if sentiment_model else layout.model_dir("sentiment")
-    run_command(("alerts",), ["--news", layout.raw_news, "--model", model,
+    run_command(("alerts",), ["--news", layout.data_run("news"), "--model", model,
                  "--output", layout.alerts_dir])
     alerts_file = layout.alerts_file
     count = len(alerts_file.read_text().splitlines()) if alerts_file.exists() else 0

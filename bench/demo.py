@@ -1,0 +1,98 @@
+"""Benchmark of `seqlens demo`: seconds per step and in total, on the embedded generated data.
+
+Runs the same function as the CLI (`seqlens.demo.run_demo`) into a fresh folder and writes
+`bench/results/demo.json` (machine, date, command, every figure under a self-explaining key) and
+`bench/sections/demo.md`. The issue's target: the whole demo in under 10 minutes on the 2-core
+development machine.
+
+    .venv/bin/python bench/demo.py [--output bench/work/demo] [--seed 42] [--fast]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+MACHINE = "2-core CPU, 24 GiB, shared with other jobs"
+TARGET_SECONDS = 600
+
+
+def machine_details() -> dict:
+    memory_gib = None
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        memory_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    return {"description": MACHINE, "cpu_count": os.cpu_count(), "memory_gib": memory_gib,
+            "platform": platform.platform(), "python": platform.python_version()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=BENCH_DIR / "work" / "demo")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--fast", action="store_true", help="the tiny settings of the tests")
+    args = parser.parse_args()
+
+    from seqlens.batch import BatchSettings
+    from seqlens.demo import print_summary, run_demo
+
+    if args.output.exists():
+        shutil.rmtree(args.output)
+    command = " ".join([".venv/bin/python", "bench/demo.py", *sys.argv[1:]])
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    report = run_demo(args.output, seed=args.seed, fast=args.fast)
+    print_summary(report)
+    settings = BatchSettings.fast(args.seed) if args.fast else BatchSettings(seed=args.seed)
+
+    results = {
+        "name": "demo",
+        "command": command,
+        "date": date,
+        "machine": machine_details(),
+        "protocol": ("one cold run of `seqlens demo` (the same steps as the Airflow DAG) into an "
+                     "empty folder; wall-clock seconds per step from time.perf_counter; "
+                     "machine shared with other jobs, so treat timings as indicative"),
+        "settings": settings.to_dict(),
+        "demo_total_seconds": round(report.total_seconds, 1),
+        "demo_target_seconds": TARGET_SECONDS,
+        "demo_under_target": report.total_seconds < TARGET_SECONDS,
+        "all_steps_ok": report.succeeded,
+        "step_seconds": {step.name: round(step.seconds, 1) for step in report.steps},
+        "step_status": {step.name: step.status for step in report.steps},
+        "published_versions": report.published,
+    }
+    (BENCH_DIR / "results").mkdir(exist_ok=True)
+    (BENCH_DIR / "results" / "demo.json").write_text(json.dumps(results, indent=2) + "\n")
+
+    rows = "\n".join(
+        f"| {step.name} | {step.status} | {step.seconds:.1f} |" for step in report.steps)
+    section = f"""## Demo: `seqlens demo` end to end
+
+Command: `{command}` · machine: {MACHINE} · date: {date}
+
+One cold run of the whole batch path on the generated default data set ({settings.num_users}
+users, {settings.num_items} items, {settings.num_days} days of news, {settings.num_chats} chats;
+recommender {settings.recommender_epochs} epochs, text models {settings.text_epochs} epochs).
+Target: under {TARGET_SECONDS // 60} minutes on this machine.
+
+| step | status | seconds |
+|---|---|---:|
+{rows}
+| **total** | {'ok' if report.succeeded else 'incomplete'} | **{report.total_seconds:.1f}** |
+
+The machine was shared with other jobs during the run, so the timings are indicative.
+"""
+    (BENCH_DIR / "sections").mkdir(exist_ok=True)
+    (BENCH_DIR / "sections" / "demo.md").write_text(section)
+    print(f"figures: {BENCH_DIR / 'results' / 'demo.json'}")
+    return 0 if report.succeeded else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
