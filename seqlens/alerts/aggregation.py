@@ -1,0 +1,320 @@
+"""Per-ticker, per-window sentiment statistics as an Apache Beam transform.
+
+The same composite serves a batch file (`beam.Create` / a Parquet read) and, later, a streaming
+source: elements carry their event time (`TimestampedValue`), windows are event-time
+`FixedWindows`, and nothing depends on arrival order.
+
+Steps (each labelled):
+`ParseScoredRows` (DoFn, bad rows -> tagged `dead_letter` output + counter) ->
+`FixedWindows` -> `WeighDuplicates` (exact duplicate texts of one ticker inside one window and
+retweets are removed or down-weighted; optional reach weighting) -> `WindowStats`
+(`CombinePerKey` by ticker) -> one dict per `(ticker, window)`:
+`ticker, window_start, window_end, count, effective_count, duplicates, retweets, mean_score,
+score_std, share_negative, share_positive`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import pandas as pd
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import FixedWindows, TimestampedValue
+
+WINDOW_SECONDS = {"hour": 3_600, "day": 86_400}
+POLICIES = ("remove", "downweight", "keep")
+WEIGHTINGS = ("none", "log_followers")
+NEGATIVE_LABELS = {"negative", "bearish", "neg"}
+POSITIVE_LABELS = {"positive", "bullish", "pos"}
+DEAD_LETTER = "dead_letter"
+WINDOW_COLUMNS = ["ticker", "window_start", "window_end", "count", "effective_count",
+                  "duplicates", "retweets", "mean_score", "score_std", "share_negative",
+                  "share_positive"]
+
+
+def window_seconds(window: str | int) -> int:
+    """`hour` -> 3600, `day` -> 86400, a positive integer (seconds) -> itself."""
+    if isinstance(window, str) and window in WINDOW_SECONDS:
+        return WINDOW_SECONDS[window]
+    if isinstance(window, int) and not isinstance(window, bool) and window > 0:
+        return window
+    if isinstance(window, str) and window.isdigit() and int(window) > 0:
+        return int(window)
+    raise ValueError(
+        f"Expected window to be 'hour', 'day' or a positive number of seconds. "
+        f"Received: window={window!r}"
+    )
+
+
+@dataclass(frozen=True)
+class AggregationConfig:
+    """How texts are counted in a window.
+
+    Args:
+        window: `hour`, `day` or seconds; fixed event-time windows aligned to the Unix epoch (UTC).
+        duplicate_policy: exact duplicate texts (same ticker, same normalised text, same window)
+            after the first: `remove` (weight 0), `downweight` (`duplicate_weight`) or `keep`.
+        duplicate_weight: weight of a duplicate under `downweight`, in `[0, 1]`.
+        retweet_policy: retweets (`retweet` true or text starting `RT @`): same three choices.
+        retweet_weight: weight of a retweet under `downweight`, in `[0, 1]`.
+        weighting: `none`, or `log_followers`: weight `1 + log10(1 + followers)` (reach).
+    """
+
+    window: str | int = "day"
+    duplicate_policy: str = "remove"
+    duplicate_weight: float = 0.2
+    retweet_policy: str = "remove"
+    retweet_weight: float = 0.2
+    weighting: str = "none"
+
+    def __post_init__(self) -> None:
+        window_seconds(self.window)
+        for name in ("duplicate_policy", "retweet_policy"):
+            if getattr(self, name) not in POLICIES:
+                raise ValueError(f"Expected {name} in {POLICIES}. Received: {name}={getattr(self, name)!r}")
+        for name in ("duplicate_weight", "retweet_weight"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"Expected {name} in [0, 1]. Received: {name}={value!r}")
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"Expected weighting in {WEIGHTINGS}. Received: weighting={self.weighting!r}")
+
+    def policy_weight(self, policy: str, weight: float) -> float:
+        return {"remove": 0.0, "downweight": weight, "keep": 1.0}[policy]
+
+
+def normalise_for_duplicates(text: str) -> str:
+    """Lower case, whitespace collapsed, a leading `RT @user:` dropped: the exact-duplicate key."""
+    text = re.sub(r"^rt @\w+:?\s*", "", text.strip().lower())
+    return re.sub(r"\s+", " ", text)
+
+
+class ParseScoredRowFn(beam.DoFn):
+    """A scored row dict -> a `TimestampedValue` of a small record; bad rows -> `dead_letter`."""
+
+    def __init__(self, config: AggregationConfig):
+        self.config = config
+        self.rows_in = Metrics.counter("alerts", "rows_in")
+        self.rows_dead = Metrics.counter("alerts", "rows_dead")
+
+    def process(self, row: dict[str, Any]):
+        self.rows_in.inc()
+        reason = None
+        try:
+            timestamp = float(row.get("timestamp"))
+            score = float(row.get("score"))
+        except (TypeError, ValueError):
+            reason = "bad_number"
+        ticker = str(row.get("ticker") or "").strip()
+        if reason is None and (not math.isfinite(timestamp) or timestamp < 0):
+            reason = "bad_timestamp"
+        elif reason is None and (not math.isfinite(score) or not -1.0 <= score <= 1.0):
+            reason = "bad_score"
+        elif reason is None and not ticker:
+            reason = "missing_ticker"
+        if reason is not None:
+            self.rows_dead.inc()
+            yield beam.pvalue.TaggedOutput(
+                DEAD_LETTER, {"reason": reason, "id": str(row.get("id")), "raw": json.dumps(row, default=str)}
+            )
+            return
+        text = str(row.get("text") or "")
+        retweet = row.get("retweet")
+        retweet = bool(retweet) if retweet is not None and retweet == retweet else text.startswith("RT @")
+        weight = 1.0
+        followers = row.get("followers")
+        if self.config.weighting == "log_followers" and followers is not None and followers == followers:
+            weight = 1.0 + math.log10(1.0 + max(0.0, float(followers)))
+        record = {
+            "id": str(row.get("id")), "ticker": ticker, "key": normalise_for_duplicates(text),
+            "timestamp": timestamp, "score": score, "label": str(row.get("label") or "").lower(),
+            "retweet": retweet, "weight": weight,
+        }
+        yield TimestampedValue(record, timestamp)
+
+
+class WeighDuplicatesFn(beam.DoFn):
+    """`((ticker, text_key), records)` -> the records with duplicate / retweet weights applied."""
+
+    def __init__(self, config: AggregationConfig):
+        self.config = config
+        self.duplicates = Metrics.counter("alerts", "duplicates")
+        self.retweets = Metrics.counter("alerts", "retweets")
+
+    def process(self, element):
+        _, records = element
+        ordered = sorted(records, key=lambda record: (record["timestamp"], record["id"]))
+        duplicate_factor = self.config.policy_weight(self.config.duplicate_policy,
+                                                     self.config.duplicate_weight)
+        retweet_factor = self.config.policy_weight(self.config.retweet_policy,
+                                                   self.config.retweet_weight)
+        for position, record in enumerate(ordered):
+            record = dict(record, duplicate=position > 0)
+            if record["duplicate"]:
+                self.duplicates.inc()
+                record["weight"] *= duplicate_factor
+            if record["retweet"]:
+                self.retweets.inc()
+                record["weight"] *= retweet_factor
+            yield record
+
+
+class WindowStatsFn(beam.CombineFn):
+    """Weighted count, mean, spread and label shares of the records of one ticker-window."""
+
+    def create_accumulator(self):
+        # count, duplicates, retweets, weight, weighted score, weighted score^2, w neg, w pos
+        return [0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0]
+
+    def add_input(self, accumulator, record):
+        weight = record["weight"]
+        score = record["score"]
+        label = record["label"]
+        negative = label in NEGATIVE_LABELS if label else score <= -1 / 3
+        positive = label in POSITIVE_LABELS if label else score >= 1 / 3
+        accumulator[0] += 1
+        accumulator[1] += int(record["duplicate"])
+        accumulator[2] += int(record["retweet"])
+        accumulator[3] += weight
+        accumulator[4] += weight * score
+        accumulator[5] += weight * score * score
+        accumulator[6] += weight * negative
+        accumulator[7] += weight * positive
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        merged = self.create_accumulator()
+        for accumulator in accumulators:
+            for index, value in enumerate(accumulator):
+                merged[index] += value
+        return merged
+
+    def extract_output(self, accumulator):
+        count, duplicates, retweets, weight, total, squares, negative, positive = accumulator
+        if weight <= 0:
+            mean = spread = share_negative = share_positive = float("nan")
+        else:
+            mean = total / weight
+            spread = math.sqrt(max(0.0, squares / weight - mean * mean))
+            share_negative, share_positive = negative / weight, positive / weight
+        return {"count": count, "effective_count": weight, "duplicates": duplicates,
+                "retweets": retweets, "mean_score": mean, "score_std": spread,
+                "share_negative": share_negative, "share_positive": share_positive}
+
+
+class AddWindowBoundsFn(beam.DoFn):
+    """`(ticker, stats)` -> one flat dict with `window_start` / `window_end` (Unix seconds)."""
+
+    def process(self, element, window=beam.DoFn.WindowParam):
+        ticker, stats = element
+        yield {"ticker": ticker, "window_start": int(window.start.micros // 1_000_000),
+               "window_end": int(window.end.micros // 1_000_000), **stats}
+
+
+class WeighDuplicates(beam.PTransform):
+    """Group windowed records by `(ticker, text)` and apply duplicate / retweet weights."""
+
+    def __init__(self, config: AggregationConfig):
+        super().__init__()
+        self.config = config
+
+    def expand(self, records):
+        return (
+            records
+            | "KeyByText" >> beam.Map(lambda record: ((record["ticker"], record["key"]), record))
+            | "GroupByText" >> beam.GroupByKey()
+            | "ApplyWeights" >> beam.ParDo(WeighDuplicatesFn(self.config))
+        )
+
+
+class WindowStats(beam.PTransform):
+    """Combine weighted records per ticker within each window into one statistics dict."""
+
+    def expand(self, records):
+        return (
+            records
+            | "KeyByTicker" >> beam.Map(lambda record: (record["ticker"], record))
+            | "Combine" >> beam.CombinePerKey(WindowStatsFn())
+            | "AddWindowBounds" >> beam.ParDo(AddWindowBoundsFn())
+        )
+
+
+class AggregateSentiment(beam.PTransform):
+    """Scored rows -> `{"windows": per-ticker window stats, "dead_letter": bad rows}`."""
+
+    def __init__(self, config: AggregationConfig):
+        super().__init__()
+        self.config = config
+
+    def expand(self, rows):
+        parsed = rows | "ParseScoredRows" >> beam.ParDo(ParseScoredRowFn(self.config)).with_outputs(
+            DEAD_LETTER, main="records")
+        windows = (
+            parsed.records
+            | "FixedWindows" >> beam.WindowInto(FixedWindows(window_seconds(self.config.window)))
+            | "WeighDuplicates" >> WeighDuplicates(self.config)
+            | "WindowStats" >> WindowStats()
+        )
+        return {"windows": windows, "dead_letter": parsed[DEAD_LETTER]}
+
+
+def _records(scored: pd.DataFrame) -> list[dict[str, Any]]:
+    columns = [c for c in ("id", "timestamp", "ticker", "text", "score", "label", "retweet",
+                           "followers") if c in scored.columns]
+    table = scored[columns].astype(object).where(scored[columns].notna(), None)
+    return table.to_dict("records")
+
+
+def aggregate_windows(scored: pd.DataFrame, config: AggregationConfig,
+                      runner: str = "FnApiRunner") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run `AggregateSentiment` on a scored table with an explicit local runner.
+
+    Args:
+        scored: one row per text: `id, timestamp, ticker, text, score, label` (+ `retweet`,
+            `followers` when known).
+        config: the aggregation settings.
+        runner: Beam runner name; `FnApiRunner` (in-process) by default.
+
+    Returns:
+        `(windows, dead_letter)`: `windows` has `WINDOW_COLUMNS`, sorted by ticker and window;
+        `dead_letter` has `reason, id, raw`.
+    """
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    records = _records(scored)
+    with tempfile.TemporaryDirectory(prefix="seqlens-alerts-") as folder:
+        windows_path = str(Path(folder) / "windows.jsonl")
+        dead_path = str(Path(folder) / "dead.jsonl")
+        options = PipelineOptions(runner=runner)
+        with beam.Pipeline(options=options) as pipeline:
+            outputs = (pipeline | "ReadScoredRows" >> beam.Create(records, reshuffle=False)
+                       | "AggregateSentiment" >> AggregateSentiment(config))
+            for name, path in (("windows", windows_path), ("dead_letter", dead_path)):
+                _ = (outputs[name]
+                     | f"Serialize{name.title()}" >> beam.Map(json.dumps)
+                     | f"Write{name.title()}" >> beam.io.WriteToText(
+                         path, num_shards=1, shard_name_template=""))
+        windows = _read_jsonl(windows_path, WINDOW_COLUMNS)
+        dead = _read_jsonl(dead_path, ["reason", "id", "raw"])
+    windows = windows.sort_values(["ticker", "window_start"]).reset_index(drop=True)
+    return windows, dead
+
+
+def _read_jsonl(path: str, columns: list[str]) -> pd.DataFrame:
+    lines = Path(path).read_text(encoding="utf-8").splitlines() if Path(path).exists() else []
+    table = pd.DataFrame([json.loads(line) for line in lines if line.strip()])
+    if table.empty:
+        return pd.DataFrame({name: [] for name in columns})
+    return table[columns]
+
+
+def config_dict(config: AggregationConfig) -> dict[str, Any]:
+    """The settings as a JSON-ready dict (for `run.json`)."""
+    return asdict(config)
