@@ -81,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, run the chosen command, and turn input errors into exit code 2."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Commands that set `accepts_extra_args` (the Beam pipelines) receive unknown flags as
+    # `args.extra_args` (pass-through pipeline options); for all others they stay an error.
+    args, extra_args = parser.parse_known_args(argv)
+    if extra_args and not getattr(args, "accepts_extra_args", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra_args)}")
+    args.extra_args = extra_args
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
