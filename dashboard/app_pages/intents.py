@@ -48,8 +48,8 @@ with empty_state_on_missing():
     if counts.empty:
         st.info("The chat log is empty.")
     else:
-        overall = float(recent["out_of_scope"].mean()) if "out_of_scope" in recent.columns else 0.0
-        st.metric("Out-of-scope share", f"{overall:.1%}")
+        if label_column == "label":
+            st.metric("Out-of-scope share", f"{float(recent['out_of_scope'].mean()):.1%}")
         st.plotly_chart(charts.intent_distribution(counts, share if label_column == "label" else None),
                         key="intent_chart")
         if label_column == "label":
