@@ -9,9 +9,12 @@ Airflow DAG runs, so the demo is the nightly job on a small data set.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,8 +82,32 @@ def demo_steps(run) -> list[tuple[str, tuple[str, ...], Callable[[dict], object]
     ]
 
 
+@contextlib.contextmanager
+def captured_output(log_path: Path) -> Iterator[None]:
+    """Send everything written to file descriptors 1 and 2 (Python, TensorFlow's C++ logging,
+    Beam) to `log_path` while the block runs; the terminal gets only the demo's progress lines."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(log_path, "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        for descriptor in saved:
+            os.close(descriptor)
+
+
 def run_demo(output: str | Path, seed: int = 42, fast: bool = False,
-             echo: Callable[[str], None] = print) -> DemoReport:
+             echo: Callable[[str], None] = print, capture_logs: bool = True) -> DemoReport:
     """Run every demo step into `output`; a step whose part is missing is skipped, with a reason.
 
     Args:
@@ -88,6 +115,8 @@ def run_demo(output: str | Path, seed: int = 42, fast: bool = False,
         seed: seed of the data generator and of every model.
         fast: the smallest settings that still exercise every step (seconds per step, not minutes).
         echo: where progress lines go.
+        capture_logs: write each step's output to `<output>/logs/<NN>-<step>.log` instead of the
+            terminal (where only one progress line per step appears).
     """
     from seqlens import batch
 
@@ -105,8 +134,11 @@ def run_demo(output: str | Path, seed: int = 42, fast: bool = False,
             outcome = StepOutcome(name, "skipped", 0.0, f"needs {', '.join(missing)}")
         else:
             step_started = time.perf_counter()
+            log_path = run.root / "logs" / f"{index:02d}-{name.replace(' ', '-')}.log"
+            capture = captured_output(log_path) if capture_logs else contextlib.nullcontext()
             try:
-                results[name] = function(results)
+                with capture:
+                    results[name] = function(results)
                 outcome = StepOutcome(name, "ok", time.perf_counter() - step_started,
                                       _describe(results[name]))
             except batch.StepUnavailableError as error:
@@ -118,6 +150,10 @@ def run_demo(output: str | Path, seed: int = 42, fast: bool = False,
         report.steps.append(outcome)
         echo(f"{prefix} {outcome.status:<7} {outcome.seconds:7.1f} s  {outcome.detail}")
         if outcome.status == "failed":
+            if capture_logs and log_path.exists():
+                echo(f"  last lines of {log_path}:")
+                for line in log_path.read_text(errors="replace").splitlines()[-15:]:
+                    echo(f"    {line}")
             break
     report.total_seconds = time.perf_counter() - started
     report.published = results.get("publish", {}) or {}
@@ -155,6 +191,7 @@ def print_summary(report: DemoReport, echo: Callable[[str], None] = print) -> No
         ("serving root", layout.serving_root),
         ("publish log", layout.publish_log),
         ("alerts", layout.alerts_file),
+        ("step logs", layout.root / "logs"),
     ]
     for label, path in rows:
         echo(f"  {label:<15} {path}{'' if path.exists() else '  (not written)'}")
@@ -181,12 +218,14 @@ def register(commands) -> None:
     parser.add_argument("--seed", type=int, default=42, help="random seed")
     parser.add_argument("--fast", action="store_true",
                         help="tiny data and models: every step in seconds (for smoke tests)")
+    parser.add_argument("--show-logs", action="store_true",
+                        help="let every step print to the terminal (default: <output>/logs/)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else default_artifacts_root()
     print(f"seqlens demo -> {output} (seed {args.seed}{', fast' if args.fast else ''})")
-    report = run_demo(output, seed=args.seed, fast=args.fast)
+    report = run_demo(output, seed=args.seed, fast=args.fast, capture_logs=not args.show_logs)
     print_summary(report)
     return 0 if all(step.status != "failed" for step in report.steps) else 1
