@@ -150,7 +150,9 @@ class WeighDuplicatesFn(beam.DoFn):
 
     def process(self, element):
         _, records = element
-        ordered = sorted(records, key=lambda record: (record["timestamp"], record["id"]))
+        # the original counts, not a retweet of it: originals first, then by time
+        ordered = sorted(records, key=lambda record: (record["retweet"], record["timestamp"],
+                                                      record["id"]))
         duplicate_factor = self.config.policy_weight(self.config.duplicate_policy,
                                                      self.config.duplicate_weight)
         retweet_factor = self.config.policy_weight(self.config.retweet_policy,
