@@ -33,12 +33,28 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, task
+from airflow.sdk import (
+    CronDataIntervalTimetable,
+    ExceptionRetryPolicy,
+    Param,
+    RetryAction,
+    RetryRule,
+    TriggerRule,
+    dag,
+    task,
+)
 
 SCHEDULE = os.environ.get("AIRFLOW_VAR_SEQLENS_BATCH_SCHEDULE", "@daily")
 
+# Bad input (a missing part, a wrong path or setting) fails at once; anything else is retried.
+NO_RETRY_ON_BAD_INPUT = ExceptionRetryPolicy(rules=[RetryRule(
+    exception=["seqlens.batch.StepUnavailableError", "seqlens.batch.StepInputError",
+               "builtins.ValueError", "builtins.FileNotFoundError"],
+    action=RetryAction.FAIL, reason="bad input or missing part: retrying cannot help")])
+
 DEFAULT_ARGS = {
     "owner": "seqlens",
+    "retry_policy": NO_RETRY_ON_BAD_INPUT,
     "retries": 2,
     "retry_delay": timedelta(minutes=5),
     "retry_exponential_backoff": True,

@@ -16,8 +16,10 @@ generate_inputs -> run_pipeline(events | news | chats) -> train_recommender -> e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,10 @@ TEXT_TASKS = ("sentiment", "intent")
 MODEL_NAMES = ("recommender", "sentiment", "intent")
 INTERVAL_KEY_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.:+-]*$")
 PUBLISHED_MARKER = "published.json"
+# The metric each model must not regress on (higher is better), as written by its evaluation.
+HEADLINE_METRICS = {"recommender": "ndcg@10", "sentiment": "macro_f1", "intent": "accuracy"}
+DEFAULT_METRIC_TOLERANCE = 0.01
+INPUT_ERROR_EXIT_CODE = 2  # what `seqlens.cli.main` returns for ValueError / FileNotFoundError
 
 
 class StepUnavailableError(RuntimeError):
@@ -36,6 +42,10 @@ class StepUnavailableError(RuntimeError):
 
 class StepFailedError(RuntimeError):
     """A `seqlens` command a step ran returned a non-zero exit code."""
+
+
+class StepInputError(StepFailedError):
+    """A `seqlens` command rejected its input (exit code 2): retrying cannot help."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +183,8 @@ def run_command(command: tuple[str, ...], options: list) -> None:
 
     Raises:
         StepUnavailableError: the command is not registered.
-        StepFailedError: the command exited with a non-zero code.
+        StepInputError: the command rejected its input (exit code 2).
+        StepFailedError: the command exited with another non-zero code.
     """
     from seqlens.cli import main
 
@@ -182,6 +193,8 @@ def run_command(command: tuple[str, ...], options: list) -> None:
         raise StepUnavailableError(f"`seqlens {name}` is not registered yet")
     argv = [*command, *(str(option) for option in options)]
     code = main(argv)
+    if code == INPUT_ERROR_EXIT_CODE:
+        raise StepInputError(f"`seqlens {' '.join(argv)}` exited with code {code} (bad input)")
     if code != 0:
         raise StepFailedError(f"`seqlens {' '.join(argv)}` exited with code {code}")
 
@@ -272,12 +285,77 @@ def _headline_metrics(metrics: dict) -> dict[str, float]:
     return dict(list(flat.items())[:40])
 
 
-def validation_gate(run: BatchRun, names: tuple[str, ...] = MODEL_NAMES) -> dict[str, dict]:
-    """Check each candidate against the model currently served; publish nothing.
+def _candidate_fingerprint(model_dir: Path) -> str:
+    """A digest of a trained model's weights file and metrics: the same candidate, the same key."""
+    digest = hashlib.sha256()
+    for file_name in ("model.keras", "metrics.json"):
+        path = model_dir / file_name
+        if path.exists():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
-    Returns `{name: {"passed": bool, "reasons": [...]}}`.
+
+def validation_gate(run: BatchRun, names: tuple[str, ...] = MODEL_NAMES,
+                    tolerance: float = DEFAULT_METRIC_TOLERANCE) -> dict[str, dict]:
+    """Compare each candidate's headline metric with the version being served; publish nothing.
+
+    The TFX Evaluator's blessing: a candidate passes when its headline metric
+    (`HEADLINE_METRICS`) is at most `tolerance` below the served version's (or nothing is served
+    yet). A rejection is appended to the publish log (`decision: rejected`, `stage:
+    validation_gate`). `publish_models` then runs the full publish protocol (SavedModel parity,
+    metric and latency checks, atomic rename) on the candidates that passed.
+
+    Idempotent: the decision for a candidate (digest of its weights and metrics) against a given
+    served version is remembered in `<root>/gate.json`, so re-running an interval logs nothing
+    twice.
+
+    Returns:
+        `{name: {"passed": bool, "reasons": [...], "metric": str, "candidate": float | None,
+        "published": float | None, "served_version": int | None}}`.
     """
-    raise StepUnavailableError("the validation gate (`seqlens publish`) is not wired yet")
+    from models import serving_versions
+    from models.serving_candidates import find_metric
+    from models.serving_gate import compare_metric
+
+    memory_path = run.root / "gate.json"
+    memory = _read_json(memory_path)
+    results: dict[str, dict] = {}
+    for name in names:
+        metric = HEADLINE_METRICS[name]
+        model_dir = run.layout.model_dir(name)
+        base_path = serving_versions.model_base_path(run.serving_root, name)
+        served = serving_versions.latest_version(base_path)
+        key = f"{_candidate_fingerprint(model_dir)}:{served}"
+        if memory.get(name, {}).get("key") == key:
+            results[name] = memory[name]["result"]
+            continue
+        candidate = find_metric(_read_json(model_dir / "metrics.json"), metric)
+        published = None
+        if served is not None:
+            served_metrics = serving_versions.read_export_metadata(
+                base_path / str(served)).get("metrics", {})
+            published = find_metric(served_metrics, metric)
+        check = compare_metric(
+            {metric: candidate} if candidate is not None else {},
+            None if served is None else ({metric: published} if published is not None else {}),
+            metric, tolerance)
+        result = {"passed": check.passed, "reasons": [check.reason] if check.reason else [],
+                  "metric": metric, "candidate": candidate, "published": published,
+                  "served_version": served}
+        if not check.passed:
+            serving_versions.append_publish_log(run.serving_root, {
+                "name": name, "version": serving_versions.next_version(base_path),
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "decision": "rejected", "reasons": result["reasons"],
+                "checks": {"no_metric_regression": check.to_json()},
+                "metrics": {metric: candidate}, "path": None, "stage": "validation_gate",
+                "source": str(model_dir), "previous_version": served, "metric": metric,
+            })
+        memory[name] = {"key": key, "result": result}
+        results[name] = result
+    memory_path.parent.mkdir(parents=True, exist_ok=True)
+    memory_path.write_text(json.dumps(memory, indent=2) + "\n")
+    return results
 
 
 def publish_models(run: BatchRun, names: tuple[str, ...]) -> dict[str, int]:

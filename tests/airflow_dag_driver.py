@@ -5,7 +5,10 @@ keeps each test's temporary Airflow home (and SQLite database) apart from whatev
 worker imported.
 
     python -m tests.airflow_dag_driver describe
-    python -m tests.airflow_dag_driver test --logical-date 2024-03-02 --conf '{"seed": 1}'
+    python -m tests.airflow_dag_driver test --run '{"logical_date": "2024-06-02", "conf": {}}' ...
+
+Several `--run`s share one process (Airflow, TensorFlow and Beam are imported once) and run in
+order: a later run sees what an earlier one published.
 """
 
 from __future__ import annotations
@@ -46,29 +49,37 @@ def describe(dags_folder: str) -> dict:
     return result
 
 
-def run_test(dags_folder: str, logical_date: str, conf: dict) -> dict:
-    """One `dag.test()` run; the final state of the run and of every task."""
+def run_tests(dags_folder: str, runs: list[dict]) -> list[dict]:
+    """`dag.test()` runs in order; the final state of each run and of its tasks."""
     import pendulum
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(dag_folder=dags_folder).get_dag(DAG_ID)
-    dag_run = dag.test(logical_date=pendulum.parse(logical_date), run_conf=conf)
-    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
-    return {"state": str(dag_run.state), "tasks": states}
+    results = []
+    for run in runs:
+        dag_run = dag.test(logical_date=pendulum.parse(run["logical_date"]),
+                           run_conf=run.get("conf", {}))
+        states = {ti.task_id: _state(ti.state) for ti in dag_run.get_task_instances()}
+        results.append({"state": _state(dag_run.state), "tasks": states})
+    return results
+
+
+def _state(state) -> str:
+    return str(getattr(state, "value", state))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("action", choices=("describe", "test"))
-    parser.add_argument("--logical-date", default="2024-03-02")
-    parser.add_argument("--conf", default="{}")
+    parser.add_argument("--run", action="append", default=[],
+                        help='JSON: {"logical_date": "...", "conf": {...}} (repeatable)')
     args = parser.parse_args()
     dags_folder = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER",
                                  str(Path(__file__).resolve().parents[1] / "airflow_dags"))
     if args.action == "describe":
         result = describe(dags_folder)
     else:
-        result = run_test(dags_folder, args.logical_date, json.loads(args.conf))
+        result = run_tests(dags_folder, [json.loads(run) for run in args.run])
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 

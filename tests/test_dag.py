@@ -23,9 +23,9 @@ from tests.airflow_dag_driver import RESULT_PREFIX
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DAGS_FOLDER = REPO_ROOT / "airflow_dags"
-GOOD_DATE, WORSE_DATE = "2024-03-02", "2024-03-03"
+GOOD_DATE, WORSE_DATE = "2024-06-02", "2024-06-03"
 # CronDataIntervalTimetable(@daily): a run at logical date D covers [D - 1 day, D).
-GOOD_KEY, WORSE_KEY = "2024-03-01", "2024-03-02"
+GOOD_KEY, WORSE_KEY = "2024-06-01", "2024-06-02"
 EXPECTED_DOWNSTREAM = {
     "prepare_run": ["evaluate_recommender", "pipeline_chats", "pipeline_events", "pipeline_news",
                     "publish", "score_news_and_alert", "train_intent", "train_recommender",
@@ -100,9 +100,9 @@ def test_schedule_start_date_retries_and_docs(described):
         described["params"])
 
 
-def tiny_conf(base_root: Path, **overrides) -> str:
+def tiny_conf(base_root: Path, **overrides) -> dict:
     settings = BatchSettings.fast(seed=7).to_dict()
-    return json.dumps({**settings, "artifacts_root": str(base_root), **overrides})
+    return {**settings, "artifacts_root": str(base_root), **overrides}
 
 
 @pytest.fixture(scope="module")
@@ -111,16 +111,24 @@ def base_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def good_run(airflow_env, base_root) -> dict:
-    return drive(airflow_env, "test", "--logical-date", GOOD_DATE,
-                 "--conf", tiny_conf(base_root))
+def dag_runs(airflow_env, base_root) -> list[dict]:
+    """Two runs in one process: a good interval, then one whose candidates are untrained."""
+    runs = [
+        {"logical_date": GOOD_DATE, "conf": tiny_conf(base_root)},
+        {"logical_date": WORSE_DATE,
+         "conf": tiny_conf(base_root, learning_rate=0.0, text_epochs=0)},
+    ]
+    return drive(airflow_env, "test", *[f"--run={json.dumps(run)}" for run in runs])
 
 
 @pytest.fixture(scope="module")
-def worse_run(airflow_env, base_root, good_run) -> dict:
-    """A second interval whose candidates are untrained: the gate must reject them."""
-    return drive(airflow_env, "test", "--logical-date", WORSE_DATE,
-                 "--conf", tiny_conf(base_root, learning_rate=0.0, text_epochs=0))
+def good_run(dag_runs) -> dict:
+    return dag_runs[0]
+
+
+@pytest.fixture(scope="module")
+def worse_run(dag_runs) -> dict:
+    return dag_runs[1]
 
 
 def published_versions(serving_root: Path, name: str) -> list[int]:
