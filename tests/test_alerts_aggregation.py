@@ -13,6 +13,7 @@ from seqlens.alerts.aggregation import (
     AggregationConfig,
     aggregate_windows,
     normalise_for_duplicates,
+    weigh_copies,
     window_seconds,
 )
 
@@ -76,6 +77,18 @@ def test_aggregate_windows_returns_sorted_frames():
     assert windows["window_end"].sub(windows["window_start"]).eq(DAY).all()
     assert sorted(dead["reason"]) == ["bad_score", "missing_ticker"]
     assert len(windows) and not math.isnan(windows["mean_score"].iloc[0])
+
+
+def test_weigh_copies_prefers_the_original_over_earlier_retweets():
+    copies = [(True, 10, "rt", 1.0), (False, 20, "original", 2.0), (False, 30, "copy", 1.0)]
+    removed = weigh_copies(copies, AggregationConfig())
+    assert removed == [0.0, 2.0, 0.0]
+    downweighted = weigh_copies(copies, AggregationConfig(
+        duplicate_policy="downweight", duplicate_weight=0.5, retweet_policy="downweight",
+        retweet_weight=0.2))
+    assert downweighted == pytest.approx([0.1, 2.0, 0.5])
+    assert weigh_copies(copies, AggregationConfig(duplicate_policy="keep", retweet_policy="keep")) == [
+        1.0, 2.0, 1.0]
 
 
 def test_normalise_for_duplicates():
