@@ -78,10 +78,14 @@ PARAMS = {
     "num_days": Param(90, type="integer", minimum=1),
     "num_chats": Param(4000, type="integer", minimum=1),
     "max_length": Param(50, type="integer", minimum=1),
-    "recommender_epochs": Param(3, type="integer", minimum=0),
-    "text_epochs": Param(3, type="integer", minimum=0),
+    "recommender_epochs": Param(3, type="integer", minimum=1),
+    "recommender_blocks": Param(2, type="integer", minimum=1),
+    "recommender_heads": Param(2, type="integer", minimum=1),
+    "text_epochs": Param(3, type="integer", minimum=1),
     "embedding_dim": Param(32, type="integer", minimum=1),
-    "learning_rate": Param(1e-3, type="number", minimum=0),
+    "text_embedding_dim": Param(64, type="integer", minimum=1),
+    "learning_rate": Param(1e-3, type="number", minimum=0,
+                           description="recommender learning rate (0: untrained, fails the gate)"),
     "top_k": Param(10, type="integer", minimum=1),
 }
 

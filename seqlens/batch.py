@@ -59,9 +59,13 @@ class BatchSettings:
         num_days: days of generated news.
         num_chats: generated chat messages.
         max_length: longest user history the pipeline keeps and the recommender reads.
-        recommender_epochs: training epochs of the recommender.
+        recommender_epochs: training epochs of the recommender (at most: it stops early when
+            validation NDCG@10 stops improving).
+        recommender_blocks: attention blocks of the recommender.
+        recommender_heads: attention heads per block of the recommender.
         text_epochs: training epochs of the sentiment and intent models.
         embedding_dim: width of the recommender's item embeddings.
+        text_embedding_dim: width of the text models' token embeddings.
         learning_rate: learning rate of the recommender (0 trains nothing: a control that must
             fail the validation gate).
         top_k: cut-off of the ranking metrics.
@@ -74,24 +78,22 @@ class BatchSettings:
     num_chats: int = 4_000
     max_length: int = 50
     recommender_epochs: int = 3
+    recommender_blocks: int = 2
+    recommender_heads: int = 2
     text_epochs: int = 3
     embedding_dim: int = 32
+    text_embedding_dim: int = 64
     learning_rate: float = 1e-3
     top_k: int = 10
 
     def __post_init__(self) -> None:
         for name in ("num_users", "num_items", "num_days", "num_chats", "max_length",
-                     "embedding_dim", "top_k"):
+                     "recommender_epochs", "recommender_blocks", "recommender_heads",
+                     "text_epochs", "embedding_dim", "text_embedding_dim", "top_k"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(
                     f"Expected {name} to be a positive integer. Received: {name}={value!r}"
-                )
-        for name in ("recommender_epochs", "text_epochs"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ValueError(
-                    f"Expected {name} to be a non-negative integer. Received: {name}={value!r}"
                 )
         if not self.learning_rate >= 0:
             raise ValueError(
@@ -103,7 +105,8 @@ class BatchSettings:
     def fast(cls, seed: int = 42) -> BatchSettings:
         """The smallest settings that still exercise every step (tests, `seqlens demo --fast`)."""
         return cls(seed=seed, num_users=60, num_items=40, num_days=20, num_chats=300,
-                   max_length=20, recommender_epochs=2, text_epochs=2, embedding_dim=16)
+                   max_length=20, recommender_epochs=2, recommender_blocks=1,
+                   recommender_heads=1, text_epochs=2, embedding_dim=16, text_embedding_dim=16)
 
     @classmethod
     def from_mapping(cls, values: dict) -> BatchSettings:
@@ -243,6 +246,7 @@ def train_recommender(run: BatchRun) -> str:
     run_command(("train", "recommender"), [
         "--data", layout.data_run("events"), "--output", output,
         "--epochs", settings.recommender_epochs, "--embedding-dim", settings.embedding_dim,
+        "--num-blocks", settings.recommender_blocks, "--num-heads", settings.recommender_heads,
         "--max-length", settings.max_length, "--learning-rate", settings.learning_rate,
         "--seed", settings.seed,
     ])
@@ -252,8 +256,10 @@ def train_recommender(run: BatchRun) -> str:
 def evaluate_recommender(run: BatchRun) -> dict[str, float]:
     """Evaluate the recommender on the held-out targets; return its headline metrics."""
     model_dir = run.layout.model_dir("recommender")
-    run_command(("evaluate", "recommender"), ["--model", model_dir,
-                 "--data", run.layout.data_run("events"), "--k", run.settings.top_k])
+    run_command(("evaluate", "recommender"), [
+        "--model", model_dir, "--data", run.layout.data_run("events"),
+        "--k", run.settings.top_k, "--seed", run.settings.seed,
+    ])
     return _headline_metrics(_read_json(model_dir / "metrics.json"))
 
 
@@ -263,8 +269,10 @@ def train_text_model(run: BatchRun, task: str) -> str:
         raise ValueError(f"Expected task to be one of {TEXT_TASKS}. Received: task={task!r}")
     data = run.layout.data_run("news" if task == "sentiment" else "chats")
     output = run.layout.model_dir(task)
-    run_command(("train", task), ["--data", data, "--output", output,
-                 "--epochs", run.settings.text_epochs, "--seed", run.settings.seed])
+    run_command(("train", task), [
+        "--input", data, "--output", output, "--epochs", run.settings.text_epochs,
+        "--embedding-dim", run.settings.text_embedding_dim, "--seed", run.settings.seed,
+    ])
     return str(output)
 
 
@@ -283,6 +291,23 @@ def _headline_metrics(metrics: dict) -> dict[str, float]:
 
     visit("", metrics)
     return dict(list(flat.items())[:40])
+
+
+def headline_metric_value(name: str, metrics: dict) -> float | None:
+    """The headline metric of model `name` in a `metrics.json` (nested) or a flat metrics dict.
+
+    The recommender's evaluation lists several models (the recommender and its baselines) under
+    `models`; the text models list their members and the `ensemble` that is served. Only the
+    served model's figure counts.
+    """
+    from models.serving_candidates import find_metric
+
+    subtree = metrics
+    if name == "recommender" and isinstance(metrics.get("models"), dict):
+        subtree = metrics["models"].get("recommender", {})
+    elif name in TEXT_TASKS and isinstance(metrics.get("ensemble"), dict):
+        subtree = metrics["ensemble"]
+    return find_metric(subtree, HEADLINE_METRICS[name])
 
 
 def _candidate_fingerprint(model_dir: Path) -> str:
@@ -314,7 +339,6 @@ def validation_gate(run: BatchRun, names: tuple[str, ...] = MODEL_NAMES,
         "published": float | None, "served_version": int | None}}`.
     """
     from models import serving_versions
-    from models.serving_candidates import find_metric
     from models.serving_gate import compare_metric
 
     memory_path = run.root / "gate.json"
@@ -329,12 +353,12 @@ def validation_gate(run: BatchRun, names: tuple[str, ...] = MODEL_NAMES,
         if memory.get(name, {}).get("key") == key:
             results[name] = memory[name]["result"]
             continue
-        candidate = find_metric(_read_json(model_dir / "metrics.json"), metric)
+        candidate = headline_metric_value(name, _read_json(model_dir / "metrics.json"))
         published = None
         if served is not None:
             served_metrics = serving_versions.read_export_metadata(
                 base_path / str(served)).get("metrics", {})
-            published = find_metric(served_metrics, metric)
+            published = headline_metric_value(name, served_metrics)
         check = compare_metric(
             {metric: candidate} if candidate is not None else {},
             None if served is None else ({metric: published} if published is not None else {}),

@@ -3,9 +3,8 @@
 Airflow runs in a fresh process per call (`tests/airflow_dag_driver.py`) with a temporary
 `AIRFLOW_HOME` whose SQLite database is created by `airflow db migrate` first. Two real runs share
 one artifacts root and serving root: a good run publishes the models and writes alerts; a second
-run over the next interval trains a deliberately worse recommender (learning rate 0, i.e. the
-untrained initial weights) and untrained text models, and the gate must block the publish while
-alerting still runs.
+run over the next interval trains a deliberately worse recommender (learning rate 0, i.e. its
+untrained initial weights): the gate must block its publish while alerting still runs.
 """
 
 from __future__ import annotations
@@ -116,7 +115,7 @@ def dag_runs(airflow_env, base_root) -> list[dict]:
     runs = [
         {"logical_date": GOOD_DATE, "conf": tiny_conf(base_root)},
         {"logical_date": WORSE_DATE,
-         "conf": tiny_conf(base_root, learning_rate=0.0, text_epochs=0)},
+         "conf": tiny_conf(base_root, learning_rate=0.0)},
     ]
     return drive(airflow_env, "test", *[f"--run={json.dumps(run)}" for run in runs])
 
@@ -164,10 +163,16 @@ def test_worse_model_is_blocked_by_the_gate_but_alerting_runs(worse_run, base_ro
     assert worse_run["state"] == "success", worse_run
     tasks = worse_run["tasks"]
     assert tasks["validation_gate"] == "success"
-    assert tasks["publish"] == "skipped", tasks
+    # the text models retrain as before and may go on to `publish`; the recommender may not
+    assert tasks["publish"] in ("success", "skipped"), tasks
     assert tasks["score_news_and_alert"] == "success", tasks
     serving_root = base_root / "serving"
-    for name in ("recommender", "sentiment", "intent"):
-        assert len(published_versions(serving_root, name)) == 1, name
-        assert publish_decisions(serving_root, name)[-1] == "rejected", name
+    assert published_versions(serving_root, "recommender") == [1]
+    assert publish_decisions(serving_root, "recommender") == ["published", "rejected"]
+    entries = [json.loads(line) for line in
+               (serving_root / "publish_log.jsonl").read_text().splitlines()]
+    rejection = [entry for entry in entries if entry["name"] == "recommender"][-1]
+    assert rejection["stage"] == "validation_gate" and "regressed" in rejection["reasons"][0]
+    gate = json.loads((interval_run_root(base_root, WORSE_KEY) / "gate.json").read_text())
+    assert gate["recommender"]["result"]["passed"] is False
     assert (interval_run_root(base_root, WORSE_KEY) / "alerts" / "alerts.jsonl").exists()
