@@ -46,7 +46,7 @@ class ServingCandidate:
         compare_with_keras: `compare_with_keras(loaded)` runs the reloaded SavedModel's
             signatures on held-out requests and compares them with the Keras model.
         latency_inputs: one single-request input dict for the latency check.
-        metrics: the candidate's flat metrics (from its metrics.json).
+        metrics: the candidate's metrics.json document (nested or flat; see `find_metric`).
         metric: the headline metric that must not regress (e.g. `ndcg@10`).
         source: where the model came from (its folder), for the log.
     """
@@ -55,7 +55,7 @@ class ServingCandidate:
     write_savedmodel: Callable[[Path, str], Any]
     compare_with_keras: Callable[[Any], GateCheck]
     latency_inputs: dict[str, Any]
-    metrics: dict[str, float]
+    metrics: dict[str, Any]
     metric: str
     source: str = ""
 
@@ -136,8 +136,10 @@ def publish_candidate(candidate: ServingCandidate, serving_root: str | Path, nam
         serving_versions.write_export_metadata(staged, {
             **metadata, "metrics": dict(candidate.metrics), "source": candidate.source,
             "version": chosen, "exported_at": _now()})
-        checks["no_metric_regression"] = compare_metric(candidate.metrics, served_metrics,
-                                                        candidate.metric, metric_tolerance)
+        checks["no_metric_regression"] = compare_metric(
+            _headline(candidate.metrics, candidate.metric),
+            None if served_metrics is None else _headline(served_metrics, candidate.metric),
+            candidate.metric, metric_tolerance)
         try:
             loaded = tf.saved_model.load(str(staged))
             checks["matches_keras"] = candidate.compare_with_keras(loaded)
@@ -179,6 +181,13 @@ def roll_back_model(serving_root: str | Path, name: str) -> PublishDecision:
         path=str(base_path / str(serving)), time=_now(), extra={"retired_version": retired})
     serving_versions.append_publish_log(serving_root, decision.log_entry())
     return decision
+
+
+def _headline(metrics: dict[str, Any], metric: str) -> dict[str, float]:
+    from models.serving_candidates import find_metric
+
+    value = find_metric(metrics, metric)
+    return {} if value is None else {metric: value}
 
 
 def _now() -> str:

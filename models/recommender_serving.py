@@ -166,7 +166,10 @@ def build_serving_module(model: Any, spec: RecommenderServingSpec, vocabulary_pa
             targets, tf.cast(tf.gather_nd(indices, used_cells), tf.int32))  # (B, T)
         scores, attention = module.model.score_last(model_input)  # (B, V), (B, H, T)
         scores = tf.cast(scores, tf.float32)
-        attention = tf.reduce_mean(tf.cast(attention, tf.float32), axis=1)  # (B, T)
+        if attention is None:  # a model without attention (e.g. GRU4Rec): zero weights
+            attention = tf.zeros([batch_size, max_length], tf.float32)
+        else:
+            attention = tf.reduce_mean(tf.cast(attention, tf.float32), axis=1)  # (B, T)
         attention = tf.where(used, tf.gather(attention, tf.clip_by_value(position, 0, max_length - 1),
                                              batch_dims=1), 0.0)  # (B, W)
         scores = tf.where(count[:, None] > 0, scores, popularity[None, :])

@@ -40,25 +40,53 @@ def serve_recommendations(signature: Any, histories: Sequence[Sequence[str]], k:
 def compare_recommender_with_keras(loaded: Any, histories: Sequence[Sequence[str]], k: int,
                                    keras_recommend: Callable[[list[list[str]], int], tuple],
                                    score_tolerance: float = DEFAULT_SCORE_TOLERANCE) -> GateCheck:
-    """Run `serving_default` on `histories` (in batches) and compare with the Keras path."""
+    """Run `serving_default` on `histories` (in batches) and compare with the Keras path.
+
+    `keras_recommend(histories, k)` returns `(item_ids, scores)` or `(item_ids, scores,
+    attention)` with `attention` `(B, T)` (averaged over heads, left-padded: a row's last
+    `min(len(history), max_length)` columns belong to its most recent items); when given,
+    the served attention must agree within `score_tolerance` too.
+    """
     signature = loaded.signatures["serving_default"]
     served_ids, served_scores, keras_ids, keras_scores = [], [], [], []
+    attention_difference: float | None = None
     for start in range(0, len(histories), GATE_BATCH_SIZE):
         batch = [list(history) for history in histories[start:start + GATE_BATCH_SIZE]]
-        ids, scores, _ = serve_recommendations(signature, batch, k)
+        ids, scores, served_attention = serve_recommendations(signature, batch, k)
         served_ids += ids
         served_scores.append(scores)
-        reference_ids, reference_scores = keras_recommend(batch, k)[:2]
-        keras_ids += [list(row) for row in reference_ids]
-        keras_scores.append(np.asarray(reference_scores, dtype="float64"))
-    return compare_rankings(served_ids, np.concatenate(served_scores), keras_ids,
-                            np.concatenate(keras_scores), score_tolerance)
+        reference = keras_recommend(batch, k)
+        keras_ids += [list(row) for row in reference[0]]
+        keras_scores.append(np.asarray(reference[1], dtype="float64"))
+        if len(reference) > 2 and reference[2] is not None:
+            difference = _attention_difference(batch, served_attention, np.asarray(reference[2]))
+            attention_difference = max(attention_difference or 0.0, difference)
+    check = compare_rankings(served_ids, np.concatenate(served_scores), keras_ids,
+                             np.concatenate(keras_scores), score_tolerance)
+    check.details["max_abs_attention_difference"] = attention_difference
+    if check.passed and attention_difference is not None and attention_difference > score_tolerance:
+        check.passed = False
+        check.reason = (f"SavedModel attention differs from the Keras model by up to "
+                        f"{attention_difference:.3g} (tolerance {score_tolerance:g})")
+    return check
+
+
+def _attention_difference(histories: list[list[str]], served: np.ndarray, reference: np.ndarray) -> float:
+    """Largest gap between served `(B, W)` and reference `(B, T)` attention on the kept items."""
+    largest = 0.0
+    for row, history in enumerate(histories):
+        present = len(history)
+        kept = min(present, reference.shape[1])
+        if kept:
+            gap = np.abs(served[row, present - kept:present] - reference[row, -kept:])
+            largest = max(largest, float(gap.max()))
+    return largest
 
 
 def recommender_candidate(model: Any, spec: RecommenderServingSpec,
                           histories: Sequence[Sequence[str]],
                           keras_recommend: Callable[[list[list[str]], int], tuple],
-                          metrics: dict[str, float], metric: str = "ndcg@10", k: int = 10,
+                          metrics: dict[str, Any], metric: str = "ndcg@10", k: int = 10,
                           score_tolerance: float = DEFAULT_SCORE_TOLERANCE,
                           source: str = "") -> ServingCandidate:
     """A recommender candidate gated on `histories` (held-out users' histories, non-empty)."""
@@ -77,25 +105,109 @@ def recommender_candidate(model: Any, spec: RecommenderServingSpec,
 
 
 def find_metric(metrics: dict[str, Any], metric: str) -> float | None:
-    """Find `metric` in a (possibly nested) metrics.json, preferring the full-ranking protocol.
+    """The headline value of `metric` in a metrics.json document (nested or flat), or `None`.
 
-    Looks for a key equal to `metric` (case-insensitive) at any depth; when several match,
-    one under a path mentioning `full` wins over `sampled` ones, then the shallowest.
+    Recommender metrics.json (`models.recommender_evaluation`): `headline["full/NDCG@10"]`, else
+    `models.recommender.full["NDCG@10"]` (the full-ranking protocol, never a baseline's).
+    Otherwise a key equal to `metric` (case-insensitive) at any depth: the full-ranking protocol
+    first, then the shallowest, then the first found; baselines (`most_popular`, `markov`,
+    `linear_model`, ...) only when nothing else has it.
     """
-    found: list[tuple[int, int, float]] = []
+    if not isinstance(metrics, dict):
+        return None
+    wanted = metric.lower()
+    headline = metrics.get("headline")
+    if isinstance(headline, dict):
+        for key in (f"full/{wanted}", wanted):
+            value = {str(name).lower(): value for name, value in headline.items()}.get(key)
+            if isinstance(value, int | float):
+                return float(value)
+    models = metrics.get("models")
+    if isinstance(models, dict) and isinstance(models.get("recommender"), dict):
+        metrics = models["recommender"]
+    found: list[tuple[int, int, int, float]] = []
 
     def walk(node: Any, path: tuple[str, ...]) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if str(key).lower() == metric.lower() and isinstance(value, int | float):
-                    text = "/".join(path).lower()
-                    preference = 0 if "full" in text else 2 if "sampl" in text else 1
-                    found.append((preference, len(path), float(value)))
-                else:
-                    walk(value, (*path, str(key)))
+        for key, value in node.items():
+            if str(key).lower() == wanted and isinstance(value, int | float) and not isinstance(value, bool):
+                text = "/".join(path).lower()
+                baseline = any(name in text for name in _BASELINE_NAMES)
+                protocol = 0 if "full" in text else 2 if "sampled" in text else 1
+                found.append((int(baseline), protocol, len(path), len(found), float(value)))
+            elif isinstance(value, dict):
+                walk(value, (*path, str(key)))
 
     walk(metrics, ())
-    return min(found)[2] if found else None
+    return min(found)[-1] if found else None
+
+
+_BASELINE_NAMES = ("most_popular", "markov", "linear_model", "baseline", "gru4rec")
+
+
+def held_out_histories(data_dir: str | Path, num_users: int = 256, seed: int = 0) -> list[list[str]]:
+    """Test histories (`item_ids[:test_position]`) of up to `num_users` users of an events data run.
+
+    Users are drawn with `seed` among those with a test target and a non-empty history.
+    """
+    import pyarrow.parquet as pq
+
+    sequences = Path(data_dir) / "sequences"
+    if not sequences.is_dir():
+        raise FileNotFoundError(f"Expected an events data run with sequences/. Received: data={str(data_dir)!r}")
+    table = pq.read_table(sequences, columns=["item_ids", "test_position"]).to_pydict()
+    histories = [list(items[:position]) for items, position
+                 in zip(table["item_ids"], table["test_position"], strict=True) if position and position > 0]
+    if not histories:
+        raise ValueError(f"Expected users with a test target in the data run. Received: data={str(data_dir)!r}")
+    chosen = np.random.default_rng(seed).permutation(len(histories))[:num_users]
+    return [histories[index] for index in sorted(chosen)]
+
+
+def _data_run_of(model_dir: Path) -> Path | None:
+    recorded = _read_json(model_dir / "data_run.json").get("data_run")
+    return Path(recorded) if recorded and (Path(recorded) / "sequences").is_dir() else None
+
+
+def recommender_spec(recommender: Any) -> RecommenderServingSpec:
+    """The serving spec of a `models.recommender_inference.Recommender` (its index conventions)."""
+    from models.sequence_data import ITEM_INDEX_OFFSET, OOV_INDEX, PADDING_INDEX
+
+    specials = [f"[seqlens:reserved-{index}]" for index in range(ITEM_INDEX_OFFSET)]
+    specials[PADDING_INDEX], specials[OOV_INDEX] = "[seqlens:padding]", "[seqlens:oov]"
+    return RecommenderServingSpec(
+        item_vocabulary=(*specials, *recommender.item_ids), max_length=recommender.max_length,
+        padding_index=PADDING_INDEX, oov_index=OOV_INDEX, non_item_indices=(PADDING_INDEX, OOV_INDEX),
+        padding_side="left")
+
+
+def keras_recommend_function(recommender: Any) -> Callable[[list[list[str]], int], tuple]:
+    """The application's Keras path: `Recommender.recommend` -> `(item_ids, scores, attention)`."""
+    def keras_recommend(histories: list[list[str]], k: int) -> tuple:
+        result = recommender.recommend(histories, k=min(k, len(recommender.item_ids)))
+        attention = result.attention.mean(axis=1) if result.attention.shape[1] else None
+        return result.item_ids, result.scores, attention
+    return keras_recommend
+
+
+def recommender_candidate_from_model_dir(model_dir: str | Path, data_dir: str | Path | None = None,
+                                         num_users: int = 256, seed: int = 0, k: int = 10,
+                                         score_tolerance: float = DEFAULT_SCORE_TOLERANCE,
+                                         metric: str = "ndcg@10") -> ServingCandidate:
+    """A candidate from a trained recommender folder; held-out users from `data_dir` (an events
+    data run; default: the run recorded in the folder's data_run.json)."""
+    from models.recommender_inference import load_recommender
+
+    model_dir = Path(model_dir)
+    recommender = load_recommender(model_dir)
+    data_dir = Path(data_dir) if data_dir is not None else _data_run_of(model_dir)
+    if data_dir is None:
+        raise FileNotFoundError("Expected held-out users: pass --data (an events data run) or a model "
+                                f"folder whose data_run.json names one. Received: model={str(model_dir)!r}")
+    histories = held_out_histories(data_dir, num_users=num_users, seed=seed)
+    return recommender_candidate(
+        recommender.model, recommender_spec(recommender), histories,
+        keras_recommend_function(recommender), _read_json(model_dir / "metrics.json"),
+        metric=metric, k=k, score_tolerance=score_tolerance, source=str(model_dir))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
