@@ -38,7 +38,23 @@ def parse_jsonl_block(
     dead_reasons: list[str] = []
     dead_lines: list[int] = []
     dead_raws: list[str] = []
-    pending = [nonempty] if len(nonempty) else []
+    try:
+        block.decode("utf-8")  # Arrow's JSON reader does not validate UTF-8; check once
+    except UnicodeDecodeError:
+        valid = np.ones(len(nonempty), dtype=bool)
+        for position, index in enumerate(nonempty):
+            raw = block[starts[index] : ends[index]]
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                valid[position] = False
+                dead_reasons.append(dead_letter.INVALID_UTF8)
+                dead_lines.append(first_line + int(index))
+                dead_raws.append(dead_letter.decode_raw(raw))
+        parse = nonempty[valid]
+    else:
+        parse = nonempty
+    pending = [parse] if len(parse) else []
     while pending:
         indices = pending.pop()
         if len(indices) == len(starts) and len(indices) == len(nonempty):

@@ -76,6 +76,9 @@ class TokenizeChunkFn(beam.DoFn):
         self._plausible = plausible
         self._num_buckets = num_buckets
         self._rows_in = Metrics.counter(METRICS_NAMESPACE, "rows_in")
+        # optional fields of the kind (source, author, intent): empty means null
+        self._optional = {field for field, _ in columns.fields
+                          if field not in columns.required and field != columns.key}
 
     def process(self, chunk: sources.Chunk):
         for parsed in read_text_chunk(chunk, self._spec):
@@ -124,6 +127,10 @@ class TokenizeChunkFn(beam.DoFn):
             elif field == self._columns.key and field not in rows.column_names:
                 table[field] = pa.array([f"{chunk.file_index}:{line}" for line in
                                          rows.column("line_number").to_pylist()], pa.string())
+            elif field in rows.column_names and field in self._optional:
+                values = rows.column(field).combine_chunks().cast(pa.string())
+                empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0)
+                table[field] = pc.if_else(empty, pa.scalar(None, pa.string()), values)
             elif field in rows.column_names:
                 table[field] = rows.column(field).combine_chunks().cast(pa.string())
             else:

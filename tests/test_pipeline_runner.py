@@ -1,0 +1,24 @@
+import pytest
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+from pipeline.runner import make_runner, pipeline_options, split_pipeline_args
+
+
+@pytest.mark.parametrize("name", ["FnApiRunner", "DirectRunner"])
+def test_local_names_give_the_fn_api_runner_without_prism(name):
+    options = pipeline_options(name, ["--direct_num_workers=2"])
+    assert isinstance(make_runner(name, options), FnApiRunner)
+    assert options.get_all_options()["direct_num_workers"] == 2
+
+
+def test_other_runners_are_set_on_the_options():
+    options = pipeline_options("FlinkRunner", ["--flink_master=localhost:8081"])
+    assert options.get_all_options()["runner"] == "FlinkRunner"
+
+
+def test_pass_through_flags_are_checked():
+    assert split_pipeline_args(["--", "--a=1"]) == ["--a=1"]
+    with pytest.raises(ValueError, match="Received: option='oops'"):
+        split_pipeline_args(["oops"])
+    with pytest.raises(ValueError, match="Received: runner=''"):
+        make_runner("", None)
