@@ -1,5 +1,121 @@
-"""Subcommands of this module (being built; registers nothing yet)."""
+"""`seqlens train recommender` and `seqlens evaluate recommender`.
+
+Heavy imports (keras) happen inside the handlers, so `seqlens --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def _optional_int(text: str) -> int | None:
+    return None if text.lower() in ("none", "0", "") else int(text)
+
+
+def _load_data(path: str):
+    """An events run folder (the pipeline's Parquet), or a SASRec `user item` text file."""
+    from models.sequence_data import load_sequence_data, read_sasrec_text
+
+    source = Path(path)
+    if source.is_file():
+        return read_sasrec_text(source)
+    return load_sequence_data(source)
 
 
 def register(commands) -> None:
-    """Add this module's subcommands to `commands` (see `seqlens.cli.CommandGroups`)."""
+    """Add `train recommender` and `evaluate recommender` (see `seqlens.cli.CommandGroups`)."""
+    from models.recommender_config import RecommenderConfig
+
+    defaults = RecommenderConfig()
+    train = commands.group("train").add_parser(
+        "recommender",
+        help="train the attention sequential recommender (SASRec family) or a GRU4Rec baseline",
+        description="Train on an events run folder (sequences/ + vocab/) or a SASRec user-item text file.",
+    )
+    train.add_argument("--data", required=True, help="events run folder, or a SASRec `user item` .txt file")
+    train.add_argument("--output", required=True, help="model folder to write")
+    train.add_argument("--model", choices=("sasrec", "gru4rec"), default=defaults.model)
+    train.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"), default=defaults.precision)
+    train.add_argument("--epochs", type=int, default=defaults.epochs)
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--loss", choices=("softmax", "sampled_softmax", "bce"), default=defaults.loss)
+    train.add_argument("--num-negatives", type=int, default=defaults.num_negatives,
+                       help="shared negatives per batch for --loss sampled_softmax")
+    train.add_argument("--num-blocks", type=int, default=defaults.num_blocks)
+    train.add_argument("--num-heads", type=int, default=defaults.num_heads)
+    train.add_argument("--hidden-dim", "--embedding-dim", dest="hidden_dim", type=int, default=defaults.hidden_dim)
+    train.add_argument("--max-length", type=int, default=defaults.max_length)
+    train.add_argument("--attention-window", type=_optional_int, default=defaults.attention_window,
+                       help="local attention window (positions); none = full causal attention")
+    train.add_argument("--dropout", type=float, default=defaults.dropout)
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                       help="full-length sequences per batch (batches hold batch_size * max_length positions)")
+    train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    train.add_argument("--patience", type=int, default=defaults.patience,
+                       help="epochs without a better validation NDCG@10 before stopping")
+    train.add_argument("--validation-users", type=_optional_int, default=defaults.validation_users,
+                       help="validate on this many users (seeded sample); none = all")
+    train.add_argument("--flash-attention", choices=("auto", "on", "off"), default="off",
+                       help="MultiHeadAttention flash attention (on needs a GPU backend)")
+    train.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto")
+    train.add_argument("--resume", action="store_true", help="continue from the folder's checkpoint")
+    train.set_defaults(handler=run_train)
+
+    evaluate = commands.group("evaluate").add_parser(
+        "recommender",
+        help="rank the test targets (full and sampled100 protocols) for the model and the baselines",
+        description="Writes metrics.json: HR@{1,5,10,20}, NDCG@{5,10,20}, MRR per protocol and model.",
+    )
+    evaluate.add_argument("--model", required=True, help="trained recommender folder")
+    evaluate.add_argument("--data", required=True, help="events run folder, or a SASRec `user item` .txt file")
+    evaluate.add_argument("--output", help="metrics file (default: MODEL/metrics.json)")
+    evaluate.add_argument("--compare", nargs="*", default=[],
+                          help="other trained model folders to report beside (e.g. a GRU4Rec or BCE run)")
+    evaluate.add_argument("--split", choices=("test", "valid"), default="test")
+    evaluate.add_argument("--k", type=int, default=10, help="cut-off of the headline metrics")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the sampled100 negatives")
+    evaluate.set_defaults(handler=run_evaluate)
+
+
+def _tri_state(value: str):
+    return {"auto": None, "on": True, "off": False}[value]
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from models.recommender_config import RecommenderConfig
+    from models.recommender_training import train_recommender
+
+    config = RecommenderConfig(
+        model=args.model, hidden_dim=args.hidden_dim, num_blocks=args.num_blocks, num_heads=args.num_heads,
+        max_length=args.max_length, attention_window=args.attention_window, dropout=args.dropout,
+        loss=args.loss, num_negatives=args.num_negatives, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, epochs=args.epochs, patience=args.patience, seed=args.seed,
+        precision=args.precision, flash_attention=_tri_state(args.flash_attention),
+        jit_compile="auto" if args.jit_compile == "auto" else args.jit_compile == "on",
+        validation_users=args.validation_users,
+    )
+    data = _load_data(args.data)
+    _, history = train_recommender(data, args.output, config, resume=args.resume, data_run=str(args.data))
+    if history:
+        best = max(history, key=lambda entry: entry["valid/full/NDCG@10"])
+        print(f"best epoch {best['epoch']}: valid full NDCG@10 {best['valid/full/NDCG@10']:.4f}; model in {args.output}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from models.recommender_evaluation import evaluate_recommender_folder
+
+    output = Path(args.output) if args.output else Path(args.model) / "metrics.json"
+    report = evaluate_recommender_folder(args.model, _load_data(args.data), args.compare, args.split, args.k, args.seed,
+                                         data_run=str(args.data))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2))
+    headline = report["models"]["recommender"]
+    print(f"test full NDCG@10 {headline['full']['NDCG@10']:.4f}, sampled100 NDCG@10 "
+          f"{headline['sampled100']['NDCG@10']:.4f}; written to {output}")
+    return 0

@@ -1,0 +1,125 @@
+"""A pre-norm causal Transformer block on `keras.layers.MultiHeadAttention`."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="seqlens")
+class CausalSelfAttentionBlock(keras.layers.Layer):
+    """Pre-norm Transformer block: `x + MHA(LN(x))`, then `x + FFN(LN(x))`, causal.
+
+    Attention is causal (`use_causal_mask`), ignores padded keys, and with `attention_window`
+    is local: a position sees itself and the `attention_window - 1` positions before it (MHA's
+    `sliding_window`). Without attention scores requested, MHA runs through
+    `keras.ops.dot_product_attention` (the fused / flash path where the backend has one).
+
+    Args:
+        hidden_dim: model width `D`.
+        num_heads: attention heads; `hidden_dim` must be divisible by it.
+        dropout: dropout rate after attention and in the feed-forward part.
+        attention_window: `None` for full causal attention, else a positive window length.
+        flash_attention: passed to MHA: `None` lets Keras decide, `True` forces flash attention
+            (GPU backends), `False` keeps the plain path.
+        feed_forward_multiplier: the feed-forward layer has `D * feed_forward_multiplier` units.
+
+    Call arguments:
+        inputs: `(B, T, D)` hidden states.
+        padding_mask: `(B, T)` bool, True for real items.
+        return_attention_scores: also return the attention weights `(B, heads, T, T)`.
+        training: dropout on or off.
+
+    Returns:
+        `(B, T, D)` (and the attention weights when asked).
+    """
+
+    def __init__(
+        self,
+        hidden_dim: int,
+        num_heads: int,
+        dropout: float = 0.2,
+        attention_window: int | None = None,
+        flash_attention: bool | None = False,
+        feed_forward_multiplier: int = 1,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if hidden_dim < 1:
+            raise ValueError(f"Expected hidden_dim >= 1. Received: hidden_dim={hidden_dim}")
+        if num_heads < 1 or hidden_dim % num_heads:
+            raise ValueError(
+                f"Expected num_heads >= 1 dividing hidden_dim={hidden_dim}. Received: num_heads={num_heads}"
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"Expected dropout in [0, 1). Received: dropout={dropout}")
+        if attention_window is not None and attention_window < 1:
+            raise ValueError(
+                f"Expected attention_window to be None or >= 1. Received: attention_window={attention_window}"
+            )
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.attention_window = attention_window
+        self.flash_attention = flash_attention
+        self.feed_forward_multiplier = feed_forward_multiplier
+
+    def build(self, input_shape):
+        dimension = self.hidden_dim
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="attention_norm")
+        self.attention = keras.layers.MultiHeadAttention(
+            num_heads=self.num_heads,
+            key_dim=dimension // self.num_heads,
+            sliding_window=self.attention_window,
+            flash_attention=self.flash_attention,
+            name="attention",
+        )
+        self.feed_forward_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="feed_forward_norm")
+        self.feed_forward_inner = keras.layers.Dense(
+            dimension * self.feed_forward_multiplier, activation="gelu", name="feed_forward_inner"
+        )
+        self.feed_forward_outer = keras.layers.Dense(dimension, name="feed_forward_outer")
+        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.attention_norm.build(input_shape)
+        self.attention.build(input_shape, input_shape)
+        self.feed_forward_norm.build(input_shape)
+        self.feed_forward_inner.build(input_shape)
+        self.feed_forward_outer.build((*input_shape[:-1], dimension * self.feed_forward_multiplier))
+
+    def call(self, inputs, padding_mask, return_attention_scores=False, training=None):
+        # Keys: real items only; padded query rows may see anything (their output is discarded),
+        # so that no row is fully masked.
+        key_valid = ops.expand_dims(padding_mask, 1)  # (B, 1, T)
+        query_padded = ops.expand_dims(ops.logical_not(padding_mask), 2)  # (B, T, 1)
+        attention_mask = ops.logical_or(key_valid, query_padded)  # (B, T, T)
+        normalized = self.attention_norm(inputs)
+        result = self.attention(
+            normalized,
+            normalized,
+            attention_mask=attention_mask,
+            use_causal_mask=True,
+            return_attention_scores=return_attention_scores,
+            training=training,
+        )
+        attended, scores = result if return_attention_scores else (result, None)
+        hidden = inputs + self.dropout_layer(attended, training=training)  # (B, T, D)
+        feed_forward = self.feed_forward_outer(self.feed_forward_inner(self.feed_forward_norm(hidden)))
+        hidden = hidden + self.dropout_layer(feed_forward, training=training)
+        if return_attention_scores:
+            return hidden, scores
+        return hidden
+
+    def compute_output_shape(self, input_shape, *args, **kwargs):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_dim=self.hidden_dim,
+            num_heads=self.num_heads,
+            dropout=self.dropout,
+            attention_window=self.attention_window,
+            flash_attention=self.flash_attention,
+            feed_forward_multiplier=self.feed_forward_multiplier,
+        )
+        return config

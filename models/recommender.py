@@ -1,0 +1,204 @@
+"""SASRec-family next-item recommender: causal self-attention over a user's item history.
+
+Index conventions (also written to the model folder's `config.json`): index 0 is padding
+(histories are padded on the left, the most recent item last), index 1 is an unknown item
+(OOV), and the item on line `i` (0-based) of `item_vocab.txt` has index `i + 2`. Scores for
+indices 0 and 1 are always `-inf`-like, so they are never recommended.
+
+The output layer is the item-embedding table itself (tied weights). `call()` returns hidden
+states; the training loss (`compute_loss`) and `score_last()` multiply them with the table.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from models import losses
+from models.attention_blocks import CausalSelfAttentionBlock
+from models.recommender_config import LOSSES
+from models.sequence_data import ITEM_INDEX_OFFSET, PADDING_INDEX
+
+EXCLUDED_SCORE = -1e9
+
+
+class SequentialRecommender(keras.Model):
+    """Shared part of the sequence recommenders: tied output, losses, last-position scoring.
+
+    Subclasses implement `encode(item_ids, training, return_attention) -> (hidden, attention)`.
+
+    Args:
+        vocabulary_size: `V`, items + padding + OOV.
+        hidden_dim: `D`, the embedding and hidden width.
+        max_length: longest history the model reads.
+        loss: `softmax` (full), `sampled_softmax` or `bce`.
+    """
+
+    def __init__(self, vocabulary_size: int, hidden_dim: int, max_length: int, loss: str = "softmax", **kwargs):
+        super().__init__(**kwargs)
+        if vocabulary_size <= ITEM_INDEX_OFFSET:
+            raise ValueError(
+                f"Expected vocabulary_size > {ITEM_INDEX_OFFSET} (items + padding + OOV). "
+                f"Received: vocabulary_size={vocabulary_size}"
+            )
+        if hidden_dim < 1:
+            raise ValueError(f"Expected hidden_dim >= 1. Received: hidden_dim={hidden_dim}")
+        if max_length < 1:
+            raise ValueError(f"Expected max_length >= 1. Received: max_length={max_length}")
+        if loss not in LOSSES:
+            raise ValueError(f"Expected loss to be one of {LOSSES}. Received: loss={loss!r}")
+        self.vocabulary_size = vocabulary_size
+        self.hidden_dim = hidden_dim
+        self.max_length = max_length
+        self.loss_name = loss
+        self.item_embedding = keras.layers.Embedding(vocabulary_size, hidden_dim, name="item_embedding")
+
+    def encode(self, item_ids, training=None, return_attention=False):
+        raise NotImplementedError
+
+    def call(self, item_ids, training=None):
+        """`(B, T)` item indices -> `(B, T, D)` hidden states (padding positions zeroed)."""
+        hidden, _ = self.encode(item_ids, training=training)
+        return hidden
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        embeddings = self.item_embedding.embeddings
+        if self.loss_name == "softmax":
+            loss = losses.full_softmax_loss(y_pred, embeddings, y["targets"])
+        elif self.loss_name == "sampled_softmax":
+            loss = losses.sampled_softmax_loss(
+                y_pred, embeddings, y["targets"], y["negatives"], y["target_log_q"], y["negative_log_q"]
+            )
+        else:
+            loss = losses.binary_cross_entropy_loss(y_pred, embeddings, y["targets"], y["negatives"])
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss
+
+    def score_last(self, item_ids):
+        """Scores of every item as the next one, and the last position's attention.
+
+        Args:
+            item_ids: `(B, T)` int indices, left-padded, `T <= max_length`.
+
+        Returns:
+            `scores (B, V)` float32 (padding and OOV get a very low score) and
+            `attention (B, heads, T)` (the last block's attention weights of the last position
+            over the history; `None` for models without attention).
+        """
+        hidden, attention = self.encode(item_ids, training=False, return_attention=True)
+        last = ops.cast(hidden[:, -1, :], "float32")  # (B, D)
+        table = ops.cast(self.item_embedding.embeddings, "float32")
+        scores = ops.matmul(last, ops.transpose(table))  # (B, V)
+        special = ops.arange(self.vocabulary_size) < ITEM_INDEX_OFFSET
+        scores = ops.where(special[None, :], EXCLUDED_SCORE, scores)
+        if attention is not None:
+            attention = ops.cast(attention[:, :, -1, :], "float32")  # (B, heads, T)
+        return scores, attention
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            vocabulary_size=self.vocabulary_size,
+            hidden_dim=self.hidden_dim,
+            max_length=self.max_length,
+            loss=self.loss_name,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="seqlens")
+class SASRecModel(SequentialRecommender):
+    """Self-attentive sequential recommendation (Kang & McAuley 2018), pre-norm, tied output.
+
+    Item embeddings (scaled by `sqrt(D)`) plus learned position embeddings, dropout, then
+    `num_blocks` `CausalSelfAttentionBlock`s and a final layer norm. Positions count from the
+    right: the most recent item always has position `max_length - 1`, so a shorter batch
+    (`T < max_length`) reads exactly like a left-padded full-length one.
+
+    Args:
+        vocabulary_size, hidden_dim, max_length, loss: see `SequentialRecommender`.
+        num_blocks: number of Transformer blocks.
+        num_heads: attention heads per block.
+        dropout: dropout rate (embeddings, attention output, feed-forward).
+        attention_window: `None` (full causal attention) or the local window length.
+        flash_attention: MHA's `flash_attention` (`None` auto, `True` on, `False` off).
+
+    Call arguments:
+        item_ids: `(B, T)` int item indices, `T <= max_length`, 0 = padding.
+
+    Returns:
+        `(B, T, D)` hidden states.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size: int,
+        hidden_dim: int = 64,
+        max_length: int = 50,
+        loss: str = "softmax",
+        num_blocks: int = 2,
+        num_heads: int = 2,
+        dropout: float = 0.2,
+        attention_window: int | None = None,
+        flash_attention: bool | None = False,
+        **kwargs,
+    ):
+        super().__init__(vocabulary_size, hidden_dim, max_length, loss, **kwargs)
+        if num_blocks < 1:
+            raise ValueError(f"Expected num_blocks >= 1. Received: num_blocks={num_blocks}")
+        self.num_blocks = num_blocks
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.attention_window = attention_window
+        self.flash_attention = flash_attention
+        self.position_embedding = keras.layers.Embedding(max_length, hidden_dim, name="position_embedding")
+        self.input_dropout = keras.layers.Dropout(dropout)
+        self.blocks = [
+            CausalSelfAttentionBlock(
+                hidden_dim, num_heads, dropout, attention_window, flash_attention, name=f"block_{index}"
+            )
+            for index in range(num_blocks)
+        ]
+        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
+
+    def build(self, input_shape=None):
+        shape = (None, None, self.hidden_dim)
+        self.item_embedding.build((None, None))
+        self.position_embedding.build((None, None))
+        for block in self.blocks:
+            block.build(shape)
+        self.final_norm.build(shape)
+        self.built = True
+
+    def encode(self, item_ids, training=None, return_attention=False):
+        item_ids = ops.cast(item_ids, "int32")
+        length = ops.shape(item_ids)[1]
+        padding_mask = ops.not_equal(item_ids, PADDING_INDEX)  # (B, T)
+        keep = ops.cast(ops.expand_dims(padding_mask, -1), self.compute_dtype)  # (B, T, 1)
+        positions = ops.arange(length, dtype="int32") + (self.max_length - length)  # (T,)
+        hidden = self.item_embedding(item_ids) * ops.cast(math.sqrt(self.hidden_dim), self.compute_dtype)
+        hidden = hidden + self.position_embedding(positions)[None, :, :]
+        hidden = self.input_dropout(hidden, training=training) * keep  # (B, T, D)
+        attention = None
+        for index, block in enumerate(self.blocks):
+            last = return_attention and index == len(self.blocks) - 1
+            if last:
+                hidden, attention = block(hidden, padding_mask, return_attention_scores=True, training=training)
+            else:
+                hidden = block(hidden, padding_mask, training=training)
+            hidden = hidden * keep
+        return self.final_norm(hidden) * keep, attention
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_blocks=self.num_blocks,
+            num_heads=self.num_heads,
+            dropout=self.dropout,
+            attention_window=self.attention_window,
+            flash_attention=self.flash_attention,
+        )
+        return config

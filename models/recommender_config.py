@@ -1,0 +1,60 @@
+"""The recommender's training configuration (no heavy imports: the CLI reads its defaults)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+LOSSES = ("softmax", "sampled_softmax", "bce")
+MODEL_KINDS = ("sasrec", "gru4rec")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# Fields that may differ between an interrupted run and its resumption.
+RESUMABLE_CHANGES = ("epochs", "patience")
+
+
+@dataclass
+class RecommenderConfig:
+    """Everything a training run depends on (saved as `config.json`)."""
+
+    model: str = "sasrec"
+    hidden_dim: int = 64
+    num_blocks: int = 2
+    num_heads: int = 2
+    max_length: int = 50
+    attention_window: int | None = None
+    dropout: float = 0.2
+    loss: str = "softmax"
+    num_negatives: int = 1024
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    epochs: int = 30
+    patience: int = 3
+    seed: int = 0
+    precision: str = "float32"
+    flash_attention: bool | None = False
+    jit_compile: bool | str = "auto"
+    validation_users: int | None = 10_000
+
+    def __post_init__(self) -> None:
+        choices = {"model": MODEL_KINDS, "loss": LOSSES, "precision": PRECISIONS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"Expected {name} in {allowed}. Received: {name}={getattr(self, name)!r}")
+        for name in ("hidden_dim", "num_blocks", "num_heads", "max_length", "batch_size", "epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Expected {name} to be a positive integer. Received: {name}={value!r}")
+        if self.patience < 1:
+            raise ValueError(f"Expected patience >= 1. Received: patience={self.patience}")
+        if not self.learning_rate >= 0:
+            raise ValueError(f"Expected learning_rate >= 0. Received: learning_rate={self.learning_rate}")
+
+    @property
+    def tokens_per_batch(self) -> int:
+        """Positions per batch: `batch_size` full-length sequences' worth."""
+        return self.batch_size * self.max_length
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+

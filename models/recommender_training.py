@@ -1,0 +1,194 @@
+"""Train a sequence recommender: epochs of `model.fit`, validation NDCG@10, checkpoints, resume.
+
+The trainer runs one `fit` epoch at a time, then ranks the validation targets against the whole
+catalogue (`full` protocol) and keeps the epoch with the best NDCG@10 (early stopping with
+`patience`). After every epoch it writes a checkpoint (all model and optimizer variables, the
+random-generator states included, and the trainer's state) and `history.json`. Batches and
+negatives depend only on `(seed, epoch)`, so `resume=True` after an interruption continues from
+the last finished epoch and reaches the same weights as an uninterrupted run.
+
+Model folder: `model.keras` (best epoch), `config.json` (the config, the vocabulary size and the
+index conventions), `history.json`, `item_vocab.txt`, `data_run.json`, `checkpoint/`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from models.ranking_metrics import evaluate_scorer
+from models.recommender_config import RESUMABLE_CHANGES, RecommenderConfig
+from models.sequence_batches import NextItemBatches
+from models.sequence_data import ITEM_INDEX_OFFSET, OOV_INDEX, PADDING_INDEX, SequenceData, left_pad
+
+logger = logging.getLogger(__name__)
+
+def build_model(config: RecommenderConfig, vocabulary_size: int) -> keras.Model:
+    """A fresh, built, compiled model for `config`."""
+    from models.baselines import GRU4RecModel
+    from models.recommender import SASRecModel
+
+    if config.model == "sasrec":
+        model = SASRecModel(
+            vocabulary_size, config.hidden_dim, config.max_length, config.loss, config.num_blocks,
+            config.num_heads, config.dropout, config.attention_window, config.flash_attention,
+        )
+    else:
+        model = GRU4RecModel(vocabulary_size, config.hidden_dim, config.max_length, config.loss, config.dropout)
+    model.build((None, config.max_length))
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=config.jit_compile)
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def model_scorer(model: keras.Model, max_length: int) -> Callable[[list[np.ndarray]], np.ndarray]:
+    """`histories -> (B, V)` scores via the compiled predict function and the tied table."""
+    table = np.asarray(keras.ops.convert_to_numpy(model.item_embedding.embeddings), dtype=np.float32)
+
+    def score(histories: list[np.ndarray]) -> np.ndarray:
+        hidden = model.predict_on_batch(left_pad(histories, max_length))  # (B, T, D)
+        scores = np.asarray(hidden, dtype=np.float32)[:, -1, :] @ table.T  # (B, V)
+        scores[:, :ITEM_INDEX_OFFSET] = -np.inf
+        return scores
+
+    return score
+
+
+def _save_checkpoint(model: keras.Model, folder: Path, state: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {f"model_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.variables)}
+    arrays.update(
+        {f"optimizer_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.optimizer.variables)}
+    )
+    np.savez(folder / "variables.tmp.npz", **arrays)
+    (folder / "variables.tmp.npz").replace(folder / "variables.npz")
+    (folder / "state.json").write_text(json.dumps(state, indent=2))
+
+
+def _load_checkpoint(model: keras.Model, folder: Path) -> dict:
+    with np.load(folder / "variables.npz") as arrays:
+        for i, variable in enumerate(model.variables):
+            variable.assign(arrays[f"model_{i}"])
+        for i, variable in enumerate(model.optimizer.variables):
+            variable.assign(arrays[f"optimizer_{i}"])
+    return json.loads((folder / "state.json").read_text())
+
+
+def _validation_subset(data: SequenceData, config: RecommenderConfig):
+    histories, targets, users = data.evaluation_examples("valid")
+    if config.validation_users is not None and len(targets) > config.validation_users:
+        chosen = np.sort(np.random.default_rng(config.seed).choice(len(targets), config.validation_users, replace=False))
+        histories, targets, users = [histories[i] for i in chosen], targets[chosen], users[chosen]
+    return histories, targets, users
+
+
+def write_model_folder_files(output: Path, config: RecommenderConfig, data: SequenceData, data_run: str | None) -> None:
+    """`config.json` (with index conventions), `item_vocab.txt`, `data_run.json`."""
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "item_vocab.txt").write_text("".join(f"{item}\n" for item in data.item_ids), encoding="utf-8")
+    document = {
+        **config.to_dict(),
+        "vocabulary_size": data.vocabulary_size,
+        "index_conventions": {
+            "padding_index": PADDING_INDEX,
+            "oov_index": OOV_INDEX,
+            "item_index_offset": ITEM_INDEX_OFFSET,
+            "item_index": "line number (0-based) in item_vocab.txt + item_index_offset",
+            "padding_side": "left (the most recent item is last)",
+        },
+    }
+    (output / "config.json").write_text(json.dumps(document, indent=2))
+    (output / "data_run.json").write_text(json.dumps({"data_run": data_run, "users": len(data.sequences),
+                                                      "items": len(data.item_ids)}, indent=2))
+
+
+def train_recommender(
+    data: SequenceData,
+    output_dir: str | Path,
+    config: RecommenderConfig,
+    resume: bool = False,
+    data_run: str | None = None,
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+    verbose: int = 2,
+) -> tuple[keras.Model, list[dict]]:
+    """Train (or resume) a recommender; return the best-epoch model and the per-epoch history.
+
+    Args:
+        data: the sequences (training sequences and validation targets are taken from it).
+        output_dir: the model folder.
+        config: the run's configuration; on resume it must equal the saved one except for
+            `RESUMABLE_CHANGES`.
+        resume: continue from `output_dir/checkpoint` if it exists.
+        data_run: where the data came from (recorded in `data_run.json`).
+        on_epoch_end: called with `(epoch, history entry)` after each epoch's checkpoint.
+        verbose: `fit` verbosity (2 = one line per epoch).
+    """
+    output = Path(output_dir)
+    checkpoint = output / "checkpoint"
+    resuming = resume and (checkpoint / "state.json").exists()
+    if resuming:
+        saved = json.loads((checkpoint / "state.json").read_text())["config"]
+        differing = [k for k, v in config.to_dict().items() if saved.get(k) != v and k not in RESUMABLE_CHANGES]
+        if differing:
+            raise ValueError(
+                f"Expected the same config as the interrupted run (except {RESUMABLE_CHANGES}). "
+                f"Received: differing fields={differing}"
+            )
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.precision)
+    try:
+        keras.utils.set_random_seed(config.seed)
+        model = build_model(config, data.vocabulary_size)
+        state = {"epoch": 0, "best_epoch": -1, "best_ndcg": -1.0, "wait": 0, "history": [], "elapsed": 0.0}
+        if resuming:
+            state = _load_checkpoint(model, checkpoint)
+            logger.info("resuming from epoch %d (best %.4f at epoch %d)", state["epoch"], state["best_ndcg"], state["best_epoch"])
+        write_model_folder_files(output, config, data, data_run)
+        batches = NextItemBatches(
+            data.training_sequences(), config.max_length, data.vocabulary_size, config.tokens_per_batch,
+            config.loss, config.seed, config.num_negatives,
+            data.item_counts() if config.loss == "sampled_softmax" else None,
+        )
+        histories, targets, users = _validation_subset(data, config)
+        interacted = [data.sequences[u] for u in users]
+        started = time.perf_counter() - state["elapsed"]
+        for epoch in range(state["epoch"], config.epochs):
+            if state["wait"] >= config.patience:
+                break
+            epoch_start = time.perf_counter()
+            batches.set_epoch(epoch)
+            fitted = model.fit(batches, epochs=1, verbose=verbose, shuffle=False)
+            train_seconds = time.perf_counter() - epoch_start
+            metrics = evaluate_scorer(model_scorer(model, config.max_length), histories, targets, interacted,
+                                      data.vocabulary_size, protocols=("full",), seed=config.seed)["full"]
+            entry = {"epoch": epoch + 1, "loss": float(fitted.history["loss"][-1]),
+                     **{f"valid/full/{name}": value for name, value in metrics.items()},
+                     "train_seconds": train_seconds, "epoch_seconds": time.perf_counter() - epoch_start,
+                     "elapsed_seconds": time.perf_counter() - started}
+            state["history"].append(entry)
+            if metrics["NDCG@10"] > state["best_ndcg"]:
+                state.update(best_ndcg=metrics["NDCG@10"], best_epoch=epoch + 1, wait=0,
+                             best_elapsed_seconds=entry["elapsed_seconds"])
+                model.save(output / "model.keras")
+            else:
+                state["wait"] += 1
+            state.update(epoch=epoch + 1, elapsed=entry["elapsed_seconds"], config=config.to_dict())
+            _save_checkpoint(model, checkpoint, state)
+            (output / "history.json").write_text(json.dumps(
+                {"epochs": state["history"], "best_epoch": state["best_epoch"],
+                 "best_valid_full_ndcg_at_10": state["best_ndcg"],
+                 "seconds_to_best_epoch": state.get("best_elapsed_seconds")}, indent=2))
+            logger.info("epoch %d: loss %.4f, valid full NDCG@10 %.4f HR@10 %.4f (%.1f s)", epoch + 1,
+                        entry["loss"], metrics["NDCG@10"], metrics["HR@10"], entry["epoch_seconds"])
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, entry)
+        best = keras.saving.load_model(output / "model.keras", compile=False)
+        return best, state["history"]
+    finally:
+        keras.config.set_dtype_policy(previous_policy)

@@ -1,0 +1,140 @@
+"""Next-item training batches from numpy sequences: a `keras.utils.PyDataset`, no TensorFlow.
+
+Each training sequence `s` gives inputs `s[:-1]` and targets `s[1:]` (its last `max_length`
+positions), left-padded with `PADDING_INDEX`; a target of 0 means "no loss here". Sequences are
+grouped in length buckets (8, 16, 32, ... up to `max_length`) and each batch holds about
+`tokens_per_batch` positions, so short histories do not pay for a full `max_length` of padding
+in the full-softmax loss, the dominant cost. Batch order, shuffling and sampled negatives are a
+pure function of `(seed, epoch, batch index)`: a resumed run sees exactly the batches an
+uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from models.recommender_config import LOSSES
+from models.sequence_data import ITEM_INDEX_OFFSET, left_pad
+
+
+def bucket_lengths(max_length: int) -> list[int]:
+    """Powers of two from 8 below `max_length`, then `max_length` itself."""
+    lengths, length = [], 8
+    while length < max_length:
+        lengths.append(length)
+        length *= 2
+    return lengths + [max_length]
+
+
+class NextItemBatches(keras.utils.PyDataset):
+    """Batches `(item_ids (B, L), y)` for next-item training, `L` one of `bucket_lengths`.
+
+    `y` is a dict: `targets (B, L)` always; for `loss="bce"` also `negatives (B, L)` (one
+    uniformly sampled item per position); for `loss="sampled_softmax"` also `negatives (K,)`
+    shared by the batch, drawn from `item_counts ** 0.75`, with `negative_log_q (K,)` and
+    `target_log_q (B, L)` = log of the expected number of draws of each item (log-Q correction).
+
+    Args:
+        sequences: training sequences (index arrays); those shorter than 2 are skipped.
+        max_length: the model's maximum history length.
+        vocabulary_size: number of indices (items + padding + OOV).
+        tokens_per_batch: about how many positions one batch holds.
+        loss: one of `LOSSES`.
+        seed: seed of shuffling and negative sampling.
+        num_negatives: `K`, shared negatives per batch for `sampled_softmax`.
+        item_counts: `(V,)` item frequencies for the sampling distribution (`sampled_softmax`).
+        shuffle: shuffle rows and batch order each epoch.
+    """
+
+    def __init__(
+        self,
+        sequences: list[np.ndarray],
+        max_length: int,
+        vocabulary_size: int,
+        tokens_per_batch: int = 6400,
+        loss: str = "softmax",
+        seed: int = 0,
+        num_negatives: int = 1024,
+        item_counts: np.ndarray | None = None,
+        shuffle: bool = True,
+    ):
+        super().__init__(workers=1, use_multiprocessing=False)
+        if loss not in LOSSES:
+            raise ValueError(f"Expected loss to be one of {LOSSES}. Received: loss={loss!r}")
+        if tokens_per_batch < 1:
+            raise ValueError(f"Expected tokens_per_batch >= 1. Received: tokens_per_batch={tokens_per_batch}")
+        if loss == "sampled_softmax" and item_counts is None:
+            raise ValueError("Expected item_counts for loss='sampled_softmax'. Received: item_counts=None")
+        self.max_length = max_length
+        self.vocabulary_size = vocabulary_size
+        self.tokens_per_batch = tokens_per_batch
+        self.loss = loss
+        self.seed = seed
+        self.num_negatives = num_negatives
+        self.shuffle = shuffle
+        usable = [s for s in sequences if len(s) >= 2]
+        if not usable:
+            raise ValueError("Expected at least one training sequence with 2 or more items. Received: none")
+        lengths = np.array([min(len(s) - 1, max_length) for s in usable])
+        self.buckets: list[tuple[np.ndarray, np.ndarray]] = []
+        lower = 0
+        for length in bucket_lengths(max_length):
+            members = [usable[i] for i in np.flatnonzero((lengths > lower) & (lengths <= length))]
+            lower = length
+            if members:
+                inputs = left_pad([s[:-1] for s in members], length)
+                targets = left_pad([s[1:] for s in members], length)
+                self.buckets.append((inputs, targets))
+        if item_counts is not None:
+            weights = np.asarray(item_counts, dtype=np.float64) ** 0.75
+            weights[:ITEM_INDEX_OFFSET] = 0.0
+            self.sampling_probabilities = weights / weights.sum()
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Fix the batch plan (row order, batch order) of `epoch`."""
+        self.epoch = epoch
+        rng = np.random.default_rng([self.seed, epoch, 0])
+        plan = []
+        for bucket, (inputs, _) in enumerate(self.buckets):
+            rows = len(inputs)
+            order = rng.permutation(rows) if self.shuffle else np.arange(rows)
+            per_batch = max(1, self.tokens_per_batch // inputs.shape[1])
+            plan += [(bucket, order[start : start + per_batch]) for start in range(0, rows, per_batch)]
+        if self.shuffle:
+            plan = [plan[i] for i in rng.permutation(len(plan))]
+        # Keras' TensorFlow adapter infers the batch signature from the first two batches: make
+        # them differ in length so the signature has a free time axis.
+        for i in range(1, len(plan)):
+            if plan[i][0] != plan[0][0]:
+                plan[1], plan[i] = plan[i], plan[1]
+                break
+        self.plan = plan
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, index: int):
+        bucket, rows = self.plan[index]
+        inputs, targets = self.buckets[bucket]
+        length = inputs.shape[1]
+        per_batch = max(1, self.tokens_per_batch // length)
+        batch_inputs = np.zeros((per_batch, length), dtype=np.int32)
+        batch_targets = np.zeros((per_batch, length), dtype=np.int32)
+        batch_inputs[: len(rows)] = inputs[rows]
+        batch_targets[: len(rows)] = targets[rows]
+        y = {"targets": batch_targets}
+        rng = np.random.default_rng([self.seed, self.epoch, index + 1])
+        if self.loss == "bce":
+            y["negatives"] = rng.integers(
+                ITEM_INDEX_OFFSET, self.vocabulary_size, size=batch_targets.shape, dtype=np.int32
+            )
+        elif self.loss == "sampled_softmax":
+            probabilities = self.sampling_probabilities
+            negatives = rng.choice(len(probabilities), size=self.num_negatives, p=probabilities)
+            expected = np.log(np.maximum(self.num_negatives * probabilities, 1e-12)).astype("float32")
+            y["negatives"] = negatives.astype(np.int32)
+            y["negative_log_q"] = expected[negatives]
+            y["target_log_q"] = expected[batch_targets]
+        return batch_inputs, y

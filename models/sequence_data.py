@@ -1,0 +1,174 @@
+"""Sequences for the recommender: contract Parquet (or SASRec text) -> numpy -> Keras batches.
+
+No TensorFlow here: the pipeline's Parquet is read with pyarrow into numpy arrays, and training
+batches come from a `keras.utils.PyDataset`, so training runs on any Keras backend.
+
+Index conventions (shared by the model, the trainer, inference and serving):
+- `PADDING_INDEX = 0` pads histories on the *left* (the most recent item is always last);
+- `OOV_INDEX = 1` stands for an item id that is not in the vocabulary;
+- an item's index is its line number (0-based) in `vocab/items.txt` plus `ITEM_INDEX_OFFSET = 2`,
+  so the model's vocabulary size is `len(item_ids) + 2`.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+PADDING_INDEX = 0
+OOV_INDEX = 1
+ITEM_INDEX_OFFSET = 2
+
+
+@dataclass
+class SequenceData:
+    """Users' ordered item sequences as index arrays, with leave-one-out target positions.
+
+    Args:
+        item_ids: the item vocabulary; `item_ids[i]` has index `i + ITEM_INDEX_OFFSET`.
+        sequences: one `int32` index array per user, ordered by time.
+        valid_positions: `(U,)` index of the validation target in each sequence, -1 if none.
+        test_positions: `(U,)` index of the test target in each sequence, -1 if none.
+        user_ids: the user id strings, same order as `sequences`.
+    """
+
+    item_ids: list[str]
+    sequences: list[np.ndarray]
+    valid_positions: np.ndarray
+    test_positions: np.ndarray
+    user_ids: list[str]
+
+    @property
+    def vocabulary_size(self) -> int:
+        """Number of indices the model needs: items plus padding and OOV."""
+        return len(self.item_ids) + ITEM_INDEX_OFFSET
+
+    def training_sequences(self) -> list[np.ndarray]:
+        """Each user's training sequence: the items before the first held-out target."""
+        result = []
+        for sequence, valid, test in zip(
+            self.sequences, self.valid_positions, self.test_positions, strict=True
+        ):
+            end = next((int(p) for p in (valid, test) if p >= 0), len(sequence))
+            result.append(sequence[:end])
+        return result
+
+    def evaluation_examples(self, split: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        """Histories, targets and user rows of the `valid` or `test` split.
+
+        Returns:
+            `(histories, targets, users)`: a list of index arrays (everything before the target),
+            `(N,)` target indices and `(N,)` row numbers into `sequences`.
+        """
+        if split not in ("valid", "test"):
+            raise ValueError(f"Expected split to be 'valid' or 'test'. Received: split={split!r}")
+        positions = self.valid_positions if split == "valid" else self.test_positions
+        users = np.flatnonzero(positions > 0)
+        histories = [self.sequences[u][: positions[u]] for u in users]
+        targets = np.array([self.sequences[u][positions[u]] for u in users], dtype=np.int32)
+        return histories, targets, users.astype(np.int64)
+
+    def item_counts(self) -> np.ndarray:
+        """`(V,)` how often each index occurs in the training sequences (0 for padding and OOV)."""
+        counts = np.zeros(self.vocabulary_size, dtype=np.int64)
+        for sequence in self.training_sequences():
+            np.add.at(counts, sequence, 1)
+        counts[:ITEM_INDEX_OFFSET] = 0
+        return counts
+
+
+def _vocabulary_from_counts(counter: collections.Counter) -> list[str]:
+    return [item for item, _ in sorted(counter.items(), key=lambda pair: (-pair[1], pair[0]))]
+
+
+def load_sequence_data(folder: str | Path) -> SequenceData:
+    """Read an events run folder (`sequences/`, `vocab/items.txt`) written by the pipeline."""
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    sequences_dir, vocab_file = folder / "sequences", folder / "vocab" / "items.txt"
+    for path in (sequences_dir, vocab_file):
+        if not path.exists():
+            raise FileNotFoundError(
+                f"Expected an events run folder with sequences/ and vocab/items.txt. "
+                f"Missing: {path}. Received: folder={str(folder)!r}"
+            )
+    item_ids = vocab_file.read_text(encoding="utf-8").splitlines()
+    lookup = {item: index + ITEM_INDEX_OFFSET for index, item in enumerate(item_ids)}
+    table = pq.read_table(
+        sequences_dir, columns=["user_id", "item_ids", "valid_position", "test_position"]
+    )
+    columns = table.to_pydict()
+    sequences = [
+        np.array([lookup.get(item, OOV_INDEX) for item in items], dtype=np.int32)
+        for items in columns["item_ids"]
+    ]
+    return SequenceData(
+        item_ids=item_ids,
+        sequences=sequences,
+        valid_positions=np.asarray(columns["valid_position"], dtype=np.int64),
+        test_positions=np.asarray(columns["test_position"], dtype=np.int64),
+        user_ids=[str(user) for user in columns["user_id"]],
+    )
+
+
+def leave_one_out_positions(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The contract's leave-one-out split: test = n-1, valid = n-2 for n >= 3, else -1."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    has_targets = lengths >= 3
+    return np.where(has_targets, lengths - 2, -1), np.where(has_targets, lengths - 1, -1)
+
+
+def read_sasrec_text(path: str | Path) -> SequenceData:
+    """Read SASRec's `user item` text format (each user's lines in time order) in memory.
+
+    Produces the same structure as `load_sequence_data` on the pipeline's output of that file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Expected a SASRec `user item` text file. Received: path={str(path)!r}")
+    by_user: dict[str, list[str]] = collections.defaultdict(list)
+    counter: collections.Counter = collections.Counter()
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) < 2:
+                continue
+            by_user[parts[0]].append(parts[1])
+            counter[parts[1]] += 1
+    item_ids = _vocabulary_from_counts(counter)
+    lookup = {item: index + ITEM_INDEX_OFFSET for index, item in enumerate(item_ids)}
+    users = sorted(by_user, key=lambda user: (len(user), user))
+    sequences = [np.array([lookup[item] for item in by_user[user]], dtype=np.int32) for user in users]
+    valid, test = leave_one_out_positions(np.array([len(s) for s in sequences]))
+    return SequenceData(item_ids, sequences, valid, test, users)
+
+
+def left_pad(sequences: list[np.ndarray], length: int) -> np.ndarray:
+    """`(N, length)` int32 array: the last `length` items of each sequence, left-padded with 0."""
+    if length < 1:
+        raise ValueError(f"Expected length >= 1. Received: length={length}")
+    padded = np.zeros((len(sequences), length), dtype=np.int32)
+    for row, sequence in enumerate(sequences):
+        tail = np.asarray(sequence[-length:], dtype=np.int32)
+        if len(tail):
+            padded[row, length - len(tail) :] = tail
+    return padded
+
+
+def reindex_to_vocabulary(data: SequenceData, item_ids: list[str]) -> SequenceData:
+    """The same sequences with indices of another vocabulary (a model's); unknown ids -> OOV."""
+    lookup = {item: index + ITEM_INDEX_OFFSET for index, item in enumerate(item_ids)}
+    mapping = np.array(
+        [PADDING_INDEX, OOV_INDEX, *[lookup.get(item, OOV_INDEX) for item in data.item_ids]], dtype=np.int32
+    )
+    return SequenceData(
+        item_ids=list(item_ids),
+        sequences=[mapping[sequence] for sequence in data.sequences],
+        valid_positions=data.valid_positions,
+        test_positions=data.test_positions,
+        user_ids=data.user_ids,
+    )

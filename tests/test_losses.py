@@ -1,0 +1,71 @@
+"""Losses against numpy references."""
+
+import keras
+import numpy as np
+import pytest
+
+from models import losses
+
+pytestmark = pytest.mark.keras_backend
+
+RNG = np.random.default_rng(0)
+HIDDEN = RNG.normal(size=(2, 3, 4)).astype("float32")
+TABLE = RNG.normal(size=(7, 4)).astype("float32")
+TARGETS = np.array([[0, 3, 4], [2, 6, 0]], dtype="int32")
+
+
+def _logits():
+    logits = HIDDEN @ TABLE.T  # (B, T, V)
+    logits[..., :2] = -1e9
+    return logits
+
+
+def _log_softmax(logits):
+    shifted = logits - logits.max(-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+
+
+def test_full_softmax_matches_numpy_and_ignores_padding_targets():
+    expected_terms = [-_log_softmax(_logits())[b, t, TARGETS[b, t]] for b in range(2) for t in range(3) if TARGETS[b, t]]
+    value = keras.ops.convert_to_numpy(losses.full_softmax_loss(HIDDEN, TABLE, TARGETS))
+    assert value == pytest.approx(np.mean(expected_terms), rel=1e-5)
+
+
+def test_sampled_softmax_with_every_item_sampled_once_equals_full_softmax():
+    negatives = np.arange(2, 7, dtype="int32")  # all items; the target's own copy is an accidental hit
+    zeros_targets = np.zeros(TARGETS.shape, "float32")
+    value = losses.sampled_softmax_loss(HIDDEN, TABLE, TARGETS, negatives, zeros_targets, np.zeros(5, "float32"))
+    full = losses.full_softmax_loss(HIDDEN, TABLE, TARGETS)
+    assert keras.ops.convert_to_numpy(value) == pytest.approx(keras.ops.convert_to_numpy(full), rel=1e-5)
+
+
+def test_sampled_softmax_log_q_correction_shifts_logits():
+    negatives = np.array([2, 5], dtype="int32")
+    target_log_q = np.full(TARGETS.shape, 0.5, "float32")
+    negative_log_q = np.array([1.0, -1.0], "float32")
+    logits = HIDDEN @ TABLE.T
+    terms = []
+    for b in range(2):
+        for t in range(3):
+            target = TARGETS[b, t]
+            if not target:
+                continue
+            row = [logits[b, t, target] - 0.5] + [
+                logits[b, t, n] - q for n, q in zip(negatives, negative_log_q, strict=True) if n != target
+            ]
+            terms.append(-(row[0] - np.log(np.exp(row).sum())))
+    value = losses.sampled_softmax_loss(HIDDEN, TABLE, TARGETS, negatives, target_log_q, negative_log_q)
+    assert keras.ops.convert_to_numpy(value) == pytest.approx(np.mean(terms), rel=1e-5)
+
+
+def test_binary_cross_entropy_matches_numpy():
+    negatives = np.array([[5, 5, 5], [3, 2, 2]], dtype="int32")
+    logits = HIDDEN @ TABLE.T
+    terms = []
+    for b in range(2):
+        for t in range(3):
+            if TARGETS[b, t]:
+                positive, negative = logits[b, t, TARGETS[b, t]], logits[b, t, negatives[b, t]]
+                terms.append(np.log1p(np.exp(-positive)) + np.log1p(np.exp(negative)))
+    value = losses.binary_cross_entropy_loss(HIDDEN, TABLE, TARGETS, negatives)
+    assert keras.ops.convert_to_numpy(value) == pytest.approx(np.mean(terms), rel=1e-5)
