@@ -170,6 +170,25 @@ def publish_candidate(candidate: ServingCandidate, serving_root: str | Path, nam
     return decision
 
 
+def export_version(write_savedmodel: Callable[[Path, str], Any], serving_root: str | Path, name: str,
+                   version: int | None = None) -> Path:
+    """Write a version without the gate (`seqlens export`), still staged and renamed atomically."""
+    base_path = serving_versions.model_base_path(serving_root, name)
+    serving_versions.remove_stale_staging(base_path)
+    chosen = serving_versions.next_version(base_path) if version is None else int(version)
+    if chosen < 1 or (base_path / str(chosen)).exists():
+        raise ValueError(f"Expected a new positive version number. Received: version={version}")
+    staged = serving_versions.staging_dir(base_path, chosen)
+    try:
+        write_savedmodel(staged, name)
+        metadata = serving_versions.read_export_metadata(staged)
+        serving_versions.write_export_metadata(staged, {**metadata, "version": chosen, "exported_at": _now()})
+        return serving_versions.commit_version(staged, base_path, chosen)
+    finally:
+        if staged.exists():
+            shutil.rmtree(staged)
+
+
 def roll_back_model(serving_root: str | Path, name: str) -> PublishDecision:
     """Retire the newest version of `name` so TF Serving goes back to the previous one (logged)."""
     base_path = serving_versions.model_base_path(serving_root, name)

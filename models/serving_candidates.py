@@ -39,8 +39,13 @@ def serve_recommendations(signature: Any, histories: Sequence[Sequence[str]], k:
 
 def compare_recommender_with_keras(loaded: Any, histories: Sequence[Sequence[str]], k: int,
                                    keras_recommend: Callable[[list[list[str]], int], tuple],
-                                   score_tolerance: float = DEFAULT_SCORE_TOLERANCE) -> GateCheck:
+                                   score_tolerance: float = DEFAULT_SCORE_TOLERANCE,
+                                   max_length: int | None = None) -> GateCheck:
     """Run `serving_default` on `histories` (in batches) and compare with the Keras path.
+
+    With `max_length`, both sides get each history's most recent `max_length` items (what the
+    model reads): the SavedModel also excludes older history items from the top-k, which
+    `Recommender.recommend` does not, so longer histories would differ by design.
 
     `keras_recommend(histories, k)` returns `(item_ids, scores)` or `(item_ids, scores,
     attention)` with `attention` `(B, T)` (averaged over heads, left-padded: a row's last
@@ -51,7 +56,8 @@ def compare_recommender_with_keras(loaded: Any, histories: Sequence[Sequence[str
     served_ids, served_scores, keras_ids, keras_scores = [], [], [], []
     attention_difference: float | None = None
     for start in range(0, len(histories), GATE_BATCH_SIZE):
-        batch = [list(history) for history in histories[start:start + GATE_BATCH_SIZE]]
+        batch = [list(history)[-max_length:] if max_length else list(history)
+                 for history in histories[start:start + GATE_BATCH_SIZE]]
         ids, scores, served_attention = serve_recommendations(signature, batch, k)
         served_ids += ids
         served_scores.append(scores)
@@ -98,7 +104,7 @@ def recommender_candidate(model: Any, spec: RecommenderServingSpec,
         write_savedmodel=lambda export_dir, name: export_recommender_savedmodel(
             model, spec, export_dir, name, metadata={"source": source}),
         compare_with_keras=lambda loaded: compare_recommender_with_keras(
-            loaded, histories, k, keras_recommend, score_tolerance),
+            loaded, histories, k, keras_recommend, score_tolerance, spec.max_length),
         latency_inputs={"history": pad_histories([latency_history]),
                         "k": np.array([k], dtype="int32")},
         metrics=dict(metrics), metric=metric, source=source)
@@ -208,6 +214,151 @@ def recommender_candidate_from_model_dir(model_dir: str | Path, data_dir: str | 
         recommender.model, recommender_spec(recommender), histories,
         keras_recommend_function(recommender), _read_json(model_dir / "metrics.json"),
         metric=metric, k=k, score_tolerance=score_tolerance, source=str(model_dir))
+
+
+def compare_text_with_keras(loaded: Any, texts: Sequence[str], text_model: Any,
+                           tolerance: float = DEFAULT_SCORE_TOLERANCE) -> GateCheck:
+    """Served labels, probabilities, tokens and token attention against `TextModel.predict`
+    (the Keras attention model alone: the served graph has no linear ensemble member)."""
+    import tensorflow as tf
+
+    signature = loaded.signatures["serving_default"]
+    mismatched_labels = mismatched_tokens = 0
+    probability_gap = attention_gap = 0.0
+    for start in range(0, len(texts), GATE_BATCH_SIZE):
+        batch = [str(text) for text in texts[start:start + GATE_BATCH_SIZE]]
+        served = signature(text=tf.constant(batch, tf.string))
+        expected = text_model.predict(batch)
+        probabilities = np.stack(expected["probabilities"].to_numpy())
+        probability_gap = max(probability_gap,
+                              float(np.abs(served["probabilities"].numpy() - probabilities).max()))
+        served_labels = [label.decode("utf-8") for label in served["label"].numpy()]
+        for row, (label, tokens, weights) in enumerate(zip(
+                expected["label"], expected["tokens"], expected["token_attention"], strict=True)):
+            near_tie = np.ptp(np.sort(probabilities[row])[-2:]) <= tolerance
+            mismatched_labels += int(served_labels[row] != label and not near_tie)
+            served_tokens = [token.decode("utf-8") for token in served["tokens"].numpy()[row][:len(tokens)]]
+            if served_tokens != list(tokens):
+                mismatched_tokens += 1
+                continue
+            if tokens:
+                gap = np.abs(served["token_attention"].numpy()[row][:len(tokens)] - np.asarray(weights))
+                attention_gap = max(attention_gap, float(gap.max()))
+    details = {"texts": len(texts), "texts_with_different_label": mismatched_labels,
+               "texts_with_different_tokens": mismatched_tokens,
+               "max_abs_probability_difference": probability_gap,
+               "max_abs_attention_difference": attention_gap, "tolerance": tolerance}
+    problems = []
+    if mismatched_labels:
+        problems.append(f"label differs from the Keras model for {mismatched_labels} of {len(texts)} texts")
+    if mismatched_tokens:
+        problems.append(f"in-graph tokens differ from the Python tokeniser for {mismatched_tokens} texts")
+    if probability_gap > tolerance or attention_gap > tolerance:
+        problems.append(f"probabilities / attention differ from the Keras model by up to "
+                        f"{max(probability_gap, attention_gap):.3g} (tolerance {tolerance:g})")
+    return GateCheck("matches_keras", not problems, "; ".join(problems), details)
+
+
+def held_out_texts(data: str | Path, num_texts: int = 256, seed: int = 0) -> list[str]:
+    """Up to `num_texts` texts from a news/chats data run (`texts/`) or a CSV / JSON Lines / Parquet file."""
+    import pandas as pd
+
+    path = Path(data)
+    if (path / "texts").is_dir():
+        frame = pd.read_parquet(path / "texts", columns=["text"])
+    elif path.is_file() and path.suffix in (".csv", ".jsonl", ".json", ".parquet"):
+        frame = (pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+                 if path.suffix == ".parquet" else pd.read_json(path, lines=path.suffix == ".jsonl"))
+    else:
+        raise FileNotFoundError("Expected a news/chats data run with texts/ or a CSV/JSONL/Parquet "
+                                f"file with a text column. Received: data={str(data)!r}")
+    if "text" not in frame.columns:
+        raise ValueError(f"Expected a 'text' column. Received: columns={list(frame.columns)}")
+    texts = [str(text) for text in frame["text"].dropna()]
+    if not texts:
+        raise ValueError(f"Expected at least one text. Received: data={str(data)!r}")
+    chosen = np.random.default_rng(seed).permutation(len(texts))[:num_texts]
+    return [texts[index] for index in sorted(chosen)]
+
+
+TEXT_HEADLINE_METRICS = {"sentiment": "macro_f1", "intent": "accuracy"}
+
+
+def text_candidate_from_model_dir(model_dir: str | Path, data: str | Path | None = None,
+                                  num_texts: int = 256, seed: int = 0,
+                                  tolerance: float = DEFAULT_SCORE_TOLERANCE,
+                                  metric: str | None = None) -> ServingCandidate:
+    """A candidate from a trained text model folder; held-out texts from `data` (default: the
+    data run recorded in the folder's data_run.json)."""
+    from models.text_inference import load_text_model
+    from models.text_serving import export_text_savedmodel, text_spec_from_model
+
+    model_dir = Path(model_dir)
+    text_model = load_text_model(model_dir, use_ensemble=False)
+    if data is None:
+        recorded = _read_json(model_dir / "data_run.json").get("input")
+        data = recorded if recorded and Path(recorded).exists() else None
+    if data is None:
+        raise FileNotFoundError("Expected held-out texts: pass --data (a news/chats data run or a file "
+                                f"with a text column). Received: model={str(model_dir)!r}")
+    texts = held_out_texts(data, num_texts=num_texts, seed=seed)
+    spec = text_spec_from_model(text_model)
+    metrics = _read_json(model_dir / "metrics.json")
+    # The served graph is the attention model alone: gate on its own metrics.
+    served_metrics = metrics.get("attention_model", metrics) if isinstance(metrics, dict) else {}
+    return ServingCandidate(
+        kind=spec.task,
+        write_savedmodel=lambda export_dir, name: export_text_savedmodel(
+            text_model.model, spec, export_dir, name, metadata={"source": str(model_dir)}),
+        compare_with_keras=lambda loaded: compare_text_with_keras(loaded, texts, text_model, tolerance),
+        latency_inputs={"text": np.array(texts[:1], dtype=object)},
+        metrics=served_metrics, metric=metric or TEXT_HEADLINE_METRICS[spec.task], source=str(model_dir))
+
+
+def model_kind(model_dir: str | Path) -> str:
+    """`recommender`, `sentiment` or `intent`, from the files of a trained model folder."""
+    model_dir = Path(model_dir)
+    if (model_dir / "item_vocab.txt").exists():
+        return "recommender"
+    task = _read_json(model_dir / "config.json").get("task")
+    if (model_dir / "labels.json").exists() and task in TEXT_HEADLINE_METRICS:
+        return task
+    raise FileNotFoundError("Expected a trained model folder (item_vocab.txt for a recommender, "
+                            f"labels.json + config.json for a text model). Received: model={str(model_dir)!r}")
+
+
+def candidate_from_model_dir(model_dir: str | Path, data: str | Path | None = None,
+                             num_requests: int = 256, seed: int = 0,
+                             score_tolerance: float = DEFAULT_SCORE_TOLERANCE) -> ServingCandidate:
+    """The gate candidate of any trained model folder (kind from its files)."""
+    if model_kind(model_dir) == "recommender":
+        return recommender_candidate_from_model_dir(model_dir, data, num_users=num_requests, seed=seed,
+                                                    score_tolerance=score_tolerance)
+    return text_candidate_from_model_dir(model_dir, data, num_texts=num_requests, seed=seed,
+                                         tolerance=score_tolerance)
+
+
+def savedmodel_writer(model_dir: str | Path, kind: str | None = None) -> tuple[str, Callable[[Path, str], Any]]:
+    """`(kind, write(export_dir, name))` for a trained model folder: export without the gate."""
+    model_dir = Path(model_dir)
+    found = model_kind(model_dir)
+    if kind is not None and kind != found:
+        raise ValueError(f"Expected a {kind} model folder. Received: model={str(model_dir)!r} (a {found} model)")
+    if found == "recommender":
+        from models.recommender_inference import load_recommender
+
+        recommender = load_recommender(model_dir)
+        return found, lambda export_dir, name: export_recommender_savedmodel(
+            recommender.model, recommender_spec(recommender), export_dir, name,
+            metadata={"source": str(model_dir), "metrics": _read_json(model_dir / "metrics.json")})
+    from models.text_inference import load_text_model
+    from models.text_serving import export_text_savedmodel, text_spec_from_model
+
+    text_model = load_text_model(model_dir, use_ensemble=False)
+    metrics = _read_json(model_dir / "metrics.json")
+    return found, lambda export_dir, name: export_text_savedmodel(
+        text_model.model, text_spec_from_model(text_model), export_dir, name,
+        metadata={"source": str(model_dir), "metrics": metrics.get("attention_model", metrics)})
 
 
 def _read_json(path: Path) -> dict[str, Any]:
