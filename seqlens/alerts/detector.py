@@ -52,6 +52,9 @@ class DetectorConfig:
         z_buzz: robust z threshold on `log1p(count)` for buzz.
         min_buzz_scale: floor of the robust spread of `log1p(count)`.
         buzz_min_ratio: minimum ratio of the window's count to its baseline count for buzz.
+        pool_windows: a window is also pending when the shifts of the last `pool_windows`
+            supported windows together reach the threshold (`sum(shift) / sqrt(sum(scale^2))`)
+            and this window alone reaches `resolve_fraction` of it; 1 turns this off.
         for_windows: consecutive pending windows before an alert fires (1 = at once).
         cooldown_windows: quiet windows needed after an episode before the next alert.
         resolve_fraction: the episode lasts while `|z| >= resolve_fraction * threshold`.
@@ -65,13 +68,14 @@ class DetectorConfig:
     baseline_windows: int = 14
     min_baseline_windows: int = 5
     min_support: float = 5.0
-    z_negative: float = 3.5
-    z_positive: float = 4.0
+    z_negative: float = 3.0
+    z_positive: float = 3.5
     min_shift: float = 0.15
     min_scale: float = 0.05
     z_buzz: float = 3.5
     min_buzz_scale: float = 0.25
     buzz_min_ratio: float = 2.0
+    pool_windows: int = 2
     for_windows: int = 1
     cooldown_windows: int = 3
     resolve_fraction: float = 0.5
@@ -81,7 +85,7 @@ class DetectorConfig:
     market_alerts: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("baseline_windows", "min_baseline_windows", "for_windows",
+        for name in ("baseline_windows", "min_baseline_windows", "for_windows", "pool_windows",
                      "market_min_tickers"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -176,6 +180,7 @@ def score_windows(windows: pd.DataFrame, window_seconds: int, config: DetectorCo
         grid[f"{direction}_scale"] = scale
         grid[f"{direction}_shift"] = adjusted - baseline
         grid[f"{direction}_z"] = grid[f"{direction}_shift"] / scale
+        grid[f"{direction}_pooled_z"] = _pooled_z(grid, direction, config.pool_windows)
     grid["mean_score_baseline"] = _share_baselines(grid, grid["mean_score"], config)[0]
     # buzz: log volume against its own past, zeros included
     volume = np.log1p(grid["effective_count"].astype("float64"))
@@ -193,6 +198,25 @@ def score_windows(windows: pd.DataFrame, window_seconds: int, config: DetectorCo
     grid["buzz_z"] = (buzz_deviation - grid["buzz_market_shift"]) / grid["buzz_scale"]
     grid["buzz_ratio"] = grid["effective_count"] / np.expm1(grid["buzz_baseline"]).clip(lower=1.0)
     return grid
+
+
+def _pooled_z(grid: pd.DataFrame, direction: str, pool_windows: int) -> pd.Series:
+    """z of the summed shifts of the last `pool_windows` supported windows (this one included).
+
+    `sum(shift) / sqrt(sum(scale^2))`: a sustained moderate move on a low-volume ticker adds up
+    to strong evidence over two or three windows, where each window alone stays under threshold.
+    """
+    shift = grid[f"{direction}_shift"].where(grid["supported"])
+    variance = (grid[f"{direction}_scale"] ** 2).where(grid["supported"])
+    pooled_shift = shift.copy() * 0.0
+    pooled_variance = variance.copy() * 0.0
+    for _, rows in grid.groupby("ticker", sort=True):
+        valid = shift[rows.index].dropna().index
+        sums = shift[valid].rolling(pool_windows, min_periods=pool_windows).sum()
+        variances = variance[valid].rolling(pool_windows, min_periods=pool_windows).sum()
+        pooled_shift[valid] = sums
+        pooled_variance[valid] = variances
+    return pooled_shift / np.sqrt(pooled_variance)
 
 
 def _share_baselines(grid: pd.DataFrame, values: pd.Series,
@@ -280,7 +304,10 @@ def detect(windows: pd.DataFrame, window_seconds: int,
             z = rows[f"{direction}_z"].to_numpy()
             shift = rows[f"{direction}_shift"].to_numpy()
             known = supported & ~np.isnan(z)
-            pending = known & (z >= threshold) & (shift >= config.min_shift)
+            pooled = rows[f"{direction}_pooled_z"].to_numpy()
+            sustained = (config.pool_windows > 1) & (pooled >= threshold) & (
+                z >= config.resolve_fraction * threshold)
+            pending = known & ((z >= threshold) | sustained) & (shift >= config.min_shift)
             still = known & (z >= config.resolve_fraction * threshold)
             checks.append(("sentiment", direction, known, pending, still, z, threshold))
         buzz_z = rows["buzz_z"].to_numpy()
@@ -309,7 +336,7 @@ def _alert(row: pd.Series, kind: str, direction: str, z: float, threshold: float
              "share_positive", "buzz_baseline", "buzz_z", "buzz_ratio"]
     if kind == "sentiment":
         names += [f"{direction}_{name}" for name in ("baseline", "scale", "shift", "market_shift",
-                                                     "z_raw")]
+                                                     "z_raw", "pooled_z")]
     statistics: dict[str, Any] = {"z": round(float(z), 4), "threshold": threshold}
     for name in names:
         value = row.get(name)

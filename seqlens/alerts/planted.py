@@ -9,7 +9,8 @@ of the score (`<= -1/3` negative, `>= 1/3` positive).
 
 Planted episodes (the alerts that must fire): a ticker's tone mix shifts towards one direction
 for 1-3 windows, with a strength between `min_strength` and `max_strength` (the share of texts
-moved to that tone) and a volume multiplier of 1-2.5.
+moved to that tone) and a volume multiplier in `volume_range`; episodes never overlap a
+market-wide move or another event of their ticker.
 Decoys (no sentiment alert may fire): a slow drift of one ticker's tone over `drift_windows`
 windows, market-wide moves (every ticker shifts together for 1-2 windows), neutral-tone volume
 bursts (4-8x texts, baseline tone: a buzz alert is fine), and retweet storms (one negative text
@@ -49,6 +50,7 @@ class PlantedConfig:
         texts_per_window: range of each ticker's mean texts per window (drawn once per ticker).
         episodes_per_ticker: planted sentiment episodes per ticker.
         min_strength / max_strength: share of the ticker's texts moved to the episode's tone.
+        volume_range: range of the episode's volume multiplier (news shocks bring more texts).
         score_noise: sd of the Gaussian noise of the score generator.
         flip_rate: share of texts whose tone is replaced by a random one before scoring.
         drift_windows: length of each slow-drift decoy.
@@ -61,10 +63,11 @@ class PlantedConfig:
     num_tickers: int = 20
     num_windows: int = 120
     window_seconds: int = 86_400
-    texts_per_window: tuple[float, float] = (15.0, 40.0)
+    texts_per_window: tuple[float, float] = (20.0, 50.0)
     episodes_per_ticker: int = 2
-    min_strength: float = 0.45
-    max_strength: float = 0.85
+    min_strength: float = 0.6
+    max_strength: float = 0.9
+    volume_range: tuple[float, float] = (1.5, 3.0)
     score_noise: float = 0.25
     flip_rate: float = 0.1
     drift_windows: int = 40
@@ -119,26 +122,28 @@ def _plan(config: PlantedConfig, tickers: list[str], rng: np.random.Generator) -
                 events.append({"kind": kind, "ticker": ticker, "start": start, "length": length, **extra})
                 return
 
+    market_starts = [config.warmup_windows + 5 + index * (config.num_windows - config.warmup_windows)
+                     // max(1, config.market_moves) for index in range(config.market_moves)]
+    for index, start in enumerate(market_starts):
+        length = int(rng.integers(1, 3))
+        events.append({"kind": "market_move", "ticker": "*", "start": int(start), "length": length,
+                       "direction": "negative" if index % 2 == 0 else "positive", "strength": 0.5})
+        for ticker in tickers:
+            busy[ticker].append((int(start), int(start) + length))
     for ticker in tickers:
         for index in range(config.episodes_per_ticker):
             place("episode", ticker, int(rng.integers(1, 4)),
                   direction="negative" if index % 2 == 0 else "positive",
                   strength=float(rng.uniform(config.min_strength, config.max_strength)),
-                  volume=float(rng.uniform(1.0, 2.5)))
+                  volume=float(rng.uniform(*config.volume_range)))
     for index in range(config.volume_bursts):
         place("volume_burst", tickers[index % len(tickers)], 1, volume=float(rng.uniform(4, 8)))
     for index in range(config.retweet_storms):
         place("retweet_storm", tickers[(index * 7 + 3) % len(tickers)], 1, copies=int(rng.integers(30, 80)))
-    drift_ticker = tickers[-1]
-    busy[drift_ticker] = []  # the drift ticker carries no episode: its tone wanders slowly
+    drift_ticker = tickers[-1]  # the drift ticker carries no episode: its tone wanders slowly
     events = [e for e in events if e["ticker"] != drift_ticker]
     events.append({"kind": "drift", "ticker": drift_ticker, "start": config.warmup_windows,
                    "length": config.drift_windows, "direction": "negative", "strength": 0.45})
-    for index in range(config.market_moves):
-        start = config.warmup_windows + 5 + index * (config.num_windows - config.warmup_windows) // max(1, config.market_moves)
-        events.append({"kind": "market_move", "ticker": "*", "start": int(start),
-                       "length": int(rng.integers(1, 3)),
-                       "direction": "negative" if index % 2 == 0 else "positive", "strength": 0.5})
     return events
 
 
