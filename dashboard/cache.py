@@ -147,7 +147,8 @@ def _recommend(model_dir: str, stamp: str, history: tuple[str, ...], k: int):
 
 def recommend(root: Path, history: list[str], k: int):
     """`(item_ids, scores (k,), attention (heads, T), attended history (T,))` for one history."""
-    recommender(root)  # loads (or names the missing model) first
+    model = recommender(root)  # loads (or names the missing model) first
+    k = max(1, min(int(k), len(model.item_ids)))
     model_dir = artifacts.model_dir_if_trained(root, "recommender")
     return _recommend(str(model_dir), fingerprint(model_dir / "model.keras"), tuple(history), k)
 

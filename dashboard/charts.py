@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from dashboard.explanations import head_average
 
-SEVERITY_COLOURS = {"high": "#d62728", "medium": "#ff7f0e", "low": "#bcbd22"}
+SEVERITY_COLOURS = {"critical": "#d62728", "warning": "#ff7f0e", "info": "#bcbd22"}
 
 
 def _plain(text: object) -> str:

@@ -35,23 +35,49 @@ def flatten_metrics(metrics: Mapping, prefix: str = "", protocol: str = "") -> l
     return rows
 
 
-def metrics_table(folders: Sequence[ModelFolder]) -> pd.DataFrame:
-    """Every model's metrics side by side: one row per (protocol, metric), one column per model.
+def metrics_table(folders: Sequence[ModelFolder], model: str | None = None) -> pd.DataFrame:
+    """Metrics side by side: one row per (protocol, metric), one column per model.
+
+    Args:
+        folders: the model folders (`dashboard.artifacts.list_model_folders`).
+        model: when given, that model's metrics with, beside them, every baseline that reports
+            at least one of the same (protocol, metric) pairs; when None, every model.
 
     Product models come first in the columns, baselines (any other model folder) after.
     """
     rows = []
     for folder in folders:
         for row in flatten_metrics(folder.metrics):
-            rows.append({**row, "model": folder.name if not folder.is_baseline
-                         else f"{folder.name} (baseline)"})
+            label = folder.name if not folder.is_baseline else f"{folder.name} (baseline)"
+            rows.append({**row, "model": label, "is_baseline": folder.is_baseline})
     if not rows:
         return pd.DataFrame(columns=["protocol", "metric"])
     frame = pd.DataFrame(rows)
+    if model is not None:
+        own = frame[frame["model"] == model]
+        keys = set(zip(own["protocol"], own["metric"], strict=True))
+        shared = pd.Series([(protocol, metric) in keys for protocol, metric
+                            in zip(frame["protocol"], frame["metric"], strict=True)], index=frame.index)
+        related = frame[frame["is_baseline"] & shared]
+        frame = pd.concat([own, frame[frame["model"].isin(set(related["model"]))]])
+        if frame.empty:
+            return pd.DataFrame(columns=["protocol", "metric"])
     order = list(dict.fromkeys(frame["model"]))
     table = frame.pivot_table(index=["protocol", "metric"], columns="model", values="value",
                               aggfunc="first", sort=False)
-    return table[order].reset_index()
+    table = table[order].reset_index()
+    table.columns.name = None
+    return table
+
+
+def unmatched_baselines(folders: Sequence[ModelFolder]) -> list[str]:
+    """Baseline folders that share no (protocol, metric) with any product model."""
+    product_keys = set()
+    for folder in folders:
+        if not folder.is_baseline:
+            product_keys |= {(row["protocol"], row["metric"]) for row in flatten_metrics(folder.metrics)}
+    return [folder.name for folder in folders if folder.is_baseline and not (
+        {(row["protocol"], row["metric"]) for row in flatten_metrics(folder.metrics)} & product_keys)]
 
 
 def history_series(history: Mapping | Sequence) -> dict[str, list[float]]:
@@ -73,7 +99,7 @@ def history_series(history: Mapping | Sequence) -> dict[str, list[float]]:
                     series.setdefault(key, []).append(value)
     cleaned = {}
     for key, values in series.items():
-        if key in ("epoch", "epochs", "time", "seconds") or not values:
+        if key in ("epoch", "epochs", "time") or str(key).endswith("seconds") or not values:
             continue
         if all(isinstance(value, int | float) and not isinstance(value, bool) for value in values):
             cleaned[str(key)] = [float(value) for value in values]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-SEVERITY_ORDER: tuple[str, ...] = ("high", "medium", "low")
+SEVERITY_ORDER: tuple[str, ...] = ("critical", "warning", "info")
 
 
 def filter_alerts(alerts: pd.DataFrame, tickers: Sequence[str] = (), directions: Sequence[str] = (),
@@ -37,7 +37,7 @@ def alert_table(alerts: pd.DataFrame) -> pd.DataFrame:
     """The columns of the alert list shown to the analyst, with the main statistics flattened."""
     table = alerts[["window_start", "window_end", "ticker", "kind", "direction", "severity"]].copy()
     statistics = alerts["statistics"].apply(lambda value: value if isinstance(value, dict) else {})
-    for key in ("count", "mean_score", "z_score", "baseline_mean", "share_negative"):
+    for key in ("count", "mean_score", "z", "baseline_median", "share_negative"):
         values = statistics.apply(lambda stats, key=key: stats.get(key))
         if values.notna().any():
             table[key] = values

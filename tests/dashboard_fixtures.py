@@ -49,6 +49,7 @@ def write_sequences(root: Path, seed: int = 0) -> None:
     vocab = pd.DataFrame(sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])),
                          columns=["item_id", "count"])
     vocab.to_parquet(run / "vocab" / "items.parquet")
+    (run / "vocab" / "items.txt").write_text("".join(f"{item}\n" for item in vocab["item_id"]))
     (run / "stats.json").write_text(json.dumps({"rows_in": 300, "rows_out": 290, "rows_dead": 10,
                                                 "users": NUM_USERS, "items": NUM_ITEMS}))
     raw = ArtifactLayout(root).raw_dir
@@ -104,10 +105,10 @@ def write_alerts(root: Path) -> None:
     alerts = [
         {"dedup_key": "EVIL-sentiment-2", "ticker": "EVIL", "window_start": day_two,
          "window_end": day_two + 24 * HOUR, "kind": "sentiment", "direction": "negative",
-         "severity": "high", "statistics": {"count": 12, "mean_score": -0.8, "z_score": -4.2},
+         "severity": "critical", "statistics": {"count": 12, "mean_score": -0.8, "z": -4.2},
          "top_texts": [{"id": "evil-tweet", "text": MALICIOUS_TWEET, "score": -0.95}]},
         {"dedup_key": "GOOD-buzz-1", "ticker": "GOOD", "window_start": START + 24 * HOUR,
-         "window_end": START + 48 * HOUR, "kind": "buzz", "direction": "up", "severity": "low",
+         "window_end": START + 48 * HOUR, "kind": "buzz", "direction": "up", "severity": "info",
          "statistics": {"count": 4}, "top_texts": []},
     ]
     (alerts_dir / "alerts.jsonl").write_text("".join(json.dumps(alert) + "\n" for alert in alerts))
@@ -151,4 +152,34 @@ def write_data_artifacts(root: Path) -> Path:
     write_chats(root)
     write_alerts(root)
     write_model_reports(root)
+    return root
+
+
+def write_trained_models(root: Path) -> Path:
+    """Train a tiny real recommender and a tiny real intent model into `root` (a few seconds).
+
+    Uses the real training APIs (`models.recommender_training`, `models.text_training`) on the
+    fixture's sequences and chats, so the dashboard is tested against real model folders.
+    """
+    from models.recommender_training import RecommenderConfig, train_recommender
+    from models.sequence_data import load_sequence_data
+    from models.text_training import TextTrainingConfig, train_text_model
+
+    layout = ArtifactLayout(root)
+    data = load_sequence_data(layout.data_run("events"))
+    train_recommender(
+        data, layout.model_dir("recommender"),
+        RecommenderConfig(hidden_dim=16, num_blocks=1, num_heads=2, max_length=16, dropout=0.0,
+                          batch_size=16, epochs=2, patience=2, jit_compile=False,
+                          validation_users=None),
+        data_run=str(layout.data_run("events")), verbose=0,
+    )
+    chats = pd.read_parquet(layout.data_run("chats") / "texts")
+    train_text_model(
+        chats["text"].tolist(), chats["intent"].tolist(),
+        TextTrainingConfig(task="intent", sequence_length=12, embedding_dim=16, num_heads=2,
+                           feed_forward_dim=32, attention_units=16, max_ngrams=0, epochs=2,
+                           batch_size=16, linear_ensemble=False, validation_fraction=0.25),
+        layout.model_dir("intent"),
+    )
     return root

@@ -73,7 +73,7 @@ def test_sentiment_page_escapes_hostile_tweet(data_root):
 
 def test_sentiment_filters_narrow_the_alert_list(data_root):
     app = run_page(data_root, "sentiment")
-    app.multiselect[2].select("low").run()  # severity
+    app.multiselect[2].select("info").run()  # severity
     assert_no_exception(app)
     assert list(app.dataframe[0].value["ticker"]) == ["GOOD"]
 
@@ -85,3 +85,61 @@ def test_models_page_shows_metrics_beside_baseline_and_gate_decisions(data_root)
     assert {"protocol", "recommender", "popularity (baseline)"} <= set(metrics.columns)
     decisions = app.dataframe[-1].value
     assert list(decisions["decision"]) == ["rejected", "published", "published"]
+
+
+# ---- with real trained models (tiny, trained once for this module) -------------------------
+
+@pytest.fixture(scope="module")
+def model_root(tmp_path_factory):
+    from tests.dashboard_fixtures import write_trained_models
+
+    return write_trained_models(write_data_artifacts(tmp_path_factory.mktemp("dashboard_models")))
+
+
+def recommendation_tables(app: AppTest) -> list:
+    """The top-k tables on the page (user first, then the ad-hoc history's)."""
+    return [element.value for element in app.dataframe if "rank" in element.value.columns]
+
+
+def test_picking_a_user_changes_the_recommendations(model_root):
+    app = run_page(model_root, "recommendations")
+    assert_no_exception(app)
+    first = list(recommendation_tables(app)[0]["item_id"])
+    assert len(first) == 10
+    assert "Because you interacted with" in " ".join(element.value for element in app.markdown)
+    assert app.get("plotly_chart"), "attention heatmap missing"
+    app.selectbox[0].select("u17").run()
+    assert_no_exception(app)
+    second = list(recommendation_tables(app)[0]["item_id"])
+    assert second != first
+
+
+def test_ad_hoc_history_gives_live_recommendations(model_root):
+    app = run_page(model_root, "recommendations")
+    app.text_area(key="adhoc_history").input("1, 2, 3, zzz").run()
+    assert_no_exception(app)
+    tables = recommendation_tables(app)
+    assert len(tables) == 2
+    items = list(tables[-1]["item_id"])
+    assert len(items) == 10 and not {"1", "2", "3"} & set(items)  # history excluded
+    assert any("zzz" in element.value for element in app.warning)
+
+
+def test_typing_a_message_shows_its_intent(model_root):
+    app = run_page(model_root, "intents")
+    assert_no_exception(app)
+    app.text_input(key="intent_message").input("please cancel my order <script>x</script>").run()
+    assert_no_exception(app)
+    metrics = {element.label: element.value for element in app.metric}
+    assert metrics["Intent"] in {"cancel_order", "track_order", "refund", "greeting"}
+    assert metrics["Out of scope"] in {"yes", "no"}
+    assert "Out-of-scope share" in metrics  # the chat log was predicted too
+    html = " ".join(element.proto.body for element in app.get("html"))
+    assert "&lt;script&gt;" in html or "script" in html
+    assert "<script" not in html
+
+
+def test_models_page_shows_trained_models_and_curves(model_root):
+    app = run_page(model_root, "models")
+    assert_no_exception(app)
+    assert {"recommender", "intent"} <= {tab.label for tab in app.tabs}

@@ -26,7 +26,7 @@ def test_sentiment_timeline_marks_alerts(tmp_path):
     root = write_data_artifacts(tmp_path)
     figure = charts.sentiment_timeline(load_windows(root), load_alerts(root), "EVIL")
     names = [trace.name for trace in figure.data]
-    assert names == ["mean sentiment", "volume", "alert (high)"]
+    assert names == ["mean sentiment", "volume", "alert (critical)"]
     assert figure.data[2].y[0] == pytest.approx(-0.8)
 
 

@@ -5,6 +5,7 @@ from dashboard.model_views import (
     group_curves,
     history_series,
     metrics_table,
+    unmatched_baselines,
 )
 from tests.dashboard_fixtures import write_data_artifacts
 
@@ -26,10 +27,22 @@ def test_metrics_table_puts_baselines_beside(tmp_path):
     assert row["protocol"].startswith("full ranking")
 
 
+def test_metrics_table_for_one_model_keeps_only_related_baselines(tmp_path):
+    root = write_data_artifacts(tmp_path)
+    intent = root / "models" / "intent"
+    intent.mkdir()
+    (intent / "metrics.json").write_text('{"protocol": "validation split", "accuracy": 0.9}')
+    folders = list_model_folders(root)
+    table = metrics_table(folders, model="intent")
+    assert list(table.columns) == ["protocol", "metric", "intent"]
+    assert list(metrics_table(folders, model="recommender").columns)[-1] == "popularity (baseline)"
+    assert unmatched_baselines(folders) == []
+
+
 def test_history_series_accepts_keras_and_epoch_lists():
     keras_style = {"loss": [1, 0.5], "val_loss": [1.2, 0.8], "epoch": [0, 1], "name": "x"}
     assert history_series(keras_style) == {"loss": [1.0, 0.5], "val_loss": [1.2, 0.8]}
-    epochs = [{"epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": 0.5}]
+    epochs = [{"epoch": 1, "loss": 1.0, "train_seconds": 3.0}, {"epoch": 2, "loss": 0.5, "train_seconds": 1.0}]
     assert history_series({"epochs": epochs}) == {"loss": [1.0, 0.5]}
 
 

@@ -15,20 +15,20 @@ def test_filters_combine(tmp_path):
     alerts = load_alerts(write_data_artifacts(tmp_path))
     assert len(filter_alerts(alerts)) == 2
     assert list(filter_alerts(alerts, tickers=["EVIL"])["ticker"]) == ["EVIL"]
-    assert filter_alerts(alerts, tickers=["EVIL"], severities=["low"]).empty
+    assert filter_alerts(alerts, tickers=["EVIL"], severities=["info"]).empty
     assert list(filter_alerts(alerts, directions=["up"])["ticker"]) == ["GOOD"]
 
 
 def test_severities_in_order():
-    assert ordered_severities(["low", "high", "weird", "medium", "low"]) == [
-        "high", "medium", "low", "weird"]
+    assert ordered_severities(["info", "critical", "weird", "warning", "info"]) == [
+        "critical", "warning", "info", "weird"]
 
 
 def test_alert_table_and_label(tmp_path):
     alerts = load_alerts(write_data_artifacts(tmp_path))
     table = alert_table(alerts)
-    assert table.loc[0, "z_score"] == -4.2
-    assert alert_label(alerts.iloc[0]).startswith("EVIL · sentiment · negative · high · 2024-01-03")
+    assert table.loc[0, "z"] == -4.2
+    assert alert_label(alerts.iloc[0]).startswith("EVIL · sentiment · negative · critical · 2024-01-03")
 
 
 def test_texts_for_alert_from_scored_window_most_negative_first(tmp_path):

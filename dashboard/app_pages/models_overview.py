@@ -3,7 +3,13 @@
 import streamlit as st
 
 from dashboard import cache, charts
-from dashboard.model_views import gate_decisions_table, group_curves, history_series, metrics_table
+from dashboard.model_views import (
+    gate_decisions_table,
+    group_curves,
+    history_series,
+    metrics_table,
+    unmatched_baselines,
+)
 from dashboard.ui import artifacts_root, empty_state_on_missing
 
 root = artifacts_root()
@@ -15,11 +21,22 @@ st.caption("Every trained model's metrics, each under the protocol it was measur
 with empty_state_on_missing():
     folders = cache.model_folders(root)
     st.header("Metrics")
-    table = metrics_table(folders)
-    if table.empty:
+    products = [folder for folder in folders if not folder.is_baseline]
+    if not any(folder.metrics for folder in folders):
         st.info("The model folders hold no numeric metrics yet (`seqlens evaluate ...`).")
-    else:
-        st.dataframe(table, hide_index=True)
+    for folder in products:
+        table = metrics_table(folders, model=folder.name)
+        st.subheader(folder.name)
+        if table.empty:
+            st.info(f"No metrics.json for {folder.name} yet (`seqlens evaluate {folder.name}`).")
+        else:
+            st.dataframe(table, hide_index=True, key=f"metrics_{folder.name}")
+    others = unmatched_baselines(folders)
+    if others or not products:
+        st.subheader("Other models")
+        names = others or [folder.name for folder in folders]
+        st.dataframe(metrics_table([folder for folder in folders if folder.name in names]),
+                     hide_index=True, key="metrics_others")
 
     st.header("Training curves")
     with_history = [folder for folder in folders if history_series(folder.history)]

@@ -31,8 +31,12 @@ def show_recommendations(history: list[str], k: int, titles: dict[str, str], key
                      key=f"{key}_table")
     with right:
         st.markdown("**Why**")
-        st.markdown(escape_markdown(explain(attention, attended, top_n=3, titles=titles)))
-        if attended:
+        if attention.shape[0] == 0:
+            st.info("This recommender has no attention layer (e.g. a GRU baseline): "
+                    "nothing to explain.")
+        else:
+            st.markdown(escape_markdown(explain(attention, attended, top_n=3, titles=titles)))
+        if attended and attention.shape[0] > 0:
             labels = [titles.get(item, item) for item in attended]
             st.plotly_chart(charts.attention_heatmap(attention, labels), key=f"{key}_heatmap")
 
