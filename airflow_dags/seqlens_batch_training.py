@@ -87,6 +87,8 @@ PARAMS = {
     "learning_rate": Param(1e-3, type="number", minimum=0,
                            description="recommender learning rate (0: untrained, fails the gate)"),
     "top_k": Param(10, type="integer", minimum=1),
+    "latency_p99_ms": Param(50.0, type="number", exclusiveMinimum=0,
+                            description="publish gate: p99 limit of single requests"),
 }
 
 

@@ -48,7 +48,7 @@ def main() -> int:
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     report = run_demo(args.output, seed=args.seed, fast=args.fast)
     print_summary(report)
-    settings = BatchSettings.fast(args.seed) if args.fast else BatchSettings(seed=args.seed)
+    settings = BatchSettings.fast(args.seed) if args.fast else BatchSettings.demo(args.seed)
 
     results = {
         "name": "demo",

@@ -120,7 +120,7 @@ def run_demo(output: str | Path, seed: int = 42, fast: bool = False,
     """
     from seqlens import batch
 
-    settings = batch.BatchSettings.fast(seed) if fast else batch.BatchSettings(seed=seed)
+    settings = batch.BatchSettings.fast(seed) if fast else batch.BatchSettings.demo(seed)
     run = batch.BatchRun(root=Path(output), settings=settings)
     run.root.mkdir(parents=True, exist_ok=True)
     report = DemoReport(output=str(run.root))

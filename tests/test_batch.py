@@ -29,6 +29,11 @@ def test_learning_rate_rejects_negative():
         BatchSettings(learning_rate=-0.1)
 
 
+def test_latency_limit_must_be_positive():
+    with pytest.raises(ValueError, match=r"Received: latency_p99_ms=0"):
+        BatchSettings(latency_p99_ms=0)
+
+
 def test_settings_from_airflow_params_ignore_other_keys():
     settings = BatchSettings.from_mapping({"seed": 3, "num_users": 50, "artifacts_root": "/x"})
     assert settings.seed == 3 and settings.num_users == 50
