@@ -122,11 +122,12 @@ class ParseChunkFn(beam.DoFn):
             buckets = bucket_of(events.column("user_id"), self._config.num_buckets)
             order = np.argsort(buckets, kind="stable")
             sorted_buckets = buckets[order]
-            events = events.take(pa.array(order))
             boundaries = np.flatnonzero(np.diff(sorted_buckets)) + 1
             for start, end in zip(np.concatenate([[0], boundaries]),
                                   np.concatenate([boundaries, [len(order)]]), strict=True):
-                yield int(sorted_buckets[start]), events.slice(int(start), int(end - start))
+                # `take` (not `slice`): a compact table per bucket, so that encoding it for the
+                # shuffle does not serialise the buffers of the whole block.
+                yield int(sorted_buckets[start]), events.take(pa.array(order[start:end]))
 
 
 class DeduplicateBucketFn(beam.DoFn):
