@@ -108,8 +108,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from models.ranking_metrics import HIT_CUTOFFS, NDCG_CUTOFFS
     from models.recommender_evaluation import evaluate_recommender_folder
 
+    if args.k not in HIT_CUTOFFS or args.k not in NDCG_CUTOFFS:
+        raise ValueError(f"Expected --k in (5, 10, 20), the reported cut-offs. Received: k={args.k}")
     output = Path(args.output) if args.output else Path(args.model) / "metrics.json"
     report = evaluate_recommender_folder(args.model, _load_data(args.data), args.compare, args.split, args.k, args.seed,
                                          data_run=str(args.data))

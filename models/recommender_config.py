@@ -22,10 +22,10 @@ class RecommenderConfig:
     num_heads: int = 2
     max_length: int = 50
     attention_window: int | None = None
-    dropout: float = 0.2
+    dropout: float = 0.3
     loss: str = "softmax"
     num_negatives: int = 1024
-    batch_size: int = 128
+    batch_size: int = 64
     learning_rate: float = 1e-3
     epochs: int = 30
     patience: int = 3

@@ -1,0 +1,176 @@
+"""Benchmark the attention recommender against its baselines on real data.
+
+Games (SASRec's `user item` file, SASRec preprocessing, leave-one-out) and MovieLens
+latest-small (`ratings.csv`, real timestamps), both through `seqlens pipeline events`. For each:
+train the default SASRec-family model (full softmax), the BCE ablation (SASRec's original loss)
+and a GRU4Rec-style model with the same trainer, then rank the test targets under `full` and
+`sampled100` beside most-popular and first-order Markov, all on the same users and negatives.
+
+    .venv/bin/python bench/recommender.py [--data ../shared/data] [--datasets games movielens]
+
+Writes `bench/results/recommender.json` and `bench/sections/recommender.md`. Model folders and
+the pipeline's outputs go to `--work` (re-runs resume finished or interrupted trainings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DATASETS = {
+    "games": ("sasrec-games/Games.txt", "sasrec"),
+    "movielens": ("movielens-latest-small/ratings.csv", "movielens"),
+}
+VARIANTS = {
+    "sasrec": {},
+    "sasrec_bce": {"loss": "bce"},
+    "gru4rec": {"model": "gru4rec"},
+}
+TARGETS = {"games": {"sampled100/NDCG@10": 0.56, "sampled100/HR@10": 0.77, "full/NDCG@10": 0.067}}
+MACHINE = "2-core CPU, 24 GiB, shared with other jobs (load average 10-17 during the run)"
+
+
+def prepare_events_run(source: Path, input_format: str, output: Path) -> tuple[Path, float | None]:
+    """Run `seqlens pipeline events` once; return the run folder and its wall-clock seconds."""
+    if (output / "vocab" / "items.txt").exists():
+        return output, None
+    started = time.perf_counter()
+    subprocess.run([str(ROOT / ".venv" / "bin" / "seqlens"), "pipeline", "events", "--input", str(source),
+                    "--format", input_format, "--output", str(output)], check=True)
+    return output, time.perf_counter() - started
+
+
+def training_summary(history: list[dict]) -> dict:
+    best = max(history, key=lambda entry: entry["valid/full/NDCG@10"])
+    return {
+        "epochs_run": len(history),
+        "best_epoch": best["epoch"],
+        "valid_full_ndcg_at_10_best": best["valid/full/NDCG@10"],
+        "seconds_per_epoch_training_mean": sum(e["train_seconds"] for e in history) / len(history),
+        "seconds_per_epoch_with_validation_mean": sum(e["epoch_seconds"] for e in history) / len(history),
+        "seconds_from_start_to_best_epoch": best["elapsed_seconds"],
+    }
+
+
+def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
+    from models.recommender_config import RecommenderConfig
+    from models.recommender_evaluation import evaluate_recommender_folder
+    from models.recommender_training import train_recommender
+    from models.sequence_data import load_sequence_data
+
+    relative, input_format = DATASETS[name]
+    work = Path(arguments.work) / name
+    run, pipeline_seconds = prepare_events_run(Path(arguments.data) / relative, input_format, work / "events")
+    data = load_sequence_data(run)
+    result: dict = {"data": str(Path(arguments.data) / relative), "events_run": str(run),
+                    "pipeline_seconds": pipeline_seconds, "users": len(data.sequences),
+                    "items": len(data.item_ids), "actions": int(sum(len(s) for s in data.sequences)),
+                    "training": {}}
+    for variant in arguments.variants:
+        config = RecommenderConfig(epochs=arguments.epochs, seed=arguments.seed, **VARIANTS[variant])
+        logging.info("%s: training %s", name, variant)
+        _, history = train_recommender(data, work / variant, config, resume=True, data_run=str(run))
+        result["training"][variant] = {"config": config.to_dict(), **training_summary(history)}
+    compare = [str(work / v) for v in arguments.variants if v != "sasrec"]
+    report = evaluate_recommender_folder(work / "sasrec", data, compare, "test", 10, arguments.seed, str(run))
+    result["test_users"] = report["users"]
+    result["metrics"] = report["models"]
+    result["labels"] = report["labels"]
+    model = report["models"]["recommender"]
+    result["comparisons"] = {
+        f"{protocol}/NDCG@10 recommender over {other}": model[protocol]["NDCG@10"] / max(report["models"][other][protocol]["NDCG@10"], 1e-12)
+        for other in report["models"] if other != "recommender" for protocol in ("full", "sampled100")
+    }
+    result["beats_every_baseline_both_protocols"] = all(
+        model[p][m] > report["models"][o][p][m]
+        for o in report["models"] if o != "recommender" for p in ("full", "sampled100") for m in ("NDCG@10", "HR@10")
+    )
+    if name in TARGETS:
+        result["targets"] = {
+            key: {"target": value, "measured": model[key.split("/")[0]][key.split("/")[1]],
+                  "met": model[key.split("/")[0]][key.split("/")[1]] >= value}
+            for key, value in TARGETS[name].items()
+        }
+        if "sasrec_bce" in report["models"]:
+            ratio = model["full"]["NDCG@10"] / max(report["models"]["sasrec_bce"]["full"]["NDCG@10"], 1e-12)
+            result["targets"]["full/NDCG@10 default over BCE ablation >= 1.30"] = {"target": 1.30, "measured": ratio, "met": ratio >= 1.30}
+        seconds = result["training"]["sasrec"]["seconds_from_start_to_best_epoch"]
+        result["targets"]["seconds from start to best validation epoch (default config) < 900"] = {
+            "target": 900, "measured": seconds, "met": seconds < 900}
+    return result
+
+
+def markdown(results: dict) -> str:
+    lines = ["## Attention sequential recommender", "",
+             f"Command: `{results['command']}`  ", f"Machine: {results['machine']}  ", f"Date: {results['date']}  ",
+             f"Keras {results['keras']} on the {results['backend']} backend.", "",
+             "Protocols: **full** = target ranked against the whole catalogue, the user's history excluded; "
+             "**sampled100** = against 100 uniformly sampled items the user never interacted with (SASRec paper). "
+             "All models on the same test users and the same sampled negatives, in one run.", ""]
+    for name, result in results["datasets"].items():
+        lines += [f"### {name}: {result['users']} users, {result['items']} items, {result['actions']} actions, "
+                  f"{result['test_users']} test users", "",
+                  "| model | full HR@10 | full NDCG@10 | full MRR | sampled100 HR@10 | sampled100 NDCG@10 |",
+                  "|---|---|---|---|---|---|"]
+        for model, metrics in result["metrics"].items():
+            full, sampled = metrics["full"], metrics["sampled100"]
+            lines.append(f"| {result['labels'][model]} | {full['HR@10']:.4f} | {full['NDCG@10']:.4f} | {full['MRR']:.4f} "
+                         f"| {sampled['HR@10']:.4f} | {sampled['NDCG@10']:.4f} |")
+        lines += ["", "| training | epochs run | best epoch | s/epoch (train) | s/epoch (with validation) | s to best epoch |",
+                  "|---|---|---|---|---|---|"]
+        for variant, summary in result["training"].items():
+            lines.append(f"| {variant} | {summary['epochs_run']} | {summary['best_epoch']} | "
+                         f"{summary['seconds_per_epoch_training_mean']:.0f} | {summary['seconds_per_epoch_with_validation_mean']:.0f} | "
+                         f"{summary['seconds_from_start_to_best_epoch']:.0f} |")
+        if "targets" in result:
+            lines += ["", "| target | required | measured | met |", "|---|---|---|---|"]
+            for key, target in result["targets"].items():
+                lines.append(f"| {key} | {target['target']} | {target['measured']:.4f} | {'yes' if target['met'] else 'NO'} |")
+        lines += ["", f"Beats every baseline under both protocols (HR@10 and NDCG@10): "
+                  f"{'yes' if result['beats_every_baseline_both_protocols'] else 'NO'}.", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), default=["games", "movielens"])
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--epochs", type=int, default=30, help="epoch limit (early stopping on validation NDCG@10)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", default=str(ROOT / "bench" / "work" / "recommender"))
+    parser.add_argument("--results", default=str(ROOT / "bench" / "results" / "recommender.json"))
+    parser.add_argument("--section", default=str(ROOT / "bench" / "sections" / "recommender.md"))
+    arguments = parser.parse_args()
+    if "sasrec" not in arguments.variants:
+        parser.error("--variants must include sasrec (the model under test)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import keras
+
+    results = {"benchmark": "recommender", "machine": MACHINE, "platform": platform.platform(),
+               "cpu_count": os.cpu_count(), "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+               "command": "python bench/recommender.py " + " ".join(sys.argv[1:]),
+               "keras": keras.__version__, "backend": keras.backend.backend(), "datasets": {}}
+    results_path = Path(arguments.results)
+    for name in arguments.datasets:
+        results["datasets"][name] = run_dataset(name, arguments)
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(results, indent=2))
+        Path(arguments.section).parent.mkdir(parents=True, exist_ok=True)
+        Path(arguments.section).write_text(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

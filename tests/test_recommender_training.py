@@ -1,0 +1,87 @@
+"""Trainer: files, early stopping, exact resume after an interruption, config validation."""
+
+import json
+
+import numpy as np
+import pytest
+
+from models.recommender_config import RecommenderConfig
+from models.recommender_training import train_recommender
+from tests.recommender_fixtures import planted_data
+
+pytestmark = pytest.mark.keras_backend
+
+
+def _config(**overrides):
+    arguments = dict(hidden_dim=16, num_blocks=1, num_heads=2, max_length=12, dropout=0.2, batch_size=16,
+                     learning_rate=5e-3, epochs=3, patience=3, seed=7, jit_compile=False, validation_users=None)
+    arguments.update(overrides)
+    return RecommenderConfig(**arguments)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return planted_data(num_users=120, num_items=60, seed=2)
+
+
+def _variables(folder):
+    with np.load(folder / "checkpoint" / "variables.npz") as arrays:
+        return {name: arrays[name] for name in arrays.files}
+
+
+def test_resume_after_interruption_reaches_the_same_weights(data, tmp_path):
+    _, history = train_recommender(data, tmp_path / "straight", _config(), verbose=0)
+    assert [entry["epoch"] for entry in history] == [1, 2, 3]
+
+    def interrupt(epoch, entry):
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_recommender(data, tmp_path / "resumed", _config(), on_epoch_end=interrupt, verbose=0)
+    assert json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())["epoch"] == 1
+    _, resumed_history = train_recommender(data, tmp_path / "resumed", _config(), resume=True, verbose=0)
+    assert [entry["epoch"] for entry in resumed_history] == [1, 2, 3]
+    straight, resumed = _variables(tmp_path / "straight"), _variables(tmp_path / "resumed")
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        np.testing.assert_allclose(resumed[name], straight[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    assert [e["loss"] for e in resumed_history] == pytest.approx([e["loss"] for e in history], rel=1e-5)
+    # and training did change the weights
+    assert history[-1]["valid/full/HR@10"] > 0.5
+
+
+def test_model_folder_files_and_early_stopping(data, tmp_path):
+    model, history = train_recommender(data, tmp_path / "model", _config(learning_rate=0.0, patience=1, epochs=5), verbose=0)
+    assert len(history) == 2  # epoch 2 is no better than epoch 1 -> stop
+    folder = tmp_path / "model"
+    for name in ("model.keras", "config.json", "history.json", "item_vocab.txt", "data_run.json"):
+        assert (folder / name).exists(), name
+    config = json.loads((folder / "config.json").read_text())
+    assert config["index_conventions"]["padding_index"] == 0 and config["vocabulary_size"] == 62
+    assert (folder / "item_vocab.txt").read_text().splitlines() == data.item_ids
+    saved = json.loads((folder / "history.json").read_text())
+    assert saved["best_epoch"] == 1 and "valid/full/NDCG@10" in saved["epochs"][0]
+    assert model.max_length == 12
+
+
+def test_resume_with_a_different_config_is_refused(data, tmp_path):
+    train_recommender(data, tmp_path / "model", _config(epochs=1, learning_rate=0.0), verbose=0)
+    with pytest.raises(ValueError, match=r"Received: differing fields=\['hidden_dim'\]"):
+        train_recommender(data, tmp_path / "model", _config(epochs=2, learning_rate=0.0, hidden_dim=8), resume=True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (dict(model="bert4rec"), "Received: model='bert4rec'"),
+        (dict(loss="hinge"), "Received: loss='hinge'"),
+        (dict(precision="float16"), "Received: precision='float16'"),
+        (dict(epochs=0), "Received: epochs=0"),
+        (dict(patience=0), "Received: patience=0"),
+        (dict(learning_rate=-1.0), "Received: learning_rate=-1.0"),
+    ],
+)
+def test_invalid_config(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        _config(**overrides)

@@ -1,0 +1,65 @@
+"""NextItemBatches: shifted targets, length buckets, determinism per (seed, epoch), negatives."""
+
+import numpy as np
+import pytest
+
+from models.sequence_batches import NextItemBatches, bucket_lengths
+
+
+def _sequences():
+    rng = np.random.default_rng(0)
+    return [rng.integers(2, 40, size=rng.integers(2, 30)).astype("int32") for _ in range(60)]
+
+
+def test_bucket_lengths():
+    assert bucket_lengths(50) == [8, 16, 32, 50]
+    assert bucket_lengths(8) == [8]
+    assert bucket_lengths(5) == [5]
+
+
+def test_targets_are_inputs_shifted_by_one():
+    batches = NextItemBatches([np.array([5, 6, 7, 8], dtype="int32")], 8, 10, tokens_per_batch=8, shuffle=False)
+    inputs, y = batches[0]
+    np.testing.assert_array_equal(inputs, [[0, 0, 0, 0, 0, 5, 6, 7]])
+    np.testing.assert_array_equal(y["targets"], [[0, 0, 0, 0, 0, 6, 7, 8]])
+
+
+def test_every_position_appears_once_per_epoch_and_first_batches_differ_in_length():
+    sequences = _sequences()
+    batches = NextItemBatches(sequences, 20, 40, tokens_per_batch=64, seed=1)
+    shapes = [batches[i][0].shape for i in range(len(batches))]
+    assert shapes[0][1] != shapes[1][1]
+    assert all(rows * length == 64 or length == 20 for rows, length in shapes)
+    targets = sum(int(np.count_nonzero(batches[i][1]["targets"])) for i in range(len(batches)))
+    assert targets == sum(min(len(s) - 1, 20) for s in sequences)
+
+
+def test_batches_are_a_function_of_seed_and_epoch():
+    first, second = NextItemBatches(_sequences(), 20, 40, 64, seed=1), NextItemBatches(_sequences(), 20, 40, 64, seed=1)
+    second.set_epoch(1)
+    second.set_epoch(0)
+    np.testing.assert_array_equal(first[3][0], second[3][0])
+    first.set_epoch(1)
+    assert any(not np.array_equal(first[i][0], second[i][0]) for i in range(len(first)))
+
+
+def test_negatives_for_bce_and_sampled_softmax():
+    counts = np.arange(40, dtype=float)
+    bce = NextItemBatches(_sequences(), 20, 40, 64, loss="bce")
+    _, y = bce[0]
+    assert y["negatives"].shape == y["targets"].shape and y["negatives"].min() >= 2
+    sampled = NextItemBatches(_sequences(), 20, 40, 64, loss="sampled_softmax", num_negatives=16, item_counts=counts)
+    _, y = sampled[0]
+    assert y["negatives"].shape == (16,) and y["negative_log_q"].shape == (16,)
+    assert y["target_log_q"].shape == y["targets"].shape and y["negatives"].min() >= 2
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="Received: loss='hinge'"):
+        NextItemBatches(_sequences(), 20, 40, loss="hinge")
+    with pytest.raises(ValueError, match="Received: tokens_per_batch=0"):
+        NextItemBatches(_sequences(), 20, 40, tokens_per_batch=0)
+    with pytest.raises(ValueError, match="Received: item_counts=None"):
+        NextItemBatches(_sequences(), 20, 40, loss="sampled_softmax")
+    with pytest.raises(ValueError, match="Received: none"):
+        NextItemBatches([np.array([3])], 20, 40)
