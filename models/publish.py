@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_KEEP = 3
 DEFAULT_METRIC_TOLERANCE = 0.01
-DEFAULT_LATENCY_P99_MS = 50.0
+DEFAULT_LATENCY_P99_MS = 250.0  # a sanity limit on a shared CPU; set the real SLO per call
 
 
 @dataclass
