@@ -93,6 +93,8 @@ def test_weigh_copies_prefers_the_original_over_earlier_retweets():
 
 def test_normalise_for_duplicates():
     assert normalise_for_duplicates("RT @desk: Big  NEWS ") == "big news"
+    assert normalise_for_duplicates("$FB warning http://t.co/Usgcd6") == normalise_for_duplicates(
+        "$FB warning http://t.co/JSQJ9m")
 
 
 @pytest.mark.parametrize("name, value", [("window", "week"), ("duplicate_policy", "drop"),

@@ -91,9 +91,11 @@ class AggregationConfig:
 
 
 def normalise_for_duplicates(text: str) -> str:
-    """Lower case, whitespace collapsed, a leading `RT @user:` dropped: the exact-duplicate key."""
+    """The exact-duplicate key: lower case, a leading `RT @user:` and links dropped, whitespace
+    collapsed (the same headline posted with a different short link is the same text)."""
     text = re.sub(r"^rt @\w+:?\s*", "", text.strip().lower())
-    return re.sub(r"\s+", " ", text)
+    text = re.sub(r"https?://\S*|…", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
 
 
 class ParseScoredRowFn(beam.DoFn):

@@ -166,16 +166,24 @@ def score_windows(windows: pd.DataFrame, window_seconds: int, config: DetectorCo
     grid = _grid(windows, window_seconds).sort_values(["ticker", "window_start"])
     grid = grid.reset_index(drop=True)
     grid["supported"] = grid["effective_count"] >= config.min_support
+    thresholds = {"negative": config.z_negative, "positive": config.z_positive}
+    adjusted_values, outlier = {}, pd.Series(False, index=grid.index)
     for direction, column in SIGNALS.items():
         # pass 1: each ticker against its own past -> the market's common shift per window
         baseline, scale = _share_baselines(grid, grid[column], config)
         grid[f"{direction}_z_raw"] = (grid[column] - baseline) / scale
         usable = grid["supported"] & baseline.notna()
         market = _market_median(grid, grid[column] - baseline, usable, config)
-        # pass 2: the same on market-adjusted shares, so market moves leave baselines clean
-        adjusted = grid[column] - market
-        baseline, scale = _share_baselines(grid, adjusted, config)
         grid[f"{direction}_market_shift"] = market
+        # pass 2: the same on market-adjusted shares, so market moves leave baselines clean
+        adjusted_values[direction] = grid[column] - market
+        baseline, scale = _share_baselines(grid, adjusted_values[direction], config)
+        outlier |= ((adjusted_values[direction] - baseline) / scale >= thresholds[direction]).fillna(False)
+    for direction in SIGNALS:
+        # pass 3: windows that were alert-level outliers in either direction leave the
+        # baselines, so an earlier episode does not widen the spread (and hide the next one)
+        adjusted = adjusted_values[direction]
+        baseline, scale = _share_baselines(grid, adjusted, config, exclude=outlier)
         grid[f"{direction}_baseline"] = baseline
         grid[f"{direction}_scale"] = scale
         grid[f"{direction}_shift"] = adjusted - baseline
@@ -219,17 +227,18 @@ def _pooled_z(grid: pd.DataFrame, direction: str, pool_windows: int) -> pd.Serie
     return pooled_shift / np.sqrt(pooled_variance)
 
 
-def _share_baselines(grid: pd.DataFrame, values: pd.Series,
-                     config: DetectorConfig) -> tuple[pd.Series, pd.Series]:
+def _share_baselines(grid: pd.DataFrame, values: pd.Series, config: DetectorConfig,
+                     exclude: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
     """Per ticker: rolling median of supported windows' `values` and the spread for a z score.
 
     The spread is the largest of the robust sd of past windows, the binomial sampling noise of
     this window's share `sqrt(b (1 - b) / effective_count)` (`b` the baseline clipped to
-    `[0.05, 0.95]`) and `min_scale`.
+    `[0.05, 0.95]`) and `min_scale`. Windows in `exclude` do not enter any baseline.
     """
     medians, spreads = [], []
+    usable = grid["supported"] if exclude is None else grid["supported"] & ~exclude.fillna(False)
     for _, rows in grid.groupby("ticker", sort=True):
-        median, spread = _rolling_baseline(values[rows.index].where(rows["supported"]),
+        median, spread = _rolling_baseline(values[rows.index].where(usable[rows.index]),
                                            config.baseline_windows, config.min_baseline_windows)
         medians.append(median)
         spreads.append(spread)

@@ -111,8 +111,9 @@ def top_texts(scored: pd.DataFrame, alert: Alert, count: int) -> list[dict[str, 
         inside = inside[inside["ticker"] == alert.ticker]
     if inside.empty:
         return []
-    inside = inside.assign(_key=inside["text"].str.replace(r"^RT @\w+:?\s*", "", regex=True)
-                           .str.strip().str.lower())
+    from seqlens.alerts.aggregation import normalise_for_duplicates
+
+    inside = inside.assign(_key=inside["text"].map(normalise_for_duplicates))
     repeats = inside.groupby("_key")["id"].transform("count")
     inside = inside.assign(_repeats=repeats, _strength=inside["score"].abs())
     if "retweet" in inside.columns:
