@@ -93,10 +93,10 @@ def _cutoff(value: str | None, name: str) -> int | None:
         return None
     import pyarrow as pa
 
-    from pipeline.timestamps import STATUS_UNPARSABLE, TimestampRange, parse_timestamps
+    from pipeline.timestamps import STATUS_OK, TimestampRange, parse_timestamps
 
     seconds, status = parse_timestamps(pa.array([value]), TimestampRange(0, 2**62))
-    if status[0] in (STATUS_UNPARSABLE,) or status[0] != 0:
+    if status[0] != STATUS_OK:
         raise ValueError(f"Expected {name} as Unix seconds or ISO 8601. Received: {name}={value!r}")
     return int(seconds[0])
 

@@ -14,7 +14,7 @@ statistics on a tagged `stats` output, so `rows_in == rows_out + rows_dead` is c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import apache_beam as beam
 import numpy as np
@@ -59,7 +59,7 @@ class EventsConfig:
     min_item_count: int = 0
     max_length: int = 0
     split: SplitConfig = SplitConfig()
-    plausible: TimestampRange = TimestampRange()
+    plausible: TimestampRange = field(default_factory=TimestampRange)
     num_buckets: int = 8
     filter_rounds: int = 10
     chunk_bytes: int = sources.DEFAULT_CHUNK_BYTES

@@ -71,8 +71,8 @@ def string_hash(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         values = values.combine_chunks()
     values = values.cast(pa.large_string()) if pa.types.is_string(values.type) else values
     count = len(values)
-    if count == 0:
-        return np.zeros(0, dtype=np.uint64)
+    if count == 0 or values.buffers()[2] is None:
+        return np.zeros(count, dtype=np.uint64)
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset : values.offset + count + 1]
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
     lengths = np.diff(offsets)

@@ -54,3 +54,10 @@ def test_unknown_flags_still_fail_for_other_commands(tmp_path):
     with pytest.raises(SystemExit) as error:
         main(["generate", "--output", str(tmp_path), "--direct_num_workers=2"])
     assert error.value.code == 2
+
+
+def test_time_split_cutoffs_accept_iso_and_reject_garbage(raw, tmp_path, capsys):
+    code = main(["pipeline", "events", "--input", str(raw["events"]), "--output", str(tmp_path / "o"),
+                 "--split", "time", "--valid-cutoff", "2024-01-10", "--test-cutoff", "soon"])
+    assert code == 2
+    assert "Received: test_cutoff='soon'" in capsys.readouterr().err

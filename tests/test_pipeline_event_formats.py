@@ -29,6 +29,11 @@ def test_movielens_csv_crlf_and_u_data(tmp_path):
     udata.write_text("196\t242\t3\t881250949\n")
     spec = resolve_event_format("movielens", [str(udata)], EventColumns())
     assert _read_all(str(udata), spec)[0]["timestamp"] == "881250949"
+    dat = tmp_path / "ratings.dat"
+    dat.write_text("1::1193::5::978300760\n")
+    spec = resolve_event_format("movielens", [str(dat)], EventColumns())
+    row = _read_all(str(dat), spec)[0]
+    assert (row["user_id"], row["item_id"], row["value"], row["timestamp"]) == ("1", "1193", "5", "978300760")
 
 
 def test_sasrec_uses_line_position_as_time(tmp_path):
