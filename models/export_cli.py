@@ -91,8 +91,7 @@ def _export_handler(args: argparse.Namespace) -> int:
 
 def _publish_handler(args: argparse.Namespace) -> int:
     from models import serving_versions
-    from models.publish import publish_candidate, roll_back_model
-    from models.serving_candidates import candidate_from_model_dir
+    from models.publish import publish_model, roll_back_model
 
     name = _name(args)
     if args.rollback:
@@ -110,13 +109,12 @@ def _publish_handler(args: argparse.Namespace) -> int:
                              f"Received: {option}={getattr(args, option)}")
     if args.requests < 1:
         raise ValueError(f"Expected --requests >= 1. Received: requests={args.requests}")
-    candidate = candidate_from_model_dir(_existing(args.model), args.data, num_requests=args.requests,
-                                         seed=args.seed, score_tolerance=args.score_tolerance)
-    decision = publish_candidate(candidate, args.serving_root, name, version=args.version,
-                                 keep=args.keep, metric_tolerance=args.tolerance,
-                                 latency_p99_ms=args.latency_p99_ms)
+    decision = publish_model(_existing(args.model), args.serving_root, name, data=args.data,
+                             metric_tolerance=args.tolerance, keep=args.keep,
+                             latency_p99_ms=args.latency_p99_ms, version=args.version,
+                             num_requests=args.requests, seed=args.seed,
+                             score_tolerance=args.score_tolerance)
     if decision.published:
-        serving_versions.write_models_config(args.serving_root)
         print(decision.summary())
         return 0
     print(f"seqlens publish: {decision.summary()}", file=sys.stderr)

@@ -170,6 +170,39 @@ def publish_candidate(candidate: ServingCandidate, serving_root: str | Path, nam
     return decision
 
 
+def publish_model(model_dir: str | Path, serving_root: str | Path, name: str, *,
+                  data: str | Path | None = None, metric_tolerance: float = DEFAULT_METRIC_TOLERANCE,
+                  keep: int = DEFAULT_KEEP, latency_p99_ms: float = DEFAULT_LATENCY_P99_MS,
+                  version: int | None = None, num_requests: int = 256, seed: int = 0,
+                  score_tolerance: float = 1e-3) -> PublishDecision:
+    """Gate and publish a trained model folder (recommender, sentiment or intent): the Python API
+    behind `seqlens publish`, for the demo and the Airflow DAG.
+
+    Args:
+        model_dir: the trained model folder (kind detected from its files).
+        serving_root: TF Serving's model root.
+        name: the servable name.
+        data: held-out data (events run for the recommender, news/chats run or text file for a
+            text model); default: the data run recorded in the model folder.
+        metric_tolerance, keep, latency_p99_ms, version: see `publish_candidate`.
+        num_requests: held-out users / texts the gate runs.
+        seed: seed of the held-out sample.
+        score_tolerance: allowed absolute difference between SavedModel and Keras outputs.
+
+    Returns:
+        The `PublishDecision`; `models.config` under `serving_root` is rewritten when published.
+    """
+    from models.serving_candidates import candidate_from_model_dir
+
+    candidate = candidate_from_model_dir(model_dir, data, num_requests=num_requests, seed=seed,
+                                         score_tolerance=score_tolerance)
+    decision = publish_candidate(candidate, serving_root, name, version=version, keep=keep,
+                                 metric_tolerance=metric_tolerance, latency_p99_ms=latency_p99_ms)
+    if decision.published:
+        serving_versions.write_models_config(serving_root)
+    return decision
+
+
 def export_version(write_savedmodel: Callable[[Path, str], Any], serving_root: str | Path, name: str,
                    version: int | None = None) -> Path:
     """Write a version without the gate (`seqlens export`), still staged and renamed atomically."""

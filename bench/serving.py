@@ -1,0 +1,243 @@
+"""Serving latency and throughput: the exported SavedModel signature vs the Keras model, side by side.
+
+Protocol (written to bench/results/serving.json with every figure):
+- catalogue: the Amazon Games item vocabulary (23,715 items, from `sasrec-games/Games.txt`,
+  sorted by count); model: the trained recommender folder given with `--model`, else an
+  untrained `SASRecModel` of the default `RecommenderConfig` (hidden 64, 2 blocks, 2 heads,
+  max_length 50): latency does not depend on the weights.
+- requests: histories of 50 item-id strings drawn (seeded) from the catalogue with probability
+  proportional to their count, k = 10, top-k excluding the history.
+- single-request latency: one user per call; `--warmup` calls, then `--requests` timed calls per
+  path, interleaved in rounds (SavedModel, Keras, Keras, SavedModel, ...) so both see the same
+  machine load; p50 / p90 / p99 / mean in milliseconds.
+- throughput: batches of 256 users, `--batches` timed batches per path after one warm-up batch.
+- paths: `savedmodel_signature` = `tf.saved_model.load(dir).signatures["serving_default"]` (what
+  TF Serving runs, minus its RPC layer); `keras_recommend` = `Recommender.recommend` (the Python
+  API the dashboard uses: eager Keras forward + NumPy top-k); `keras_score_last_eager` = the
+  eager Keras forward alone (`model.score_last`), no top-k.
+
+Usage: .venv/bin/python bench/serving.py [--data ../shared/data] [--model DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+HISTORY_LENGTH = 50
+TOP_K = 10
+BATCH_SIZE = 256
+
+
+def games_vocabulary(data: Path) -> tuple[list[str], np.ndarray]:
+    """Item ids of Games.txt sorted by count (then id), and their counts."""
+    counts: Counter[str] = Counter()
+    with open(data / "sasrec-games" / "Games.txt", encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) == 2:
+                counts[parts[1]] += 1
+    ranked = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+    return [item for item, _ in ranked], np.array([count for _, count in ranked], dtype="float64")
+
+
+def load_or_build_recommender(model_dir: str | None, item_ids: list[str]):
+    from models.recommender_inference import Recommender, load_recommender
+
+    if model_dir:
+        return load_recommender(model_dir), f"trained model {model_dir}"
+    from models.recommender import SASRecModel
+    from models.recommender_config import RecommenderConfig
+    from models.sequence_data import ITEM_INDEX_OFFSET
+
+    config = RecommenderConfig()
+    model = SASRecModel(len(item_ids) + ITEM_INDEX_OFFSET, hidden_dim=config.hidden_dim,
+                        max_length=config.max_length, num_blocks=config.num_blocks,
+                        num_heads=config.num_heads, dropout=config.dropout)
+    model(np.zeros((1, config.max_length), dtype="int32"))
+    return Recommender(model, item_ids, config.to_dict()), "untrained SASRecModel, default RecommenderConfig"
+
+
+def percentiles(timings_ms: list[float]) -> dict[str, float]:
+    values = np.asarray(timings_ms)
+    return {"p50_ms": round(float(np.percentile(values, 50)), 3),
+            "p90_ms": round(float(np.percentile(values, 90)), 3),
+            "p99_ms": round(float(np.percentile(values, 99)), 3),
+            "mean_ms": round(float(values.mean()), 3), "requests": int(values.size)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(PROJECT_ROOT.parent / "shared" / "data"))
+    parser.add_argument("--model", help="trained recommender folder (default: untrained default config)")
+    parser.add_argument("--requests", type=int, default=2000, help="timed single requests, SavedModel")
+    parser.add_argument("--keras-requests", type=int, default=300,
+                        help="timed single requests per Keras path (eager Keras is ~100x slower)")
+    parser.add_argument("--warmup", type=int, default=200, help="untimed single requests per path first")
+    parser.add_argument("--batches", type=int, default=20, help="timed batches of 256 per path")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", default=str(PROJECT_ROOT / "bench" / "results" / "serving.json"))
+    parser.add_argument("--section", default=str(PROJECT_ROOT / "bench" / "sections" / "serving.md"))
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+
+    from models.recommender_serving import export_recommender_savedmodel, pad_histories
+    from models.serving_candidates import recommender_spec
+
+    item_ids, counts = games_vocabulary(Path(args.data))
+    recommender, model_label = load_or_build_recommender(args.model, item_ids)
+    rng = np.random.default_rng(args.seed)
+    probabilities = counts / counts.sum()
+
+    def draw_histories(users: int) -> list[list[str]]:
+        return [[item_ids[i] for i in rng.choice(len(item_ids), HISTORY_LENGTH, p=probabilities)]
+                for _ in range(users)]
+
+    with tempfile.TemporaryDirectory(prefix="seqlens-bench-serving-") as folder:
+        started = time.perf_counter()
+        export_dir = export_recommender_savedmodel(recommender.model, recommender_spec(recommender),
+                                                   Path(folder) / "1", "recommender")
+        export_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+        load_seconds = time.perf_counter() - started
+
+        single_k = tf.constant([TOP_K], tf.int32)
+        paths = {
+            "savedmodel_signature": lambda histories, k_tensor: signature(
+                history=tf.constant(pad_histories(histories)), k=k_tensor),
+            "keras_recommend": lambda histories, k_tensor: recommender.recommend(histories, k=TOP_K),
+            "keras_score_last_eager": lambda histories, k_tensor: recommender.model.score_last(
+                np.stack([recommender.encode(history) for history in histories])),
+        }
+        requests = draw_histories(256)
+        for call in paths.values():  # warm-up (tracing, allocation)
+            for index in range(args.warmup):
+                call([requests[index % len(requests)]], single_k)
+        timings: dict[str, list[float]] = {name: [] for name in paths}
+        rounds = 10
+        per_round = {name: max(1, (args.requests if name == "savedmodel_signature" else args.keras_requests)
+                               // rounds) for name in paths}
+        for round_index in range(rounds):
+            order = list(paths) if round_index % 2 == 0 else list(reversed(paths))
+            for name in order:
+                call = paths[name]
+                for index in range(per_round[name]):
+                    history = [requests[(round_index * per_round[name] + index) % len(requests)]]
+                    start = time.perf_counter()
+                    call(history, single_k)
+                    timings[name].append((time.perf_counter() - start) * 1000.0)
+
+        batch = draw_histories(BATCH_SIZE)
+        batch_k = tf.fill([BATCH_SIZE], tf.constant(TOP_K, tf.int32))
+        throughput = {}
+        for name, call in paths.items():
+            call(batch, batch_k)
+            start = time.perf_counter()
+            for _ in range(args.batches):
+                call(batch, batch_k)
+            elapsed = time.perf_counter() - start
+            throughput[name] = {"users_per_second": round(BATCH_SIZE * args.batches / elapsed, 1),
+                                "batches": args.batches, "batch_size": BATCH_SIZE}
+
+    single = {name: percentiles(values) for name, values in timings.items()}
+    savedmodel = single["savedmodel_signature"]
+    result = {
+        "benchmark": "serving",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join([".venv/bin/python", "bench/serving.py", *(argv or sys.argv[1:])]),
+        "machine": {"description": "2-core CPU, 24 GiB, shared with other jobs (other helpers' "
+                                   "tests and benchmarks ran at the same time)",
+                    "cpu_count": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(), "tensorflow": tf.__version__,
+                    "load_average_at_end": list(os.getloadavg())},
+        "protocol": {
+            "catalogue": "Amazon Games (sasrec-games/Games.txt) item ids sorted by count",
+            "catalogue_items": len(item_ids), "model": model_label,
+            "max_length": recommender.max_length, "history_length": HISTORY_LENGTH, "k": TOP_K,
+            "histories": "50 item ids drawn with probability proportional to their count, seed "
+                         f"{args.seed}",
+            "single_request": f"batch of 1; {args.warmup} warm-up calls per path, then "
+                              f"{per_round['savedmodel_signature'] * rounds} timed calls through the "
+                              f"SavedModel and {per_round['keras_recommend'] * rounds} per Keras path "
+                              f"(eager Keras is far slower), interleaved in {rounds} rounds "
+                              "(alternating order)",
+            "throughput": f"batch of {BATCH_SIZE} users, one warm-up batch, {args.batches} timed batches",
+            "paths": {
+                "savedmodel_signature": "tf.saved_model.load(...).signatures['serving_default'] "
+                                        "(string ids in, top-k + attention out; what TF Serving runs)",
+                "keras_recommend": "models.recommender_inference.Recommender.recommend "
+                                   "(eager Keras forward + NumPy top-k)",
+                "keras_score_last_eager": "model.score_last eager forward only, no top-k",
+            },
+            "targets": {"p50_ms": 2.0, "p99_ms": 5.0},
+        },
+        "export_seconds": round(export_seconds, 2),
+        "savedmodel_load_seconds": round(load_seconds, 2),
+        "single_request_latency": single,
+        "throughput_batch_256": throughput,
+        "savedmodel_meets_targets": {"p50_le_2ms": savedmodel["p50_ms"] <= 2.0,
+                                     "p99_le_5ms": savedmodel["p99_ms"] <= 5.0},
+        "speedup_savedmodel_vs_keras_recommend_p50": round(
+            single["keras_recommend"]["p50_ms"] / savedmodel["p50_ms"], 2),
+    }
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
+    Path(args.section).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.section).write_text(markdown_section(result))
+    print(json.dumps({"single_request_latency": single, "throughput_batch_256": throughput}, indent=2))
+    return 0
+
+
+def markdown_section(result: dict) -> str:
+    protocol = result["protocol"]
+    lines = [
+        "## Serving: SavedModel signature vs Keras",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Machine: {result['machine']['description']}; TensorFlow {result['machine']['tensorflow']}; "
+        f"load average at the end {', '.join(f'{value:.1f}' for value in result['machine']['load_average_at_end'])}  ",
+        f"Date: {result['date']}",
+        "",
+        f"Catalogue {protocol['catalogue_items']:,} items (Games), {protocol['model']}, history of "
+        f"{protocol['history_length']} ids, k = {protocol['k']}. {protocol['single_request']}. "
+        "Targets for the SavedModel: p50 <= 2 ms, p99 <= 5 ms.",
+        "",
+        "| path | p50 ms | p90 ms | p99 ms | mean ms | users/s at batch 256 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, figures in result["single_request_latency"].items():
+        users = result["throughput_batch_256"][name]["users_per_second"]
+        lines.append(f"| {name} | {figures['p50_ms']:.2f} | {figures['p90_ms']:.2f} | "
+                     f"{figures['p99_ms']:.2f} | {figures['mean_ms']:.2f} | {users:,.0f} |")
+    met = result["savedmodel_meets_targets"]
+    lines += [
+        "",
+        f"SavedModel targets met: p50 <= 2 ms: {'yes' if met['p50_le_2ms'] else 'no'}; "
+        f"p99 <= 5 ms: {'yes' if met['p99_le_5ms'] else 'no'}. SavedModel p50 is "
+        f"{result['speedup_savedmodel_vs_keras_recommend_p50']}x faster than `Recommender.recommend`. "
+        f"Export took {result['export_seconds']} s, loading {result['savedmodel_load_seconds']} s.",
+        "",
+        "Paths: " + "; ".join(f"`{name}` = {text}" for name, text in protocol["paths"].items()) + ".",
+        "The machine was shared with other jobs during the run: tail latencies (p99) are inflated by "
+        "preemption; compare paths within this table, not with other runs.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
