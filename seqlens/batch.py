@@ -67,6 +67,8 @@ class BatchSettings:
             validation NDCG@10 stops improving).
         recommender_blocks: attention blocks of the recommender.
         recommender_heads: attention heads per block of the recommender.
+        recommender_batch_size: full-length sequences per training batch of the recommender
+            (small batches: more steps per epoch, so a few epochs converge).
         text_epochs: training epochs of the sentiment and intent models.
         embedding_dim: width of the recommender's item embeddings.
         text_embedding_dim: width of the text models' token embeddings.
@@ -83,20 +85,21 @@ class BatchSettings:
     num_days: int = 90
     num_chats: int = 4_000
     max_length: int = 50
-    recommender_epochs: int = 3
+    recommender_epochs: int = 5
     recommender_blocks: int = 2
     recommender_heads: int = 2
-    text_epochs: int = 3
+    recommender_batch_size: int = 32
+    text_epochs: int = 2
     embedding_dim: int = 32
-    text_embedding_dim: int = 64
-    learning_rate: float = 1e-3
+    text_embedding_dim: int = 32
+    learning_rate: float = 5e-3
     top_k: int = 10
     latency_p99_ms: float = 50.0
 
     def __post_init__(self) -> None:
         for name in ("num_users", "num_items", "num_days", "num_chats", "max_length",
                      "recommender_epochs", "recommender_blocks", "recommender_heads",
-                     "text_epochs", "embedding_dim", "text_embedding_dim", "top_k"):
+                     "recommender_batch_size", "text_epochs", "embedding_dim", "text_embedding_dim", "top_k"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(
@@ -118,7 +121,7 @@ class BatchSettings:
         """The smallest settings that still exercise every step (tests, `seqlens demo --fast`)."""
         return cls(seed=seed, num_users=60, num_items=40, num_days=20, num_chats=300,
                    max_length=20, recommender_epochs=2, recommender_blocks=1,
-                   recommender_heads=1, text_epochs=2, embedding_dim=16, text_embedding_dim=16,
+                   recommender_heads=1, recommender_batch_size=16, text_epochs=1, embedding_dim=16, text_embedding_dim=16,
                    latency_p99_ms=FAST_LATENCY_P99_MS)
 
     @classmethod
@@ -265,6 +268,7 @@ def train_recommender(run: BatchRun) -> str:
         "--data", layout.data_run("events"), "--output", output,
         "--epochs", settings.recommender_epochs, "--embedding-dim", settings.embedding_dim,
         "--num-blocks", settings.recommender_blocks, "--num-heads", settings.recommender_heads,
+        "--batch-size", settings.recommender_batch_size,
         "--max-length", settings.max_length, "--learning-rate", settings.learning_rate,
         "--seed", settings.seed,
     ])
