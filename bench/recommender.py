@@ -78,7 +78,8 @@ def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
                     "items": len(data.item_ids), "actions": int(sum(len(s) for s in data.sequences)),
                     "training": {}}
     for variant in arguments.variants:
-        config = RecommenderConfig(epochs=arguments.epochs, seed=arguments.seed, **VARIANTS[variant])
+        epochs = arguments.epochs if variant == "sasrec" else (arguments.baseline_epochs or arguments.epochs)
+        config = RecommenderConfig(epochs=epochs, seed=arguments.seed, **VARIANTS[variant])
         logging.info("%s: training %s", name, variant)
         _, history = train_recommender(data, work / variant, config, resume=True, data_run=str(run))
         result["training"][variant] = {"config": config.to_dict(), **training_summary(history)}
@@ -148,6 +149,8 @@ def main() -> int:
     parser.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), default=["games", "movielens"])
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--epochs", type=int, default=30, help="epoch limit (early stopping on validation NDCG@10)")
+    parser.add_argument("--baseline-epochs", type=int, default=None,
+                        help="epoch limit of the BCE ablation and GRU4Rec (default: --epochs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", default=str(ROOT / "bench" / "work" / "recommender"))
     parser.add_argument("--results", default=str(ROOT / "bench" / "results" / "recommender.json"))
@@ -164,7 +167,11 @@ def main() -> int:
                "keras": keras.__version__, "backend": keras.backend.backend(), "datasets": {}}
     results_path = Path(arguments.results)
     for name in arguments.datasets:
-        results["datasets"][name] = run_dataset(name, arguments)
+        result = run_dataset(name, arguments)
+        # Keep the other datasets' figures of an earlier (or concurrent) run of this benchmark.
+        if results_path.exists():
+            results["datasets"] = {**json.loads(results_path.read_text()).get("datasets", {}), **results["datasets"]}
+        results["datasets"][name] = result
         results_path.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=2))
         Path(arguments.section).parent.mkdir(parents=True, exist_ok=True)

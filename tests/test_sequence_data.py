@@ -33,7 +33,7 @@ def test_load_contract_parquet(events_run):
     histories, targets, users = data.evaluation_examples("test")
     assert users.tolist() == [0, 2] and targets.tolist() == [5, 2]
     np.testing.assert_array_equal(histories[0], [4, 2, 3])
-    assert data.item_counts()[4] == 2  # b in the training parts: user 0 and user 1
+    assert data.item_counts()[2] == 2  # b (index 2) in the training parts of users 0 and 1
 
 
 def test_read_sasrec_text(tmp_path):
