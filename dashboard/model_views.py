@@ -35,49 +35,91 @@ def flatten_metrics(metrics: Mapping, prefix: str = "", protocol: str = "") -> l
     return rows
 
 
-def metrics_table(folders: Sequence[ModelFolder], model: str | None = None) -> pd.DataFrame:
-    """Metrics side by side: one row per (protocol, metric), one column per model.
+TEXT_MEMBERS: dict[str, str] = {
+    "attention_model": "attention model",
+    "linear_model": "linear TF-IDF (baseline)",
+    "ensemble": "ensemble (served)",
+}
 
-    Args:
-        folders: the model folders (`dashboard.artifacts.list_model_folders`).
-        model: when given, that model's metrics with, beside them, every baseline that reports
-            at least one of the same (protocol, metric) pairs; when None, every model.
 
-    Product models come first in the columns, baselines (any other model folder) after.
-    """
-    rows = []
-    for folder in folders:
-        for row in flatten_metrics(folder.metrics):
-            label = folder.name if not folder.is_baseline else f"{folder.name} (baseline)"
-            rows.append({**row, "model": label, "is_baseline": folder.is_baseline})
-    if not rows:
-        return pd.DataFrame(columns=["protocol", "metric"])
+def _numeric(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(float(value))
+
+
+def _pivot(rows: list[dict], index: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
-    if model is not None:
-        own = frame[frame["model"] == model]
-        keys = set(zip(own["protocol"], own["metric"], strict=True))
-        shared = pd.Series([(protocol, metric) in keys for protocol, metric
-                            in zip(frame["protocol"], frame["metric"], strict=True)], index=frame.index)
-        related = frame[frame["is_baseline"] & shared]
-        frame = pd.concat([own, frame[frame["model"].isin(set(related["model"]))]])
-        if frame.empty:
-            return pd.DataFrame(columns=["protocol", "metric"])
     order = list(dict.fromkeys(frame["model"]))
-    table = frame.pivot_table(index=["protocol", "metric"], columns="model", values="value",
-                              aggfunc="first", sort=False)
-    table = table[order].reset_index()
+    table = frame.pivot_table(index=index, columns="model", values="value", aggfunc="first",
+                              sort=False)[order].reset_index()
     table.columns.name = None
     return table
 
 
-def unmatched_baselines(folders: Sequence[ModelFolder]) -> list[str]:
-    """Baseline folders that share no (protocol, metric) with any product model."""
-    product_keys = set()
+def comparison_table(name: str, metrics: Mapping) -> pd.DataFrame:
+    """One model's metrics beside its baselines: rows `(protocol, metric)`, a column per model.
+
+    Understands the two reports the project writes, and falls back to every numeric leaf:
+
+    - recommender evaluation (`seqlens evaluate recommender`): `models: {model: {protocol:
+      {metric: value}}}` with `protocols` descriptions and `labels`; the trained model comes
+      first, then the baselines (popularity, Markov chain, compared runs).
+    - text training (`seqlens train sentiment|intent`): `attention_model`, `linear_model` (the
+      TF-IDF baseline) and `ensemble` under the report's `protocol`, plus `evaluation` (held-out
+      texts, from `seqlens evaluate`) when present.
+    """
+    rows: list[dict] = []
+    if isinstance(metrics.get("models"), Mapping):
+        descriptions = metrics.get("protocols") if isinstance(metrics.get("protocols"), Mapping) else {}
+        labels = metrics.get("labels") if isinstance(metrics.get("labels"), Mapping) else {}
+        split = metrics.get("split", "test")
+        models = dict(metrics["models"])
+        ordered = [name] * (name in models) + [model for model in models if model != name]
+        for model in ordered:
+            for protocol, values in (models[model] or {}).items():
+                if not isinstance(values, Mapping):
+                    continue
+                described = f"{protocol} ({split}): {descriptions.get(protocol, '')}".rstrip(": ")
+                label = model if model == name else f"{labels.get(model, model)} (baseline)"
+                rows += [{"protocol": described, "metric": metric, "model": label, "value": float(value)}
+                         for metric, value in values.items() if _numeric(value)]
+    elif any(isinstance(metrics.get(member), Mapping) for member in TEXT_MEMBERS):
+        protocol = str(metrics.get("protocol", "validation split"))
+        for member, label in TEXT_MEMBERS.items():
+            if isinstance(metrics.get(member), Mapping):
+                rows += [{**row, "protocol": protocol, "model": label}
+                         for row in flatten_metrics(metrics[member])]
+        if isinstance(metrics.get("evaluation"), Mapping):
+            rows += [{**row, "protocol": "evaluation on held-out labelled texts (seqlens evaluate)",
+                      "model": TEXT_MEMBERS["ensemble"]}
+                     for row in flatten_metrics(
+                         {key: value for key, value in metrics["evaluation"].items() if key != "task"})]
+    else:
+        rows = [{**row, "model": name} for row in flatten_metrics(metrics)]
+    if not rows:
+        return pd.DataFrame(columns=["protocol", "metric"])
+    return _pivot(rows, ["protocol", "metric"])
+
+
+def report_notes(metrics: Mapping) -> dict[str, object]:
+    """Scalar facts of a metrics report worth showing beside the table (threshold, counts, ...)."""
+    keys = ("users", "catalogue_items", "sampled100_seed", "oos_threshold", "oos_threshold_rule",
+            "ensemble_linear_weight", "train_count", "training_seconds", "data_run")
+    return {key: metrics[key] for key in keys if key in metrics and metrics[key] is not None}
+
+
+def metrics_table(folders: Sequence[ModelFolder]) -> pd.DataFrame:
+    """Every numeric metric of several model folders side by side (rows `(protocol, metric)`).
+
+    Used for model folders the dashboard has no specific report format for (extra baselines,
+    experiments); product models go through `comparison_table`.
+    """
+    rows = []
     for folder in folders:
-        if not folder.is_baseline:
-            product_keys |= {(row["protocol"], row["metric"]) for row in flatten_metrics(folder.metrics)}
-    return [folder.name for folder in folders if folder.is_baseline and not (
-        {(row["protocol"], row["metric"]) for row in flatten_metrics(folder.metrics)} & product_keys)]
+        label = folder.name if not folder.is_baseline else f"{folder.name} (baseline)"
+        rows += [{**row, "model": label} for row in flatten_metrics(folder.metrics)]
+    if not rows:
+        return pd.DataFrame(columns=["protocol", "metric"])
+    return _pivot(rows, ["protocol", "metric"])
 
 
 def history_series(history: Mapping | Sequence) -> dict[str, list[float]]:

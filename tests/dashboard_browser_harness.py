@@ -98,8 +98,12 @@ def chromium(user_data_dir: Path, width: int = 1400, height: int = 1000):
         driver.quit()
 
 
-def wait_until_rendered(driver, title: str, timeout_seconds: float = 90.0) -> None:
-    """Wait until the page's title heading is shown and the script has finished running."""
+def wait_until_rendered(driver, title: str, timeout_seconds: float = 300.0,
+                        settle_seconds: float = 0.5) -> None:
+    """Wait until the page's title heading is shown and the script has finished running.
+
+    `settle_seconds` more are waited at the end so charts finish drawing (for screenshots).
+    """
     from selenium.webdriver.common.by import By
 
     deadline = time.monotonic() + timeout_seconds
@@ -108,9 +112,9 @@ def wait_until_rendered(driver, title: str, timeout_seconds: float = 90.0) -> No
         state = apps[0].get_attribute("data-test-script-state") if apps else None
         headings = [element.text for element in driver.find_elements(By.CSS_SELECTOR, "h1")]
         if state == "notRunning" and any(title in heading for heading in headings):
-            time.sleep(0.5)  # let charts finish drawing
+            time.sleep(settle_seconds)
             return
-        time.sleep(0.25)
+        time.sleep(0.05)
     raise TimeoutError(f"page {title!r} did not finish rendering; headings={headings}, state={state}")
 
 

@@ -121,13 +121,20 @@ def write_model_reports(root: Path) -> None:
     baseline = layout.model_dir("popularity")
     for folder in (recommender, baseline):
         folder.mkdir(parents=True, exist_ok=True)
+    # the shape `seqlens evaluate recommender` writes (models.recommender_evaluation)
     (recommender / "metrics.json").write_text(json.dumps({
-        "full_ranking": {"protocol": "full ranking over all items, leave-one-out test",
-                         "hit_rate@10": 0.31, "ndcg@10": 0.17},
-        "sampled_100_negatives": {"protocol": "100 sampled negatives", "hit_rate@10": 0.72}}))
+        "split": "test", "users": NUM_USERS, "catalogue_items": NUM_ITEMS,
+        "protocols": {"full": "target ranked against every item", "sampled100": "100 sampled negatives"},
+        "labels": {"popularity": "most popular", "markov": "first-order Markov chain"},
+        "models": {
+            "recommender": {"full": {"HR@10": 0.31, "NDCG@10": 0.17}, "sampled100": {"HR@10": 0.72}},
+            "popularity": {"full": {"HR@10": 0.12, "NDCG@10": 0.06}, "sampled100": {"HR@10": 0.41}},
+            "markov": {"full": {"HR@10": 0.25, "NDCG@10": 0.13}, "sampled100": {"HR@10": 0.66}},
+        },
+        "headline": {"full/NDCG@10": 0.17}, "config": {"hidden_dim": 16}}))
     (baseline / "metrics.json").write_text(json.dumps({
         "full_ranking": {"protocol": "full ranking over all items, leave-one-out test",
-                         "hit_rate@10": 0.12, "ndcg@10": 0.06}}))
+                         "HR@10": 0.12, "NDCG@10": 0.06}}))
     (recommender / "history.json").write_text(json.dumps({
         "loss": [2.0, 1.5, 1.2], "val_loss": [2.1, 1.7, 1.5], "val_hit_rate@10": [0.1, 0.2, 0.3]}))
     serving = layout.serving_root / "recommender"

@@ -1,11 +1,12 @@
 from dashboard.artifacts import list_model_folders, load_publish_log
 from dashboard.model_views import (
+    comparison_table,
     flatten_metrics,
     gate_decisions_table,
     group_curves,
     history_series,
     metrics_table,
-    unmatched_baselines,
+    report_notes,
 )
 from tests.dashboard_fixtures import write_data_artifacts
 
@@ -20,23 +21,42 @@ def test_flatten_metrics_takes_the_nearest_protocol():
 
 
 def test_metrics_table_puts_baselines_beside(tmp_path):
-    table = metrics_table(list_model_folders(write_data_artifacts(tmp_path)))
-    assert list(table.columns) == ["protocol", "metric", "recommender", "popularity (baseline)"]
-    row = table[table["metric"] == "full_ranking.ndcg@10"].iloc[0]
-    assert (row["recommender"], row["popularity (baseline)"]) == (0.17, 0.06)
-    assert row["protocol"].startswith("full ranking")
+    folders = list_model_folders(write_data_artifacts(tmp_path))
+    baseline = [folder for folder in folders if folder.is_baseline]
+    table = metrics_table(baseline)
+    assert list(table.columns) == ["protocol", "metric", "popularity (baseline)"]
+    assert table.loc[table["metric"] == "full_ranking.NDCG@10", "popularity (baseline)"].item() == 0.06
 
 
-def test_metrics_table_for_one_model_keeps_only_related_baselines(tmp_path):
-    root = write_data_artifacts(tmp_path)
-    intent = root / "models" / "intent"
-    intent.mkdir()
-    (intent / "metrics.json").write_text('{"protocol": "validation split", "accuracy": 0.9}')
-    folders = list_model_folders(root)
-    table = metrics_table(folders, model="intent")
-    assert list(table.columns) == ["protocol", "metric", "intent"]
-    assert list(metrics_table(folders, model="recommender").columns)[-1] == "popularity (baseline)"
-    assert unmatched_baselines(folders) == []
+def test_comparison_table_of_a_recommender_evaluation(tmp_path):
+    folders = list_model_folders(write_data_artifacts(tmp_path))
+    table = comparison_table("recommender", folders[0].metrics)
+    assert list(table.columns) == ["protocol", "metric", "recommender", "most popular (baseline)",
+                                   "first-order Markov chain (baseline)"]
+    full = table[table["protocol"].str.startswith("full (test)") & (table["metric"] == "NDCG@10")]
+    assert full[["recommender", "most popular (baseline)"]].to_numpy().tolist() == [[0.17, 0.06]]
+    assert "every item" in full["protocol"].item()
+    assert report_notes(folders[0].metrics)["users"] == 30
+
+
+def test_comparison_table_of_a_text_model():
+    metrics = {"protocol": "validation split: 10%", "attention_model": {"accuracy": 0.8, "count": 10},
+               "linear_model": {"accuracy": 0.7, "count": 10}, "ensemble": {"accuracy": 0.85, "count": 10},
+               "evaluation": {"task": "intent", "in_scope": {"accuracy": 0.9}}, "oos_threshold": 0.4}
+    table = comparison_table("intent", metrics)
+    assert list(table.columns) == ["protocol", "metric", "attention model",
+                                   "linear TF-IDF (baseline)", "ensemble (served)"]
+    accuracy = table[table["metric"] == "accuracy"].iloc[0]
+    assert (accuracy["attention model"], accuracy["linear TF-IDF (baseline)"]) == (0.8, 0.7)
+    assert "in_scope.accuracy" in set(table["metric"])
+    assert report_notes(metrics) == {"oos_threshold": 0.4}
+
+
+def test_comparison_table_of_unknown_shape_lists_numbers():
+    table = comparison_table("x", {"protocol": "p", "auc": 0.5, "nested": {"f1": 0.2}})
+    assert table.to_dict("list") == {"protocol": ["p", "p"], "metric": ["auc", "nested.f1"],
+                                     "x": [0.5, 0.2]}
+    assert comparison_table("x", {}).empty
 
 
 def test_history_series_accepts_keras_and_epoch_lists():

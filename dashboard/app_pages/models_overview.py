@@ -3,12 +3,14 @@
 import streamlit as st
 
 from dashboard import cache, charts
+from dashboard.highlight import escape_markdown
 from dashboard.model_views import (
+    comparison_table,
     gate_decisions_table,
     group_curves,
     history_series,
     metrics_table,
-    unmatched_baselines,
+    report_notes,
 )
 from dashboard.ui import artifacts_root, empty_state_on_missing
 
@@ -22,21 +24,21 @@ with empty_state_on_missing():
     folders = cache.model_folders(root)
     st.header("Metrics")
     products = [folder for folder in folders if not folder.is_baseline]
-    if not any(folder.metrics for folder in folders):
-        st.info("The model folders hold no numeric metrics yet (`seqlens evaluate ...`).")
     for folder in products:
-        table = metrics_table(folders, model=folder.name)
         st.subheader(folder.name)
+        table = comparison_table(folder.name, folder.metrics)
         if table.empty:
-            st.info(f"No metrics.json for {folder.name} yet (`seqlens evaluate {folder.name}`).")
-        else:
-            st.dataframe(table, hide_index=True, key=f"metrics_{folder.name}")
-    others = unmatched_baselines(folders)
-    if others or not products:
-        st.subheader("Other models")
-        names = others or [folder.name for folder in folders]
-        st.dataframe(metrics_table([folder for folder in folders if folder.name in names]),
-                     hide_index=True, key="metrics_others")
+            st.info(f"No metrics.json for {folder.name} yet: `seqlens evaluate {folder.name}` "
+                    "writes it.")
+            continue
+        st.dataframe(table, hide_index=True, key=f"metrics_{folder.name}")
+        notes = report_notes(folder.metrics)
+        if notes:
+            st.caption(escape_markdown(" · ".join(f"{key}: {value}" for key, value in notes.items())))
+    others = [folder for folder in folders if folder.is_baseline and folder.metrics]
+    if others:
+        st.subheader("Other model folders")
+        st.dataframe(metrics_table(others), hide_index=True, key="metrics_others")
 
     st.header("Training curves")
     with_history = [folder for folder in folders if history_series(folder.history)]

@@ -1,0 +1,210 @@
+"""Dashboard page render time after the first load (target: under 2 s per page).
+
+Two measurements, side by side in one run, on the same artifacts root:
+
+- **server**: Streamlit's `AppTest` runs each page script in-process, as the server does for a
+  browser session: one first run (loads data and models into the caches), then `--repeats`
+  re-runs of the same page in a fresh session. Figure: median and max seconds per re-run.
+- **browser**: `streamlit run` + headless Chromium: after a first visit of every page, each page
+  is loaded again with `driver.get` and timed until the script has finished and the page is
+  drawn (Streamlit's `data-test-script-state` is `notRunning` and the title is shown). This is
+  what an analyst waits for. Skipped with `--no-browser` or when Chromium is missing.
+
+Usage:
+    .venv/bin/python bench/dashboard.py [--artifacts seqlens-demo] [--repeats 5] [--no-browser]
+
+Without `--artifacts` (or when it does not exist) it builds the tests' fixture root and trains
+tiny real models into it (a minute or two), so the figures then describe small data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+APP = PROJECT_ROOT / "dashboard" / "app.py"
+PAGE_FILES = {
+    "recommendations": "app_pages/recommendations.py",
+    "sentiment_monitor": "app_pages/sentiment_monitor.py",
+    "intents": "app_pages/intents.py",
+    "models_overview": "app_pages/models_overview.py",
+}
+TARGET_SECONDS = 2.0
+MACHINE_NOTE = "2-core CPU, 24 GiB, shared with other jobs"
+
+
+def server_timings(root: Path, repeats: int) -> dict[str, dict]:
+    """AppTest timings per page: the first run and `repeats` re-runs in fresh sessions."""
+    from streamlit.testing.v1 import AppTest
+
+    results = {}
+    for page, page_file in PAGE_FILES.items():
+        runs = []
+        problems: list[str] = []
+        for _ in range(repeats + 1):
+            app = AppTest.from_file(str(APP), default_timeout=600)
+            app.session_state["artifacts_root"] = str(root)
+            app.switch_page(page_file)
+            started = time.perf_counter()
+            app.run()
+            runs.append(time.perf_counter() - started)
+            problems = [element.value for element in app.exception] + [
+                element.value for element in app.error]
+        after_first = runs[1:]
+        results[page] = {
+            "first_run_seconds": round(runs[0], 3),
+            "rerun_median_seconds": round(statistics.median(after_first), 3),
+            "rerun_max_seconds": round(max(after_first), 3),
+            "reruns": len(after_first),
+            "errors_on_page": problems,
+            "empty_states_on_page": [element.value for element in app.info
+                                     if "seqlens" in element.value],
+        }
+    return results
+
+
+def browser_timings(root: Path, repeats: int) -> dict[str, dict]:
+    """Chromium timings per page: a first visit of every page, then `repeats` timed reloads."""
+    from tests.dashboard_browser_harness import (
+        PAGES,
+        chromium,
+        error_texts,
+        streamlit_server,
+        wait_until_rendered,
+    )
+
+    work = Path(tempfile.mkdtemp(prefix="seqlens-bench-dashboard-"))
+    results: dict[str, dict] = {}
+    with streamlit_server(root.resolve(), work / "streamlit.log") as url, \
+            chromium(work / "profile") as driver:
+        first: dict[str, float] = {}
+        for page, (url_path, title) in PAGES.items():
+            started = time.perf_counter()
+            driver.get(f"{url}/{url_path}")
+            wait_until_rendered(driver, title)
+            first[page] = time.perf_counter() - started
+        for page, (url_path, title) in PAGES.items():
+            loads = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                driver.get(f"{url}/{url_path}")
+                wait_until_rendered(driver, title, settle_seconds=0.0)
+                loads.append(time.perf_counter() - started)
+            results[page] = {
+                "first_visit_seconds": round(first[page], 3),
+                "reload_median_seconds": round(statistics.median(loads), 3),
+                "reload_max_seconds": round(max(loads), 3),
+                "reloads": len(loads),
+                "errors_on_page": error_texts(driver),
+            }
+    return results
+
+
+def fixture_root() -> Path:
+    from tests.dashboard_fixtures import write_data_artifacts, write_trained_models
+
+    root = Path(tempfile.mkdtemp(prefix="seqlens-bench-artifacts-"))
+    return write_trained_models(write_data_artifacts(root))
+
+
+def markdown_section(report: dict) -> str:
+    lines = [
+        "## Dashboard page render time",
+        "",
+        f"Command: `{report['command']}`  ",
+        f"Machine: {MACHINE_NOTE} (load average before: {report['machine']['load_average_before']}).  ",
+        f"Date: {report['date']}. Artifacts: {report['artifacts_description']}.",
+        "",
+        report["protocol"],
+        "",
+        f"Target: under {TARGET_SECONDS:.0f} s per page after the first load.",
+        "",
+        "| page | server first run (s) | server re-run median / max (s) | browser first visit (s) "
+        "| browser reload median / max (s) | under target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for page in PAGE_FILES:
+        server = report["server"][page]
+        browser = report.get("browser", {}).get(page)
+        browser_first = f"{browser['first_visit_seconds']:.2f}" if browser else "n/a"
+        browser_reload = (f"{browser['reload_median_seconds']:.2f} / {browser['reload_max_seconds']:.2f}"
+                          if browser else "n/a")
+        worst = max(server["rerun_max_seconds"], browser["reload_max_seconds"] if browser else 0.0)
+        lines.append(
+            f"| {page} | {server['first_run_seconds']:.2f} | {server['rerun_median_seconds']:.2f} / "
+            f"{server['rerun_max_seconds']:.2f} | {browser_first} | {browser_reload} | "
+            f"{'yes' if worst < TARGET_SECONDS else 'no'} |")
+    lines += ["", "First loads include importing TensorFlow/Keras and loading the models "
+              "(`st.cache_resource`) and reading the Parquet files (`st.cache_data`); the target "
+              "applies to what follows."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--artifacts", type=Path, default=PROJECT_ROOT / "seqlens-demo")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "bench" / "results" / "dashboard.json")
+    parser.add_argument("--section", type=Path, default=PROJECT_ROOT / "bench" / "sections" / "dashboard.md")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        raise ValueError(f"Expected repeats >= 1. Received: repeats={args.repeats}")
+
+    load_before = list(os.getloadavg())
+    if args.artifacts.is_dir():
+        root = args.artifacts.resolve()
+        description = f"`{args.artifacts}` (e.g. the output of `seqlens demo`)"
+    else:
+        print(f"{args.artifacts} not found: building the test fixture root with tiny trained models")
+        root = fixture_root()
+        description = ("the tests' fixture root (30 users, 40 items, 40 chats, 2 tickers) with tiny "
+                       "real models trained by `tests/dashboard_fixtures.write_trained_models`")
+    report: dict = {
+        "benchmark": "dashboard",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join([".venv/bin/python bench/dashboard.py", *(argv or sys.argv[1:])]).strip(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(), "note": MACHINE_NOTE,
+                    "load_average_before": [round(value, 2) for value in load_before]},
+        "artifacts": str(root),
+        "artifacts_description": description,
+        "protocol": (
+            f"Server: Streamlit AppTest, each page run once (first run, fills the caches), then "
+            f"{args.repeats} re-runs in fresh sessions; seconds per run of the page script. "
+            f"Browser: `streamlit run` + headless Chromium 1400x1000; every page visited once, then "
+            f"each page reloaded {args.repeats} times, timed from `driver.get` until the script "
+            "finished and the title is shown."),
+        "target_seconds_per_page_after_first_load": TARGET_SECONDS,
+    }
+    report["server"] = server_timings(root, args.repeats)
+    from tests.dashboard_browser_harness import browser_available
+
+    if not args.no_browser and browser_available():
+        report["browser"] = browser_timings(root, args.repeats)
+    report["machine"]["load_average_after"] = [round(value, 2) for value in os.getloadavg()]
+    worst = max([page["rerun_max_seconds"] for page in report["server"].values()] + [
+        page["reload_max_seconds"] for page in report.get("browser", {}).values()])
+    report["all_pages_under_target_after_first_load"] = worst < TARGET_SECONDS
+    report["worst_seconds_after_first_load"] = worst
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(report, indent=2) + "\n")
+    args.section.parent.mkdir(parents=True, exist_ok=True)
+    args.section.write_text(markdown_section(report))
+    print(markdown_section(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
