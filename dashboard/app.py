@@ -6,6 +6,7 @@ and can be changed in the sidebar.
 """
 
 import sys
+import time
 
 import streamlit as st
 
@@ -32,4 +33,7 @@ with st.sidebar:
                   help="The folder `seqlens demo` (or the pipeline, training and alert commands) wrote.")
     st.caption("Attention shows where a model looked, not a proof of why.")
 
+started = time.perf_counter()
 page.run()
+# seconds the page script took this run (bench/dashboard.py reads it); not shown to users
+st.session_state["last_render_seconds"] = time.perf_counter() - started

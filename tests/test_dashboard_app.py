@@ -17,7 +17,7 @@ PAGES = {
 
 
 def run_page(root: Path, page: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=120)
+    app = AppTest.from_file(APP, default_timeout=600)  # generous: first runs import TensorFlow on a busy machine
     app.session_state["artifacts_root"] = str(root)
     app.switch_page(PAGES[page])
     app.run()
@@ -143,4 +143,6 @@ def test_typing_a_message_shows_its_intent(model_root):
 def test_models_page_shows_trained_models_and_curves(model_root):
     app = run_page(model_root, "models")
     assert_no_exception(app)
-    assert {"recommender", "intent"} <= {tab.label for tab in app.tabs}
+    model_choice = app.get("button_group")[0]
+    assert {"recommender", "intent"} <= {option.content for option in model_choice.proto.options}
+    assert len(app.get("plotly_chart")) == 2  # loss and validation metrics of the first model

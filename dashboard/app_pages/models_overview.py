@@ -45,15 +45,21 @@ with empty_state_on_missing():
     if not with_history:
         st.info("No model folder has a history.json yet (`seqlens train ...` writes it).")
     else:
-        tabs = st.tabs([folder.name for folder in with_history])
-        for tab, folder in zip(tabs, with_history, strict=True):
-            with tab:
-                groups = group_curves(history_series(folder.history))
-                columns = st.columns(min(2, len(groups)))
-                for index, (quantity, series) in enumerate(groups.items()):
-                    with columns[index % len(columns)]:
-                        st.plotly_chart(charts.training_curves(series, f"{folder.name}: {quantity}"),
-                                        key=f"curve_{folder.name}_{quantity}")
+        chosen = st.segmented_control("Model", [folder.name for folder in with_history],
+                                      default=with_history[0].name, key="curves_model")
+        folder = next((item for item in with_history if item.name == chosen), with_history[0])
+        groups = group_curves(history_series(folder.history))
+        losses = {name: values for name, values in groups.pop("loss", {}).items()}
+        quantities = st.multiselect("Validation metrics", list(groups), default=list(groups)[:3],
+                                    key=f"curves_{folder.name}")
+        loss_column, metric_column = st.columns(2)
+        if losses:
+            loss_column.plotly_chart(charts.training_curves(losses, f"{folder.name}: loss"),
+                                     key="curve_loss")
+        selected = {name: values for quantity in quantities for name, values in groups[quantity].items()}
+        if selected:
+            metric_column.plotly_chart(charts.training_curves(selected, f"{folder.name}: metrics"),
+                                       key="curve_metrics")
 
 st.header("Published versions")
 with empty_state_on_missing():
