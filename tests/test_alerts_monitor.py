@@ -13,7 +13,7 @@ from seqlens.cli import main
 
 SMALL = PlantedConfig(num_tickers=6, num_windows=40, texts_per_window=(20.0, 30.0),
                       episodes_per_ticker=1, min_strength=0.7, max_strength=0.85,
-                      market_moves=0, volume_bursts=1, retweet_storms=1, drift_windows=15, seed=3)
+                      market_moves=0, volume_bursts=1, retweet_storms=1, drift_windows=80, seed=3)
 
 
 @pytest.fixture(scope="module")

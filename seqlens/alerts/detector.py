@@ -7,9 +7,9 @@ For each ticker the windows are laid on one regular grid (missing windows have c
 the inter-quartile range / 1.349 (a robust standard deviation, like 1.4826 * MAD), floored at
 `min_scale`, and widened by `sqrt(baseline_count / count)` when the window has fewer texts than
 its baseline usually has (a mean of few texts is noisier). The deviation `mean_score - median`
-is then *market-adjusted*: the median deviation of all tickers with support in that window
-(when at least `market_min_tickers` have) is subtracted, so a whole-market move does not page
-for every ticker. `z = adjusted deviation / spread`; the window is *pending* negative when
+is then *market-adjusted*: when the median z of all tickers with support in that window (at
+least `market_min_tickers` of them) is beyond `market_z`, their median deviation is subtracted,
+so a whole-market move does not page for every ticker. `z = adjusted deviation / spread`; the window is *pending* negative when
 `z <= -z_negative` and `|adjusted deviation| >= min_shift` (positive: `z >= z_positive`).
 
 **Buzz.** Same idea on `log1p(effective_count)` over the last `baseline_windows` windows (zeros
@@ -174,6 +174,10 @@ def score_windows(windows: pd.DataFrame, window_seconds: int, config: DetectorCo
         grid[f"{direction}_z_raw"] = (grid[column] - baseline) / scale
         usable = grid["supported"] & baseline.notna()
         market = _market_median(grid, grid[column] - baseline, usable, config)
+        # only a real market-wide move is subtracted: the median of the tickers' own z scores
+        # must be beyond market_z (otherwise a few simultaneous ticker episodes would leak in)
+        market_z = _market_median(grid, grid[f"{direction}_z_raw"], usable, config)
+        market = market.where(market_z.abs() >= config.market_z, 0.0)
         grid[f"{direction}_market_shift"] = market
         # pass 2: the same on market-adjusted shares, so market moves leave baselines clean
         adjusted_values[direction] = grid[column] - market
