@@ -1,0 +1,307 @@
+"""Benchmark: attention text models vs the TF-IDF linear baseline on real finance / banking data.
+
+Run: `.venv/bin/python bench/text_models.py [--data ../shared/data] [--quick]`
+
+Protocol (fixed splits and seeds):
+- Financial PhraseBank AllAgree and 50Agree: stratified 80/20 (`sklearn.model_selection.
+  train_test_split(test_size=0.2, stratify=label, random_state=42)`).
+- twitter-financial-news: `sent_train.csv` -> `sent_valid.csv`.
+- Banking77: `train.csv` -> `test.csv`; out-of-scope: 10 intents drawn with seed 42 held out of
+  training (their test texts are the OOS examples), threshold calibrated on validation.
+- Every attention model is trained with `models.text_training.train_text_model` (what
+  `seqlens train` runs), which holds out a stratified 10% of its training data (seed 42) for
+  early stopping, the ensemble weight and the OOS threshold; test data is never seen.
+- Joint finance training: one model on the union of the PhraseBank 50Agree and AllAgree
+  *training* splits and the twitter training set, with every sentence of either PhraseBank
+  *test* split removed (AllAgree is a subset of 50Agree), evaluated on each test set.
+- Baseline on every data set, same split, same run: TF-IDF word 1-2-grams + char 2-5-grams,
+  LinearSVC (`models.text_linear.build_linear_text_classifier`).
+Figures go to bench/results/text_models.json (updated after every row) and
+bench/sections/text_models.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from models.text_datasets import (  # noqa: E402
+    read_banking77,
+    read_phrasebank,
+    read_twitter_financial_news,
+)
+from models.text_evaluation import classification_metrics, oos_metrics  # noqa: E402
+from models.text_linear import build_linear_text_classifier  # noqa: E402
+from pipeline.text_normalization import normalize_text  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "text_models.json"
+SECTION = ROOT / "bench" / "sections" / "text_models.md"
+TARGETS = {
+    "phrasebank_allagree": {"accuracy": 0.95, "macro_f1": 0.93},
+    "phrasebank_50agree": {"accuracy": 0.84, "macro_f1": 0.80},
+    "twitter_financial_news": {"accuracy": 0.88, "macro_f1": 0.84},
+    "banking77": {"accuracy": 0.93},
+}
+
+
+def load_splits(data: Path) -> dict:
+    from sklearn.model_selection import train_test_split
+
+    splits = {}
+    for name, file in (("phrasebank_allagree", "Sentences_AllAgree.txt"),
+                       ("phrasebank_50agree", "Sentences_50Agree.txt")):
+        table = read_phrasebank(data / "financial-phrasebank" / file)
+        train, test = train_test_split(table, test_size=0.2, stratify=table["label"],
+                                       random_state=42)
+        splits[name] = (train.reset_index(drop=True), test.reset_index(drop=True))
+    splits["twitter_financial_news"] = (
+        read_twitter_financial_news(data / "twitter-financial-news" / "sent_train.csv"),
+        read_twitter_financial_news(data / "twitter-financial-news" / "sent_valid.csv"))
+    splits["banking77"] = (read_banking77(data / "banking77" / "train.csv"),
+                           read_banking77(data / "banking77" / "test.csv"))
+    return splits
+
+
+class Recorder:
+    """Collects rows and rewrites the JSON after each one (a crash keeps what was measured)."""
+
+    def __init__(self, command: str, data: Path):
+        self.results = {
+            "benchmark": "text_models",
+            "machine": f"2-core CPU, 24 GiB, shared with other jobs ({platform.processor() or platform.machine()})",
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": command,
+            "data": str(data),
+            "protocol": __doc__.split("Protocol (fixed splits and seeds):")[1].split(
+                "Figures go to")[0].strip(),
+            "targets": TARGETS,
+            "rows": [],
+        }
+
+    def add(self, dataset: str, model: str, metrics: dict, seconds: float, **extra) -> None:
+        row = {"dataset": dataset, "model": model, **metrics,
+               "training_seconds": round(seconds, 1), **extra}
+        self.results["rows"].append(row)
+        print(json.dumps(row), flush=True)
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(self.results, indent=2))
+
+
+def linear_row(recorder: Recorder, dataset: str, train, test, name="tfidf_linear_baseline"):
+    started = time.perf_counter()
+    pipeline = build_linear_text_classifier(seed=42).fit(train["text"].tolist(), train["label"])
+    seconds = time.perf_counter() - started
+    predicted = pipeline.predict(test["text"].tolist())
+    recorder.add(dataset, name, classification_metrics(test["label"].tolist(), list(predicted)),
+                 seconds, train_count=len(train))
+
+
+def attention_rows(recorder, datasets_and_tests, name, config, train_texts, train_labels,
+                   folder, auxiliary=None):
+    """Train once with `train_text_model`; record the attention model alone and the ensemble."""
+    from models.text_inference import load_text_model
+    from models.text_training import train_text_model
+
+    started = time.perf_counter()
+    metrics = train_text_model(train_texts, train_labels, config, folder, auxiliary=auxiliary)
+    seconds = time.perf_counter() - started
+    variants = [("attention_only", False)]
+    if config.linear_ensemble:
+        variants.append(("ensemble", True))
+    for suffix, use_ensemble in variants:
+        model = load_text_model(folder, use_ensemble=use_ensemble)
+        for dataset, test in datasets_and_tests:
+            predicted = model.predict(test["text"].tolist())["label"].tolist()
+            recorder.add(dataset, f"{name} [{suffix}]",
+                         classification_metrics(test["label"].tolist(), predicted), seconds,
+                         train_count=metrics["train_count"],
+                         ensemble_linear_weight=metrics.get("ensemble_linear_weight")
+                         if use_ensemble else 0.0)
+    return metrics
+
+
+def run_sentiment(recorder, splits, work: Path, epochs: int, ablation: bool) -> None:
+    from models.text_training import TextTrainingConfig
+
+    names = ("phrasebank_allagree", "phrasebank_50agree", "twitter_financial_news")
+    for name in names:
+        linear_row(recorder, name, *splits[name])
+    base = dict(task="sentiment", epochs=epochs, sequence_length=64, seed=42)
+    allagree_train, allagree_test = splits["phrasebank_allagree"]
+    test_sentences = {normalize_text(text) for name in names[:2] for text in splits[name][1]["text"]}
+    pool = []
+    for name in names:
+        train = splits[name][0]
+        keep = ~train["text"].map(normalize_text).isin(test_sentences)
+        pool.append(train[keep])
+    import pandas as pd
+
+    pool = pd.concat(pool, ignore_index=True).drop_duplicates(["text", "label"])
+    tests = [(name, splits[name][1]) for name in names]
+    for name, test in tests:
+        linear_row(recorder, name, pool, test, name="tfidf_linear, joint finance data")
+    attention_rows(recorder, tests, "attention, joint finance data, + char n-grams",
+                   TextTrainingConfig(**base, linear_ensemble=True),
+                   pool["text"].tolist(), pool["label"].tolist(), work / "joint")
+    if ablation:
+        attention_rows(recorder, [("phrasebank_allagree", allagree_test)],
+                       "attention, own data, words only",
+                       TextTrainingConfig(**base, max_ngrams=0, linear_ensemble=False),
+                       allagree_train["text"].tolist(), allagree_train["label"].tolist(),
+                       work / "allagree_words")
+        attention_rows(recorder, [("phrasebank_allagree", allagree_test)],
+                       "attention, own data, + char n-grams",
+                       TextTrainingConfig(**base, linear_ensemble=True),
+                       allagree_train["text"].tolist(), allagree_train["label"].tolist(),
+                       work / "allagree_ngrams")
+    if ablation:
+        attention_rows(recorder, tests, "attention, joint, + n-grams, + distilled from linear",
+                       TextTrainingConfig(**base, linear_ensemble=True, distillation_weight=0.5),
+                       pool["text"].tolist(), pool["label"].tolist(), work / "joint_distilled")
+
+
+def run_intent(recorder, splits, work: Path, epochs: int, ablation: bool) -> None:
+    from models.text_inference import load_text_model
+    from models.text_training import TextTrainingConfig, train_text_model
+
+    train, test = splits["banking77"]
+    linear_row(recorder, "banking77", train, test)
+    base = dict(task="intent", epochs=epochs, sequence_length=48, seed=42)
+    attention_rows(recorder, [("banking77", test)], "attention, + char n-grams",
+                   TextTrainingConfig(**base, linear_ensemble=True),
+                   train["text"].tolist(), train["label"].tolist(), work / "banking_ngrams")
+    # out of scope: 10 intents held out of training
+    intents = sorted(set(train["label"]))
+    held_out = set(np.random.default_rng(42).choice(intents, size=10, replace=False).tolist())
+    in_train = train[~train["label"].isin(held_out)]
+    started = time.perf_counter()
+    folder = work / "banking_oos"
+    metrics = train_text_model(in_train["text"].tolist(), in_train["label"].tolist(),
+                               TextTrainingConfig(**base, linear_ensemble=True), folder)
+    seconds = time.perf_counter() - started
+    inside = test[~test["label"].isin(held_out)]
+    outside = test[test["label"].isin(held_out)]
+    for suffix, use_ensemble in (("attention_only", False), ("ensemble", True)):
+        model = load_text_model(folder, use_ensemble=use_ensemble)
+        if not use_ensemble:  # recalibrate the threshold for the attention model alone
+            from models.text_evaluation import calibrate_oos_threshold
+            from models.text_training import _stratified_split
+
+            labels = sorted(set(in_train["label"]))
+            ids = np.array([labels.index(label) for label in in_train["label"]])
+            validation = in_train[_stratified_split(ids, 0.1, 42)]
+            confidence = model.predict(validation["text"].tolist())["confidence"].to_numpy()
+            model.oos_threshold = calibrate_oos_threshold(confidence, 0.95)
+        inside_frame = model.predict(inside["text"].tolist())
+        outside_frame = model.predict(outside["text"].tolist())
+        correct = inside_frame["label"].to_numpy() == inside["label"].to_numpy()
+        figures = oos_metrics(inside_frame["confidence"].to_numpy(), correct,
+                              outside_frame["confidence"].to_numpy(), model.oos_threshold)
+        figures["in_scope_accuracy_without_threshold"] = float(correct.mean())
+        recorder.add("banking77_out_of_scope", f"attention, + char n-grams [{suffix}]", figures,
+                     seconds, held_out_intents=sorted(held_out), in_scope_test=len(inside),
+                     out_of_scope_test=len(outside),
+                     threshold_rule="keeps 95% of in-scope validation texts "
+                                    "(10% stratified split of training, seed 42)",
+                     train_count=metrics["train_count"])
+    if ablation:
+        attention_rows(recorder, [("banking77", test)], "attention, words only",
+                       TextTrainingConfig(**base, max_ngrams=0, linear_ensemble=False),
+                       train["text"].tolist(), train["label"].tolist(), work / "banking_words")
+    if ablation:
+        attention_rows(recorder, [("banking77", test)], "attention, + n-grams, + distilled",
+                       TextTrainingConfig(**base, linear_ensemble=True, distillation_weight=0.5),
+                       train["text"].tolist(), train["label"].tolist(),
+                       work / "banking_distilled")
+
+
+def write_section(results: dict) -> None:
+    lines = [
+        "## Text models: finance sentiment and banking intent",
+        "",
+        f"Command: `{results['command']}`  ",
+        f"Machine: {results['machine']}. Date: {results['date']}. Training times are wall-clock "
+        "on this shared 2-core machine while other helpers' jobs ran (load average often > 10), "
+        "so they overstate the time on an idle machine.",
+        "",
+        "Protocol: " + results["protocol"].replace("\n", " "),
+        "",
+        "| data set | model | accuracy | macro-F1 | train s | train texts |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in results["rows"]:
+        if "accuracy" not in row:
+            continue
+        lines.append(f"| {row['dataset']} | {row['model']} | {row['accuracy']:.4f} | "
+                     f"{row['macro_f1']:.4f} | {row['training_seconds']} | "
+                     f"{row.get('train_count', '')} |")
+    oos = [row for row in results["rows"] if row["dataset"] == "banking77_out_of_scope"]
+    if oos:
+        lines += ["", "Banking77 out-of-scope (10 intents held out of training; threshold keeps "
+                      "95% of in-scope validation texts):", "",
+                  "| model | AUROC | in-scope acc. (kept & right) | in-scope kept | OOS recall "
+                  "| OOS precision | threshold | acc. without threshold |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in oos:
+            lines.append(
+                f"| {row['model']} | {row['auroc']:.4f} | {row['in_scope_accuracy']:.4f} | "
+                f"{row['in_scope_kept']:.4f} | {row['oos_recall']:.4f} | "
+                f"{row['oos_precision']:.4f} | {row['threshold']:.3f} | "
+                f"{row['in_scope_accuracy_without_threshold']:.4f} |")
+    lines += ["", "Targets: " + json.dumps(TARGETS), ""]
+    SECTION.parent.mkdir(parents=True, exist_ok=True)
+    SECTION.write_text("\n".join(lines))
+
+
+def main() -> int:
+    global RESULTS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--tasks", default="sentiment,intent")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--no-ablation", action="store_true")
+    parser.add_argument("--results", default=str(RESULTS), help="JSON to write")
+    parser.add_argument("--merge", nargs="*", default=None,
+                        help="merge these result JSONs into --results and write the section")
+    args = parser.parse_args()
+    data = Path(args.data)
+    RESULTS = Path(args.results)
+    if args.merge is not None:
+        merged = None
+        for path in args.merge:
+            part = json.loads(Path(path).read_text())
+            if merged is None:
+                merged = part
+                merged["command"] = [part["command"]]
+            else:
+                merged["rows"] += part["rows"]
+                merged["command"].append(part["command"])
+        merged["command"] = " ; ".join(merged["command"])
+        RESULTS.write_text(json.dumps(merged, indent=2))
+        write_section(merged)
+        return 0
+    recorder = Recorder("python bench/text_models.py " + " ".join(sys.argv[1:]), data)
+    splits = load_splits(data)
+    work = Path(tempfile.mkdtemp(prefix="seqlens-bench-text-"))
+    if "sentiment" in args.tasks:
+        run_sentiment(recorder, splits, work, args.epochs, not args.no_ablation)
+    if "intent" in args.tasks:
+        run_intent(recorder, splits, work, args.epochs, not args.no_ablation)
+    write_section(recorder.results)
+    print(f"wrote {RESULTS} and {SECTION}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
