@@ -1,6 +1,7 @@
 """seqlens dashboard: predictions and the attention behind them.
 
-Run with `seqlens dashboard --artifacts DIR`, or `streamlit run dashboard/app.py -- --artifacts DIR`.
+Run with `seqlens dashboard --artifacts DIR [--item-metadata movies.csv]`, or
+`streamlit run dashboard/app.py -- --artifacts DIR [--item-metadata movies.csv]`.
 The artifacts root comes from `--artifacts`, else `$SEQLENS_ARTIFACTS`, else `./seqlens-demo`,
 and can be changed in the sidebar.
 """
@@ -10,13 +11,15 @@ import time
 
 import streamlit as st
 
-from dashboard.artifacts import resolve_artifacts_root
-from dashboard.ui import ROOT_KEY
+from dashboard.artifacts import flag_value, resolve_artifacts_root
+from dashboard.ui import ITEM_METADATA_KEY, ROOT_KEY
 
 st.set_page_config(page_title="seqlens", page_icon=":material/visibility:", layout="wide")
 
 if ROOT_KEY not in st.session_state:
     st.session_state[ROOT_KEY] = str(resolve_artifacts_root(sys.argv[1:]))
+if ITEM_METADATA_KEY not in st.session_state:
+    st.session_state[ITEM_METADATA_KEY] = flag_value(sys.argv[1:], "--item-metadata") or ""
 
 pages = [
     st.Page("app_pages/recommendations.py", title="Recommendations",

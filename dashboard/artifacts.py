@@ -53,6 +53,17 @@ class MissingArtifact(Exception):
         )
 
 
+def flag_value(argv: Sequence[str] | None, flag: str) -> str | None:
+    """The value of `flag` in `argv` (`--flag VALUE` or `--flag=VALUE`), else None."""
+    arguments = list(argv or [])
+    for index, argument in enumerate(arguments):
+        if argument == flag and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if argument.startswith(f"{flag}="):
+            return argument.split("=", 1)[1]
+    return None
+
+
 def resolve_artifacts_root(
     argv: Sequence[str] | None = None, environ: dict[str, str] | None = None
 ) -> Path:
@@ -62,12 +73,9 @@ def resolve_artifacts_root(
         argv: the script's arguments (`streamlit run app.py -- --artifacts DIR` passes them).
         environ: the environment; `os.environ` when None.
     """
-    arguments = list(argv or [])
-    for index, argument in enumerate(arguments):
-        if argument == "--artifacts" and index + 1 < len(arguments):
-            return Path(arguments[index + 1])
-        if argument.startswith("--artifacts="):
-            return Path(argument.split("=", 1)[1])
+    from_flag = flag_value(argv, "--artifacts")
+    if from_flag:
+        return Path(from_flag)
     environment = os.environ if environ is None else environ
     if environment.get(ARTIFACTS_ENV_VAR):
         return Path(environment[ARTIFACTS_ENV_VAR])

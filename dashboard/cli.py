@@ -20,6 +20,9 @@ def register(commands) -> None:
     )
     parser.add_argument("--artifacts", type=Path, default=None,
                         help="artifacts root (default: $SEQLENS_ARTIFACTS, else ./seqlens-demo)")
+    parser.add_argument("--item-metadata", type=Path, default=None,
+                        help="item titles: a MovieLens movies.csv (movieId,title,...) or an "
+                             "item_id,title CSV (default: <artifacts>/raw/movies.csv if present)")
     parser.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
     parser.add_argument("--address", default="localhost",
                         help="address to bind (default localhost; 0.0.0.0 to expose it)")
@@ -29,16 +32,17 @@ def register(commands) -> None:
 
 
 def streamlit_command(artifacts: Path, port: int, address: str = "localhost",
-                      headless: bool = False) -> list[str]:
+                      headless: bool = False, item_metadata: Path | None = None) -> list[str]:
     """The `streamlit run` command line for the dashboard app."""
     if not 1 <= port <= 65535:
         raise ValueError(f"Expected port in [1, 65535]. Received: port={port}")
+    extra = ["--item-metadata", str(item_metadata)] if item_metadata else []
     return [
         sys.executable, "-m", "streamlit", "run", str(APP_FILE),
         "--server.port", str(port), "--server.address", address,
         "--server.headless", "true" if headless else "false",
         "--browser.gatherUsageStats", "false",
-        "--", "--artifacts", str(artifacts),
+        "--", "--artifacts", str(artifacts), *extra,
     ]
 
 
@@ -52,7 +56,11 @@ def run_dashboard(args: argparse.Namespace) -> int:
             f"Expected an existing artifacts folder (run `seqlens demo --output {artifacts}` "
             f"first). Received: artifacts={str(artifacts)!r}"
         )
-    command = streamlit_command(artifacts, args.port, args.address, args.headless)
+    if args.item_metadata is not None and not args.item_metadata.is_file():
+        raise FileNotFoundError(
+            f"Expected an existing item metadata CSV. Received: item_metadata={str(args.item_metadata)!r}")
+    item_metadata = args.item_metadata.resolve() if args.item_metadata else None
+    command = streamlit_command(artifacts, args.port, args.address, args.headless, item_metadata)
     environment = {**os.environ, ARTIFACTS_ENV_VAR: str(artifacts)}
     print(f"seqlens dashboard: http://{args.address}:{args.port} over {artifacts}", flush=True)
     try:

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard.artifacts import MissingArtifact
 
 ROOT_KEY = "artifacts_root"
+ITEM_METADATA_KEY = "item_metadata"
 
 
 def artifacts_root() -> Path:

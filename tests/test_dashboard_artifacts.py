@@ -7,6 +7,7 @@ from dashboard.artifacts import (
     MissingArtifact,
     find_item_metadata,
     fingerprint,
+    flag_value,
     list_model_folders,
     list_served_versions,
     load_alerts,
@@ -32,6 +33,8 @@ def test_resolve_root_prefers_flag_then_environment(tmp_path):
     assert str(resolve_artifacts_root(["--artifacts=b"], {"SEQLENS_ARTIFACTS": "c"})) == "b"
     assert str(resolve_artifacts_root([], {"SEQLENS_ARTIFACTS": "c"})) == "c"
     assert str(resolve_artifacts_root([], {})) == "seqlens-demo"
+    assert flag_value(["--item-metadata", "m.csv"], "--item-metadata") == "m.csv"
+    assert flag_value(["--artifacts"], "--artifacts") is None
 
 
 def test_sequences_and_texts_load(root):

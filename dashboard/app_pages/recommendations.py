@@ -16,7 +16,7 @@ from dashboard.recommendation_views import (
     search_users,
     user_history,
 )
-from dashboard.ui import artifacts_root, empty_state_on_missing
+from dashboard.ui import ITEM_METADATA_KEY, artifacts_root, empty_state_on_missing
 
 root = artifacts_root()
 
@@ -45,9 +45,10 @@ st.title("Recommendations")
 st.caption("Pick a user to see their history, what the recommender suggests next, "
            "and which past interactions its attention rested on.")
 
-default_metadata = find_item_metadata(root)
+if not st.session_state.get(ITEM_METADATA_KEY):
+    st.session_state[ITEM_METADATA_KEY] = str(find_item_metadata(root) or "")
 metadata_path = st.sidebar.text_input(
-    "Item metadata CSV (optional)", value=str(default_metadata or ""),
+    "Item metadata CSV (optional)", key=ITEM_METADATA_KEY,
     help="A MovieLens movies.csv (movieId,title,...) or item_id,title CSV; adds titles.")
 titles: dict[str, str] = {}
 try:
