@@ -68,11 +68,20 @@ def _measure(kind: str, input_path: str, input_format: str, output: str) -> dict
     seconds = time.perf_counter() - started
     return {
         "seconds": round(seconds, 3),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": _peak_rss_mib(),
         "peak_rss_children_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "stats": {key: stats.get(key) for key in ("rows_in", "rows_out", "rows_dead", "users", "items",
                                                   "dead_by_reason")},
     }
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident set size (`VmHWM`; unlike `ru_maxrss` it is not inherited
+    from the parent across `exec`)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _run_subprocess(kind: str, input_path: str, input_format: str, output: Path) -> dict:
@@ -93,11 +102,32 @@ def _dataset_rows(name: str, path: str, input_format: str, work: Path, kinds: li
         print(f"{name:10s} {kind:10s} {measured['seconds']:8.2f} s  "
               f"{measured['events_per_second']:>10,} ev/s  peak RSS {measured['peak_rss_mib']:.0f} MiB",
               flush=True)
-    for kind in kinds:
-        if kind != "pandas" and "pandas" in runs:
-            runs[kind]["throughput_ratio_to_pandas"] = round(
-                runs[kind]["events_per_second"] / runs["pandas"]["events_per_second"], 3)
+    _compare_to_pandas(runs)
     return runs
+
+
+def _compare_to_pandas(runs: dict) -> None:
+    """Add each Beam run's throughput ratio to pandas and whether their counts agree."""
+    if "pandas" not in runs:
+        return
+    keys = ("rows_in", "rows_out", "rows_dead", "users", "items")
+    for kind, run in runs.items():
+        if kind == "pandas":
+            continue
+        run["throughput_ratio_to_pandas"] = round(
+            run["events_per_second"] / runs["pandas"]["events_per_second"], 3)
+        run["counts_agree_with_pandas"] = all(
+            run["stats"][key] == runs["pandas"]["stats"][key] for key in keys
+        ) and run["stats"]["dead_by_reason"] == runs["pandas"]["stats"]["dead_by_reason"]
+
+
+def rewrite_report(results_path: Path) -> None:
+    """Recompute the derived figures and the Markdown section from an existing results file."""
+    results = json.loads(results_path.read_text())
+    for runs in results["datasets"].values():
+        _compare_to_pandas(runs)
+    results_path.write_text(json.dumps(results, indent=2) + "\n")
+    (ROOT / "bench" / "sections" / "pipeline.md").write_text(_markdown(results))
 
 
 def main() -> int:
@@ -155,8 +185,8 @@ def main() -> int:
             "data set. Wall clock from just before the pipeline call (after imports) to its return: "
             "reading the file, validating, dead-lettering, deduplicating, ordering, leave-one-out "
             "positions, item vocabulary, stats and writing Parquet. events_per_second = rows_in / "
-            "seconds. peak_rss_mib = ru_maxrss of the measuring process (beam-2proc: its SDK worker "
-            "processes are reported in peak_rss_children_mib). Filtering and truncation off (defaults)."
+            "seconds. peak_rss_mib = VmHWM of the measuring process (beam-2proc: the largest of its SDK "
+            "worker processes is in peak_rss_children_mib, ru_maxrss of the waited-for children). Filtering and truncation off (defaults)."
         ),
         "generated_log": {"path": str(generated.relative_to(ROOT)) if generated.is_relative_to(ROOT)
                           else str(generated), "events": args.events, "generation": generation},
@@ -195,7 +225,15 @@ def _markdown(results: dict) -> str:
     if check:
         lines += ["", f"SASRec Games counts (filtering off): measured {check['measured']}, expected "
                       f"{check['expected']}: {'exact match' if check['exact_match'] else 'MISMATCH'}."]
-    lines += ["", "Target (issue 2): Beam >= 1/3 of the pandas throughput at 5M events.", ""]
+    agree = all(run.get("counts_agree_with_pandas", True) for runs in results["datasets"].values()
+                for run in runs.values())
+    lines += [
+        "", f"Beam and pandas produce the same counts on every data set (rows in/out/dead, dead "
+        f"letters by reason, users, items): {'yes' if agree else 'NO'}.",
+        "", "Target (issue 2): Beam >= 1/3 of the pandas throughput at 5M events. `beam-2proc` pays "
+        "for starting two SDK worker processes (each imports Beam, pyarrow and pandas) and for "
+        "moving every element through the Fn API data plane; on a machine this loaded that fixed "
+        "cost dominates the small logs.", ""]
     return "\n".join(lines)
 
 
