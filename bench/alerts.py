@@ -75,7 +75,7 @@ def planted_part(work: Path, model: str | None, seed: int, variants_too: bool = 
         alerts, _ = detect(table, DAY, detector)
         results["noisy_score_generator"][name] = evaluate_alerts(alerts, truth, config)
     if model:
-        scored_path = work / f"planted_model_scored_seed{seed}.parquet"
+        scored_path = work / f"planted_scored_{Path(model).name}_seed{seed}.parquet"
         if not scored_path.exists():
             from seqlens.alerts.scoring import score_texts
 
@@ -246,8 +246,10 @@ def _escape(text: str) -> str:
 
 def write_section(results: dict, path: Path) -> None:
     """The Markdown section for BENCHMARKS.md, from the results dict."""
+    commands = sorted({results[part].get("command", results["command"])
+                       for part in ("planted", "stocknet") if part in results})
     lines = ["## Sentiment alerts (`bench/alerts.py`)", "",
-             f"Command: `{results['command']}`  ",
+             "Commands: " + ", ".join(f"`{command}`" for command in commands) + "  ",
              f"Machine: {results['machine']}; date {results['date']}.  ",
              f"Sentiment model: `{results['sentiment_model']}`. Method and defaults: `docs/alerts.md`.", ""]
     planted = results.get("planted")
@@ -400,10 +402,23 @@ def main() -> None:
             {**a.to_dict(), "top_texts": top_texts(scored, a, 3),
              "price_move": next_trading_move(a, returns)} for a in examples]
     results_path.parent.mkdir(parents=True, exist_ok=True)
+    # another run (e.g. --skip-planted in parallel) may have written its part meanwhile: merge
+    current = json.loads(results_path.read_text()) if results_path.exists() else {}
+    for part in ("planted", "stocknet"):
+        if part in results and not getattr(args, f"skip_{part}"):
+            results[part]["command"] = results["command"]
+            results[part]["date"] = results["date"]
+            current[part] = results[part]
+    current.update({key: results[key] for key in ("machine", "date", "command", "sentiment_model")})
+    results = current
     results_path.write_text(json.dumps(results, indent=2, default=str))
     write_section(results, ROOT / "bench" / "sections" / "alerts.md")
     print(json.dumps({k: v for k, v in results.items() if k not in ("stocknet",)}, indent=1, default=str)[:3000])
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--section-only"]:  # rebuild the Markdown from bench/results/alerts.json
+        write_section(json.loads((ROOT / "bench" / "results" / "alerts.json").read_text()),
+                      ROOT / "bench" / "sections" / "alerts.md")
+    else:
+        main()
