@@ -25,8 +25,8 @@ class RecommenderConfig:
     dropout: float = 0.3
     loss: str = "softmax"
     num_negatives: int = 1024
-    batch_size: int = 64
-    learning_rate: float = 1e-3
+    batch_size: int = 16
+    learning_rate: float = 2e-3
     epochs: int = 30
     patience: int = 3
     seed: int = 0
