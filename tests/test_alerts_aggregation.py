@@ -76,6 +76,7 @@ def test_aggregate_windows_returns_sorted_frames():
     assert list(windows["ticker"]) == ["AAA", "AAA", "BBB"]
     assert windows["window_end"].sub(windows["window_start"]).eq(DAY).all()
     assert sorted(dead["reason"]) == ["bad_score", "missing_ticker"]
+    assert windows.attrs["beam_counters"] == {"rows_in": len(ROWS), "rows_dead": 2}
     assert len(windows) and not math.isnan(windows["mean_score"].iloc[0])
 
 

@@ -302,7 +302,8 @@ def aggregate_windows(scored: pd.DataFrame, config: AggregationConfig,
 
     Returns:
         `(windows, dead_letter)`: `windows` has `WINDOW_COLUMNS`, sorted by ticker and window;
-        `dead_letter` has `reason, id, raw`.
+        `dead_letter` has `reason, id, raw`. The Beam `Metrics` counters of the run
+        (`rows_in`, `rows_dead`) are in `windows.attrs["beam_counters"]`.
     """
     from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -314,18 +315,24 @@ def aggregate_windows(scored: pd.DataFrame, config: AggregationConfig,
                 handle.write(json.dumps(record, default=str) + "\n")
         windows_path = str(Path(folder) / "windows.jsonl")
         dead_path = str(Path(folder) / "dead.jsonl")
-        options = PipelineOptions(runner=runner)
-        with beam.Pipeline(options=options) as pipeline:
-            outputs = (pipeline | "ReadScoredRows" >> beam.io.ReadFromText(str(rows_path))
-                       | "AggregateSentiment" >> AggregateSentiment(config))
-            for name, path in (("windows", windows_path), ("dead_letter", dead_path)):
-                _ = (outputs[name]
-                     | f"Serialize{name.title()}" >> beam.Map(json.dumps)
-                     | f"Write{name.title()}" >> beam.io.WriteToText(
-                         path, num_shards=1, shard_name_template=""))
+        options = PipelineOptions(flags=[], runner=runner)  # never parse the caller's argv
+        pipeline = beam.Pipeline(options=options)
+        outputs = (pipeline | "ReadScoredRows" >> beam.io.ReadFromText(str(rows_path))
+                   | "AggregateSentiment" >> AggregateSentiment(config))
+        for name, path in (("windows", windows_path), ("dead_letter", dead_path)):
+            _ = (outputs[name]
+                 | f"Serialize{name.title()}" >> beam.Map(json.dumps)
+                 | f"Write{name.title()}" >> beam.io.WriteToText(
+                     path, num_shards=1, shard_name_template=""))
+        result = pipeline.run()
+        result.wait_until_finish()
+        counters = {counter.key.metric.name: int(counter.committed)
+                    for counter in result.metrics().query()["counters"]
+                    if counter.key.metric.namespace == "alerts"}
         windows = _read_jsonl(windows_path, WINDOW_COLUMNS)
         dead = _read_jsonl(dead_path, ["reason", "id", "raw"])
     windows = windows.sort_values(["ticker", "window_start"]).reset_index(drop=True)
+    windows.attrs["beam_counters"] = counters
     return windows, dead
 
 
