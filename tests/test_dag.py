@@ -148,14 +148,15 @@ def test_dag_run_publishes_models_and_writes_alerts(good_run, base_root):
     assert good_run["state"] == "success", good_run
     assert set(good_run["tasks"].values()) == {"success"}, good_run
     serving_root = base_root / "serving"
-    for name in ("recommender", "sentiment", "intent"):
-        versions = published_versions(serving_root, name)
-        assert len(versions) == 1, (name, versions)
-        assert (serving_root / name / str(versions[0]) / "saved_model.pb").exists()
-        assert publish_decisions(serving_root, name) == ["published"]
     run_root = interval_run_root(base_root, GOOD_KEY)
+    published = json.loads((run_root / "published.json").read_text())
+    for name in ("recommender", "sentiment", "intent"):
+        assert published[name]["version"] == 1 and published[name]["decision"] == "published"
+        assert (serving_root / name / "1" / "saved_model.pb").exists()
+        assert publish_decisions(serving_root, name)[0] == "published"
     assert (run_root / "models" / "recommender" / "metrics.json").exists()
     assert (run_root / "alerts" / "alerts.jsonl").exists()
+    assert (run_root / "alerts" / "windows.parquet").exists()
 
 
 @pytest.mark.slow
