@@ -46,7 +46,9 @@ def main() -> int:
         shutil.rmtree(args.output)
     command = " ".join([".venv/bin/python", "bench/demo.py", *sys.argv[1:]])
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load_before = os.getloadavg()
     report = run_demo(args.output, seed=args.seed, fast=args.fast)
+    load_after = os.getloadavg()
     print_summary(report)
     settings = BatchSettings.fast(args.seed) if args.fast else BatchSettings.demo(args.seed)
 
@@ -59,6 +61,9 @@ def main() -> int:
                      "empty folder; wall-clock seconds per step from time.perf_counter; "
                      "machine shared with other jobs, so treat timings as indicative"),
         "settings": settings.to_dict(),
+        "load_average_1min_before": round(load_before[0], 2),
+        "load_average_1min_after": round(load_after[0], 2),
+        "load_average_15min_after": round(load_after[2], 2),
         "demo_total_seconds": round(report.total_seconds, 1),
         "demo_target_seconds": TARGET_SECONDS,
         "demo_under_target": report.total_seconds < TARGET_SECONDS,
@@ -86,7 +91,9 @@ Target: under {TARGET_SECONDS // 60} minutes on this machine.
 {rows}
 | **total** | {'ok' if report.succeeded else 'incomplete'} | **{report.total_seconds:.1f}** |
 
-The machine was shared with other jobs during the run, so the timings are indicative.
+The machine was shared with other jobs during the run (1-minute load average
+{load_before[0]:.1f} before and {load_after[0]:.1f} after, on 2 cores), so the timings are
+indicative: on an idle machine every step is faster.
 """
     (BENCH_DIR / "sections").mkdir(exist_ok=True)
     (BENCH_DIR / "sections" / "demo.md").write_text(section)
