@@ -104,7 +104,10 @@ class TokenizeChunkFn(beam.DoFn):
         seconds, status = parse_timestamps(rows.column("timestamp"), self._plausible)
         reasons[status == STATUS_ABSURD] = dead_letter.ABSURD_TIMESTAMP
         reasons[status == STATUS_UNPARSABLE] = dead_letter.UNPARSABLE_TIMESTAMP
-        for field in reversed(self._columns.required):
+        checked = list(self._columns.required)
+        if self._columns.key in rows.column_names and self._columns.key not in checked:
+            checked.insert(0, self._columns.key)  # e.g. a news `id` column: empty means malformed
+        for field in reversed(checked):
             if field == "timestamp":
                 reasons[status == STATUS_MISSING] = dead_letter.MISSING_FIELD
                 continue

@@ -2,7 +2,7 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline import dead_letter
@@ -19,7 +19,7 @@ def test_combine_fns_and_dead_letter_writer(tmp_path):
     dead = [dead_letter.dead_letters_from_rows(["duplicate", "empty_id"], "f", [1, 2], ["x", "y"]),
             dead_letter.empty_dead_letters(),
             dead_letter.dead_letters_from_rows(["duplicate"], "f", [3], ["z"])]
-    with TestPipeline(runner=FnApiRunner()) as pipeline:
+    with BeamTestPipeline(runner=FnApiRunner()) as pipeline:
         merged = pipeline | "Tables" >> beam.Create(tables) | beam.CombineGlobally(MergeCountTablesFn("item_id"))
         as_dict = merged | beam.Map(lambda table: dict(zip(
             table.column("item_id").to_pylist(), table.column("count").to_pylist(), strict=True)))

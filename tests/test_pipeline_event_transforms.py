@@ -4,7 +4,7 @@ import apache_beam as beam
 import pyarrow as pa
 import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline import dead_letter
@@ -38,7 +38,7 @@ LOG = (
 
 
 def _pipeline():
-    return TestPipeline(runner=FnApiRunner())
+    return BeamTestPipeline(runner=FnApiRunner())
 
 
 @pytest.fixture()

@@ -61,7 +61,7 @@ def test_generated_log_produces_the_contract_layout(generated, tmp_path):
 
 def test_filtering_and_time_split(generated, tmp_path):
     output = tmp_path / "events"
-    config = EventsConfig(min_user_count=10, min_item_count=25, filter_rounds=4, plausible=PLAUSIBLE,
+    config = EventsConfig(min_user_count=10, min_item_count=25, filter_rounds=8, plausible=PLAUSIBLE,
                           split=SplitConfig("time", 1_704_067_200 + 10 * 86_400, 1_704_067_200 + 20 * 86_400))
     stats = run_events_pipeline(generated["events"], output, config=config)
     sequences, _ = _check_run(output, stats)

@@ -2,7 +2,7 @@
 
 import apache_beam as beam
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.text_formats import TextColumns, resolve_text_format
@@ -24,7 +24,7 @@ def test_texts_to_tokens(tmp_path):
     path.write_text(LOG)
     columns = TextColumns.chats()
     spec = resolve_text_format("csv", [str(path)], columns)
-    with TestPipeline(runner=FnApiRunner()) as pipeline:
+    with BeamTestPipeline(runner=FnApiRunner()) as pipeline:
         result = pipeline | beam.Create([(0, str(path))]) | TextsToTokens(
             columns, spec, TimestampRange(631_152_000, 2_000_000_000), [str(path)], num_buckets=2)
         texts = result["texts"] | beam.FlatMap(

@@ -39,6 +39,17 @@ def test_news_from_generated_csv(generated, tmp_path):
     texts, dead = _check(tmp_path / "news", stats)
     assert list(texts.columns) == ["id", "timestamp", "ticker", "text", "tokens", "source", "author", "label"]
     assert texts["timestamp"].dtype == "int64" and stats["rows_dead"] > 0
+    assert (texts["id"].str.len() > 0).all()
+
+
+def test_news_with_empty_id_or_ticker_is_dead_lettered(tmp_path):
+    path = tmp_path / "news.csv"
+    path.write_text("id,timestamp,ticker,text\n,1700000000,AAPL,up\nn2,1700000000,,down\n"
+                    "n3,1700000000,KO,flat\n")
+    stats = run_news_pipeline(path, tmp_path / "news", plausible=PLAUSIBLE)
+    texts, _ = _check(tmp_path / "news", stats)
+    assert stats["dead_by_reason"] == {"empty_id": 1, "missing_field": 1}
+    assert texts["id"].tolist() == ["n3"] and texts["source"].isna().all()
 
 
 def test_chats_from_generated_csv(generated, tmp_path):
