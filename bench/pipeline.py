@@ -233,7 +233,8 @@ def _markdown(results: dict) -> str:
         "", "Target (issue 2): Beam >= 1/3 of the pandas throughput at 5M events. `beam-2proc` pays "
         "for starting two SDK worker processes (each imports Beam, pyarrow and pandas) and for "
         "moving every element through the Fn API data plane; on a machine this loaded that fixed "
-        "cost dominates the small logs.", ""]
+        "cost dominates the small logs. Inside a DoFn the CSV block is parsed by Arrow's reader, which "
+        "may use both cores; pandas' `read_csv` (C engine) and `groupby().agg(list)` use one.", ""]
     return "\n".join(lines)
 
 
