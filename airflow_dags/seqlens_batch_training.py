@@ -44,6 +44,8 @@ from airflow.sdk import (
     task,
 )
 
+from seqlens.batch import BatchSettings  # light: no TensorFlow, Beam or Keras at parse time
+
 SCHEDULE = os.environ.get("AIRFLOW_VAR_SEQLENS_BATCH_SCHEDULE", "@daily")
 
 # Bad input (a missing part, a wrong path or setting) fails at once; anything else is retried.
@@ -62,6 +64,24 @@ DEFAULT_ARGS = {
     "execution_timeout": timedelta(hours=2),
 }
 
+SETTING_DESCRIPTIONS = {
+    "seed": "seed of the generator and of every model",
+    "learning_rate": "recommender learning rate (0: untrained weights, must fail the gate)",
+    "latency_p99_ms": "publish gate: p99 limit (ms) of single requests to the SavedModel",
+    "top_k": "cut-off of the ranking metrics",
+}
+
+
+def _setting_param(name: str, value: int | float) -> Param:
+    """An Airflow Param for one `BatchSettings` field (integers >= 1, rates >= 0)."""
+    description = SETTING_DESCRIPTIONS.get(name, name.replace("_", " "))
+    if isinstance(value, float):
+        bound = {"exclusiveMinimum": 0} if name == "latency_p99_ms" else {"minimum": 0}
+        return Param(value, type="number", description=description, **bound)
+    return Param(value, type="integer", minimum=0 if name == "seed" else 1,
+                 description=description)
+
+
 PARAMS = {
     "artifacts_root": Param("", type="string",
                             description="folder of every run (empty: Variable, env, AIRFLOW_HOME)"),
@@ -72,24 +92,8 @@ PARAMS = {
     "chats_log": Param("", type="string", description="chats log (empty: generate)"),
     "limit_to_interval": Param(True, type="boolean",
                                description="drop log rows after the data interval's end"),
-    "seed": Param(42, type="integer"),
-    "num_users": Param(2000, type="integer", minimum=1),
-    "num_items": Param(800, type="integer", minimum=1),
-    "num_days": Param(90, type="integer", minimum=1),
-    "num_chats": Param(4000, type="integer", minimum=1),
-    "max_length": Param(50, type="integer", minimum=1),
-    "recommender_epochs": Param(5, type="integer", minimum=1),
-    "recommender_blocks": Param(2, type="integer", minimum=1),
-    "recommender_heads": Param(2, type="integer", minimum=1),
-    "recommender_batch_size": Param(32, type="integer", minimum=1),
-    "text_epochs": Param(2, type="integer", minimum=1),
-    "embedding_dim": Param(32, type="integer", minimum=1),
-    "text_embedding_dim": Param(32, type="integer", minimum=1),
-    "learning_rate": Param(5e-3, type="number", minimum=0,
-                           description="recommender learning rate (0: untrained, fails the gate)"),
-    "top_k": Param(10, type="integer", minimum=1),
-    "latency_p99_ms": Param(50.0, type="number", exclusiveMinimum=0,
-                            description="publish gate: p99 limit of single requests"),
+    # every field of seqlens.batch.BatchSettings, with its default (one definition)
+    **{name: _setting_param(name, value) for name, value in BatchSettings().to_dict().items()},
 }
 
 
