@@ -131,11 +131,12 @@ def attention_rows(recorder, datasets_and_tests, name, config, train_texts, trai
     return metrics
 
 
-def run_sentiment(recorder, splits, work: Path, epochs: int, ablation: bool) -> None:
+def run_sentiment(recorder, splits, work: Path, epochs: int, ablation: bool,
+                  main_rows: bool = True) -> None:
     from models.text_training import TextTrainingConfig
 
     names = ("phrasebank_allagree", "phrasebank_50agree", "twitter_financial_news")
-    for name in names:
+    for name in names if main_rows else ():
         linear_row(recorder, name, *splits[name])
     base = dict(task="sentiment", epochs=epochs, sequence_length=64, seed=42)
     allagree_train, allagree_test = splits["phrasebank_allagree"]
@@ -149,11 +150,12 @@ def run_sentiment(recorder, splits, work: Path, epochs: int, ablation: bool) -> 
 
     pool = pd.concat(pool, ignore_index=True).drop_duplicates(["text", "label"])
     tests = [(name, splits[name][1]) for name in names]
-    for name, test in tests:
-        linear_row(recorder, name, pool, test, name="tfidf_linear, joint finance data")
-    attention_rows(recorder, tests, "attention, joint finance data, + char n-grams",
-                   TextTrainingConfig(**base, linear_ensemble=True),
-                   pool["text"].tolist(), pool["label"].tolist(), work / "joint")
+    if main_rows:
+        for name, test in tests:
+            linear_row(recorder, name, pool, test, name="tfidf_linear, joint finance data")
+        attention_rows(recorder, tests, "attention, joint finance data, + char n-grams",
+                       TextTrainingConfig(**base, linear_ensemble=True),
+                       pool["text"].tolist(), pool["label"].tolist(), work / "joint")
     if ablation:
         attention_rows(recorder, [("phrasebank_allagree", allagree_test)],
                        "attention, own data, words only",
@@ -271,6 +273,8 @@ def main() -> int:
     parser.add_argument("--tasks", default="sentiment,intent")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--no-ablation", action="store_true")
+    parser.add_argument("--ablation-only", action="store_true",
+                        help="sentiment: only the ablation rows (to run them in parallel)")
     parser.add_argument("--results", default=str(RESULTS), help="JSON to write")
     parser.add_argument("--merge", nargs="*", default=None,
                         help="merge these result JSONs into --results and write the section")
@@ -295,7 +299,8 @@ def main() -> int:
     splits = load_splits(data)
     work = Path(tempfile.mkdtemp(prefix="seqlens-bench-text-"))
     if "sentiment" in args.tasks:
-        run_sentiment(recorder, splits, work, args.epochs, not args.no_ablation)
+        run_sentiment(recorder, splits, work, args.epochs, not args.no_ablation,
+                      main_rows=not args.ablation_only)
     if "intent" in args.tasks:
         run_intent(recorder, splits, work, args.epochs, not args.no_ablation)
     write_section(recorder.results)

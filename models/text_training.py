@@ -23,7 +23,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +85,6 @@ class TextTrainingConfig:
     auxiliary_weight: float = 1.0
     oos_keep_rate: float = 0.95
     seed: int = 42
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
