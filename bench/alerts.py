@@ -339,6 +339,8 @@ def main() -> None:
                         help="planted data seeds (the detector was tuned on seed 7, not these)")
     parser.add_argument("--skip-planted", action="store_true")
     parser.add_argument("--skip-stocknet", action="store_true")
+    parser.add_argument("--skip-planted-model", action="store_true",
+                        help="planted part: noisy score generator only (no model scoring)")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -354,7 +356,8 @@ def main() -> None:
         "sentiment_model": model,
     })
     if not args.skip_planted:
-        runs = {seed: planted_part(work, model if index == 0 else None, seed, index == 0)
+        planted_model = None if args.skip_planted_model else model
+        runs = {seed: planted_part(work, planted_model if index == 0 else None, seed, index == 0)
                 for index, seed in enumerate(args.seeds)}
         defaults = [run["noisy_score_generator"]["default"] for run in runs.values()]
         results["planted"] = {

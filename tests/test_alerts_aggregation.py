@@ -58,6 +58,17 @@ def test_windows_per_ticker_with_duplicates_and_retweets_removed():
                     equal_to([("g", "missing_ticker"), ("h", "bad_score")]), label="CheckDeadLetter")
 
 
+def test_streaming_path_gives_the_same_windows():
+    with test_pipeline.TestPipeline(runner="FnApiRunner") as pipeline:
+        outputs = (pipeline | beam.Create(ROWS)
+                   | AggregateSentiment(AggregationConfig(window="day"), streaming=True))
+        assert_that(outputs["windows"] | "Summarise" >> beam.Map(summarise), equal_to([
+            ("AAA", 0, 4, 2.0, 0.05, 0.5, 0.5),
+            ("AAA", DAY, 1, 1.0, 0.0, 0.0, 0.0),
+            ("BBB", 0, 1, 1.0, 0.6, 0.0, 1.0),
+        ]))
+
+
 def test_downweighting_and_reach_weighting():
     rows = [row("a", 10, "AAA", "bad news", -1.0, "negative", followers=9),
             row("b", 20, "AAA", "bad news", -1.0, "negative", followers=9),
