@@ -65,7 +65,8 @@ def score_texts(texts: list[str], model: str | Path, batch_size: int = 512) -> p
         batch_size: texts per `predict` call.
 
     Returns:
-        `N` rows: `label, score, confidence, tokens, token_attention`.
+        `N` rows: `label, score, confidence, tokens, token_attention` (each distinct text is
+        scored once).
     """
     if batch_size < 1:
         raise ValueError(f"Expected batch_size >= 1. Received: batch_size={batch_size}")
@@ -84,16 +85,21 @@ def score_texts(texts: list[str], model: str | Path, batch_size: int = 512) -> p
         raise ValueError(
             f"Expected a sentiment model. Received: model={str(model)!r} (task {text_model.task!r})"
         )
+    # each distinct text is scored once (retweets and reposted headlines repeat a lot)
+    unique_texts = list(dict.fromkeys(texts))
+    positions = {text: index for index, text in enumerate(unique_texts)}
     parts = []
-    for start in range(0, len(texts), batch_size):
-        batch = texts[start:start + batch_size]
+    for start in range(0, len(unique_texts), batch_size):
+        batch = unique_texts[start:start + batch_size]
         predicted = text_model.predict(list(batch))
         parts.append(predicted)
         if (start // batch_size) % 20 == 0:
-            logger.info("scored %d / %d texts", min(start + batch_size, len(texts)), len(texts))
+            logger.info("scored %d / %d distinct texts", min(start + batch_size, len(unique_texts)),
+                        len(unique_texts))
     if not parts:
         return pd.DataFrame(columns=["label", "score", "confidence", "tokens", "token_attention"])
     result = pd.concat(parts, ignore_index=True)
+    result = result.iloc[[positions[text] for text in texts]].reset_index(drop=True)
     columns = [c for c in ("label", "score", "confidence", "tokens", "token_attention")
                if c in result.columns]
     result = result[columns].copy()
