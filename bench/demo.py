@@ -20,6 +20,10 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+# `python bench/demo.py` puts bench/ first on sys.path, where bench/pipeline.py would shadow the
+# `pipeline` package: import the project from the repository root instead.
+sys.path[:] = [str(BENCH_DIR.parent)] + [
+    entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR]
 MACHINE = "2-core CPU, 24 GiB, shared with other jobs"
 TARGET_SECONDS = 600
 

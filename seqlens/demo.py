@@ -106,8 +106,13 @@ def captured_output(log_path: Path) -> Iterator[None]:
             os.close(descriptor)
 
 
+def echo_line(line: str) -> None:
+    """Print one progress line at once (also when stdout is a pipe or a file)."""
+    print(line, flush=True)
+
+
 def run_demo(output: str | Path, seed: int = 42, fast: bool = False,
-             echo: Callable[[str], None] = print, capture_logs: bool = True) -> DemoReport:
+             echo: Callable[[str], None] = echo_line, capture_logs: bool = True) -> DemoReport:
     """Run every demo step into `output`; a step whose part is missing is skipped, with a reason.
 
     Args:
@@ -177,7 +182,7 @@ def _short(value: object) -> str:
     return str(value)
 
 
-def print_summary(report: DemoReport, echo: Callable[[str], None] = print) -> None:
+def print_summary(report: DemoReport, echo: Callable[[str], None] = echo_line) -> None:
     """Where everything is, and the command that opens the dashboard on it."""
     from seqlens.layout import ArtifactLayout
 
@@ -225,7 +230,7 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else default_artifacts_root()
-    print(f"seqlens demo -> {output} (seed {args.seed}{', fast' if args.fast else ''})")
+    echo_line(f"seqlens demo -> {output} (seed {args.seed}{', fast' if args.fast else ''})")
     report = run_demo(output, seed=args.seed, fast=args.fast, capture_logs=not args.show_logs)
     print_summary(report)
     return 0 if all(step.status != "failed" for step in report.steps) else 1
