@@ -27,7 +27,7 @@ from pipeline import outputs, sources
 from pipeline.beam_common import WriteArrowTables, WriteDeadLetters, parquet_bytes, write_bytes
 from pipeline.event_formats import EVENT_FORMATS, EventColumns, resolve_event_format
 from pipeline.event_transforms import DEAD_LETTER, STATS, EventsConfig, EventsToSequences
-from pipeline.runner import DEFAULT_RUNNER, make_runner, pipeline_options
+from pipeline.runner import DEFAULT_RUNNER, make_runner, pipeline_options, run_pipeline
 from pipeline.sequences import SEQUENCE_SCHEMA
 
 
@@ -90,27 +90,28 @@ def run_events_pipeline(
     }
     options = pipeline_options(runner, pipeline_args or [])
     started = time.time()
-    with beam.Pipeline(runner=make_runner(runner, options), options=options) as pipeline:
-        result = (
-            pipeline
-            | "ListInputs" >> beam.Create(list(enumerate(paths)))
-            | "EventsToSequences" >> EventsToSequences(spec, config, paths)
-        )
-        _ = result["sequences"] | "WriteSequences" >> WriteArrowTables(
-            f"{output_dir}/sequences", SEQUENCE_SCHEMA
-        )
-        item_total = result["item_counts"] | "WriteVocabulary" >> WriteVocabulary(output_dir)
-        dead_counts = result[DEAD_LETTER] | "WriteDeadLetters" >> WriteDeadLetters(
-            f"{output_dir}/dead_letter"
-        )
-        zero = pipeline | "ZeroStats" >> beam.Create([{"rows_in": 0, "rows_out": 0, "users": 0}])
-        _ = (
-            (zero, result[STATS], dead_counts,
-             item_total | "ItemsStat" >> beam.Map(lambda n: {"items": n}))
-            | "FlattenAllStats" >> beam.Flatten()
-            | "SumAllStats" >> beam.CombineGlobally(outputs.SumCountsFn())
-            | "WriteStats" >> beam.Map(outputs.write_stats, output_dir)
-        )
+    pipeline = beam.Pipeline(runner=make_runner(runner, options), options=options)
+    result = (
+        pipeline
+        | "ListInputs" >> beam.Create(list(enumerate(paths)))
+        | "EventsToSequences" >> EventsToSequences(spec, config, paths)
+    )
+    _ = result["sequences"] | "WriteSequences" >> WriteArrowTables(
+        f"{output_dir}/sequences", SEQUENCE_SCHEMA
+    )
+    item_total = result["item_counts"] | "WriteVocabulary" >> WriteVocabulary(output_dir)
+    dead_counts = result[DEAD_LETTER] | "WriteDeadLetters" >> WriteDeadLetters(
+        f"{output_dir}/dead_letter"
+    )
+    zero = pipeline | "ZeroStats" >> beam.Create([{"rows_in": 0, "rows_out": 0, "users": 0}])
+    _ = (
+        (zero, result[STATS], dead_counts,
+         item_total | "ItemsStat" >> beam.Map(lambda n: {"items": n}))
+        | "FlattenAllStats" >> beam.Flatten()
+        | "SumAllStats" >> beam.CombineGlobally(outputs.SumCountsFn())
+        | "WriteStats" >> beam.Map(outputs.write_stats, output_dir)
+    )
+    run_info["metrics"] = run_pipeline(pipeline)
     run_info["seconds"] = round(time.time() - started, 3)
     outputs.finish_output_dir(output_dir, {"sequences": SEQUENCE_SCHEMA}, run_info)
     return json.loads(Path(output_dir, "stats.json").read_text()) if "://" not in output_dir else {}

@@ -56,3 +56,25 @@ def split_pipeline_args(argv: Sequence[str]) -> list[str]:
                 f"Expected Beam pipeline options of the form --name=value. Received: option={arg!r}"
             )
     return args
+
+
+def run_pipeline(pipeline) -> dict[str, int]:
+    """Run `pipeline` to completion; return its `seqlens` counters `{name: value}`.
+
+    Counters are read from the runner's metrics (committed values where the runner reports
+    them, else attempted ones), so `run.json` shows what `Metrics.counter` counted.
+    """
+    from apache_beam.metrics.metric import MetricsFilter
+
+    result = pipeline.run()
+    result.wait_until_finish()
+    counters: dict[str, int] = {}
+    try:
+        query = result.metrics().query(MetricsFilter().with_namespace("seqlens"))
+    except (NotImplementedError, AttributeError):
+        return counters
+    for counter in query.get("counters", []):
+        value = counter.committed if counter.committed is not None else counter.attempted
+        counters[counter.key.metric.name] = counters.get(counter.key.metric.name, 0) + int(value or 0)
+    return dict(sorted(counters.items()))
+

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from pipeline import outputs, sources
 from pipeline.beam_common import WriteArrowTables, WriteDeadLetters, parquet_bytes, write_bytes
-from pipeline.runner import DEFAULT_RUNNER, make_runner, pipeline_options
+from pipeline.runner import DEFAULT_RUNNER, make_runner, pipeline_options, run_pipeline
 from pipeline.text_formats import TEXT_FORMATS, TextColumns, resolve_text_format
 from pipeline.text_transforms import DEAD_LETTER, STATS, TextsToTokens, texts_schema
 from pipeline.timestamps import TimestampRange
@@ -89,27 +89,28 @@ def run_text_pipeline(
     }
     options = pipeline_options(runner, pipeline_args or [])
     started = time.time()
-    with beam.Pipeline(runner=make_runner(runner, options), options=options) as pipeline:
-        result = (
-            pipeline
-            | "ListInputs" >> beam.Create(list(enumerate(paths)))
-            | "TextsToTokens" >> TextsToTokens(columns, spec, plausible, paths, num_buckets)
-        )
-        _ = result["texts"] | "WriteTexts" >> WriteArrowTables(f"{output_dir}/texts", schema)
-        token_total = result["token_counts"] | "WriteTokenVocabulary" >> beam.Map(
-            _write_token_vocabulary, output_dir
-        )
-        dead_counts = result[DEAD_LETTER] | "WriteDeadLetters" >> WriteDeadLetters(
-            f"{output_dir}/dead_letter"
-        )
-        zero = pipeline | "ZeroStats" >> beam.Create([{"rows_in": 0, "rows_out": 0, "texts": 0}])
-        _ = (
-            (zero, result[STATS], dead_counts,
-             token_total | "TokensStat" >> beam.Map(lambda n: {"tokens": n}))
-            | "FlattenAllStats" >> beam.Flatten()
-            | "SumAllStats" >> beam.CombineGlobally(outputs.SumCountsFn())
-            | "WriteStats" >> beam.Map(outputs.write_stats, output_dir)
-        )
+    pipeline = beam.Pipeline(runner=make_runner(runner, options), options=options)
+    result = (
+        pipeline
+        | "ListInputs" >> beam.Create(list(enumerate(paths)))
+        | "TextsToTokens" >> TextsToTokens(columns, spec, plausible, paths, num_buckets)
+    )
+    _ = result["texts"] | "WriteTexts" >> WriteArrowTables(f"{output_dir}/texts", schema)
+    token_total = result["token_counts"] | "WriteTokenVocabulary" >> beam.Map(
+        _write_token_vocabulary, output_dir
+    )
+    dead_counts = result[DEAD_LETTER] | "WriteDeadLetters" >> WriteDeadLetters(
+        f"{output_dir}/dead_letter"
+    )
+    zero = pipeline | "ZeroStats" >> beam.Create([{"rows_in": 0, "rows_out": 0, "texts": 0}])
+    _ = (
+        (zero, result[STATS], dead_counts,
+         token_total | "TokensStat" >> beam.Map(lambda n: {"tokens": n}))
+        | "FlattenAllStats" >> beam.Flatten()
+        | "SumAllStats" >> beam.CombineGlobally(outputs.SumCountsFn())
+        | "WriteStats" >> beam.Map(outputs.write_stats, output_dir)
+    )
+    run_info["metrics"] = run_pipeline(pipeline)
     run_info["seconds"] = round(time.time() - started, 3)
     outputs.finish_output_dir(output_dir, {"texts": schema}, run_info)
     if "://" in output_dir:

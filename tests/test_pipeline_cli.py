@@ -46,6 +46,7 @@ def test_direct_runner_multi_processing_with_pass_through_flags(raw, tmp_path, c
     run = json.loads((output / "run.json").read_text())
     assert run["runner"] == "DirectRunner"
     assert "--direct_running_mode=multi_processing" in run["pipeline_args"]
+    assert run["metrics"]["rows_in"] == stats["rows_in"]
     assert len(pd.read_parquet(output / "dead_letter")) == stats["rows_dead"]
     assert json.loads(capsys.readouterr().out.strip())["rows_in"] == stats["rows_in"]
 

@@ -57,6 +57,10 @@ def test_generated_log_produces_the_contract_layout(generated, tmp_path):
     assert int(vocabulary["count"].sum()) == stats["rows_out"] and len(vocabulary) == stats["items"]
     run = json.loads((output / "run.json").read_text())
     assert run["config"]["max_length"] == 50 and run["format"] == "csv"
+    # the Metrics counters (one per drop reason) agree with the counted statistics
+    assert {name[len("dead_"):]: value for name, value in run["metrics"].items()
+            if name.startswith("dead_")} == stats["dead_by_reason"]
+    assert (run["metrics"]["rows_in"], run["metrics"]["rows_out"]) == (stats["rows_in"], stats["rows_out"])
 
 
 def test_filtering_and_time_split(generated, tmp_path):
