@@ -32,7 +32,8 @@ def _add_common(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> No
     parser.add_argument("--num-buckets", type=int, default=8,
                         help="key buckets for grouping (memory per worker ~ data / buckets)")
     parser.add_argument("--pipeline-arg", action="append", default=[], metavar="FLAG",
-                        help="a Beam pipeline option (repeatable); unknown --flags also pass through")
+                        help="a Beam pipeline option, e.g. --pipeline-arg=--project=P (repeatable); "
+                             "unknown --flags also pass through")
     parser.set_defaults(accepts_extra_args=True)
 
 
