@@ -69,7 +69,6 @@ def comparison_table(name: str, metrics: Mapping) -> pd.DataFrame:
     """
     rows: list[dict] = []
     if isinstance(metrics.get("models"), Mapping):
-        descriptions = metrics.get("protocols") if isinstance(metrics.get("protocols"), Mapping) else {}
         labels = metrics.get("labels") if isinstance(metrics.get("labels"), Mapping) else {}
         split = metrics.get("split", "test")
         models = dict(metrics["models"])
@@ -78,9 +77,9 @@ def comparison_table(name: str, metrics: Mapping) -> pd.DataFrame:
             for protocol, values in (models[model] or {}).items():
                 if not isinstance(values, Mapping):
                     continue
-                described = f"{protocol} ({split}): {descriptions.get(protocol, '')}".rstrip(": ")
                 label = model if model == name else f"{labels.get(model, model)} (baseline)"
-                rows += [{"protocol": described, "metric": metric, "model": label, "value": float(value)}
+                rows += [{"protocol": f"{protocol} ({split})", "metric": metric, "model": label,
+                          "value": float(value)}
                          for metric, value in values.items() if _numeric(value)]
     elif any(isinstance(metrics.get(member), Mapping) for member in TEXT_MEMBERS):
         protocol = str(metrics.get("protocol", "validation split"))
@@ -101,10 +100,26 @@ def comparison_table(name: str, metrics: Mapping) -> pd.DataFrame:
 
 
 def report_notes(metrics: Mapping) -> dict[str, object]:
-    """Scalar facts of a metrics report worth showing beside the table (threshold, counts, ...)."""
+    """Facts of a metrics report worth showing beside the table: protocol descriptions,
+    threshold, counts, where the data came from."""
+    notes: dict[str, object] = {}
+    if isinstance(metrics.get("protocols"), Mapping):
+        notes.update({f"protocol {name}": text for name, text in metrics["protocols"].items()})
     keys = ("users", "catalogue_items", "sampled100_seed", "oos_threshold", "oos_threshold_rule",
             "ensemble_linear_weight", "train_count", "training_seconds", "data_run")
-    return {key: metrics[key] for key in keys if key in metrics and metrics[key] is not None}
+    notes.update({key: metrics[key] for key in keys if key in metrics and metrics[key] is not None})
+    return notes
+
+
+HEADLINE_CURVE_HINTS: tuple[str, ...] = ("NDCG@10", "HR@10", "accuracy", "f1", "auc")
+
+
+def default_curves(quantities: Sequence[str], limit: int = 3) -> list[str]:
+    """Quantities to plot by default: headline ones (NDCG@10, HR@10, accuracy, ...) first."""
+    preferred = [quantity for hint in HEADLINE_CURVE_HINTS for quantity in quantities
+                 if hint.lower() in quantity.lower()]
+    ordered = list(dict.fromkeys([*preferred, *quantities]))
+    return ordered[:limit]
 
 
 def metrics_table(folders: Sequence[ModelFolder]) -> pd.DataFrame:
@@ -160,9 +175,21 @@ def group_curves(series: Mapping[str, list[float]]) -> dict[str, dict[str, list[
 def gate_decisions_table(log: pd.DataFrame) -> pd.DataFrame:
     """The publish log as a readable table: `time, name, version, decision, reasons`."""
     if log.empty:
-        return pd.DataFrame(columns=["time", "name", "version", "decision", "reasons"])
+        return pd.DataFrame(columns=["time", "name", "version", "decision", "checks", "reasons"])
     table = log[["time", "name", "version", "decision"]].copy()
+    table["checks"] = log["checks"].apply(_checks_summary)
     table["reasons"] = log["reasons"].apply(
         lambda reasons: "; ".join(map(str, reasons)) if isinstance(reasons, list | tuple)
         else ("" if reasons is None else str(reasons)))
     return table
+
+
+def _checks_summary(checks: object) -> str:
+    """`latency: passed, matches_keras: failed` from a gate decision's `checks`."""
+    if not isinstance(checks, Mapping):
+        return ""
+    parts = []
+    for name, result in checks.items():
+        if isinstance(result, Mapping) and "passed" in result:
+            parts.append(f"{name}: {'passed' if result['passed'] else 'failed'}")
+    return ", ".join(parts)

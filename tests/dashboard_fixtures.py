@@ -147,7 +147,8 @@ def write_model_reports(root: Path) -> None:
         {"name": "recommender", "version": 2, "time": "2024-01-06T00:00:00Z", "decision": "published",
          "reasons": ["hit_rate@10 0.31 >= 0.25"], "checks": {}, "metrics": {"hit_rate@10": 0.31}},
         {"name": "recommender", "version": 3, "time": "2024-01-07T00:00:00Z", "decision": "rejected",
-         "reasons": ["hit_rate@10 0.20 < 0.31"], "checks": {}, "metrics": {"hit_rate@10": 0.20}},
+         "reasons": ["hit_rate@10 0.20 < 0.31"], "metrics": {"hit_rate@10": 0.20},
+         "checks": {"latency": {"passed": True}, "no_metric_regression": {"passed": False}}},
     ]
     layout.publish_log.write_text("".join(json.dumps(entry) + "\n" for entry in log))
 
@@ -177,7 +178,7 @@ def write_trained_models(root: Path) -> Path:
     train_recommender(
         data, layout.model_dir("recommender"),
         RecommenderConfig(hidden_dim=16, num_blocks=1, num_heads=2, max_length=16, dropout=0.0,
-                          batch_size=16, epochs=2, patience=2, jit_compile=False,
+                          batch_size=16, epochs=1, patience=1, jit_compile=False,
                           validation_users=None),
         data_run=str(layout.data_run("events")), verbose=0,
     )
@@ -185,7 +186,7 @@ def write_trained_models(root: Path) -> Path:
     train_text_model(
         chats["text"].tolist(), chats["intent"].tolist(),
         TextTrainingConfig(task="intent", sequence_length=12, embedding_dim=16, num_heads=2,
-                           feed_forward_dim=32, attention_units=16, max_ngrams=0, epochs=2,
+                           feed_forward_dim=32, attention_units=16, max_ngrams=0, epochs=1,
                            batch_size=16, linear_ensemble=False, validation_fraction=0.25),
         layout.model_dir("intent"),
     )

@@ -1,6 +1,7 @@
 from dashboard.artifacts import list_model_folders, load_publish_log
 from dashboard.model_views import (
     comparison_table,
+    default_curves,
     flatten_metrics,
     gate_decisions_table,
     group_curves,
@@ -33,10 +34,15 @@ def test_comparison_table_of_a_recommender_evaluation(tmp_path):
     table = comparison_table("recommender", folders[0].metrics)
     assert list(table.columns) == ["protocol", "metric", "recommender", "most popular (baseline)",
                                    "first-order Markov chain (baseline)"]
-    full = table[table["protocol"].str.startswith("full (test)") & (table["metric"] == "NDCG@10")]
+    full = table[(table["protocol"] == "full (test)") & (table["metric"] == "NDCG@10")]
     assert full[["recommender", "most popular (baseline)"]].to_numpy().tolist() == [[0.17, 0.06]]
-    assert "every item" in full["protocol"].item()
-    assert report_notes(folders[0].metrics)["users"] == 30
+    notes = report_notes(folders[0].metrics)
+    assert notes["users"] == 30 and "every item" in notes["protocol full"]
+
+
+def test_default_curves_prefer_headline_metrics():
+    quantities = ["valid/full/HR@1", "valid/full/HR@10", "valid/full/NDCG@10", "valid/full/MRR"]
+    assert default_curves(quantities) == ["valid/full/NDCG@10", "valid/full/HR@10", "valid/full/HR@1"]
 
 
 def test_comparison_table_of_a_text_model():
@@ -75,3 +81,4 @@ def test_gate_decisions_table(tmp_path):
     table = gate_decisions_table(load_publish_log(write_data_artifacts(tmp_path)))
     assert list(table["decision"]) == ["rejected", "published", "published"]
     assert table.loc[0, "reasons"] == "hit_rate@10 0.20 < 0.31"
+    assert table.loc[0, "checks"] == "latency: passed, no_metric_regression: failed"

@@ -6,6 +6,7 @@ from dashboard import cache, charts
 from dashboard.highlight import escape_markdown
 from dashboard.model_views import (
     comparison_table,
+    default_curves,
     gate_decisions_table,
     group_curves,
     history_series,
@@ -34,7 +35,7 @@ with empty_state_on_missing():
         st.dataframe(table, hide_index=True, key=f"metrics_{folder.name}")
         notes = report_notes(folder.metrics)
         if notes:
-            st.caption(escape_markdown(" · ".join(f"{key}: {value}" for key, value in notes.items())))
+            st.caption("  \n".join(escape_markdown(f"{key}: {value}") for key, value in notes.items()))
     others = [folder for folder in folders if folder.is_baseline and folder.metrics]
     if others:
         st.subheader("Other model folders")
@@ -50,7 +51,7 @@ with empty_state_on_missing():
         folder = next((item for item in with_history if item.name == chosen), with_history[0])
         groups = group_curves(history_series(folder.history))
         losses = {name: values for name, values in groups.pop("loss", {}).items()}
-        quantities = st.multiselect("Validation metrics", list(groups), default=list(groups)[:3],
+        quantities = st.multiselect("Validation metrics", list(groups), default=default_curves(list(groups)),
                                     key=f"curves_{folder.name}")
         loss_column, metric_column = st.columns(2)
         if losses:
