@@ -77,6 +77,8 @@ class BatchSettings:
         top_k: cut-off of the ranking metrics.
         latency_p99_ms: the publish gate's limit on the p99 latency of single requests through
             the reloaded SavedModel.
+        gate_requests: held-out users (recommender) or texts (text models) on which the publish
+            gate compares the reloaded SavedModel with the Keras model.
     """
 
     seed: int = 42
@@ -95,11 +97,13 @@ class BatchSettings:
     learning_rate: float = 5e-3
     top_k: int = 10
     latency_p99_ms: float = 50.0
+    gate_requests: int = 256
 
     def __post_init__(self) -> None:
         for name in ("num_users", "num_items", "num_days", "num_chats", "max_length",
                      "recommender_epochs", "recommender_blocks", "recommender_heads",
-                     "recommender_batch_size", "text_epochs", "embedding_dim", "text_embedding_dim", "top_k"):
+                     "recommender_batch_size", "text_epochs", "embedding_dim",
+                     "text_embedding_dim", "top_k", "gate_requests"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(
@@ -122,7 +126,7 @@ class BatchSettings:
         return cls(seed=seed, num_users=60, num_items=40, num_days=20, num_chats=300,
                    max_length=20, recommender_epochs=2, recommender_blocks=1,
                    recommender_heads=1, recommender_batch_size=16, text_epochs=1, embedding_dim=16, text_embedding_dim=16,
-                   latency_p99_ms=FAST_LATENCY_P99_MS)
+                   latency_p99_ms=FAST_LATENCY_P99_MS, gate_requests=32)
 
     @classmethod
     def demo(cls, seed: int = 42) -> BatchSettings:
@@ -438,6 +442,7 @@ def publish_models(run: BatchRun, names: tuple[str, ...]) -> dict[str, int | Non
                 "--name", name, "--data", str(_data_run_of_model(run, name)),
                 "--tolerance", str(DEFAULT_METRIC_TOLERANCE),
                 "--latency-p99-ms", str(run.settings.latency_p99_ms),
+                "--requests", str(run.settings.gate_requests),
                 "--seed", str(run.settings.seed)]
         code = main(argv)
         entries = [entry for entry in serving_versions.read_publish_log(run.serving_root)

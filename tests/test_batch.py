@@ -18,7 +18,8 @@ def test_fast_settings_are_smaller_than_the_defaults():
 @pytest.mark.parametrize("name", ["num_users", "num_items", "num_days", "num_chats",
                                   "max_length", "recommender_epochs", "recommender_blocks",
                                   "recommender_heads", "recommender_batch_size", "text_epochs",
-                                  "embedding_dim", "text_embedding_dim", "top_k"])
+                                  "embedding_dim", "text_embedding_dim", "top_k",
+                                  "gate_requests"])
 def test_positive_settings_reject_zero(name):
     with pytest.raises(ValueError, match=rf"Received: {name}=0"):
         BatchSettings(**{name: 0})
