@@ -185,6 +185,8 @@ def markdown_section(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--artifacts", type=Path, default=PROJECT_ROOT / "seqlens-demo")
+    parser.add_argument("--artifacts-note", default="",
+                        help="how the artifacts were made, for the report (e.g. 'seqlens demo --fast')")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "bench" / "results" / "dashboard.json")
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = list(os.getloadavg())
     if args.artifacts.is_dir():
         root = args.artifacts.resolve()
-        description = f"`{args.artifacts}` (e.g. the output of `seqlens demo`)"
+        description = f"`{args.artifacts}`" + (f" ({args.artifacts_note})" if args.artifacts_note else "")
     else:
         print(f"{args.artifacts} not found: building the test fixture root with tiny trained models")
         root = fixture_root()

@@ -32,7 +32,7 @@ PRODUCING_COMMANDS: dict[str, str] = {
     "sentiment": "seqlens train sentiment",
     "intent": "seqlens train intent",
     "models": "seqlens train recommender | sentiment | intent",
-    "publish_log": "seqlens export (publishes through the validation gate)",
+    "publish_log": "seqlens publish",
     "alerts": "seqlens alerts",
     "everything": "seqlens demo",
 }
