@@ -37,6 +37,8 @@ from seqlens.generate import (
 TONES = ("negative", "neutral", "positive")
 CENTRES = {"negative": -0.7, "neutral": 0.0, "positive": 0.7}
 BASE_MIX = np.array([0.2, 0.55, 0.25])
+OUTLETS = ("Reuters", "Bloomberg", "MarketWatch", "CNBC", "WSJ", "FT", "Barron's", "Seeking Alpha",
+           "Benzinga", "Yahoo Finance", "@tradedesk", "@chartguy", "@valueinvestor", "@flowalerts")
 
 
 @dataclass(frozen=True)
@@ -213,9 +215,14 @@ def _row(ticker: str, tone: str, window_start: int, config: PlantedConfig,
     observed = TONES[int(rng.integers(0, 3))] if rng.random() < config.flip_rate else tone
     score = float(np.clip(CENTRES[observed] + rng.normal(0, config.score_noise), -1, 1))
     label = "negative" if score <= -1 / 3 else "positive" if score >= 1 / 3 else "neutral"
+    timestamp = window_start + int(rng.integers(0, config.window_seconds))
+    # independent posts are not exact copies of each other (only the retweet storms are): a
+    # small template pool would otherwise make the duplicate filter eat the planted signal
+    outlet = OUTLETS[int(rng.integers(0, len(OUTLETS)))]
+    clock = f"{timestamp % 86_400 // 3_600:02d}:{timestamp % 3_600 // 60:02d}"
     return {
-        "timestamp": window_start + int(rng.integers(0, config.window_seconds)),
-        "ticker": ticker, "text": _text(ticker, tone, rng),
+        "timestamp": timestamp,
+        "ticker": ticker, "text": f"{_text(ticker, tone, rng)} ({outlet}, {clock} UTC)",
         "author": f"user{int(rng.integers(0, 10_000))}", "followers": float(rng.lognormal(5, 2)),
         "retweet": retweet, "tone": tone, "label": label, "score": score,
         "confidence": float(min(1.0, 0.5 + abs(score) / 2)),
