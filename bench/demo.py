@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import sys
 import time
@@ -36,6 +37,27 @@ def machine_details() -> dict:
             "platform": platform.platform(), "python": platform.python_version()}
 
 
+def quality_figures(output: Path) -> dict:
+    """Headline model figures of the run (protocols named), for comparison with later runs."""
+    from seqlens.batch import headline_metric_value
+
+    def read(path: Path) -> dict:
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    recommender = read(output / "models" / "recommender" / "metrics.json").get("models", {})
+    figures = {
+        f"ndcg_at_10_full_ranking_test_{name}": round(values["full"]["NDCG@10"], 4)
+        for name, values in recommender.items() if "full" in values
+    }
+    for name, metric in (("sentiment", "macro_f1"), ("intent", "accuracy")):
+        value = headline_metric_value(name, read(output / "models" / name / "metrics.json"))
+        if value is not None:
+            figures[f"{name}_{metric}_validation_split_attention_model"] = round(value, 4)
+    alerts = output / "alerts" / "alerts.jsonl"
+    figures["alerts_raised"] = len(alerts.read_text().splitlines()) if alerts.exists() else 0
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "work" / "demo")
@@ -51,8 +73,12 @@ def main() -> int:
     command = " ".join([".venv/bin/python", "bench/demo.py", *sys.argv[1:]])
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load_before = os.getloadavg()
+    usage_before = resource.getrusage(resource.RUSAGE_SELF)
     report = run_demo(args.output, seed=args.seed, fast=args.fast)
+    usage_after = resource.getrusage(resource.RUSAGE_SELF)
     load_after = os.getloadavg()
+    cpu_seconds = (usage_after.ru_utime - usage_before.ru_utime
+                   + usage_after.ru_stime - usage_before.ru_stime)
     print_summary(report)
     settings = BatchSettings.fast(args.seed) if args.fast else BatchSettings.demo(args.seed)
 
@@ -69,12 +95,14 @@ def main() -> int:
         "load_average_1min_after": round(load_after[0], 2),
         "load_average_15min_after": round(load_after[2], 2),
         "demo_total_seconds": round(report.total_seconds, 1),
+        "demo_cpu_seconds_user_plus_system": round(cpu_seconds, 1),
         "demo_target_seconds": TARGET_SECONDS,
         "demo_under_target": report.total_seconds < TARGET_SECONDS,
         "all_steps_ok": report.succeeded,
         "step_seconds": {step.name: round(step.seconds, 1) for step in report.steps},
         "step_status": {step.name: step.status for step in report.steps},
         "published_versions": report.published,
+        "quality": quality_figures(args.output),
     }
     (BENCH_DIR / "results").mkdir(exist_ok=True)
     (BENCH_DIR / "results" / "demo.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -94,6 +122,9 @@ Target: under {TARGET_SECONDS // 60} minutes on this machine.
 |---|---|---:|
 {rows}
 | **total** | {'ok' if report.succeeded else 'incomplete'} | **{report.total_seconds:.1f}** |
+
+CPU time of the demo process (user + system): {cpu_seconds:.0f} s. Model quality of this run:
+{", ".join(f"{key} {value}" for key, value in results["quality"].items())}.
 
 The machine was shared with other jobs during the run (1-minute load average
 {load_before[0]:.1f} before and {load_after[0]:.1f} after, on 2 cores), so the timings are
