@@ -237,7 +237,7 @@ def write_section(results: dict) -> None:
         "on this shared 2-core machine while other helpers' jobs ran (load average often > 10), "
         "so they overstate the time on an idle machine.",
         "",
-        "Protocol: " + results["protocol"].replace("\n", " "),
+        "Protocol: " + " ".join(results["protocol"].split()),
         "",
         "| data set | model | accuracy | macro-F1 | train s | train texts |",
         "|---|---|---|---|---|---|",
@@ -261,6 +261,22 @@ def write_section(results: dict) -> None:
                 f"{row['in_scope_kept']:.4f} | {row['oos_recall']:.4f} | "
                 f"{row['oos_precision']:.4f} | {row['threshold']:.3f} | "
                 f"{row['in_scope_accuracy_without_threshold']:.4f} |")
+    lines += ["", "Against the baseline and the targets (accuracy / macro-F1; "
+                  "delta = minus the same run's `tfidf_linear_baseline`):", "",
+              "| data set | model | accuracy (delta) | macro-F1 (delta) | target met |",
+              "|---|---|---|---|---|"]
+    baselines = {row["dataset"]: row for row in results["rows"]
+                 if row["model"] == "tfidf_linear_baseline"}
+    for row in results["rows"]:
+        base = baselines.get(row["dataset"])
+        if base is None or row is base or "accuracy" not in row:
+            continue
+        target = TARGETS.get(row["dataset"], {})
+        met = all(row[key] >= value for key, value in target.items())
+        lines.append(
+            f"| {row['dataset']} | {row['model']} | {row['accuracy']:.4f} "
+            f"({row['accuracy'] - base['accuracy']:+.4f}) | {row['macro_f1']:.4f} "
+            f"({row['macro_f1'] - base['macro_f1']:+.4f}) | {'yes' if met else 'no'} |")
     lines += ["", "Targets: " + json.dumps(TARGETS), ""]
     SECTION.parent.mkdir(parents=True, exist_ok=True)
     SECTION.write_text("\n".join(lines))
@@ -292,6 +308,12 @@ def main() -> int:
                 merged["rows"] += part["rows"]
                 merged["command"].append(part["command"])
         merged["command"] = " ; ".join(merged["command"])
+        seen, rows = set(), []
+        for row in merged["rows"]:  # a row measured by two partial runs is kept once
+            if (row["dataset"], row["model"]) not in seen:
+                seen.add((row["dataset"], row["model"]))
+                rows.append(row)
+        merged["rows"] = rows
         RESULTS.write_text(json.dumps(merged, indent=2))
         write_section(merged)
         return 0

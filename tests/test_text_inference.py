@@ -9,7 +9,7 @@ pytestmark = pytest.mark.keras_backend
 AWKWARD_TEXTS = [
     "",
     "   ",
-    "invoice " + "word1 " * 2_000,
+    "invoice " + "filler " * 2_000,
     "Прибыль выросла на 10%! password",
     "日本の株価が上昇。",
     "😀😀 🚀 $AAPL to the moon https://x.co/a @bob",

@@ -57,8 +57,9 @@ def test_model_folder_files_and_calibrated_oos_threshold():
     model = load_text_model(folder)
     in_scope = model.predict(planted_texts(200, seed=97)[0])
     unseen = model.predict(out_of_scope_texts(200, seed=96))
-    assert in_scope["out_of_scope"].mean() <= 0.15  # calibrated to keep 95% of validation
-    assert unseen["out_of_scope"].mean() > 0.5
+    in_scope_flagged = in_scope["out_of_scope"].mean()
+    assert in_scope_flagged <= 0.15  # calibrated to keep 95% of validation
+    assert unseen["out_of_scope"].mean() > max(0.3, 3 * in_scope_flagged)
     assert unseen["confidence"].mean() < in_scope["confidence"].mean()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-FILLER = tuple(f"word{index}" for index in range(60))
+FILLER = tuple(f"filler{chr(97 + index // 26)}{chr(97 + index % 26)}" for index in range(60))
 KEYWORDS = {
     "billing": ("invoice", "charged", "refund"),
     "access": ("password", "login", "locked"),
@@ -40,6 +40,7 @@ def planted_texts(count: int, seed: int, keywords: dict = KEYWORDS) -> tuple[lis
 
 
 def out_of_scope_texts(count: int, seed: int) -> list[str]:
+    """Texts with no known keyword: filler words around a keyword of no trained intent."""
     texts, _, _ = planted_texts(count, seed, {"unseen": UNSEEN_KEYWORDS})
     return texts
 
