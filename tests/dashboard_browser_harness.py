@@ -104,13 +104,15 @@ def wait_until_rendered(driver, title: str, timeout_seconds: float = 300.0,
 
     `settle_seconds` more are waited at the end so charts finish drawing (for screenshots).
     """
-    from selenium.webdriver.common.by import By
 
     deadline = time.monotonic() + timeout_seconds
+    state, headings = None, []
     while time.monotonic() < deadline:
-        apps = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stApp"]')
-        state = apps[0].get_attribute("data-test-script-state") if apps else None
-        headings = [element.text for element in driver.find_elements(By.CSS_SELECTOR, "h1")]
+        # one script call reads both atomically (the DOM changes under a client-side navigation)
+        state, headings = driver.execute_script(
+            "const app = document.querySelector('[data-testid=\"stApp\"]');"
+            "return [app ? app.getAttribute('data-test-script-state') : null,"
+            " Array.from(document.querySelectorAll('h1')).map(h => h.textContent)];")
         if state == "notRunning" and any(title in heading for heading in headings):
             time.sleep(settle_seconds)
             return
