@@ -11,6 +11,7 @@ SAMPLES = [
     "   \t\n ",
     "<script>alert(1)</script> 1,000 shares",
     "Revenue +12 pct, EPS $1.2bn vs 3,400.5 expected",
+    "Pfizer announces a $101 buyback worth $2 billion",
 ]
 
 
@@ -19,6 +20,11 @@ def test_finance_tokens():
         "$aapl", "jumps", "<percent>", "to", "<money>", "see", "<url>"]
     assert tokenize("Profit didn't rise") == ["profit", "did", "not", "rise"]
     assert tokenize("") == []
+
+
+def test_money_units_never_swallow_the_next_word():
+    assert tokenize("a $101 buyback") == ["a", "<money>", "buyback"]
+    assert tokenize("$5bn deal, $2 million fine, $3m") == ["<money>", "deal", "<money>", "fine", "<money>"]
 
 
 def test_rejects_non_string():
