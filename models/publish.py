@@ -5,7 +5,8 @@
 1. export the SavedModel into a hidden staging folder under `<serving_root>/<name>/`;
 2. reload it with `tf.saved_model.load` (the loader TF Serving uses) and run the gate:
    outputs match the Keras model on held-out requests, no metric regression against the
-   version being served, p99 latency of single requests under a limit;
+   version being served, p99 latency of single requests under a limit, and the SavedModel runs
+   in TF Serving's session-based loader with the same answers;
 3. if every check passes, rename the staging folder to the next integer version (atomic),
    delete versions beyond the newest `keep`, and log `published`; otherwise delete the staging
    folder, leave the served versions untouched and log `rejected` with the reasons.
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from models import serving_versions
-from models.serving_gate import GateCheck, check_latency, compare_metric
+from models.serving_gate import GateCheck, check_latency, check_session_loader, compare_metric
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,9 @@ def publish_candidate(candidate: ServingCandidate, serving_root: str | Path, nam
             inputs = {key: tf.constant(value) for key, value in candidate.latency_inputs.items()}
             checks["latency"] = check_latency(lambda: signature(**inputs), latency_p99_ms,
                                               repeats=latency_requests)
+            expected = {key: value.numpy() for key, value in signature(**inputs).items()}
+            checks["session_loader"] = check_session_loader(str(staged), candidate.latency_inputs,
+                                                            expected)
         except (tf.errors.OpError, ValueError, TypeError, KeyError) as error:
             checks["reload"] = GateCheck("reload", False,
                                          f"the reloaded SavedModel failed: {type(error).__name__}: "

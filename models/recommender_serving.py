@@ -125,7 +125,6 @@ def build_serving_module(model: Any, spec: RecommenderServingSpec, vocabulary_pa
     import tensorflow as tf
 
     module = tf.Module()
-    module.model = model
     module.vocabulary = tf.saved_model.Asset(vocabulary_path)
     line = tf.lookup.TextFileIndex
     module.index_of_item = tf.lookup.StaticHashTable(
@@ -164,7 +163,7 @@ def build_serving_module(model: Any, spec: RecommenderServingSpec, vocabulary_pa
         model_input = tf.tensor_scatter_nd_update(
             tf.fill([batch_size, max_length], tf.constant(spec.padding_index, tf.int32)),
             targets, tf.cast(tf.gather_nd(indices, used_cells), tf.int32))  # (B, T)
-        scores, attention = module.model.score_last(model_input)  # (B, V), (B, H, T)
+        scores, attention = model.score_last(model_input)  # (B, V), (B, H, T)
         scores = tf.cast(scores, tf.float32)
         if attention is None:  # a model without attention (e.g. GRU4Rec): zero weights
             attention = tf.zeros([batch_size, max_length], tf.float32)
@@ -198,7 +197,23 @@ def build_serving_module(model: Any, spec: RecommenderServingSpec, vocabulary_pa
     module.include_history = tf.function(
         lambda history, k: recommend(history, k, exclude_history=False),
         input_signature=input_signature)
+    track_function_variables(module, [module.serving_default, module.include_history])
     return module
+
+
+def track_function_variables(module: Any, functions: Sequence[Any]) -> None:
+    """Track the `tf.Variable`s the traced `functions` read, as `keras.export.ExportArchive` does.
+
+    Tracking the Keras model object (or its Keras 3 variables) is enough for
+    `tf.saved_model.load`, but TF Serving's session-based loader (and `saved_model_cli run`)
+    then fails with "Could not find variable ...": it needs the plain `tf.Variable`s the
+    functions capture.
+    """
+    variables: dict[int, Any] = {}
+    for function in functions:
+        for variable in function.get_concrete_function().variables:
+            variables.setdefault(id(variable), variable)
+    module.function_variables = list(variables.values())
 
 
 def warmup_inputs(spec: RecommenderServingSpec, request_length: int = 50) -> list[dict[str, Any]]:

@@ -126,3 +126,45 @@ def check_latency(call: Callable[[], Any], p99_limit_ms: float, repeats: int = 2
                          f"p99 latency {figures['p99_ms']:.2f} ms over {repeats} single requests "
                          f"exceeds the limit {p99_limit_ms:g} ms", details)
     return GateCheck("latency", True, "", details)
+
+
+def check_session_loader(export_dir: str, inputs: Mapping[str, np.ndarray],
+                         expected: Mapping[str, np.ndarray], tolerance: float = 1e-4,
+                         signature_name: str = "serving_default") -> GateCheck:
+    """Load the SavedModel the way TF Serving does (TF1 session loader) and run one request.
+
+    `tf.saved_model.load` restores Python objects; TF Serving (and `saved_model_cli run`) instead
+    imports the MetaGraph into a session and runs the restore op, which fails when a variable the
+    signature reads is missing from the checkpoint ("Could not find variable ..."). The outputs
+    must equal `expected` (the object loader's answer to the same `inputs`).
+    """
+    import tensorflow as tf
+
+    try:
+        with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
+            meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], export_dir)
+            signature = meta_graph.signature_def[signature_name]
+            feed = {signature.inputs[name].name: value for name, value in inputs.items()}
+            fetches = {name: info.name for name, info in signature.outputs.items()}
+            outputs = session.run(fetches, feed)
+    except (tf.errors.OpError, KeyError, ValueError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return GateCheck("session_loader", False,
+                         f"TF Serving's session loader cannot run the SavedModel: {first_line[:300]}")
+    mismatched = []
+    for name, value in expected.items():
+        served = outputs.get(name)
+        value = np.asarray(value)
+        if served is None or served.shape != value.shape:
+            mismatched.append(name)
+        elif value.dtype.kind in "fc":
+            if not np.allclose(served, value, atol=tolerance, equal_nan=True):
+                mismatched.append(name)
+        elif not np.array_equal(served, value):
+            mismatched.append(name)
+    details = {"outputs": sorted(outputs), "mismatched_outputs": mismatched}
+    if mismatched:
+        return GateCheck("session_loader", False,
+                         f"the session loader's outputs differ from tf.saved_model.load's: {mismatched}",
+                         details)
+    return GateCheck("session_loader", True, "", details)

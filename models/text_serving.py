@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from models.recommender_serving import track_function_variables
 from models.serving_versions import write_export_metadata
 from models.warmup_requests import write_warmup_requests
 
@@ -95,7 +96,6 @@ def build_text_serving_module(model: Any, spec: TextServingSpec, tokens_path: st
     from pipeline.text_normalization import normalize_text_tensor
 
     module = tf.Module()
-    module.model = model
     line = tf.lookup.TextFileIndex
     module.tokens = tf.saved_model.Asset(tokens_path)
     module.token_table = tf.lookup.StaticHashTable(
@@ -130,7 +130,7 @@ def build_text_serving_module(model: Any, spec: TextServingSpec, tokens_path: st
     def serving_default(text):
         pieces = tf.strings.split(normalize_text_tensor(text), sep=" ")
         pieces = tf.ragged.boolean_mask(pieces, tf.strings.length(pieces) > 0)  # (B, None)
-        outputs = module.model(features_of(pieces), training=False)
+        outputs = model(features_of(pieces), training=False)
         probabilities = tf.cast(outputs["probabilities"], tf.float32)  # (B, C)
         attention = tf.cast(outputs["token_attention"], tf.float32)  # (B, T)
         tokens = pieces.to_tensor(default_value="")  # (B, N)
@@ -154,6 +154,7 @@ def build_text_serving_module(model: Any, spec: TextServingSpec, tokens_path: st
         return result
 
     module.serving_default = serving_default
+    track_function_variables(module, [serving_default])
     return module
 
 
