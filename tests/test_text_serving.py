@@ -100,3 +100,18 @@ def test_spec_validation(changes, message):
               "tokens": ("a", "b"), **changes}
     with pytest.raises(ValueError, match=message):
         TextServingSpec(**values)
+
+
+def test_saved_model_cli_runs_the_text_signature(exported):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, _, export_dir, _ = exported
+    cli = str(Path(sys.executable).with_name("saved_model_cli"))
+    ran = subprocess.run(
+        [cli, "run", "--dir", str(export_dir), "--tag_set", "serve", "--signature_def", "serving_default",
+         "--input_exprs", "text=['Profit up 5% at $AAPL', '']"],
+        capture_output=True, text=True, check=False, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "Result for output key label" in ran.stdout and "token_attention" in ran.stdout
