@@ -43,7 +43,7 @@ lint: $(STAMP)
 test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -m keras_backend
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 --dist loadfile -q -m keras_backend
 
 clean:
 	rm -rf $(VENV) $(ARTIFACTS)
