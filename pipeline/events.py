@@ -103,14 +103,9 @@ def run_events_pipeline(
     dead_counts = result[DEAD_LETTER] | "WriteDeadLetters" >> WriteDeadLetters(
         f"{output_dir}/dead_letter"
     )
-    zero = pipeline | "ZeroStats" >> beam.Create([{"rows_in": 0, "rows_out": 0, "users": 0}])
     _ = (
-        (zero, result[STATS], dead_counts,
-         item_total | "ItemsStat" >> beam.Map(lambda n: {"items": n}))
-        | "FlattenAllStats" >> beam.Flatten()
-        | "SumAllStats" >> beam.CombineGlobally(outputs.SumCountsFn())
-        | "WriteStats" >> beam.Map(outputs.write_stats, output_dir)
-    )
+        result[STATS], dead_counts, item_total | "ItemsStat" >> beam.Map(lambda n: {"items": n})
+    ) | "WriteRunStats" >> outputs.WriteRunStats(output_dir, {"rows_in": 0, "rows_out": 0, "users": 0})
     run_info["metrics"] = run_pipeline(pipeline)
     run_info["seconds"] = round(time.time() - started, 3)
     outputs.finish_output_dir(output_dir, {"sequences": SEQUENCE_SCHEMA}, run_info)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,7 +19,7 @@ import pyarrow.compute as pc
 from pipeline import dead_letter
 from pipeline.beam_common import SumCountsFn, parquet_bytes, write_bytes
 
-__all__ = ["SumCountsFn", "prepare_output_dir", "finish_output_dir", "write_stats", "sort_vocabulary"]
+__all__ = ["SumCountsFn", "WriteRunStats", "prepare_output_dir", "finish_output_dir", "write_stats", "sort_vocabulary"]
 
 
 def _filesystems():
@@ -114,3 +115,29 @@ def write_stats(partial: dict[str, Any], output_dir: str) -> dict[str, Any]:
     stats = summarize_stats(partial)
     write_bytes(f"{output_dir}/stats.json", json.dumps(stats, indent=2).encode("utf-8"))
     return stats
+
+
+class WriteRunStats(beam.PTransform):
+    """Sum partial count dicts (stats, dead-letter counts, vocabulary size) into `stats.json`.
+
+    Applied to a tuple of PCollections of `dict[str, int]`; `zero` seeds every key that must be
+    present even when a run has no rows.
+
+    Args:
+        output_dir: the run folder that receives `stats.json`.
+        zero: the keys (with value 0) every `stats.json` of this kind of run has.
+    """
+
+    def __init__(self, output_dir: str, zero: dict[str, int]):
+        super().__init__()
+        self.output_dir = output_dir
+        self.zero = zero
+
+    def expand(self, partials):
+        zero = partials[0].pipeline | "ZeroStats" >> beam.Create([self.zero])
+        return (
+            (zero, *partials)
+            | "FlattenAllStats" >> beam.Flatten()
+            | "SumAllStats" >> beam.CombineGlobally(SumCountsFn())
+            | "WriteStats" >> beam.Map(write_stats, self.output_dir)
+        )

@@ -102,14 +102,9 @@ def run_text_pipeline(
     dead_counts = result[DEAD_LETTER] | "WriteDeadLetters" >> WriteDeadLetters(
         f"{output_dir}/dead_letter"
     )
-    zero = pipeline | "ZeroStats" >> beam.Create([{"rows_in": 0, "rows_out": 0, "texts": 0}])
     _ = (
-        (zero, result[STATS], dead_counts,
-         token_total | "TokensStat" >> beam.Map(lambda n: {"tokens": n}))
-        | "FlattenAllStats" >> beam.Flatten()
-        | "SumAllStats" >> beam.CombineGlobally(outputs.SumCountsFn())
-        | "WriteStats" >> beam.Map(outputs.write_stats, output_dir)
-    )
+        result[STATS], dead_counts, token_total | "TokensStat" >> beam.Map(lambda n: {"tokens": n})
+    ) | "WriteRunStats" >> outputs.WriteRunStats(output_dir, {"rows_in": 0, "rows_out": 0, "texts": 0})
     run_info["metrics"] = run_pipeline(pipeline)
     run_info["seconds"] = round(time.time() - started, 3)
     outputs.finish_output_dir(output_dir, {"texts": schema}, run_info)
