@@ -38,7 +38,7 @@ VARIANTS = {
     "gru4rec": {"model": "gru4rec"},
 }
 TARGETS = {"games": {"sampled100/NDCG@10": 0.56, "sampled100/HR@10": 0.77, "full/NDCG@10": 0.067}}
-MACHINE = "2-core CPU, 24 GiB, shared with other jobs (load average 10-17 during the run)"
+MACHINE = "2-core CPU, 24 GiB"
 
 
 def prepare_events_run(source: Path, input_format: str, output: Path) -> tuple[Path, float | None]:
@@ -114,7 +114,8 @@ def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
 
 def markdown(results: dict) -> str:
     lines = ["## Attention sequential recommender", "",
-             f"Command: `{results['command']}`  ", f"Machine: {results['machine']}  ", f"Date: {results['date']}  ",
+             f"Command: `{results['command']}`  ", f"Machine: {results['machine']}; load average (1/5/15 min) at start "
+             f"{results['load_average_1_5_15_min_at_start']}, at end {results.get('load_average_1_5_15_min_at_end')}  ", f"Date: {results['date']}  ",
              f"Keras {results['keras']} on the {results['backend']} backend.", "",
              "Protocols: **full** = target ranked against the whole catalogue, the user's history excluded; "
              "**sampled100** = against 100 uniformly sampled items the user never interacted with (SASRec paper). "
@@ -152,6 +153,8 @@ def main() -> int:
     parser.add_argument("--baseline-epochs", type=int, default=None,
                         help="epoch limit of the BCE ablation and GRU4Rec (default: --epochs)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--machine-note", default="",
+                        help="what else ran on the machine (the load averages are recorded anyway)")
     parser.add_argument("--work", default=str(ROOT / "bench" / "work" / "recommender"))
     parser.add_argument("--results", default=str(ROOT / "bench" / "results" / "recommender.json"))
     parser.add_argument("--section", default=str(ROOT / "bench" / "sections" / "recommender.md"))
@@ -161,7 +164,10 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import keras
 
-    results = {"benchmark": "recommender", "machine": MACHINE, "platform": platform.platform(),
+    machine = MACHINE + (f", {arguments.machine_note}" if arguments.machine_note else "")
+    results = {"benchmark": "recommender", "machine": machine,
+               "load_average_1_5_15_min_at_start": [round(value, 2) for value in os.getloadavg()],
+               "platform": platform.platform(),
                "cpu_count": os.cpu_count(), "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                "command": "python bench/recommender.py " + " ".join(sys.argv[1:]),
                "keras": keras.__version__, "backend": keras.backend.backend(), "datasets": {}}
@@ -172,6 +178,7 @@ def main() -> int:
         if results_path.exists():
             results["datasets"] = {**json.loads(results_path.read_text()).get("datasets", {}), **results["datasets"]}
         results["datasets"][name] = result
+        results["load_average_1_5_15_min_at_end"] = [round(value, 2) for value in os.getloadavg()]
         results_path.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=2))
         Path(arguments.section).parent.mkdir(parents=True, exist_ok=True)

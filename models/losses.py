@@ -26,15 +26,21 @@ def _masked_mean(values, targets):
 
 
 def full_softmax_loss(hidden, embeddings, targets):
-    """Mean cross-entropy of `targets (B, T)` against logits over all `V` items."""
-    logits = ops.einsum("btd,vd->btv", hidden, ops.cast(embeddings, hidden.dtype))
-    logits = ops.cast(logits, "float32")  # (B, T, V)
+    """Mean cross-entropy of `targets (B, T)` against logits over all `V` items.
+
+    The positions are flattened to one `(B * T, D) x (D, V)` matrix product: XLA then emits a
+    plain GEMM whatever the batch shape, where the `(B, T, V)` einsum's gradient cost twice as
+    much for wide, short batches (100 x 8 against 16 x 50, measured on CPU).
+    """
+    dimension = ops.shape(hidden)[-1]
+    flat_hidden = ops.reshape(hidden, (-1, dimension))  # (B*T, D)
+    flat_targets = ops.reshape(targets, (-1,))  # (B*T,)
+    logits = ops.matmul(flat_hidden, ops.transpose(ops.cast(embeddings, hidden.dtype)))
     # Padding and OOV can never be a next item: keep them out of the normaliser.
-    logits = ops.concatenate(
-        [ops.full_like(logits[..., :2], NEGATIVE_INFINITY), logits[..., 2:]], axis=-1
-    )
-    losses = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)  # (B, T)
-    return _masked_mean(losses, targets)
+    special = ops.arange(ops.shape(embeddings)[0]) < 2
+    logits = ops.cast(logits, "float32") + ops.where(special, NEGATIVE_INFINITY, 0.0)[None, :]  # (B*T, V)
+    losses = ops.sparse_categorical_crossentropy(flat_targets, logits, from_logits=True)  # (B*T,)
+    return _masked_mean(losses, flat_targets)
 
 
 def sampled_softmax_loss(hidden, embeddings, targets, negatives, target_log_q, negative_log_q):

@@ -178,7 +178,7 @@ def publish_model(model_dir: str | Path, serving_root: str | Path, name: str, *,
                   data: str | Path | None = None, metric_tolerance: float = DEFAULT_METRIC_TOLERANCE,
                   keep: int = DEFAULT_KEEP, latency_p99_ms: float = DEFAULT_LATENCY_P99_MS,
                   version: int | None = None, num_requests: int = 256, seed: int = 0,
-                  score_tolerance: float = 1e-3) -> PublishDecision:
+                  score_tolerance: float = 1e-3, jit_compile: bool = False) -> PublishDecision:
     """Gate and publish a trained model folder (recommender, sentiment or intent): the Python API
     behind `seqlens publish`, for the demo and the Airflow DAG.
 
@@ -192,6 +192,8 @@ def publish_model(model_dir: str | Path, serving_root: str | Path, name: str, *,
         num_requests: held-out users / texts the gate runs.
         seed: seed of the held-out sample.
         score_tolerance: allowed absolute difference between SavedModel and Keras outputs.
+        jit_compile: export a recommender's numeric core compiled by XLA (faster on CPU; TF
+            Serving then needs `--xla_cpu_compilation_enabled=true`).
 
     Returns:
         The `PublishDecision`; `models.config` under `serving_root` is rewritten when published.
@@ -199,7 +201,7 @@ def publish_model(model_dir: str | Path, serving_root: str | Path, name: str, *,
     from models.serving_candidates import candidate_from_model_dir
 
     candidate = candidate_from_model_dir(model_dir, data, num_requests=num_requests, seed=seed,
-                                         score_tolerance=score_tolerance)
+                                         score_tolerance=score_tolerance, jit_compile=jit_compile)
     decision = publish_candidate(candidate, serving_root, name, version=version, keep=keep,
                                  metric_tolerance=metric_tolerance, latency_p99_ms=latency_p99_ms)
     if decision.published:

@@ -77,6 +77,30 @@ class SequentialRecommender(keras.Model):
             loss = loss + ops.sum(self.losses)
         return loss
 
+    def encode_last(self, item_ids):
+        """The last position's hidden state and attention: what `score_last` scores.
+
+        Args:
+            item_ids: `(B, T)` int indices, left-padded, `T <= max_length`.
+
+        Returns:
+            `last (B, D)` float32 and `attention (B, heads, T)` float32 (the last block's
+            attention weights of the last position over the history; `None` for models
+            without attention).
+        """
+        hidden, attention = self.encode(item_ids, training=False, return_attention=True)
+        last = ops.cast(hidden[:, -1, :], "float32")  # (B, D)
+        if attention is not None:
+            attention = ops.cast(attention[:, :, -1, :], "float32")  # (B, heads, T)
+        return last, attention
+
+    def score_items(self, last):
+        """`last (B, D)` -> scores `(B, V)` float32 of every index (padding and OOV very low)."""
+        table = ops.cast(self.item_embedding.embeddings, "float32")
+        scores = ops.matmul(last, ops.transpose(table))  # (B, V)
+        special = ops.arange(self.vocabulary_size) < ITEM_INDEX_OFFSET
+        return ops.where(special[None, :], EXCLUDED_SCORE, scores)
+
     def score_last(self, item_ids):
         """Scores of every item as the next one, and the last position's attention.
 
@@ -85,18 +109,10 @@ class SequentialRecommender(keras.Model):
 
         Returns:
             `scores (B, V)` float32 (padding and OOV get a very low score) and
-            `attention (B, heads, T)` (the last block's attention weights of the last position
-            over the history; `None` for models without attention).
+            `attention (B, heads, T)` (see `encode_last`).
         """
-        hidden, attention = self.encode(item_ids, training=False, return_attention=True)
-        last = ops.cast(hidden[:, -1, :], "float32")  # (B, D)
-        table = ops.cast(self.item_embedding.embeddings, "float32")
-        scores = ops.matmul(last, ops.transpose(table))  # (B, V)
-        special = ops.arange(self.vocabulary_size) < ITEM_INDEX_OFFSET
-        scores = ops.where(special[None, :], EXCLUDED_SCORE, scores)
-        if attention is not None:
-            attention = ops.cast(attention[:, :, -1, :], "float32")  # (B, heads, T)
-        return scores, attention
+        last, attention = self.encode_last(item_ids)
+        return self.score_items(last), attention
 
     def get_config(self):
         config = super().get_config()

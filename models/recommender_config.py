@@ -22,11 +22,11 @@ class RecommenderConfig:
     num_heads: int = 2
     max_length: int = 50
     attention_window: int | None = None
-    dropout: float = 0.3
+    dropout: float = 0.5
     loss: str = "softmax"
     num_negatives: int = 1024
     batch_size: int = 16
-    learning_rate: float = 2e-3
+    learning_rate: float = 5e-3
     epochs: int = 30
     patience: int = 3
     seed: int = 0

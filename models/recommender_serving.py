@@ -1,7 +1,8 @@
 """The recommender as a TF Serving SavedModel: item-id strings in, top-k item ids + attention out.
 
 `export_recommender_savedmodel` wraps a Keras recommender that has
-`score_last(item_indices (B, T)) -> (scores (B, V), attention (B, heads, T))` in a `tf.Module`
+`encode_last(item_indices (B, T)) -> (last (B, D), attention (B, heads, T))` and
+`score_items(last) -> scores (B, V)` in a `tf.Module`
 whose signatures speak the application's language:
 
 - inputs: `history`, `tf.string` `(B, W)`: each user's history, oldest first, **padded with
@@ -120,8 +121,14 @@ class RecommenderServingSpec:
         return [self.item_vocabulary[index] for index in order]
 
 
-def build_serving_module(model: Any, spec: RecommenderServingSpec, vocabulary_path: str) -> Any:
-    """A `tf.Module` tracking `model`, the vocabulary tables and the two signature functions."""
+def build_serving_module(model: Any, spec: RecommenderServingSpec, vocabulary_path: str,
+                         jit_compile: bool = False) -> Any:
+    """A `tf.Module` tracking `model`, the vocabulary tables and the two signature functions.
+
+    With `jit_compile`, the model's forward pass (`(B, T)` indices -> the last position's
+    `(B, D)` state and attention) is one XLA cluster; the string lookups, the catalogue scoring,
+    the history exclusion and the top-k stay ordinary TensorFlow ops.
+    """
     import tensorflow as tf
 
     module = tf.Module()
@@ -138,6 +145,19 @@ def build_serving_module(model: Any, spec: RecommenderServingSpec, vocabulary_pa
     recommendable = tf.constant(spec.recommendable_mask())
     popularity = tf.constant(spec.popularity_scores())
     max_length, num_items = spec.max_length, spec.num_items
+
+    def encode_model_input(model_input):  # (B, T) int32 -> (B, D), (B, T) float32
+        last, attention = model.encode_last(model_input)  # (B, D), (B, H, T)
+        if attention is None:  # a model without attention (e.g. GRU4Rec): zero weights
+            attention = tf.zeros(tf.shape(model_input), tf.float32)
+        else:
+            attention = tf.reduce_mean(tf.cast(attention, tf.float32), axis=1)  # (B, T)
+        return tf.cast(last, tf.float32), attention
+
+    if jit_compile:
+        # The catalogue scoring stays outside: a (1, D) x (D, V) product is ~4x faster through
+        # TensorFlow's own kernel than through XLA:CPU's (measured, V = 23,717).
+        encode_model_input = tf.function(encode_model_input, jit_compile=True, reduce_retracing=True)
 
     def recommend(history, k, exclude_history: bool):
         batch_size = tf.shape(history)[0]
@@ -163,12 +183,8 @@ def build_serving_module(model: Any, spec: RecommenderServingSpec, vocabulary_pa
         model_input = tf.tensor_scatter_nd_update(
             tf.fill([batch_size, max_length], tf.constant(spec.padding_index, tf.int32)),
             targets, tf.cast(tf.gather_nd(indices, used_cells), tf.int32))  # (B, T)
-        scores, attention = model.score_last(model_input)  # (B, V), (B, H, T)
-        scores = tf.cast(scores, tf.float32)
-        if attention is None:  # a model without attention (e.g. GRU4Rec): zero weights
-            attention = tf.zeros([batch_size, max_length], tf.float32)
-        else:
-            attention = tf.reduce_mean(tf.cast(attention, tf.float32), axis=1)  # (B, T)
+        last, attention = encode_model_input(model_input)  # (B, D), (B, T)
+        scores = tf.cast(model.score_items(last), tf.float32)  # (B, V)
         attention = tf.where(used, tf.gather(attention, tf.clip_by_value(position, 0, max_length - 1),
                                              batch_dims=1), 0.0)  # (B, W)
         scores = tf.where(count[:, None] > 0, scores, popularity[None, :])
@@ -228,7 +244,8 @@ def warmup_inputs(spec: RecommenderServingSpec, request_length: int = 50) -> lis
 
 def export_recommender_savedmodel(model: Any, spec: RecommenderServingSpec,
                                   export_dir: str | Path, model_name: str,
-                                  metadata: dict[str, Any] | None = None) -> Path:
+                                  metadata: dict[str, Any] | None = None,
+                                  jit_compile: bool = False) -> Path:
     """Write the SavedModel (signatures, vocabulary asset, warm-up requests, metadata).
 
     Args:
@@ -237,6 +254,8 @@ def export_recommender_savedmodel(model: Any, spec: RecommenderServingSpec,
         export_dir: the folder to create (must not exist; normally a temporary publish folder).
         model_name: the servable name written into the warm-up requests.
         metadata: extra JSON written to `assets.extra/seqlens_export.json` (e.g. metrics).
+        jit_compile: compile the numeric core with XLA (see `build_serving_module`). TF Serving
+            runs such a model only with `--xla_cpu_compilation_enabled=true` (CPU).
 
     Returns:
         `export_dir` as a `Path`.
@@ -249,7 +268,7 @@ def export_recommender_savedmodel(model: Any, spec: RecommenderServingSpec,
     with tempfile.TemporaryDirectory(prefix="seqlens-vocab-") as staging:
         vocabulary_path = Path(staging) / VOCABULARY_ASSET_NAME
         vocabulary_path.write_text("\n".join(spec.item_vocabulary) + "\n", encoding="utf-8")
-        module = build_serving_module(model, spec, str(vocabulary_path))
+        module = build_serving_module(model, spec, str(vocabulary_path), jit_compile=jit_compile)
         signatures = {
             SIGNATURE_EXCLUDING_HISTORY: module.serving_default.get_concrete_function(),
             SIGNATURE_INCLUDING_HISTORY: module.include_history.get_concrete_function(),
@@ -260,6 +279,7 @@ def export_recommender_savedmodel(model: Any, spec: RecommenderServingSpec,
         "kind": "recommender", "model_name": model_name, "max_length": spec.max_length,
         "vocabulary_size": spec.vocabulary_size, "num_items": spec.num_items,
         "signatures": [SIGNATURE_EXCLUDING_HISTORY, SIGNATURE_INCLUDING_HISTORY],
+        "xla_jit_compile": bool(jit_compile),
         **(metadata or {}),
     })
     return export_dir

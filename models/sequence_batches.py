@@ -2,7 +2,7 @@
 
 Each training sequence `s` gives inputs `s[:-1]` and targets `s[1:]` (its last `max_length`
 positions), left-padded with `PADDING_INDEX`; a target of 0 means "no loss here". Sequences are
-grouped in length buckets (8, 16, 32, ... up to `max_length`) and each batch holds about
+grouped in length buckets (4, 6, 8, 12, 16, ... up to `max_length`) and each batch holds about
 `tokens_per_batch` positions, so short histories do not pay for a full `max_length` of padding
 in the full-softmax loss, the dominant cost. Batch order, shuffling and sampled negatives are a
 pure function of `(seed, epoch, batch index)`: a resumed run sees exactly the batches an
@@ -19,11 +19,17 @@ from models.sequence_data import ITEM_INDEX_OFFSET, left_pad
 
 
 def bucket_lengths(max_length: int) -> list[int]:
-    """Powers of two from 8 below `max_length`, then `max_length` itself."""
-    lengths, length = [], 8
-    while length < max_length:
+    """Bucket lengths 4, 6, 8, 12, 16, 24, 32, 48, ... below `0.8 * max_length`, then `max_length`.
+
+    Steps of about 1.4x keep the padding small (on Amazon Games, whose training histories are 7
+    items long on average, 80% of the computed positions are real ones, against 55% with
+    powers of two) while the number of distinct batch shapes, each one compiled once under
+    XLA, stays logarithmic in `max_length`.
+    """
+    lengths, length = [], 4
+    while length < 0.8 * max_length:
         lengths.append(length)
-        length *= 2
+        length = length * 3 // 2 if (length & (length - 1)) == 0 else length * 4 // 3
     return lengths + [max_length]
 
 

@@ -94,15 +94,16 @@ def recommender_candidate(model: Any, spec: RecommenderServingSpec,
                           keras_recommend: Callable[[list[list[str]], int], tuple],
                           metrics: dict[str, Any], metric: str = "ndcg@10", k: int = 10,
                           score_tolerance: float = DEFAULT_SCORE_TOLERANCE,
-                          source: str = "") -> ServingCandidate:
-    """A recommender candidate gated on `histories` (held-out users' histories, non-empty)."""
+                          source: str = "", jit_compile: bool = False) -> ServingCandidate:
+    """A recommender candidate gated on `histories` (held-out users' histories, non-empty);
+    `jit_compile` exports the numeric core compiled by XLA."""
     if not histories:
         raise ValueError("Expected at least one held-out history for the gate. Received: histories=[]")
     latency_history = list(histories[0])[-spec.max_length:]
     return ServingCandidate(
         kind="recommender",
         write_savedmodel=lambda export_dir, name: export_recommender_savedmodel(
-            model, spec, export_dir, name, metadata={"source": source}),
+            model, spec, export_dir, name, metadata={"source": source}, jit_compile=jit_compile),
         compare_with_keras=lambda loaded: compare_recommender_with_keras(
             loaded, histories, k, keras_recommend, score_tolerance, spec.max_length),
         latency_inputs={"history": pad_histories([latency_history]),
@@ -198,7 +199,7 @@ def keras_recommend_function(recommender: Any) -> Callable[[list[list[str]], int
 def recommender_candidate_from_model_dir(model_dir: str | Path, data_dir: str | Path | None = None,
                                          num_users: int = 256, seed: int = 0, k: int = 10,
                                          score_tolerance: float = DEFAULT_SCORE_TOLERANCE,
-                                         metric: str = "ndcg@10") -> ServingCandidate:
+                                         metric: str = "ndcg@10", jit_compile: bool = False) -> ServingCandidate:
     """A candidate from a trained recommender folder; held-out users from `data_dir` (an events
     data run; default: the run recorded in the folder's data_run.json)."""
     from models.recommender_inference import load_recommender
@@ -213,7 +214,7 @@ def recommender_candidate_from_model_dir(model_dir: str | Path, data_dir: str | 
     return recommender_candidate(
         recommender.model, recommender_spec(recommender), histories,
         keras_recommend_function(recommender), _read_json(model_dir / "metrics.json"),
-        metric=metric, k=k, score_tolerance=score_tolerance, source=str(model_dir))
+        metric=metric, k=k, score_tolerance=score_tolerance, source=str(model_dir), jit_compile=jit_compile)
 
 
 def compare_text_with_keras(loaded: Any, texts: Sequence[str], text_model: Any,
@@ -329,17 +330,24 @@ def model_kind(model_dir: str | Path) -> str:
 
 def candidate_from_model_dir(model_dir: str | Path, data: str | Path | None = None,
                              num_requests: int = 256, seed: int = 0,
-                             score_tolerance: float = DEFAULT_SCORE_TOLERANCE) -> ServingCandidate:
-    """The gate candidate of any trained model folder (kind from its files)."""
+                             score_tolerance: float = DEFAULT_SCORE_TOLERANCE,
+                             jit_compile: bool = False) -> ServingCandidate:
+    """The gate candidate of any trained model folder (kind from its files); `jit_compile`
+    (XLA-compiled numeric core) applies to recommenders only."""
     if model_kind(model_dir) == "recommender":
         return recommender_candidate_from_model_dir(model_dir, data, num_users=num_requests, seed=seed,
-                                                    score_tolerance=score_tolerance)
+                                                    score_tolerance=score_tolerance, jit_compile=jit_compile)
+    if jit_compile:
+        raise ValueError("Expected --xla only for a recommender. Received: a text model folder "
+                         f"{str(model_dir)!r}")
     return text_candidate_from_model_dir(model_dir, data, num_texts=num_requests, seed=seed,
                                          tolerance=score_tolerance)
 
 
-def savedmodel_writer(model_dir: str | Path, kind: str | None = None) -> tuple[str, Callable[[Path, str], Any]]:
-    """`(kind, write(export_dir, name))` for a trained model folder: export without the gate."""
+def savedmodel_writer(model_dir: str | Path, kind: str | None = None,
+                      jit_compile: bool = False) -> tuple[str, Callable[[Path, str], Any]]:
+    """`(kind, write(export_dir, name))` for a trained model folder: export without the gate
+    (`jit_compile`: XLA-compiled numeric core, recommenders only)."""
     model_dir = Path(model_dir)
     found = model_kind(model_dir)
     if kind is not None and kind != found:
@@ -350,7 +358,11 @@ def savedmodel_writer(model_dir: str | Path, kind: str | None = None) -> tuple[s
         recommender = load_recommender(model_dir)
         return found, lambda export_dir, name: export_recommender_savedmodel(
             recommender.model, recommender_spec(recommender), export_dir, name,
-            metadata={"source": str(model_dir), "metrics": _read_json(model_dir / "metrics.json")})
+            metadata={"source": str(model_dir), "metrics": _read_json(model_dir / "metrics.json")},
+            jit_compile=jit_compile)
+    if jit_compile:
+        raise ValueError("Expected --xla only for a recommender. Received: a text model folder "
+                         f"{str(model_dir)!r}")
     from models.text_inference import load_text_model
     from models.text_serving import export_text_savedmodel, text_spec_from_model
 

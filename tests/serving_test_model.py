@@ -1,7 +1,7 @@
 """A small real Keras recommender for the serving tests (not a test module).
 
-It follows the recommender's serving interface: `score_last(item_indices) -> (scores (B, V),
-attention (B, heads, T))`, index 0 = padding, 1 = out-of-vocabulary, real items from 2, left
+It follows the recommender's serving interface: `encode_last(item_indices) -> (last (B, D),
+attention (B, heads, T))`, `score_items(last) -> scores (B, V)` and `score_last` (both), index 0 = padding, 1 = out-of-vocabulary, real items from 2, left
 padding (the most recent item at the last position). Weights are seeded, so two builds agree.
 """
 
@@ -66,12 +66,19 @@ class TinyAttentionRecommender(keras.Model):
         output, _ = self._encode(item_indices)
         return output
 
+    def encode_last(self, item_indices):
+        """`item_indices (B, T)` -> `(last (B, D), attention (B, heads, T))` at the last position."""
+        output, attention_scores = self._encode(item_indices)
+        return output[:, -1, :], attention_scores[:, :, -1, :]
+
+    def score_items(self, last):
+        """`last (B, D)` -> `scores (B, V)`."""
+        return keras.ops.matmul(last, keras.ops.transpose(self.item_embedding.embeddings))
+
     def score_last(self, item_indices):
         """`item_indices (B, T)` -> `(scores (B, V), attention (B, heads, T))` at the last position."""
-        output, attention_scores = self._encode(item_indices)
-        last = output[:, -1, :]  # (B, D)
-        scores = keras.ops.matmul(last, keras.ops.transpose(self.item_embedding.embeddings))
-        return scores, attention_scores[:, :, -1, :]
+        last, attention = self.encode_last(item_indices)
+        return self.score_items(last), attention
 
 
 def make_vocabulary(num_items: int) -> list[str]:

@@ -47,6 +47,24 @@ def test_top_k_matches_the_keras_model_and_excludes_history(exported):
         assert not set(history) & set(row)
 
 
+def test_xla_export_answers_like_the_keras_model(tmp_path):
+    import tensorflow as tf
+
+    model = TinyAttentionRecommender(len(VOCABULARY), MAX_LENGTH)
+    spec = RecommenderServingSpec(tuple(VOCABULARY), max_length=MAX_LENGTH)
+    export_dir = export_recommender_savedmodel(model, spec, tmp_path / "1", "recommender", jit_compile=True)
+    loaded = tf.saved_model.load(str(export_dir))
+    histories = [["item_0003", "item_0005", "item_0001"], [], ["never-seen"] + ["item_0002"] * 12]
+    item_ids, scores, attention = _serve(loaded, histories, 4)
+    expected_ids, expected_scores, expected_attention = reference_recommend(model, VOCABULARY, histories[:1], 4)
+    assert item_ids[0] == expected_ids[0]
+    np.testing.assert_allclose(scores[0], expected_scores[0], atol=1e-4)
+    np.testing.assert_allclose(np.asarray(attention)[0, :3], expected_attention[0, -3:], atol=1e-5)
+    assert item_ids[1] == spec.most_popular(4)
+    metadata = json.loads((export_dir / "assets.extra" / "seqlens_export.json").read_text())
+    assert metadata["xla_jit_compile"] is True
+
+
 def test_include_history_signature_keeps_seen_items(exported):
     model, _, loaded = exported
     histories = [["item_0003", "item_0005"]]

@@ -12,16 +12,17 @@ def _sequences():
 
 
 def test_bucket_lengths():
-    assert bucket_lengths(50) == [8, 16, 32, 50]
-    assert bucket_lengths(8) == [8]
+    assert bucket_lengths(50) == [4, 6, 8, 12, 16, 24, 32, 50]
+    assert bucket_lengths(200) == [4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 200]
+    assert bucket_lengths(8) == [4, 6, 8]
     assert bucket_lengths(5) == [5]
 
 
 def test_targets_are_inputs_shifted_by_one():
-    batches = NextItemBatches([np.array([5, 6, 7, 8], dtype="int32")], 8, 10, tokens_per_batch=8, shuffle=False)
+    batches = NextItemBatches([np.array([5, 6, 7, 8], dtype="int32")], 8, 10, tokens_per_batch=4, shuffle=False)
     inputs, y = batches[0]
-    np.testing.assert_array_equal(inputs, [[0, 0, 0, 0, 0, 5, 6, 7]])
-    np.testing.assert_array_equal(y["targets"], [[0, 0, 0, 0, 0, 6, 7, 8]])
+    np.testing.assert_array_equal(inputs, [[0, 5, 6, 7]])  # the length-4 bucket
+    np.testing.assert_array_equal(y["targets"], [[0, 6, 7, 8]])
 
 
 def test_every_position_appears_once_per_epoch_and_first_batches_differ_in_length():
@@ -29,7 +30,7 @@ def test_every_position_appears_once_per_epoch_and_first_batches_differ_in_lengt
     batches = NextItemBatches(sequences, 20, 40, tokens_per_batch=64, seed=1)
     shapes = [batches[i][0].shape for i in range(len(batches))]
     assert shapes[0][1] != shapes[1][1]
-    assert all(rows * length == 64 or length == 20 for rows, length in shapes)
+    assert all(rows == 64 // length for rows, length in shapes)
     targets = sum(int(np.count_nonzero(batches[i][1]["targets"])) for i in range(len(batches)))
     assert targets == sum(min(len(s) - 1, 20) for s in sequences)
 
