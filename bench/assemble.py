@@ -17,7 +17,9 @@ Every figure here was measured by a script under `bench/` on the real data in `.
 (or on generated data where the issue asks for it), with the command, machine and date given in
 each section. The raw figures are in `bench/results/<name>.json`. Comparisons are side by side
 in one run wherever possible, because these machines are noisy: the development machine is a
-2-core CPU with 24 GiB that was shared with other jobs while these numbers were taken.
+2-core CPU with 24 GiB on a shared host (the same command can run 30-50% slower from one hour
+to the next), and some sections were measured while other jobs ran on it: each section says so
+and records the load average.
 
 Ranking metrics always name their protocol: `full` ranks the target against the whole catalogue
 (items already in the user's history excluded); `sampled100` ranks it against 100 uniformly

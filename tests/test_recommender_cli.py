@@ -11,7 +11,8 @@ from tests.recommender_fixtures import planted_sequences, write_events_run
 def test_train_and_evaluate_with_baselines(tmp_path, capsys):
     data = write_events_run(tmp_path / "events", planted_sequences(num_users=200, num_items=100))
     common = ["--data", str(data), "--hidden-dim", "32", "--num-blocks", "1", "--max-length", "10",
-              "--epochs", "3", "--batch-size", "32", "--learning-rate", "0.005", "--jit-compile", "off"]
+              "--epochs", "3", "--batch-size", "32", "--learning-rate", "0.005", "--dropout", "0.3",
+              "--jit-compile", "off"]
     assert main(["train", "recommender", "--output", str(tmp_path / "sasrec"), *common]) == 0
     assert main(["train", "recommender", "--output", str(tmp_path / "gru"), "--model", "gru4rec", *common]) == 0
     assert main(["evaluate", "recommender", "--model", str(tmp_path / "sasrec"), "--data", str(data),
