@@ -79,7 +79,8 @@ def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
                     "training": {}}
     for variant in arguments.variants:
         epochs = arguments.epochs if variant == "sasrec" else (arguments.baseline_epochs or arguments.epochs)
-        config = RecommenderConfig(epochs=epochs, seed=arguments.seed, **VARIANTS[variant])
+        config = RecommenderConfig(epochs=epochs, seed=arguments.seed, **VARIANTS[variant],
+                                   **({"patience": arguments.patience} if arguments.patience else {}))
         logging.info("%s: training %s", name, variant)
         _, history = train_recommender(data, work / variant, config, resume=True, data_run=str(run))
         result["training"][variant] = {"config": config.to_dict(), **training_summary(history)}
@@ -114,15 +115,17 @@ def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
 
 def markdown(results: dict) -> str:
     lines = ["## Attention sequential recommender", "",
-             f"Command: `{results['command']}`  ", f"Machine: {results['machine']}; load average (1/5/15 min) at start "
-             f"{results['load_average_1_5_15_min_at_start']}, at end {results.get('load_average_1_5_15_min_at_end')}  ", f"Date: {results['date']}  ",
-             f"Keras {results['keras']} on the {results['backend']} backend.", "",
+             f"Keras {results['keras']} on the {results['backend']} backend; each data set below names the "
+             "command, machine and date of its run.", "",
              "Protocols: **full** = target ranked against the whole catalogue, the user's history excluded; "
              "**sampled100** = against 100 uniformly sampled items the user never interacted with (SASRec paper). "
              "All models on the same test users and the same sampled negatives, in one run.", ""]
     for name, result in results["datasets"].items():
         lines += [f"### {name}: {result['users']} users, {result['items']} items, {result['actions']} actions, "
                   f"{result['test_users']} test users", "",
+                  f"Command: `{result.get('command', results['command'])}`  ",
+                  f"Machine: {result.get('machine', results['machine'])}  ",
+                  f"Date: {result.get('date', results['date'])}", "",
                   "| model | full HR@10 | full NDCG@10 | full MRR | sampled100 HR@10 | sampled100 NDCG@10 |",
                   "|---|---|---|---|---|---|"]
         for model, metrics in result["metrics"].items():
@@ -141,6 +144,7 @@ def markdown(results: dict) -> str:
                 lines.append(f"| {key} | {target['target']} | {target['measured']:.4f} | {'yes' if target['met'] else 'NO'} |")
         lines += ["", f"Beats every baseline under both protocols (HR@10 and NDCG@10): "
                   f"{'yes' if result['beats_every_baseline_both_protocols'] else 'NO'}.", ""]
+        lines += [*(f"- {note}" for note in result.get("notes", [])), *([""] if result.get("notes") else [])]
     return "\n".join(lines) + "\n"
 
 
@@ -153,6 +157,9 @@ def main() -> int:
     parser.add_argument("--baseline-epochs", type=int, default=None,
                         help="epoch limit of the BCE ablation and GRU4Rec (default: --epochs)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--patience", type=int, default=None,
+                        help="early-stopping patience in epochs (default: the config's, 3); small "
+                             "data sets such as MovieLens (35 batches per epoch) need more")
     parser.add_argument("--machine-note", default="",
                         help="what else ran on the machine (the load averages are recorded anyway)")
     parser.add_argument("--work", default=str(ROOT / "bench" / "work" / "recommender"))
@@ -174,6 +181,8 @@ def main() -> int:
     results_path = Path(arguments.results)
     for name in arguments.datasets:
         result = run_dataset(name, arguments)
+        result.update(command=results["command"], date=results["date"], machine=results["machine"],
+                      load_average_1_5_15_min_at_start=results["load_average_1_5_15_min_at_start"])
         # Keep the other datasets' figures of an earlier (or concurrent) run of this benchmark.
         if results_path.exists():
             results["datasets"] = {**json.loads(results_path.read_text()).get("datasets", {}), **results["datasets"]}
