@@ -185,9 +185,10 @@ def main(argv: list[str] | None = None) -> int:
             "paths": {
                 "savedmodel_signature": "tf.saved_model.load(...).signatures['serving_default'] "
                                         "(string ids in, top-k + attention out; what TF Serving runs)",
-                "savedmodel_signature_xla": "the same, exported with `--xla`: the forward pass and "
-                                            "catalogue scoring compiled by XLA (TF Serving needs "
-                                            "--xla_cpu_compilation_enabled=true to run it)",
+                "savedmodel_signature_xla": "the same, exported with `--xla`: the model's forward "
+                                            "pass compiled by XLA, scoring and top-k as ordinary ops "
+                                            "(TF Serving needs --xla_cpu_compilation_enabled=true "
+                                            "to run it)",
                 "keras_recommend": "models.recommender_inference.Recommender.recommend "
                                    "(eager Keras forward + NumPy top-k)",
                 "keras_score_last_eager": "model.score_last eager forward only, no top-k",

@@ -65,7 +65,7 @@ def register(commands) -> None:
 def _xla_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--xla", action="store_true",
                         help="recommender: compile the forward pass and catalogue scoring with XLA "
-                             "(about 3x lower single-request latency on CPU; TF Serving must then run "
+                             "(about a third lower single-request latency on CPU, measured; TF Serving must then run "
                              "with --xla_cpu_compilation_enabled=true)")
 
 

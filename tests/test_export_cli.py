@@ -71,3 +71,14 @@ def test_negative_tolerance_is_an_input_error(trained, tmp_path, capsys):
     assert main(["publish", "--model", str(model_dir), "--serving-root", str(tmp_path),
                  "--tolerance", "-1"]) == 2
     assert "Received: tolerance=-1" in capsys.readouterr().err
+
+
+def test_xla_export_and_publish_pass_the_gate(trained, tmp_path, capsys):
+    _, run, model_dir, _ = trained
+    common = ["--serving-root", str(tmp_path / "serving"), "--name", "recommender", "--xla"]
+    assert main(["export", "recommender", "--model", str(model_dir), *common]) == 0
+    assert main(["publish", "--model", str(model_dir), *common, "--data", str(run), "--requests", "20"]) == 0
+    assert "published recommender version 2" in capsys.readouterr().out
+    for version in ("1", "2"):
+        metadata = tmp_path / "serving" / "recommender" / version / "assets.extra" / "seqlens_export.json"
+        assert json.loads(metadata.read_text())["xla_jit_compile"] is True
