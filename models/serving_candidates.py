@@ -337,11 +337,15 @@ def candidate_from_model_dir(model_dir: str | Path, data: str | Path | None = No
     if model_kind(model_dir) == "recommender":
         return recommender_candidate_from_model_dir(model_dir, data, num_users=num_requests, seed=seed,
                                                     score_tolerance=score_tolerance, jit_compile=jit_compile)
+    _reject_xla_for_text_models(model_dir, jit_compile)
+    return text_candidate_from_model_dir(model_dir, data, num_texts=num_requests, seed=seed,
+                                         tolerance=score_tolerance)
+
+
+def _reject_xla_for_text_models(model_dir: str | Path, jit_compile: bool) -> None:
     if jit_compile:
         raise ValueError("Expected --xla only for a recommender. Received: a text model folder "
                          f"{str(model_dir)!r}")
-    return text_candidate_from_model_dir(model_dir, data, num_texts=num_requests, seed=seed,
-                                         tolerance=score_tolerance)
 
 
 def savedmodel_writer(model_dir: str | Path, kind: str | None = None,
@@ -360,9 +364,7 @@ def savedmodel_writer(model_dir: str | Path, kind: str | None = None,
             recommender.model, recommender_spec(recommender), export_dir, name,
             metadata={"source": str(model_dir), "metrics": _read_json(model_dir / "metrics.json")},
             jit_compile=jit_compile)
-    if jit_compile:
-        raise ValueError("Expected --xla only for a recommender. Received: a text model folder "
-                         f"{str(model_dir)!r}")
+    _reject_xla_for_text_models(model_dir, jit_compile)
     from models.text_inference import load_text_model
     from models.text_serving import export_text_savedmodel, text_spec_from_model
 

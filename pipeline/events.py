@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline import outputs, sources
-from pipeline.beam_common import WriteArrowTables, WriteDeadLetters, parquet_bytes, write_bytes
+from pipeline.beam_common import WriteArrowTables, parquet_bytes, write_bytes
 from pipeline.event_formats import EVENT_FORMATS, EventColumns, resolve_event_format
 from pipeline.event_transforms import DEAD_LETTER, STATS, EventsConfig, EventsToSequences
 from pipeline.runner import DEFAULT_RUNNER, make_runner, pipeline_options, run_pipeline
@@ -100,12 +100,8 @@ def run_events_pipeline(
         f"{output_dir}/sequences", SEQUENCE_SCHEMA
     )
     item_total = result["item_counts"] | "WriteVocabulary" >> WriteVocabulary(output_dir)
-    dead_counts = result[DEAD_LETTER] | "WriteDeadLetters" >> WriteDeadLetters(
-        f"{output_dir}/dead_letter"
-    )
-    _ = (
-        result[STATS], dead_counts, item_total | "ItemsStat" >> beam.Map(lambda n: {"items": n})
-    ) | "WriteRunStats" >> outputs.WriteRunStats(output_dir, {"rows_in": 0, "rows_out": 0, "users": 0})
+    _ = (result[STATS], result[DEAD_LETTER], item_total) | "WriteRunStats" >> outputs.WriteRunStats(
+        output_dir, {"rows_in": 0, "rows_out": 0, "users": 0}, vocabulary_key="items")
     run_info["metrics"] = run_pipeline(pipeline)
     run_info["seconds"] = round(time.time() - started, 3)
     outputs.finish_output_dir(output_dir, {"sequences": SEQUENCE_SCHEMA}, run_info)

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import dead_letter
-from pipeline.beam_common import SumCountsFn, parquet_bytes, write_bytes
+from pipeline.beam_common import SumCountsFn, WriteDeadLetters, parquet_bytes, write_bytes
 
 __all__ = ["SumCountsFn", "WriteRunStats", "prepare_output_dir", "finish_output_dir", "write_stats", "sort_vocabulary"]
 
@@ -118,25 +118,32 @@ def write_stats(partial: dict[str, Any], output_dir: str) -> dict[str, Any]:
 
 
 class WriteRunStats(beam.PTransform):
-    """Sum partial count dicts (stats, dead-letter counts, vocabulary size) into `stats.json`.
+    """Write the dead letters, then sum every partial count into `stats.json`.
 
-    Applied to a tuple of PCollections of `dict[str, int]`; `zero` seeds every key that must be
-    present even when a run has no rows.
+    Applied to `(stats, dead_letters, vocabulary_size)`: the run's partial count dicts, its
+    dead-letter records (written to `<output_dir>/dead_letter` and counted by reason) and the
+    one-element size of its vocabulary (recorded under `vocabulary_key`).
 
     Args:
-        output_dir: the run folder that receives `stats.json`.
+        output_dir: the run folder that receives `stats.json` and `dead_letter/`.
         zero: the keys (with value 0) every `stats.json` of this kind of run has.
+        vocabulary_key: the `stats.json` key of the vocabulary size (`items`, `tokens`).
     """
 
-    def __init__(self, output_dir: str, zero: dict[str, int]):
+    def __init__(self, output_dir: str, zero: dict[str, int], vocabulary_key: str):
         super().__init__()
         self.output_dir = output_dir
         self.zero = zero
+        self.vocabulary_key = vocabulary_key
 
-    def expand(self, partials):
-        zero = partials[0].pipeline | "ZeroStats" >> beam.Create([self.zero])
+    def expand(self, inputs):
+        stats, dead_letters, vocabulary_size = inputs
+        dead_counts = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(f"{self.output_dir}/dead_letter")
+        key = self.vocabulary_key
+        vocabulary_stat = vocabulary_size | "VocabularyStat" >> beam.Map(lambda size: {key: size})
+        zero = stats.pipeline | "ZeroStats" >> beam.Create([self.zero])
         return (
-            (zero, *partials)
+            (zero, stats, dead_counts, vocabulary_stat)
             | "FlattenAllStats" >> beam.Flatten()
             | "SumAllStats" >> beam.CombineGlobally(SumCountsFn())
             | "WriteStats" >> beam.Map(write_stats, self.output_dir)

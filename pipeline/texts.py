@@ -25,7 +25,7 @@ import apache_beam as beam
 import pyarrow as pa
 
 from pipeline import outputs, sources
-from pipeline.beam_common import WriteArrowTables, WriteDeadLetters, parquet_bytes, write_bytes
+from pipeline.beam_common import WriteArrowTables, parquet_bytes, write_bytes
 from pipeline.runner import DEFAULT_RUNNER, make_runner, pipeline_options, run_pipeline
 from pipeline.text_formats import TEXT_FORMATS, TextColumns, resolve_text_format
 from pipeline.text_transforms import DEAD_LETTER, STATS, TextsToTokens, texts_schema
@@ -99,12 +99,8 @@ def run_text_pipeline(
     token_total = result["token_counts"] | "WriteTokenVocabulary" >> beam.Map(
         _write_token_vocabulary, output_dir
     )
-    dead_counts = result[DEAD_LETTER] | "WriteDeadLetters" >> WriteDeadLetters(
-        f"{output_dir}/dead_letter"
-    )
-    _ = (
-        result[STATS], dead_counts, token_total | "TokensStat" >> beam.Map(lambda n: {"tokens": n})
-    ) | "WriteRunStats" >> outputs.WriteRunStats(output_dir, {"rows_in": 0, "rows_out": 0, "texts": 0})
+    _ = (result[STATS], result[DEAD_LETTER], token_total) | "WriteRunStats" >> outputs.WriteRunStats(
+        output_dir, {"rows_in": 0, "rows_out": 0, "texts": 0}, vocabulary_key="tokens")
     run_info["metrics"] = run_pipeline(pipeline)
     run_info["seconds"] = round(time.time() - started, 3)
     outputs.finish_output_dir(output_dir, {"texts": schema}, run_info)

@@ -14,6 +14,7 @@ from models.recommender_serving import (
 from models.serving_candidates import serve_recommendations
 from models.serving_rest import predict, request_to_tensors
 from models.warmup_requests import read_warmup_requests
+from tests.saved_model_cli import run_serving_default, saved_model_cli
 from tests.serving_test_model import TinyAttentionRecommender, make_vocabulary, reference_recommend
 
 MAX_LENGTH = 8
@@ -211,17 +212,12 @@ def test_fresh_process_answers_a_rest_instances_request(exported):
 
 def test_saved_model_cli_show_and_run(exported):
     _, export_dir, _ = exported
-    cli = str(Path(sys.executable).with_name("saved_model_cli"))
-    shown = subprocess.run([cli, "show", "--dir", str(export_dir), "--all"],
-                           capture_output=True, text=True, check=False, timeout=300)
+    shown = saved_model_cli("show", "--dir", str(export_dir), "--all")
     assert shown.returncode == 0, shown.stderr[-2000:]
     for expected in ("signature_def['serving_default']", "signature_def['include_history']",
                      "tensorflow/serving/predict", "history", "item_ids", "attention"):
         assert expected in shown.stdout
-    ran = subprocess.run(
-        [cli, "run", "--dir", str(export_dir), "--tag_set", "serve", "--signature_def", "serving_default",
-         "--input_exprs", "history=[['item_0003','item_0005']];k=[3]"],
-        capture_output=True, text=True, check=False, timeout=300)
+    ran = run_serving_default(export_dir, "history=[['item_0003','item_0005']];k=[3]")
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert "item_ids" in ran.stdout and "b'item_" in ran.stdout
 

@@ -4,6 +4,7 @@ import pytest
 from models.serving_rest import predict
 from models.text_serving import TextServingSpec, export_text_savedmodel, text_spec_from_model
 from models.warmup_requests import read_warmup_requests
+from tests.saved_model_cli import run_serving_default
 
 LABELS_TO_TEXTS = {
     "positive": ["shares of $AAPL rose 3.5% after strong earnings", "great quarter, profit up"],
@@ -103,15 +104,7 @@ def test_spec_validation(changes, message):
 
 
 def test_saved_model_cli_runs_the_text_signature(exported):
-    import subprocess
-    import sys
-    from pathlib import Path
-
     _, _, export_dir, _ = exported
-    cli = str(Path(sys.executable).with_name("saved_model_cli"))
-    ran = subprocess.run(
-        [cli, "run", "--dir", str(export_dir), "--tag_set", "serve", "--signature_def", "serving_default",
-         "--input_exprs", "text=['Profit up 5% at $AAPL', '']"],
-        capture_output=True, text=True, check=False, timeout=300)
+    ran = run_serving_default(export_dir, "text=['Profit up 5% at $AAPL', '']")
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert "Result for output key label" in ran.stdout and "token_attention" in ran.stdout
