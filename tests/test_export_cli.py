@@ -82,3 +82,15 @@ def test_xla_export_and_publish_pass_the_gate(trained, tmp_path, capsys):
     for version in ("1", "2"):
         metadata = tmp_path / "serving" / "recommender" / version / "assets.extra" / "seqlens_export.json"
         assert json.loads(metadata.read_text())["xla_jit_compile"] is True
+
+
+def test_xla_publish_of_a_text_model_is_an_input_error(tmp_path, capsys):
+    text_model = tmp_path / "sentiment"
+    text_model.mkdir()
+    (text_model / "labels.json").write_text(json.dumps(["negative", "neutral", "positive"]))
+    (text_model / "config.json").write_text(json.dumps({"task": "sentiment"}))
+    assert main(["publish", "--model", str(text_model), "--serving-root", str(tmp_path / "serving"),
+                 "--name", "sentiment", "--xla"]) == 2
+    error = capsys.readouterr().err
+    assert "Expected --xla only for a recommender" in error and error.strip().count("\n") == 0
+    assert not (tmp_path / "serving" / "sentiment").exists()
