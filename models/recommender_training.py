@@ -24,7 +24,7 @@ import numpy as np
 
 from models.ranking_metrics import evaluate_scorer
 from models.recommender_config import RESUMABLE_CHANGES, RecommenderConfig
-from models.sequence_batches import NextItemBatches
+from models.sequence_batches import NextItemBatches, tensorflow_epoch_dataset
 from models.sequence_data import ITEM_INDEX_OFFSET, OOV_INDEX, PADDING_INDEX, SequenceData, left_pad
 
 logger = logging.getLogger(__name__)
@@ -175,7 +175,8 @@ def train_recommender(
                 break
             epoch_start = time.perf_counter()
             batches.set_epoch(epoch)
-            fitted = model.fit(batches, epochs=1, verbose=verbose, shuffle=False)
+            epoch_input = tensorflow_epoch_dataset(batches) if keras.backend.backend() == "tensorflow" else batches
+            fitted = model.fit(epoch_input, epochs=1, verbose=verbose, shuffle=False)
             train_seconds = time.perf_counter() - epoch_start
             metrics = evaluate_scorer(model_scorer(model, config.max_length), histories, targets, interacted,
                                       data.vocabulary_size, protocols=("full",), seed=config.seed)["full"]
