@@ -64,3 +64,24 @@ def test_errors():
         NextItemBatches(_sequences(), 20, 40, loss="sampled_softmax")
     with pytest.raises(ValueError, match="Received: none"):
         NextItemBatches([np.array([3])], 20, 40)
+
+
+@pytest.mark.parametrize("loss", ["softmax", "bce", "sampled_softmax"])
+def test_tensorflow_epoch_dataset_yields_the_same_batches_in_the_same_order(loss):
+    pytest.importorskip("tensorflow")
+    from models.sequence_batches import tensorflow_epoch_dataset
+
+    counts = np.arange(40, dtype="float64")
+    batches = NextItemBatches(_sequences(), 20, 40, 64, loss=loss, seed=3, num_negatives=8, item_counts=counts)
+    batches.set_epoch(2)
+    dataset = tensorflow_epoch_dataset(batches)
+    assert dataset.cardinality().numpy() == len(batches)
+    assert not dataset.options().autotune.enabled  # see the function's docstring: no 41 s stall
+    produced = list(dataset.as_numpy_iterator())
+    assert len(produced) == len(batches)
+    for index, (inputs, y) in enumerate(produced):
+        expected_inputs, expected_y = batches[index]
+        np.testing.assert_array_equal(inputs, expected_inputs)
+        assert sorted(y) == sorted(expected_y)
+        for key in expected_y:
+            np.testing.assert_array_equal(y[key], expected_y[key])
