@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine_state import StealMeter  # noqa: E402
+
 DATASETS = {
     "games": ("sasrec-games/Games.txt", "sasrec"),
     "movielens": ("movielens-latest-small/ratings.csv", "movielens"),
@@ -124,7 +126,9 @@ def markdown(results: dict) -> str:
         lines += [f"### {name}: {result['users']} users, {result['items']} items, {result['actions']} actions, "
                   f"{result['test_users']} test users", "",
                   f"Command: `{result.get('command', results['command'])}`  ",
-                  f"Machine: {result.get('machine', results['machine'])}  ",
+                  f"Machine: {result.get('machine', results['machine'])}"
+                  + (f"; CPU time stolen by the hypervisor during the run: {stolen:.1%}  "
+                     if (stolen := result.get("cpu_time_stolen_by_hypervisor_fraction")) is not None else "  "),
                   f"Date: {result.get('date', results['date'])}", "",
                   "| model | full HR@10 | full NDCG@10 | full MRR | sampled100 HR@10 | sampled100 NDCG@10 |",
                   "|---|---|---|---|---|---|"]
@@ -180,9 +184,11 @@ def main() -> int:
                "keras": keras.__version__, "backend": keras.backend.backend(), "datasets": {}}
     results_path = Path(arguments.results)
     for name in arguments.datasets:
+        steal = StealMeter()
         result = run_dataset(name, arguments)
         result.update(command=results["command"], date=results["date"], machine=results["machine"],
-                      load_average_1_5_15_min_at_start=results["load_average_1_5_15_min_at_start"])
+                      load_average_1_5_15_min_at_start=results["load_average_1_5_15_min_at_start"],
+                      cpu_time_stolen_by_hypervisor_fraction=steal.fraction())
         # Keep the other datasets' figures of an earlier (or concurrent) run of this benchmark.
         if results_path.exists():
             results["datasets"] = {**json.loads(results_path.read_text()).get("datasets", {}), **results["datasets"]}

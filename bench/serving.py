@@ -36,6 +36,8 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from bench.machine_state import StealMeter  # noqa: E402
+
 HISTORY_LENGTH = 50
 TOP_K = 10
 BATCH_SIZE = 256
@@ -134,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         for call in paths.values():  # warm-up (tracing, allocation)
             for index in range(args.warmup):
                 call([requests[index % len(requests)]], single_k)
+        steal = StealMeter()
         timings: dict[str, list[float]] = {name: [] for name in paths}
         rounds = 10
         per_round = {name: max(1, (args.requests if name.startswith("savedmodel") else args.keras_requests)
@@ -160,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             throughput[name] = {"users_per_second": round(BATCH_SIZE * args.batches / elapsed, 1),
                                 "batches": args.batches, "batch_size": BATCH_SIZE}
 
+    stolen = steal.fraction()
     single = {name: percentiles(values) for name, values in timings.items()}
     savedmodel = single["savedmodel_signature"]
     result = {
@@ -169,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"description": "2-core CPU, 24 GiB" + (f", {args.machine_note}" if args.machine_note else ""),
                     "cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(), "tensorflow": tf.__version__,
-                    "load_average_at_end": list(os.getloadavg())},
+                    "load_average_at_end": list(os.getloadavg()),
+                    "cpu_time_stolen_by_hypervisor_fraction_while_timing": stolen},
         "protocol": {
             "catalogue": "Amazon Games (sasrec-games/Games.txt) item ids sorted by count",
             "catalogue_items": len(item_ids), "model": model_label,
@@ -221,7 +226,10 @@ def markdown_section(result: dict) -> str:
         "",
         f"Command: `{result['command']}`  ",
         f"Machine: {result['machine']['description']}; TensorFlow {result['machine']['tensorflow']}; "
-        f"load average at the end {', '.join(f'{value:.1f}' for value in result['machine']['load_average_at_end'])}  ",
+        f"load average at the end {', '.join(f'{value:.1f}' for value in result['machine']['load_average_at_end'])}"
+        + (f"; CPU time stolen by the hypervisor while timing: {stolen:.1%}  "
+           if (stolen := result["machine"].get("cpu_time_stolen_by_hypervisor_fraction_while_timing")) is not None
+           else "  "),
         f"Date: {result['date']}",
         "",
         f"Catalogue {protocol['catalogue_items']:,} items (Games), {protocol['model']}, history of "
