@@ -1,0 +1,83 @@
+"""Time SavedModel signatures with one intra-op thread: TF Serving's `--tensorflow_intra_op_parallelism=1`.
+
+TensorFlow fixes its thread pools when it starts, so `bench/serving.py` runs this in a child
+process for the side-by-side rows. Single requests: `--warmup` untimed calls per model, then
+`--requests` timed calls per model, interleaved in 10 rounds (alternating order); throughput:
+one warm-up batch, then `--batches` timed batches of all the histories given.
+
+    python bench/serving_one_thread.py --savedmodel NAME=DIR [...] --histories FILE.json
+
+Prints JSON: `{NAME: {"single_request_ms": [...], "users_per_second": float}}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+
+def parse_savedmodel(value: str) -> tuple[str, str]:
+    name, separator, folder = value.partition("=")
+    if not separator or not name or not folder:
+        raise argparse.ArgumentTypeError(f"Expected NAME=DIR. Received: {value!r}")
+    return name, folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--savedmodel", type=parse_savedmodel, action="append", required=True,
+                        help="NAME=DIR of a SavedModel with the recommender's serving_default signature")
+    parser.add_argument("--histories", required=True, help="JSON list of histories (lists of item ids)")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--batches", type=int, default=20)
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    from models.recommender_serving import pad_histories
+
+    histories = json.loads(Path(args.histories).read_text())
+    signatures = {name: tf.saved_model.load(folder).signatures["serving_default"]
+                  for name, folder in args.savedmodel}
+    single_k = tf.constant([args.k], tf.int32)
+
+    def call(name: str, batch: list[list[str]], k_tensor) -> None:
+        signatures[name](history=tf.constant(pad_histories(batch)), k=k_tensor)
+
+    for name in signatures:
+        for index in range(args.warmup):
+            call(name, [histories[index % len(histories)]], single_k)
+    timings: dict[str, list[float]] = {name: [] for name in signatures}
+    rounds, per_round = 10, max(1, args.requests // 10)
+    for round_index in range(rounds):
+        order = list(signatures) if round_index % 2 == 0 else list(reversed(signatures))
+        for name in order:
+            for index in range(per_round):
+                history = [histories[(round_index * per_round + index) % len(histories)]]
+                start = time.perf_counter()
+                call(name, history, single_k)
+                timings[name].append((time.perf_counter() - start) * 1000.0)
+    batch_k = tf.fill([len(histories)], tf.constant(args.k, tf.int32))
+    results = {}
+    for name in signatures:
+        call(name, histories, batch_k)
+        start = time.perf_counter()
+        for _ in range(args.batches):
+            call(name, histories, batch_k)
+        users_per_second = len(histories) * args.batches / (time.perf_counter() - start)
+        results[name] = {"single_request_ms": timings[name], "users_per_second": round(users_per_second, 1)}
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
