@@ -167,8 +167,8 @@ def tensorflow_epoch_dataset(batches: NextItemBatches):
     for choice, (bucket, indices) in enumerate(indices_of_bucket.items()):
         items = [batches[index] for index in indices]
         inputs = np.stack([item_inputs for item_inputs, _ in items])  # (n, B, L)
-        targets = {key: np.stack([y[key] for _, y in items]) for key in items[0][1]}
-        datasets.append(tf.data.Dataset.from_tensor_slices((inputs, targets)))
+        labels = {key: np.stack([y[key] for _, y in items]) for key in items[0][1]}  # targets, negatives, ...
+        datasets.append(tf.data.Dataset.from_tensor_slices((inputs, labels)))
         choice_of_bucket[bucket] = choice
     order = np.array([choice_of_bucket[bucket] for bucket, _ in batches.plan], dtype=np.int64)
     dataset = tf.data.Dataset.choose_from_datasets(datasets, tf.data.Dataset.from_tensor_slices(order))
