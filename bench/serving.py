@@ -73,17 +73,45 @@ def load_or_build_recommender(model_dir: str | None, item_ids: list[str]):
     return Recommender(model, item_ids, config.to_dict()), "untrained SASRecModel, default RecommenderConfig"
 
 
-def time_with_one_intra_op_thread(export_dirs: dict[str, Path], histories: list[list[str]], folder: Path,
-                                  args: argparse.Namespace) -> dict[str, dict]:
-    """Run bench/serving_one_thread.py on `export_dirs`; return its per-model timings."""
-    histories_path = folder / "histories.json"
-    histories_path.write_text(json.dumps(histories))
-    command = [sys.executable, str(PROJECT_ROOT / "bench" / "serving_one_thread.py"),
-               "--histories", str(histories_path), "--k", str(TOP_K), "--warmup", str(args.warmup),
-               "--requests", str(args.requests), "--batches", str(args.batches),
-               *(argument for name, path in export_dirs.items() for argument in ("--savedmodel", f"{name}={path}"))]
-    completed = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+class OneIntraOpThreadChild:
+    """bench/serving_one_thread.py in a child process, timing its round when the parent says so.
+
+    TensorFlow fixes its thread pools at start-up, so the one-thread configuration needs its own
+    process; stepping it round by round keeps it interleaved with the parent's paths.
+    """
+
+    def __init__(self, export_dirs: dict[str, Path], histories: list[list[str]], folder: Path,
+                 args: argparse.Namespace, rounds: int) -> None:
+        histories_path = folder / "histories.json"
+        histories_path.write_text(json.dumps(histories))
+        command = [sys.executable, str(PROJECT_ROOT / "bench" / "serving_one_thread.py"),
+                   "--histories", str(histories_path), "--k", str(TOP_K), "--warmup", str(args.warmup),
+                   "--requests", str(args.requests), "--batches", str(args.batches), "--rounds", str(rounds),
+                   *(argument for name, path in export_dirs.items()
+                     for argument in ("--savedmodel", f"{name}={path}"))]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._expect("ready")
+
+    def _expect(self, word: str) -> None:
+        """Read the child's output up to a line `word` (other lines, e.g. library notices, are skipped)."""
+        for line in self.process.stdout:
+            if line.strip() == word:
+                return
+        self.process.kill()
+        raise RuntimeError(f"Expected {word!r} from bench/serving_one_thread.py. Received: end of output "
+                           f"(exit code {self.process.wait()})")
+
+    def run_round(self) -> None:
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+        self._expect("done")
+
+    def finish(self) -> dict[str, dict]:
+        """Close the rounds; return `{name: {"single_request_ms": [...], "users_per_second": x}}`."""
+        output, _ = self.process.communicate()
+        if self.process.returncode != 0:
+            raise RuntimeError(f"bench/serving_one_thread.py exited with {self.process.returncode}")
+        return json.loads(output.strip().splitlines()[-1])
 
 
 def percentiles(timings_ms: list[float]) -> dict[str, float]:
@@ -150,9 +178,14 @@ def main(argv: list[str] | None = None) -> int:
         for call in paths.values():  # warm-up (tracing, allocation)
             for index in range(args.warmup):
                 call([requests[index % len(requests)]], single_k)
+        # The same SavedModels with one intra-op thread (TF Serving's
+        # --tensorflow_intra_op_parallelism=1), in a child process that takes part in every round.
+        rounds = 10
+        one_thread = OneIntraOpThreadChild(
+            {"savedmodel_signature": export_dir, "savedmodel_signature_xla": xla_dir}, requests, Path(folder),
+            args, rounds)
         steal = StealMeter()
         timings: dict[str, list[float]] = {name: [] for name in paths}
-        rounds = 10
         per_round = {name: max(1, (args.requests if name.startswith("savedmodel") else args.keras_requests)
                                // rounds) for name in paths}
         for round_index in range(rounds):
@@ -164,11 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                     start = time.perf_counter()
                     call(history, single_k)
                     timings[name].append((time.perf_counter() - start) * 1000.0)
-
-        # The same SavedModels with one intra-op thread, in a child process (TensorFlow fixes its
-        # thread pools at start-up): TF Serving's --tensorflow_intra_op_parallelism=1.
-        one_thread = time_with_one_intra_op_thread(
-            {"savedmodel_signature": export_dir, "savedmodel_signature_xla": xla_dir}, requests, Path(folder), args)
+            one_thread.run_round()
+        one_thread_results = one_thread.finish()  # after its throughput batches
 
         batch = draw_histories(BATCH_SIZE)
         batch_k = tf.fill([BATCH_SIZE], tf.constant(TOP_K, tf.int32))
@@ -181,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             elapsed = time.perf_counter() - start
             throughput[name] = {"users_per_second": round(BATCH_SIZE * args.batches / elapsed, 1),
                                 "batches": args.batches, "batch_size": BATCH_SIZE}
-        for name, figures in one_thread.items():
+        for name, figures in one_thread_results.items():
             timings[f"{name}_one_intra_op_thread"] = figures["single_request_ms"]
             throughput[f"{name}_one_intra_op_thread"] = {"users_per_second": figures["users_per_second"],
                                                          "batches": args.batches, "batch_size": BATCH_SIZE}
@@ -219,8 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                                             "to run it)",
                 "savedmodel_signature_one_intra_op_thread": "savedmodel_signature in a process with one "
                                                             "intra-op thread (TF Serving's "
-                                                            "--tensorflow_intra_op_parallelism=1; timed after "
-                                                            "the interleaved rounds, same requests)",
+                                                            "--tensorflow_intra_op_parallelism=1; a child process "
+                                                            "taking part in every round, same requests)",
                 "savedmodel_signature_xla_one_intra_op_thread": "savedmodel_signature_xla, one intra-op thread",
                 "keras_recommend": "models.recommender_inference.Recommender.recommend "
                                    "(eager Keras forward + NumPy top-k)",

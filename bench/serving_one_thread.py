@@ -2,12 +2,13 @@
 
 TensorFlow fixes its thread pools when it starts, so `bench/serving.py` runs this in a child
 process for the side-by-side rows. Single requests: `--warmup` untimed calls per model, then
-`--requests` timed calls per model, interleaved in 10 rounds (alternating order); throughput:
-one warm-up batch, then `--batches` timed batches of all the histories given.
+`--requests` timed calls per model in `--rounds` rounds (alternating order), each round started by
+a `go` line on stdin and answered by `done` (so the parent interleaves its own paths with ours);
+throughput: one warm-up batch, then `--batches` timed batches of all the histories given.
 
     python bench/serving_one_thread.py --savedmodel NAME=DIR [...] --histories FILE.json
 
-Prints JSON: `{NAME: {"single_request_ms": [...], "users_per_second": float}}`.
+Prints `ready`, a `done` per round, then JSON: `{NAME: {"single_request_ms": [...], "users_per_second": float}}`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="rounds of --requests / rounds calls per model, each started by a 'go' line on stdin")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
@@ -57,8 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         for index in range(args.warmup):
             call(name, [histories[index % len(histories)]], single_k)
     timings: dict[str, list[float]] = {name: [] for name in signatures}
-    rounds, per_round = 10, max(1, args.requests // 10)
+    rounds, per_round = args.rounds, max(1, args.requests // args.rounds)
+    print("ready", flush=True)
     for round_index in range(rounds):
+        if sys.stdin.readline().strip() != "go":
+            raise SystemExit("Expected a 'go' line on stdin for every round.")
         order = list(signatures) if round_index % 2 == 0 else list(reversed(signatures))
         for name in order:
             for index in range(per_round):
@@ -66,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 start = time.perf_counter()
                 call(name, history, single_k)
                 timings[name].append((time.perf_counter() - start) * 1000.0)
+        print("done", flush=True)
     batch_k = tf.fill([len(histories)], tf.constant(args.k, tf.int32))
     results = {}
     for name in signatures:
