@@ -280,6 +280,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def earlier_run_lines(earlier: dict | None) -> list[str]:
+    """A line for an earlier run of the same command kept in the JSON (`earlier_run_same_command`)."""
+    if not earlier:
+        return []
+    figures = " / ".join(f"{earlier['p50_ms'][name]:.2f}" for name in earlier["p50_ms"])
+    tails = " / ".join(f"{earlier['p99_ms'][name]:.2f}" for name in earlier["p99_ms"])
+    return [f"An earlier run of the same command ({earlier['date']}, {earlier['note']}) measured p50 {figures} ms "
+            f"and p99 {tails} ms ({' / '.join(earlier['p50_ms'])})."]
+
+
 def markdown_section(result: dict) -> str:
     protocol = result["protocol"]
     lines = [
@@ -319,6 +329,7 @@ def markdown_section(result: dict) -> str:
         "Paths: " + "; ".join(f"`{name}` = {text}" for name, text in protocol["paths"].items()) + ".",
         "Paths are interleaved in rounds so they see the same machine load; compare paths within "
         "this table first.",
+        *earlier_run_lines(result.get("earlier_run_same_command")),
         "",
     ]
     return "\n".join(lines)
