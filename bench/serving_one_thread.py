@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
+    from bench.serving import time_round, users_per_second
     from models.recommender_serving import pad_histories
 
     histories = json.loads(Path(args.histories).read_text())
@@ -53,35 +53,25 @@ def main(argv: list[str] | None = None) -> int:
                   for name, folder in args.savedmodel}
     single_k = tf.constant([args.k], tf.int32)
 
-    def call(name: str, batch: list[list[str]], k_tensor) -> None:
-        signatures[name](history=tf.constant(pad_histories(batch)), k=k_tensor)
+    def caller(signature):
+        return lambda batch, k_tensor: signature(history=tf.constant(pad_histories(batch)), k=k_tensor)
 
-    for name in signatures:
+    calls = {name: caller(signature) for name, signature in signatures.items()}
+    for call in calls.values():
         for index in range(args.warmup):
-            call(name, [histories[index % len(histories)]], single_k)
+            call([histories[index % len(histories)]], single_k)
     timings: dict[str, list[float]] = {name: [] for name in signatures}
-    rounds, per_round = args.rounds, max(1, args.requests // args.rounds)
+    per_round = {name: max(1, args.requests // args.rounds) for name in signatures}
     print("ready", flush=True)
-    for round_index in range(rounds):
+    for round_index in range(args.rounds):
         if sys.stdin.readline().strip() != "go":
             raise SystemExit("Expected a 'go' line on stdin for every round.")
-        order = list(signatures) if round_index % 2 == 0 else list(reversed(signatures))
-        for name in order:
-            for index in range(per_round):
-                history = [histories[(round_index * per_round + index) % len(histories)]]
-                start = time.perf_counter()
-                call(name, history, single_k)
-                timings[name].append((time.perf_counter() - start) * 1000.0)
+        time_round(calls, per_round, round_index, histories, single_k, timings)
         print("done", flush=True)
     batch_k = tf.fill([len(histories)], tf.constant(args.k, tf.int32))
-    results = {}
-    for name in signatures:
-        call(name, histories, batch_k)
-        start = time.perf_counter()
-        for _ in range(args.batches):
-            call(name, histories, batch_k)
-        users_per_second = len(histories) * args.batches / (time.perf_counter() - start)
-        results[name] = {"single_request_ms": timings[name], "users_per_second": round(users_per_second, 1)}
+    results = {name: {"single_request_ms": timings[name],
+                      "users_per_second": users_per_second(calls[name], histories, batch_k, args.batches)}
+               for name in signatures}
     print(json.dumps(results))
     return 0
 
