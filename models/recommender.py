@@ -34,9 +34,12 @@ class SequentialRecommender(keras.Model):
         hidden_dim: `D`, the embedding and hidden width.
         max_length: longest history the model reads.
         loss: `softmax` (full), `sampled_softmax` or `bce`.
+        exclude_history_from_loss: with the full softmax, leave each position's history items out
+            of its normaliser (as evaluation and serving leave them out of the ranking).
     """
 
-    def __init__(self, vocabulary_size: int, hidden_dim: int, max_length: int, loss: str = "softmax", **kwargs):
+    def __init__(self, vocabulary_size: int, hidden_dim: int, max_length: int, loss: str = "softmax",
+                 exclude_history_from_loss: bool = False, **kwargs):
         super().__init__(**kwargs)
         if vocabulary_size <= ITEM_INDEX_OFFSET:
             raise ValueError(
@@ -49,6 +52,12 @@ class SequentialRecommender(keras.Model):
             raise ValueError(f"Expected max_length >= 1. Received: max_length={max_length}")
         if loss not in LOSSES:
             raise ValueError(f"Expected loss to be one of {LOSSES}. Received: loss={loss!r}")
+        if exclude_history_from_loss and loss != "softmax":
+            raise ValueError(
+                "Expected exclude_history_from_loss only with loss='softmax'. "
+                f"Received: loss={loss!r}, exclude_history_from_loss=True"
+            )
+        self.exclude_history_from_loss = bool(exclude_history_from_loss)
         self.vocabulary_size = vocabulary_size
         self.hidden_dim = hidden_dim
         self.max_length = max_length
@@ -66,7 +75,8 @@ class SequentialRecommender(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         embeddings = self.item_embedding.embeddings
         if self.loss_name == "softmax":
-            loss = losses.full_softmax_loss(y_pred, embeddings, y["targets"])
+            history = x if self.exclude_history_from_loss else None
+            loss = losses.full_softmax_loss(y_pred, embeddings, y["targets"], inputs=history)
         elif self.loss_name == "sampled_softmax":
             loss = losses.sampled_softmax_loss(
                 y_pred, embeddings, y["targets"], y["negatives"], y["target_log_q"], y["negative_log_q"]
@@ -121,6 +131,7 @@ class SequentialRecommender(keras.Model):
             hidden_dim=self.hidden_dim,
             max_length=self.max_length,
             loss=self.loss_name,
+            exclude_history_from_loss=self.exclude_history_from_loss,
         )
         return config
 

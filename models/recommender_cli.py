@@ -55,7 +55,12 @@ def register(commands) -> None:
     train.add_argument("--dropout", type=float, default=defaults.dropout)
     train.add_argument("--batch-size", type=int, default=defaults.batch_size,
                        help="full-length sequences per batch (batches hold batch_size * max_length positions)")
+    train.add_argument("--exclude-history-from-loss", action=argparse.BooleanOptionalAction,
+                       default=defaults.exclude_history_from_loss,
+                       help="full softmax: leave each position's history items out of the normaliser")
     train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    train.add_argument("--learning-rate-decay-epochs", type=_optional_int, default=defaults.learning_rate_decay_epochs,
+                       help="cosine-decay the learning rate to 1%% over this many epochs; none = constant")
     train.add_argument("--patience", type=int, default=defaults.patience,
                        help="epochs without a better validation NDCG@10 before stopping")
     train.add_argument("--validation-users", type=_optional_int, default=defaults.validation_users,
@@ -93,8 +98,10 @@ def run_train(args: argparse.Namespace) -> int:
     config = RecommenderConfig(
         model=args.model, hidden_dim=args.hidden_dim, num_blocks=args.num_blocks, num_heads=args.num_heads,
         max_length=args.max_length, attention_window=args.attention_window, dropout=args.dropout,
-        loss=args.loss, num_negatives=args.num_negatives, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, epochs=args.epochs, patience=args.patience, seed=args.seed,
+        loss=args.loss, exclude_history_from_loss=args.exclude_history_from_loss,
+        num_negatives=args.num_negatives, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, learning_rate_decay_epochs=args.learning_rate_decay_epochs,
+        epochs=args.epochs, patience=args.patience, seed=args.seed,
         precision=args.precision, flash_attention=_tri_state(args.flash_attention),
         jit_compile="auto" if args.jit_compile == "auto" else args.jit_compile == "on",
         validation_users=args.validation_users,

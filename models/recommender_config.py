@@ -10,11 +10,17 @@ MODEL_KINDS = ("sasrec", "gru4rec")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # Fields that may differ between an interrupted run and its resumption.
 RESUMABLE_CHANGES = ("epochs", "patience")
+FINAL_LEARNING_RATE_FRACTION = 0.01
 
 
 @dataclass
 class RecommenderConfig:
-    """Everything a training run depends on (saved as `config.json`)."""
+    """Everything a training run depends on (saved as `config.json`).
+
+    `learning_rate_decay_epochs`: `None` keeps Adam's learning rate constant; an integer decays
+    it along a cosine from `learning_rate` to `learning_rate * FINAL_LEARNING_RATE_FRACTION`
+    over that many epochs (and holds it there after).
+    """
 
     model: str = "sasrec"
     hidden_dim: int = 64
@@ -24,9 +30,11 @@ class RecommenderConfig:
     attention_window: int | None = None
     dropout: float = 0.5
     loss: str = "softmax"
+    exclude_history_from_loss: bool = False
     num_negatives: int = 1024
     batch_size: int = 16
     learning_rate: float = 5e-3
+    learning_rate_decay_epochs: int | None = None
     epochs: int = 30
     patience: int = 3
     seed: int = 0
@@ -44,10 +52,21 @@ class RecommenderConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Expected {name} to be a positive integer. Received: {name}={value!r}")
+        if self.exclude_history_from_loss and self.loss != "softmax":
+            raise ValueError(
+                "Expected exclude_history_from_loss only with loss='softmax'. "
+                f"Received: loss={self.loss!r}, exclude_history_from_loss=True"
+            )
         if self.patience < 1:
             raise ValueError(f"Expected patience >= 1. Received: patience={self.patience}")
         if not self.learning_rate >= 0:
             raise ValueError(f"Expected learning_rate >= 0. Received: learning_rate={self.learning_rate}")
+        decay = self.learning_rate_decay_epochs
+        if decay is not None and (not isinstance(decay, int) or decay < 1):
+            raise ValueError(
+                f"Expected learning_rate_decay_epochs to be None or a positive integer. "
+                f"Received: learning_rate_decay_epochs={decay!r}"
+            )
 
     @property
     def tokens_per_batch(self) -> int:

@@ -23,14 +23,28 @@ import keras
 import numpy as np
 
 from models.ranking_metrics import evaluate_scorer
-from models.recommender_config import RESUMABLE_CHANGES, RecommenderConfig
+from models.recommender_config import (
+    FINAL_LEARNING_RATE_FRACTION,
+    RESUMABLE_CHANGES,
+    RecommenderConfig,
+)
 from models.sequence_batches import NextItemBatches, tensorflow_epoch_dataset
 from models.sequence_data import ITEM_INDEX_OFFSET, OOV_INDEX, PADDING_INDEX, SequenceData, left_pad
 
 logger = logging.getLogger(__name__)
 
-def build_model(config: RecommenderConfig, vocabulary_size: int) -> keras.Model:
-    """A fresh, built, compiled model for `config`."""
+def learning_rate(config: RecommenderConfig, steps_per_epoch: int):
+    """Adam's learning rate: the constant or its cosine decay over `learning_rate_decay_epochs`."""
+    if config.learning_rate_decay_epochs is None:
+        return config.learning_rate
+    return keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=config.learning_rate_decay_epochs * steps_per_epoch,
+        alpha=FINAL_LEARNING_RATE_FRACTION,
+    )
+
+
+def build_model(config: RecommenderConfig, vocabulary_size: int, steps_per_epoch: int = 1) -> keras.Model:
+    """A fresh, built, compiled model for `config` (`steps_per_epoch` sizes the learning-rate decay)."""
     from models.baselines import GRU4RecModel
     from models.recommender import SASRecModel
 
@@ -38,11 +52,13 @@ def build_model(config: RecommenderConfig, vocabulary_size: int) -> keras.Model:
         model = SASRecModel(
             vocabulary_size, config.hidden_dim, config.max_length, config.loss, config.num_blocks,
             config.num_heads, config.dropout, config.attention_window, config.flash_attention,
+            exclude_history_from_loss=config.exclude_history_from_loss,
         )
     else:
-        model = GRU4RecModel(vocabulary_size, config.hidden_dim, config.max_length, config.loss, config.dropout)
+        model = GRU4RecModel(vocabulary_size, config.hidden_dim, config.max_length, config.loss, config.dropout,
+                             exclude_history_from_loss=config.exclude_history_from_loss)
     model.build((None, config.max_length))
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=resolve_jit_compile(config.jit_compile))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, steps_per_epoch)), jit_compile=resolve_jit_compile(config.jit_compile))
     model.optimizer.build(model.trainable_variables)
     return model
 
@@ -155,18 +171,18 @@ def train_recommender(
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.precision)
     try:
-        keras.utils.set_random_seed(config.seed)
-        model = build_model(config, data.vocabulary_size)
-        state = {"epoch": 0, "best_epoch": -1, "best_ndcg": -1.0, "wait": 0, "history": [], "elapsed": 0.0}
-        if resuming:
-            state = _load_checkpoint(model, checkpoint)
-            logger.info("resuming from epoch %d (best %.4f at epoch %d)", state["epoch"], state["best_ndcg"], state["best_epoch"])
-        write_model_folder_files(output, config, data, data_run)
         batches = NextItemBatches(
             data.training_sequences(), config.max_length, data.vocabulary_size, config.tokens_per_batch,
             config.loss, config.seed, config.num_negatives,
             data.item_counts() if config.loss == "sampled_softmax" else None,
         )
+        keras.utils.set_random_seed(config.seed)
+        model = build_model(config, data.vocabulary_size, steps_per_epoch=len(batches))
+        state = {"epoch": 0, "best_epoch": -1, "best_ndcg": -1.0, "wait": 0, "history": [], "elapsed": 0.0}
+        if resuming:
+            state = _load_checkpoint(model, checkpoint)
+            logger.info("resuming from epoch %d (best %.4f at epoch %d)", state["epoch"], state["best_ndcg"], state["best_epoch"])
+        write_model_folder_files(output, config, data, data_run)
         histories, targets, users = _validation_subset(data, config)
         interacted = [data.sequences[u] for u in users]
         started = time.perf_counter() - state["elapsed"]

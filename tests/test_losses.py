@@ -31,6 +31,36 @@ def test_full_softmax_matches_numpy_and_ignores_padding_targets():
     assert value == pytest.approx(np.mean(expected_terms), rel=1e-5)
 
 
+def test_history_indicator_marks_each_positions_history():
+    inputs = np.array([[0, 2, 5], [3, 6, 3]], dtype="int32")
+    seen = keras.ops.convert_to_numpy(losses.history_indicator(inputs, 7))  # (B*T, V)
+    expected = np.zeros((6, 7), dtype=bool)
+    for b in range(2):
+        for t in range(3):
+            expected[b * 3 + t, inputs[b, : t + 1]] = True
+    expected[:, 0] = False  # padding
+    np.testing.assert_array_equal(seen, expected)
+
+
+def test_full_softmax_without_history_items_in_the_normaliser():
+    # position (1, 2) has history [3, 6, 3] and target 0 (ignored); (1, 1) has target 6 in its
+    # history [3, 6]: the target stays, item 3 leaves; (0, 2): history [0, 2, 5], target 4.
+    inputs = np.array([[0, 2, 5], [3, 6, 3]], dtype="int32")
+    targets = np.array([[0, 3, 4], [2, 6, 0]], dtype="int32")
+    logits = _logits()
+    expected_terms = []
+    for b in range(2):
+        for t in range(3):
+            if targets[b, t]:
+                row = logits[b, t].copy()
+                for item in set(inputs[b, : t + 1].tolist()) - {0, int(targets[b, t])}:
+                    row[item] = -1e9
+                expected_terms.append(-_log_softmax(row)[targets[b, t]])
+    value = keras.ops.convert_to_numpy(losses.full_softmax_loss(HIDDEN, TABLE, targets, inputs=inputs))
+    assert value == pytest.approx(np.mean(expected_terms), rel=1e-5)
+    assert value < keras.ops.convert_to_numpy(losses.full_softmax_loss(HIDDEN, TABLE, targets))
+
+
 def test_sampled_softmax_with_every_item_sampled_once_equals_full_softmax():
     negatives = np.arange(2, 7, dtype="int32")  # all items; the target's own copy is an accidental hit
     zeros_targets = np.zeros(TARGETS.shape, "float32")

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from models.recommender_config import RecommenderConfig
-from models.recommender_training import train_recommender
+from models.recommender_config import FINAL_LEARNING_RATE_FRACTION, RecommenderConfig
+from models.recommender_training import learning_rate, train_recommender
 from tests.recommender_fixtures import planted_data
 
 pytestmark = pytest.mark.keras_backend
@@ -29,8 +29,10 @@ def _variables(folder):
         return {name: arrays[name] for name in arrays.files}
 
 
-def test_resume_after_interruption_reaches_the_same_weights(data, tmp_path):
-    _, history = train_recommender(data, tmp_path / "straight", _config(), verbose=0)
+@pytest.mark.parametrize("learning_rate_decay_epochs", [None, 2])
+def test_resume_after_interruption_reaches_the_same_weights(data, tmp_path, learning_rate_decay_epochs):
+    config = _config(learning_rate_decay_epochs=learning_rate_decay_epochs)
+    _, history = train_recommender(data, tmp_path / "straight", config, verbose=0)
     assert [entry["epoch"] for entry in history] == [1, 2, 3]
 
     def interrupt(epoch, entry):
@@ -38,9 +40,9 @@ def test_resume_after_interruption_reaches_the_same_weights(data, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_recommender(data, tmp_path / "resumed", _config(), on_epoch_end=interrupt, verbose=0)
+        train_recommender(data, tmp_path / "resumed", config, on_epoch_end=interrupt, verbose=0)
     assert json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())["epoch"] == 1
-    _, resumed_history = train_recommender(data, tmp_path / "resumed", _config(), resume=True, verbose=0)
+    _, resumed_history = train_recommender(data, tmp_path / "resumed", config, resume=True, verbose=0)
     assert [entry["epoch"] for entry in resumed_history] == [1, 2, 3]
     straight, resumed = _variables(tmp_path / "straight"), _variables(tmp_path / "resumed")
     assert straight.keys() == resumed.keys()
@@ -80,8 +82,19 @@ def test_resume_with_a_different_config_is_refused(data, tmp_path):
         (dict(epochs=0), "Received: epochs=0"),
         (dict(patience=0), "Received: patience=0"),
         (dict(learning_rate=-1.0), "Received: learning_rate=-1.0"),
+        (dict(loss="bce", exclude_history_from_loss=True), "Received: loss='bce', exclude_history_from_loss=True"),
+        (dict(learning_rate_decay_epochs=0), "Received: learning_rate_decay_epochs=0"),
+        (dict(learning_rate_decay_epochs=2.5), "Received: learning_rate_decay_epochs=2.5"),
     ],
 )
 def test_invalid_config(overrides, message):
     with pytest.raises(ValueError, match=message):
         _config(**overrides)
+
+
+def test_learning_rate_decays_along_a_cosine_to_the_final_fraction():
+    assert learning_rate(_config(), steps_per_epoch=10) == 5e-3
+    schedule = learning_rate(_config(learning_rate_decay_epochs=4), steps_per_epoch=10)
+    values = [float(schedule(step)) for step in (0, 20, 40, 80)]
+    floor = 5e-3 * FINAL_LEARNING_RATE_FRACTION
+    assert values == pytest.approx([5e-3, floor + (5e-3 - floor) / 2, floor, floor], rel=1e-5)
