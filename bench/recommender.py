@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.machine_state import StealMeter  # noqa: E402
+from bench.training_curves import plot_validation_curves, read_history  # noqa: E402
 
 DATASETS = {
     "games": ("sasrec-games/Games.txt", "sasrec"),
@@ -65,6 +66,15 @@ def training_summary(history: list[dict]) -> dict:
     }
 
 
+def parse_compare_history(text: str) -> tuple[str, str, str]:
+    """`DATASET:LABEL=MODEL_FOLDER` -> `(dataset, label, folder)`."""
+    dataset, separator, rest = text.partition(":")
+    label, equals, folder = rest.partition("=")
+    if not separator or not equals or dataset not in DATASETS or not label or not folder:
+        raise ValueError(f"Expected DATASET:LABEL=MODEL_FOLDER with DATASET in {sorted(DATASETS)}. Received: {text!r}")
+    return dataset, label, folder
+
+
 def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
     from models.recommender_config import RecommenderConfig
     from models.recommender_evaluation import evaluate_recommender_folder
@@ -86,6 +96,12 @@ def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
         logging.info("%s: training %s", name, variant)
         _, history = train_recommender(data, work / variant, config, resume=True, data_run=str(run))
         result["training"][variant] = {"config": config.to_dict(), **training_summary(history)}
+    curves = {variant: read_history(work / variant) for variant in arguments.variants}
+    for dataset, label, folder in map(parse_compare_history, arguments.compare_history):
+        if dataset == name:
+            curves[label] = read_history(folder)
+    figure = plot_validation_curves(curves, Path(arguments.figures) / f"recommender_training_{name}.png", name)
+    result["training_curves_figure"] = str(figure.relative_to(ROOT) if figure.is_relative_to(ROOT) else figure)
     compare = [str(work / v) for v in arguments.variants if v != "sasrec"]
     report = evaluate_recommender_folder(work / "sasrec", data, compare, "test", 10, arguments.seed, str(run))
     result["test_users"] = report["users"]
@@ -142,6 +158,8 @@ def markdown(results: dict) -> str:
             lines.append(f"| {variant} | {summary['epochs_run']} | {summary['best_epoch']} | "
                          f"{summary['seconds_per_epoch_training_mean']:.0f} | {summary['seconds_per_epoch_with_validation_mean']:.0f} | "
                          f"{summary['seconds_from_start_to_best_epoch']:.0f} |")
+        if "training_curves_figure" in result:
+            lines += ["", f"![validation NDCG@10 per epoch, {name}]({result['training_curves_figure']})"]
         if "targets" in result:
             lines += ["", "| target | required | measured | met |", "|---|---|---|---|"]
             for key, target in result["targets"].items():
@@ -166,12 +184,20 @@ def main() -> int:
                              "data sets such as MovieLens (35 batches per epoch) need more")
     parser.add_argument("--machine-note", default="",
                         help="what else ran on the machine (the load averages are recorded anyway)")
+    parser.add_argument("--compare-history", nargs="*", default=[], metavar="DATASET:LABEL=MODEL_FOLDER",
+                        help="earlier trainings (their history.json) drawn beside this run's in the curves figure")
+    parser.add_argument("--figures", default=str(ROOT / "docs"), help="folder of the training-curves figures")
     parser.add_argument("--work", default=str(ROOT / "bench" / "work" / "recommender"))
     parser.add_argument("--results", default=str(ROOT / "bench" / "results" / "recommender.json"))
     parser.add_argument("--section", default=str(ROOT / "bench" / "sections" / "recommender.md"))
     arguments = parser.parse_args()
     if "sasrec" not in arguments.variants:
         parser.error("--variants must include sasrec (the model under test)")
+    for item in arguments.compare_history:
+        try:
+            parse_compare_history(item)
+        except ValueError as error:
+            parser.error(f"--compare-history: {error}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import keras
 

@@ -34,7 +34,7 @@ class RecommenderConfig:
     num_negatives: int = 1024
     batch_size: int = 16
     learning_rate: float = 5e-3
-    learning_rate_decay_epochs: int | None = None
+    learning_rate_decay_epochs: int | None = 16
     epochs: int = 30
     patience: int = 3
     seed: int = 0
