@@ -92,7 +92,9 @@ def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
     for variant in arguments.variants:
         epochs = arguments.epochs if variant == "sasrec" else (arguments.baseline_epochs or arguments.epochs)
         config = RecommenderConfig(epochs=epochs, seed=arguments.seed, **VARIANTS[variant],
-                                   **({"patience": arguments.patience} if arguments.patience else {}))
+                                   **({"patience": arguments.patience} if arguments.patience else {}),
+                                   **({} if arguments.learning_rate_decay_epochs == "default" else
+                                      {"learning_rate_decay_epochs": arguments.learning_rate_decay_epochs}))
         logging.info("%s: training %s", name, variant)
         _, history = train_recommender(data, work / variant, config, resume=True, data_run=str(run))
         result["training"][variant] = {"config": config.to_dict(), **training_summary(history)}
@@ -170,6 +172,10 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _decay_epochs(text: str) -> int | None:
+    return None if text.lower() == "none" else int(text)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
@@ -182,6 +188,9 @@ def main() -> int:
     parser.add_argument("--patience", type=int, default=None,
                         help="early-stopping patience in epochs (default: the config's, 3); small "
                              "data sets such as MovieLens (35 batches per epoch) need more")
+    parser.add_argument("--learning-rate-decay-epochs", type=_decay_epochs, default="default",
+                        help="every variant's cosine decay horizon in epochs, or none (constant); default: "
+                             "the config's. Small data sets such as MovieLens need far more than Games' 16")
     parser.add_argument("--machine-note", default="",
                         help="what else ran on the machine (the load averages are recorded anyway)")
     parser.add_argument("--compare-history", nargs="*", default=[], metavar="DATASET:LABEL=MODEL_FOLDER",

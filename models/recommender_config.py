@@ -11,6 +11,8 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # Fields that may differ between an interrupted run and its resumption.
 RESUMABLE_CHANGES = ("epochs", "patience")
 FINAL_LEARNING_RATE_FRACTION = 0.01
+# Fields newer than some saved checkpoints, with the value those older runs trained with.
+FIELDS_ADDED_LATER = {"learning_rate_decay_epochs": None, "exclude_history_from_loss": False}
 
 
 @dataclass

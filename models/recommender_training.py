@@ -24,6 +24,7 @@ import numpy as np
 
 from models.ranking_metrics import evaluate_scorer
 from models.recommender_config import (
+    FIELDS_ADDED_LATER,
     FINAL_LEARNING_RATE_FRACTION,
     RESUMABLE_CHANGES,
     RecommenderConfig,
@@ -162,7 +163,8 @@ def train_recommender(
     resuming = resume and (checkpoint / "state.json").exists()
     if resuming:
         saved = json.loads((checkpoint / "state.json").read_text())["config"]
-        differing = [k for k, v in config.to_dict().items() if saved.get(k) != v and k not in RESUMABLE_CHANGES]
+        differing = [k for k, v in config.to_dict().items()
+                     if saved.get(k, FIELDS_ADDED_LATER.get(k)) != v and k not in RESUMABLE_CHANGES]
         if differing:
             raise ValueError(
                 f"Expected the same config as the interrupted run (except {RESUMABLE_CHANGES}). "

@@ -41,10 +41,14 @@ def test_page_renders_without_error(browser_session, page):
 def test_hostile_tweet_is_shown_as_text_and_runs_nothing(browser_session):
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     url, driver, _ = browser_session
     driver.get(f"{url}/sentiment_monitor")
     wait_until_rendered(driver, "Sentiment monitor")
+    # The texts behind the selected alert come last; on a loaded machine they can still be
+    # arriving when the script-state attribute first reads "notRunning".
+    WebDriverWait(driver, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".seqlens-token"))
     tokens = [element.text for element in driver.find_elements(By.CSS_SELECTOR, ".seqlens-token")]
     assert "<script>alert('x')</script>" in tokens
     assert "<img src=x onerror=alert(1)>" in tokens

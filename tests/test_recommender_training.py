@@ -5,7 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from models.recommender_config import FINAL_LEARNING_RATE_FRACTION, RecommenderConfig
+from models.recommender_config import (
+    FIELDS_ADDED_LATER,
+    FINAL_LEARNING_RATE_FRACTION,
+    RecommenderConfig,
+)
 from models.recommender_training import learning_rate, train_recommender
 from tests.recommender_fixtures import planted_data
 
@@ -73,6 +77,21 @@ def test_resume_with_a_different_config_is_refused(data, tmp_path):
         train_recommender(data, tmp_path / "model", _config(epochs=2, learning_rate=0.0, hidden_dim=8), resume=True)
 
 
+def test_checkpoints_older_than_a_config_field_resume_with_the_value_they_trained_with(data, tmp_path):
+    constant = _config(epochs=1, learning_rate=0.0, learning_rate_decay_epochs=None)
+    train_recommender(data, tmp_path / "model", constant, verbose=0)
+    state_path = tmp_path / "model" / "checkpoint" / "state.json"
+    state = json.loads(state_path.read_text())
+    for field in FIELDS_ADDED_LATER:
+        del state["config"][field]  # as written before the field existed
+    state_path.write_text(json.dumps(state))
+    with pytest.raises(ValueError, match=r"Received: differing fields=\['learning_rate_decay_epochs'\]"):
+        train_recommender(data, tmp_path / "model", _config(epochs=2, learning_rate=0.0), resume=True)
+    _, history = train_recommender(data, tmp_path / "model", _config(
+        epochs=2, learning_rate=0.0, learning_rate_decay_epochs=None), resume=True, verbose=0)
+    assert [entry["epoch"] for entry in history] == [1, 2]
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -93,7 +112,7 @@ def test_invalid_config(overrides, message):
 
 
 def test_learning_rate_decays_along_a_cosine_to_the_final_fraction():
-    assert learning_rate(_config(), steps_per_epoch=10) == 5e-3
+    assert learning_rate(_config(learning_rate_decay_epochs=None), steps_per_epoch=10) == 5e-3
     schedule = learning_rate(_config(learning_rate_decay_epochs=4), steps_per_epoch=10)
     values = [float(schedule(step)) for step in (0, 20, 40, 80)]
     floor = 5e-3 * FINAL_LEARNING_RATE_FRACTION
