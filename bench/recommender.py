@@ -172,8 +172,11 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _decay_epochs(text: str) -> int | None:
-    return None if text.lower() == "none" else int(text)
+def _decay_epochs(text: str) -> int | str | None:
+    """`none` -> None (constant rate), `default` -> "default" (the config's), else an integer."""
+    if text.lower() in ("none", "default"):
+        return None if text.lower() == "none" else "default"
+    return int(text)
 
 
 def main() -> int:
