@@ -99,7 +99,7 @@ def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
         _, history = train_recommender(data, work / variant, config, resume=True, data_run=str(run))
         result["training"][variant] = {"config": config.to_dict(), **training_summary(history)}
     curves = {variant: read_history(work / variant) for variant in arguments.variants}
-    for dataset, label, folder in map(parse_compare_history, arguments.compare_history):
+    for dataset, label, folder in arguments.compare_history:
         if dataset == name:
             curves[label] = read_history(folder)
     figure = plot_validation_curves(curves, Path(arguments.figures) / f"recommender_training_{name}.png", name)
@@ -174,9 +174,10 @@ def markdown(results: dict) -> str:
 
 def _decay_epochs(text: str) -> int | str | None:
     """`none` -> None (constant rate), `default` -> "default" (the config's), else an integer."""
-    if text.lower() in ("none", "default"):
-        return None if text.lower() == "none" else "default"
-    return int(text)
+    lowered = text.lower()
+    if lowered == "none":
+        return None
+    return "default" if lowered == "default" else int(text)
 
 
 def main() -> int:
@@ -205,11 +206,10 @@ def main() -> int:
     arguments = parser.parse_args()
     if "sasrec" not in arguments.variants:
         parser.error("--variants must include sasrec (the model under test)")
-    for item in arguments.compare_history:
-        try:
-            parse_compare_history(item)
-        except ValueError as error:
-            parser.error(f"--compare-history: {error}")
+    try:  # parsed once here; run_dataset reads the (dataset, label, folder) triples
+        arguments.compare_history = [parse_compare_history(item) for item in arguments.compare_history]
+    except ValueError as error:
+        parser.error(f"--compare-history: {error}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import keras
 

@@ -1,16 +1,8 @@
 """bench/machine_state.py: the share of CPU time stolen by the hypervisor, from /proc/stat."""
 
-import importlib.util
 from pathlib import Path
 
-MODULE = Path(__file__).resolve().parent.parent / "bench" / "machine_state.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("machine_state", MODULE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bench import machine_state
 
 
 def _write_stat(path: Path, user: int, idle: int, steal: int) -> None:
@@ -19,7 +11,6 @@ def _write_stat(path: Path, user: int, idle: int, steal: int) -> None:
 
 
 def test_steal_fraction_is_stolen_over_total_time_since_start(tmp_path):
-    machine_state = _load()
     machine_state.PROC_STAT = tmp_path / "stat"
     _write_stat(machine_state.PROC_STAT, user=100, idle=100, steal=0)
     meter = machine_state.StealMeter()
@@ -28,7 +19,6 @@ def test_steal_fraction_is_stolen_over_total_time_since_start(tmp_path):
 
 
 def test_steal_fraction_is_none_when_unknown(tmp_path):
-    machine_state = _load()
     machine_state.PROC_STAT = tmp_path / "missing"
     assert machine_state.cpu_jiffies() is None
     assert machine_state.StealMeter().fraction() is None
