@@ -1,8 +1,9 @@
 """Next-item losses on hidden states and a tied item-embedding table (`keras.ops` only).
 
 All take `hidden (B, T, D)` (the sequence encoder's output), `embeddings (V, D)` (the item
-table, also the output layer) and `targets (B, T)` where 0 marks "no loss at this position";
-each returns the mean loss over the positions with a target.
+table, also the output layer), `targets (B, T)` where 0 marks "no loss at this position" and an
+optional `bias (V,)` added to every item's logit; each returns the mean loss over the positions
+with a target.
 
 - `full_softmax_loss`: cross-entropy over the whole catalogue (the default; the strongest under
   full ranking, at `O(B T V D)`).
@@ -20,12 +21,17 @@ from keras import ops
 NEGATIVE_INFINITY = -1e9
 
 
+def _item_bias(bias, indices):
+    """`bias (V,)` of `indices` (any shape) as float32, or 0 without a bias."""
+    return 0.0 if bias is None else ops.take(ops.cast(bias, "float32"), indices, axis=0)
+
+
 def _masked_mean(values, targets):
     weights = ops.cast(ops.not_equal(targets, 0), "float32")  # (B, T)
     return ops.sum(ops.cast(values, "float32") * weights) / ops.maximum(ops.sum(weights), 1.0)
 
 
-def full_softmax_loss(hidden, embeddings, targets, inputs=None):
+def full_softmax_loss(hidden, embeddings, targets, inputs=None, bias=None):
     """Mean cross-entropy of `targets (B, T)` against logits over all `V` items.
 
     The positions are flattened to one `(B * T, D) x (D, V)` matrix product: XLA then emits a
@@ -45,6 +51,8 @@ def full_softmax_loss(hidden, embeddings, targets, inputs=None):
     # Padding and OOV can never be a next item: keep them out of the normaliser.
     items = ops.arange(ops.shape(embeddings)[0])
     logits = ops.cast(logits, "float32") + ops.where(items < 2, NEGATIVE_INFINITY, 0.0)[None, :]  # (B*T, V)
+    if bias is not None:
+        logits = logits + ops.cast(bias, "float32")[None, :]
     if inputs is not None:
         seen = history_indicator(inputs, ops.shape(embeddings)[0])  # (B*T, V)
         seen = ops.logical_and(seen, ops.not_equal(items[None, :], flat_targets[:, None]))
@@ -71,7 +79,7 @@ def history_indicator(inputs, vocabulary_size):
     return ops.logical_and(counts > 0, ops.arange(vocabulary_size)[None, :] > 0)
 
 
-def sampled_softmax_loss(hidden, embeddings, targets, negatives, target_log_q, negative_log_q):
+def sampled_softmax_loss(hidden, embeddings, targets, negatives, target_log_q, negative_log_q, bias=None):
     """Sampled softmax with log-Q correction.
 
     Args:
@@ -84,8 +92,8 @@ def sampled_softmax_loss(hidden, embeddings, targets, negatives, target_log_q, n
     positive = ops.cast(ops.sum(hidden * target_embeddings, axis=-1), "float32")  # (B, T)
     negative_embeddings = ops.take(embeddings, negatives, axis=0)  # (K, D)
     negative = ops.cast(ops.einsum("btd,kd->btk", hidden, negative_embeddings), "float32")
-    positive = positive - ops.cast(target_log_q, "float32")
-    negative = negative - ops.cast(negative_log_q, "float32")[None, None, :]
+    positive = positive + _item_bias(bias, targets) - ops.cast(target_log_q, "float32")
+    negative = negative + _item_bias(bias, negatives) - ops.cast(negative_log_q, "float32")  # (B, T, K)
     hits = ops.equal(ops.expand_dims(targets, -1), negatives[None, None, :])  # (B, T, K)
     negative = ops.where(hits, NEGATIVE_INFINITY, negative)
     logits = ops.concatenate([ops.expand_dims(positive, -1), negative], axis=-1)  # (B, T, 1+K)
@@ -93,11 +101,12 @@ def sampled_softmax_loss(hidden, embeddings, targets, negatives, target_log_q, n
     return _masked_mean(losses, targets)
 
 
-def binary_cross_entropy_loss(hidden, embeddings, targets, negatives):
+def binary_cross_entropy_loss(hidden, embeddings, targets, negatives, bias=None):
     """SASRec's loss: `-log s(h.e_pos) - log(1 - s(h.e_neg))`, `negatives (B, T)`."""
     embeddings = ops.cast(embeddings, hidden.dtype)
     positive = ops.sum(hidden * ops.take(embeddings, targets, axis=0), axis=-1)
     negative = ops.sum(hidden * ops.take(embeddings, negatives, axis=0), axis=-1)
-    positive, negative = ops.cast(positive, "float32"), ops.cast(negative, "float32")
+    positive = ops.cast(positive, "float32") + _item_bias(bias, targets)
+    negative = ops.cast(negative, "float32") + _item_bias(bias, negatives)
     losses = ops.softplus(-positive) + ops.softplus(negative)  # (B, T)
     return _masked_mean(losses, targets)

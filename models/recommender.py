@@ -36,10 +36,12 @@ class SequentialRecommender(keras.Model):
         loss: `softmax` (full), `sampled_softmax` or `bce`.
         exclude_history_from_loss: with the full softmax, leave each position's history items out
             of its normaliser (as evaluation and serving leave them out of the ranking).
+        output_bias: add a learned per-item bias `(V,)` to every item's score (in the losses, in
+            `score_items` and wherever the model ranks the catalogue).
     """
 
     def __init__(self, vocabulary_size: int, hidden_dim: int, max_length: int, loss: str = "softmax",
-                 exclude_history_from_loss: bool = False, **kwargs):
+                 exclude_history_from_loss: bool = False, output_bias: bool = False, **kwargs):
         super().__init__(**kwargs)
         if vocabulary_size <= ITEM_INDEX_OFFSET:
             raise ValueError(
@@ -63,6 +65,9 @@ class SequentialRecommender(keras.Model):
         self.max_length = max_length
         self.loss_name = loss
         self.item_embedding = keras.layers.Embedding(vocabulary_size, hidden_dim, name="item_embedding")
+        self.output_bias = bool(output_bias)
+        self.item_bias = (self.add_weight(shape=(vocabulary_size,), initializer="zeros", name="item_bias")
+                          if self.output_bias else None)
 
     def encode(self, item_ids, training=None, return_attention=False):
         raise NotImplementedError
@@ -76,13 +81,15 @@ class SequentialRecommender(keras.Model):
         embeddings = self.item_embedding.embeddings
         if self.loss_name == "softmax":
             history = x if self.exclude_history_from_loss else None
-            loss = losses.full_softmax_loss(y_pred, embeddings, y["targets"], inputs=history)
+            loss = losses.full_softmax_loss(y_pred, embeddings, y["targets"], inputs=history, bias=self.item_bias)
         elif self.loss_name == "sampled_softmax":
             loss = losses.sampled_softmax_loss(
-                y_pred, embeddings, y["targets"], y["negatives"], y["target_log_q"], y["negative_log_q"]
+                y_pred, embeddings, y["targets"], y["negatives"], y["target_log_q"], y["negative_log_q"],
+                bias=self.item_bias,
             )
         else:
-            loss = losses.binary_cross_entropy_loss(y_pred, embeddings, y["targets"], y["negatives"])
+            loss = losses.binary_cross_entropy_loss(y_pred, embeddings, y["targets"], y["negatives"],
+                                                    bias=self.item_bias)
         if self.losses:
             loss = loss + ops.sum(self.losses)
         return loss
@@ -108,6 +115,8 @@ class SequentialRecommender(keras.Model):
         """`last (B, D)` -> scores `(B, V)` float32 of every index (padding and OOV very low)."""
         table = ops.cast(self.item_embedding.embeddings, "float32")
         scores = ops.matmul(last, ops.transpose(table))  # (B, V)
+        if self.item_bias is not None:
+            scores = scores + ops.cast(self.item_bias, "float32")[None, :]
         special = ops.arange(self.vocabulary_size) < ITEM_INDEX_OFFSET
         return ops.where(special[None, :], EXCLUDED_SCORE, scores)
 
@@ -132,6 +141,7 @@ class SequentialRecommender(keras.Model):
             max_length=self.max_length,
             loss=self.loss_name,
             exclude_history_from_loss=self.exclude_history_from_loss,
+            output_bias=self.output_bias,
         )
         return config
 

@@ -58,6 +58,8 @@ def register(commands) -> None:
     train.add_argument("--exclude-history-from-loss", action=argparse.BooleanOptionalAction,
                        default=defaults.exclude_history_from_loss,
                        help="full softmax: leave each position's history items out of the normaliser")
+    train.add_argument("--output-bias", action=argparse.BooleanOptionalAction, default=defaults.output_bias,
+                       help="add a learned per-item bias to every item's score")
     train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     train.add_argument("--learning-rate-decay-epochs", type=_optional_int, default=defaults.learning_rate_decay_epochs,
                        help="cosine-decay the learning rate to 1%% over this many epochs; none = constant")
@@ -98,7 +100,7 @@ def run_train(args: argparse.Namespace) -> int:
     config = RecommenderConfig(
         model=args.model, hidden_dim=args.hidden_dim, num_blocks=args.num_blocks, num_heads=args.num_heads,
         max_length=args.max_length, attention_window=args.attention_window, dropout=args.dropout,
-        loss=args.loss, exclude_history_from_loss=args.exclude_history_from_loss,
+        loss=args.loss, exclude_history_from_loss=args.exclude_history_from_loss, output_bias=args.output_bias,
         num_negatives=args.num_negatives, batch_size=args.batch_size,
         learning_rate=args.learning_rate, learning_rate_decay_epochs=args.learning_rate_decay_epochs,
         epochs=args.epochs, patience=args.patience, seed=args.seed,

@@ -12,7 +12,7 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 RESUMABLE_CHANGES = ("epochs", "patience")
 FINAL_LEARNING_RATE_FRACTION = 0.01
 # Fields newer than some saved checkpoints, with the value those older runs trained with.
-FIELDS_ADDED_LATER = {"learning_rate_decay_epochs": None, "exclude_history_from_loss": False}
+FIELDS_ADDED_LATER = {"learning_rate_decay_epochs": None, "exclude_history_from_loss": False, "output_bias": False}
 
 
 @dataclass
@@ -21,7 +21,8 @@ class RecommenderConfig:
 
     `learning_rate_decay_epochs`: `None` keeps Adam's learning rate constant; an integer decays
     it along a cosine from `learning_rate` to `learning_rate * FINAL_LEARNING_RATE_FRACTION`
-    over that many epochs (and holds it there after).
+    over that many epochs (and holds it there after). `output_bias` adds a learned per-item
+    bias to every score (the tied table then need not encode popularity).
     """
 
     model: str = "sasrec"
@@ -33,6 +34,7 @@ class RecommenderConfig:
     dropout: float = 0.5
     loss: str = "softmax"
     exclude_history_from_loss: bool = False
+    output_bias: bool = False
     num_negatives: int = 1024
     batch_size: int = 16
     learning_rate: float = 5e-3

@@ -53,11 +53,12 @@ def build_model(config: RecommenderConfig, vocabulary_size: int, steps_per_epoch
         model = SASRecModel(
             vocabulary_size, config.hidden_dim, config.max_length, config.loss, config.num_blocks,
             config.num_heads, config.dropout, config.attention_window, config.flash_attention,
-            exclude_history_from_loss=config.exclude_history_from_loss,
+            exclude_history_from_loss=config.exclude_history_from_loss, output_bias=config.output_bias,
         )
     else:
         model = GRU4RecModel(vocabulary_size, config.hidden_dim, config.max_length, config.loss, config.dropout,
-                             exclude_history_from_loss=config.exclude_history_from_loss)
+                             exclude_history_from_loss=config.exclude_history_from_loss,
+                             output_bias=config.output_bias)
     model.build((None, config.max_length))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, steps_per_epoch)), jit_compile=resolve_jit_compile(config.jit_compile))
     model.optimizer.build(model.trainable_variables)
@@ -79,10 +80,12 @@ def resolve_jit_compile(jit_compile: bool | str) -> bool:
 def model_scorer(model: keras.Model, max_length: int) -> Callable[[list[np.ndarray]], np.ndarray]:
     """`histories -> (B, V)` scores via the compiled predict function and the tied table."""
     table = np.asarray(keras.ops.convert_to_numpy(model.item_embedding.embeddings), dtype=np.float32)
+    bias = (np.zeros(len(table), np.float32) if getattr(model, "item_bias", None) is None
+            else np.asarray(keras.ops.convert_to_numpy(model.item_bias), dtype=np.float32))
 
     def score(histories: list[np.ndarray]) -> np.ndarray:
         hidden = model.predict_on_batch(left_pad(histories, max_length))  # (B, T, D)
-        scores = np.asarray(hidden, dtype=np.float32)[:, -1, :] @ table.T  # (B, V)
+        scores = np.asarray(hidden, dtype=np.float32)[:, -1, :] @ table.T + bias[None, :]  # (B, V)
         scores[:, :ITEM_INDEX_OFFSET] = -np.inf
         return scores
 

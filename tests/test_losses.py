@@ -99,3 +99,30 @@ def test_binary_cross_entropy_matches_numpy():
                 terms.append(np.log1p(np.exp(-positive)) + np.log1p(np.exp(negative)))
     value = losses.binary_cross_entropy_loss(HIDDEN, TABLE, TARGETS, negatives)
     assert keras.ops.convert_to_numpy(value) == pytest.approx(np.mean(terms), rel=1e-5)
+
+
+BIAS = RNG.normal(size=(7,)).astype("float32")
+# An item bias is one more embedding dimension whose hidden value is always 1.
+HIDDEN_WITH_ONE = np.concatenate([HIDDEN, np.ones((2, 3, 1), "float32")], axis=-1)
+TABLE_WITH_BIAS = np.concatenate([TABLE, BIAS[:, None]], axis=-1)
+
+
+@pytest.mark.parametrize("name", ["full", "full_without_history", "sampled", "bce"])
+def test_item_bias_acts_as_an_always_one_dimension(name):
+    inputs = np.array([[0, 2, 5], [3, 6, 3]], dtype="int32")
+    negatives = {"sampled": np.array([2, 5, 6], dtype="int32"), "bce": np.array([[5, 5, 5], [3, 2, 2]], dtype="int32")}
+
+    def loss(hidden, table, bias=None):
+        if name == "full":
+            return losses.full_softmax_loss(hidden, table, TARGETS, bias=bias)
+        if name == "full_without_history":
+            return losses.full_softmax_loss(hidden, table, TARGETS, inputs=inputs, bias=bias)
+        if name == "sampled":
+            return losses.sampled_softmax_loss(hidden, table, TARGETS, negatives["sampled"],
+                                               np.full(TARGETS.shape, 0.5, "float32"),
+                                               np.array([1.0, -1.0, 0.2], "float32"), bias=bias)
+        return losses.binary_cross_entropy_loss(hidden, table, TARGETS, negatives["bce"], bias=bias)
+
+    with_bias = keras.ops.convert_to_numpy(loss(HIDDEN, TABLE, BIAS))
+    assert with_bias == pytest.approx(keras.ops.convert_to_numpy(loss(HIDDEN_WITH_ONE, TABLE_WITH_BIAS)), rel=1e-5)
+    assert with_bias != pytest.approx(keras.ops.convert_to_numpy(loss(HIDDEN, TABLE)), rel=1e-3)

@@ -84,8 +84,34 @@ def test_save_and_load_give_the_same_scores(trained, tmp_path):
                                keras.ops.convert_to_numpy(trained.score_last(item_ids)[0]), rtol=1e-5, atol=1e-5)
 
 
+def test_output_bias_is_added_to_every_score_saved_and_learned(data, tmp_path):
+    model = _model(output_bias=True)
+    assert model.get_config()["output_bias"] is True
+    item_ids = np.array([[0, 4, 9, 11]], dtype="int32")
+    before = keras.ops.convert_to_numpy(model.score_last(item_ids)[0])
+    bias = np.linspace(-1.0, 1.0, 152).astype("float32")
+    model.item_bias.assign(bias)
+    after = keras.ops.convert_to_numpy(model.score_last(item_ids)[0])
+    np.testing.assert_allclose(after[0, 2:] - before[0, 2:], bias[2:], atol=1e-5)
+    assert np.all(after[0, :2] < -1e8)  # padding and OOV stay out
+    scorer_scores = model_scorer(model, MAX_LENGTH)([item_ids[0, 1:]])
+    np.testing.assert_allclose(scorer_scores[0, 2:], after[0, 2:], rtol=1e-4, atol=1e-4)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", compile=False)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded.score_last(item_ids)[0]), after, atol=1e-5)
+    # Trained from zero, the bias moves and the planted rule is still learned.
+    model = _model(output_bias=True)
+    model.compile(optimizer=keras.optimizers.Adam(5e-3), jit_compile=False)
+    batches = NextItemBatches(data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512)
+    for epoch in range(5):
+        batches.set_epoch(epoch)
+        model.fit(batches, epochs=1, verbose=0)
+    assert np.abs(keras.ops.convert_to_numpy(model.item_bias)).max() > 0.01
+    assert _test_metrics(model, data)["full"]["HR@10"] > 0.9
+
+
 def test_get_config_round_trip():
-    model = _model(attention_window=4, loss="bce", num_blocks=2, flash_attention=None)
+    model = _model(attention_window=4, loss="bce", num_blocks=2, flash_attention=None, output_bias=True)
     clone = SASRecModel.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
 
