@@ -37,7 +37,7 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench.machine_state import StealMeter  # noqa: E402
+from bench.machine_state import StealMeter, reference_loop_seconds  # noqa: E402
 
 HISTORY_LENGTH = 50
 TOP_K = 10
@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                     "cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(), "tensorflow": tf.__version__,
                     "load_average_at_end": list(os.getloadavg()),
+                    "reference_python_loop_seconds_at_end": reference_loop_seconds(),
                     "cpu_time_stolen_by_hypervisor_fraction_while_timing": stolen},
         "protocol": {
             "catalogue": "Amazon Games (sasrec-games/Games.txt) item ids sorted by count",
@@ -275,12 +276,33 @@ def main(argv: list[str] | None = None) -> int:
         "speedup_savedmodel_vs_keras_recommend_p50": round(
             single["keras_recommend"]["p50_ms"] / savedmodel["p50_ms"], 2),
     }
+    earlier = previous_run_summary(Path(args.output))
+    if earlier:
+        result["earlier_run_same_command"] = earlier
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
     Path(args.section).parent.mkdir(parents=True, exist_ok=True)
     Path(args.section).write_text(markdown_section(result))
     print(json.dumps({"single_request_latency": single, "throughput_batch_256": throughput}, indent=2))
     return 0
+
+
+def previous_run_summary(path: Path) -> dict | None:
+    """The SavedModel figures of the run recorded at `path` (before this one overwrites it)."""
+    if not path.exists():
+        return None
+    previous = json.loads(path.read_text())
+    machine = previous["machine"]
+    notes = [machine["description"]]
+    if (stolen := machine.get("cpu_time_stolen_by_hypervisor_fraction_while_timing")) is not None:
+        notes.append(f"{stolen:.1%} of the CPU stolen while timing")
+    if (loop := machine.get("reference_python_loop_seconds_at_end")) is not None:
+        notes.append(f"reference Python loop {loop} s")
+    latency = {name: figures for name, figures in previous["single_request_latency"].items()
+               if name in ("savedmodel_signature", "savedmodel_signature_xla")}
+    return {"date": previous["date"], "note": "; ".join(notes),
+            "p50_ms": {name: figures["p50_ms"] for name, figures in latency.items()},
+            "p99_ms": {name: figures["p99_ms"] for name, figures in latency.items()}}
 
 
 def earlier_run_lines(earlier: dict | None) -> list[str]:
@@ -301,9 +323,11 @@ def markdown_section(result: dict) -> str:
         f"Command: `{result['command']}`  ",
         f"Machine: {result['machine']['description']}; TensorFlow {result['machine']['tensorflow']}; "
         f"load average at the end {', '.join(f'{value:.1f}' for value in result['machine']['load_average_at_end'])}"
-        + (f"; CPU time stolen by the hypervisor while timing: {stolen:.1%}  "
+        + (f"; CPU time stolen by the hypervisor while timing: {stolen:.1%}"
            if (stolen := result["machine"].get("cpu_time_stolen_by_hypervisor_fraction_while_timing")) is not None
-           else "  "),
+           else "")
+        + (f"; reference pure-Python loop (10M additions) {loop} s, about 1.1 s on a quiet host  "
+           if (loop := result["machine"].get("reference_python_loop_seconds_at_end")) is not None else "  "),
         f"Date: {result['date']}",
         "",
         f"Catalogue {protocol['catalogue_items']:,} items (Games), {protocol['model']}, history of "

@@ -25,3 +25,8 @@ def test_steal_fraction_is_none_when_unknown(tmp_path):
     machine_state.PROC_STAT = tmp_path / "stat"
     _write_stat(machine_state.PROC_STAT, user=1, idle=1, steal=0)
     assert machine_state.StealMeter().fraction() is None  # no time passed
+
+
+def test_reference_loop_reports_seconds():
+    seconds = machine_state.reference_loop_seconds(additions=1000)
+    assert isinstance(seconds, float) and seconds >= 0.0
