@@ -251,10 +251,10 @@ def main(argv: list[str] | None = None) -> int:
             "paths": {
                 "savedmodel_signature": "tf.saved_model.load(...).signatures['serving_default'] "
                                         "(string ids in, top-k + attention out; what TF Serving runs)",
-                "savedmodel_signature_xla": "the same, exported with `--xla`: the model's forward "
-                                            "pass compiled by XLA, scoring and top-k as ordinary ops "
-                                            "(TF Serving needs --xla_cpu_compilation_enabled=true "
-                                            "to run it)",
+                "savedmodel_signature_xla": "the same, exported with `--xla`: the model's forward pass and the "
+                                            "catalogue scoring compiled by XLA as one cluster, history exclusion and "
+                                            "top-k as ordinary ops (TF Serving needs "
+                                            "--xla_cpu_compilation_enabled=true to run it)",
                 "savedmodel_signature_one_intra_op_thread": "savedmodel_signature in a process with one "
                                                             "intra-op thread (TF Serving's "
                                                             "--tensorflow_intra_op_parallelism=1; a child process "
@@ -326,7 +326,7 @@ def markdown_section(result: dict) -> str:
         + (f"; CPU time stolen by the hypervisor while timing: {stolen:.1%}"
            if (stolen := result["machine"].get("cpu_time_stolen_by_hypervisor_fraction_while_timing")) is not None
            else "")
-        + (f"; reference pure-Python loop (10M additions) {loop} s, about 1.1 s on a quiet host  "
+        + (f"; reference pure-Python loop (bench/machine_state.py, lower = faster host) {loop} s  "
            if (loop := result["machine"].get("reference_python_loop_seconds_at_end")) is not None else "  "),
         f"Date: {result['date']}",
         "",
@@ -357,6 +357,7 @@ def markdown_section(result: dict) -> str:
         "Paths are interleaved in rounds so they see the same machine load; compare paths within "
         "this table first.",
         *earlier_run_lines(result.get("earlier_run_same_command")),
+        *(f"- {note}" for note in result.get("notes", [])),
         "",
     ]
     return "\n".join(lines)
