@@ -61,6 +61,8 @@ def register(commands) -> None:
     train.add_argument("--output-bias", action=argparse.BooleanOptionalAction, default=defaults.output_bias,
                        help="add a learned per-item bias to every item's score")
     train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
+                       help="decoupled (AdamW) weight decay of the embeddings and kernels; 0 = none")
     train.add_argument("--learning-rate-decay-epochs", type=_optional_int, default=defaults.learning_rate_decay_epochs,
                        help="cosine-decay the learning rate to 1%% over this many epochs; none = constant")
     train.add_argument("--patience", type=int, default=defaults.patience,
@@ -103,6 +105,7 @@ def run_train(args: argparse.Namespace) -> int:
         loss=args.loss, exclude_history_from_loss=args.exclude_history_from_loss, output_bias=args.output_bias,
         num_negatives=args.num_negatives, batch_size=args.batch_size,
         learning_rate=args.learning_rate, learning_rate_decay_epochs=args.learning_rate_decay_epochs,
+        weight_decay=args.weight_decay,
         epochs=args.epochs, patience=args.patience, seed=args.seed,
         precision=args.precision, flash_attention=_tri_state(args.flash_attention),
         jit_compile="auto" if args.jit_compile == "auto" else args.jit_compile == "on",

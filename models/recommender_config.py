@@ -12,7 +12,8 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 RESUMABLE_CHANGES = ("epochs", "patience")
 FINAL_LEARNING_RATE_FRACTION = 0.01
 # Fields newer than some saved checkpoints, with the value those older runs trained with.
-FIELDS_ADDED_LATER = {"learning_rate_decay_epochs": None, "exclude_history_from_loss": False, "output_bias": False}
+FIELDS_ADDED_LATER = {"learning_rate_decay_epochs": None, "exclude_history_from_loss": False, "output_bias": False,
+                      "weight_decay": 0.0}
 
 
 @dataclass
@@ -22,7 +23,9 @@ class RecommenderConfig:
     `learning_rate_decay_epochs`: `None` keeps Adam's learning rate constant; an integer decays
     it along a cosine from `learning_rate` to `learning_rate * FINAL_LEARNING_RATE_FRACTION`
     over that many epochs (and holds it there after). `output_bias` adds a learned per-item
-    bias to every score (the tied table then need not encode popularity).
+    bias to every score (the tied table then need not encode popularity). `weight_decay` is
+    Adam's decoupled weight decay (AdamW) on the matrices (embeddings and kernels; not the
+    biases, norms or item bias): each step shrinks them by `learning_rate * weight_decay`.
     """
 
     model: str = "sasrec"
@@ -39,6 +42,7 @@ class RecommenderConfig:
     batch_size: int = 16
     learning_rate: float = 5e-3
     learning_rate_decay_epochs: int | None = 16
+    weight_decay: float = 0.0
     epochs: int = 30
     patience: int = 3
     seed: int = 0
@@ -65,6 +69,8 @@ class RecommenderConfig:
             raise ValueError(f"Expected patience >= 1. Received: patience={self.patience}")
         if not self.learning_rate >= 0:
             raise ValueError(f"Expected learning_rate >= 0. Received: learning_rate={self.learning_rate}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"Expected weight_decay >= 0. Received: weight_decay={self.weight_decay}")
         decay = self.learning_rate_decay_epochs
         if decay is not None and (not isinstance(decay, int) or decay < 1):
             raise ValueError(

@@ -60,7 +60,10 @@ def build_model(config: RecommenderConfig, vocabulary_size: int, steps_per_epoch
                              exclude_history_from_loss=config.exclude_history_from_loss,
                              output_bias=config.output_bias)
     model.build((None, config.max_length))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, steps_per_epoch)), jit_compile=resolve_jit_compile(config.jit_compile))
+    optimizer = keras.optimizers.Adam(learning_rate(config, steps_per_epoch), weight_decay=config.weight_decay or None)
+    if config.weight_decay:  # decay the matrices only, as AdamW is usually run
+        optimizer.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if len(v.shape) < 2])
+    model.compile(optimizer=optimizer, jit_compile=resolve_jit_compile(config.jit_compile))
     model.optimizer.build(model.trainable_variables)
     return model
 

@@ -33,9 +33,9 @@ def _variables(folder):
         return {name: arrays[name] for name in arrays.files}
 
 
-@pytest.mark.parametrize("learning_rate_decay_epochs", [None, 2])
-def test_resume_after_interruption_reaches_the_same_weights(data, tmp_path, learning_rate_decay_epochs):
-    config = _config(learning_rate_decay_epochs=learning_rate_decay_epochs)
+@pytest.mark.parametrize(("learning_rate_decay_epochs", "weight_decay"), [(None, 0.0), (2, 0.1)])
+def test_resume_after_interruption_reaches_the_same_weights(data, tmp_path, learning_rate_decay_epochs, weight_decay):
+    config = _config(learning_rate_decay_epochs=learning_rate_decay_epochs, weight_decay=weight_decay)
     _, history = train_recommender(data, tmp_path / "straight", config, verbose=0)
     assert [entry["epoch"] for entry in history] == [1, 2, 3]
 
@@ -92,12 +92,25 @@ def test_checkpoints_older_than_a_config_field_resume_with_the_value_they_traine
     assert [entry["epoch"] for entry in history] == [1, 2]
 
 
+def test_weight_decay_shrinks_the_matrices_and_spares_the_norms(data, tmp_path):
+    plain, _ = train_recommender(data, tmp_path / "plain", _config(epochs=1), verbose=0)
+    decayed, _ = train_recommender(data, tmp_path / "decayed", _config(epochs=1, weight_decay=20.0), verbose=0)
+
+    def norm(model):
+        return float(np.linalg.norm(np.asarray(model.item_embedding.embeddings)))
+
+    assert norm(decayed) < 0.8 * norm(plain)
+    gamma = np.asarray(decayed.final_norm.gamma)  # excluded: 1-D, starts at 1
+    assert abs(float(gamma.mean()) - 1.0) < 0.2
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         (dict(model="bert4rec"), "Received: model='bert4rec'"),
         (dict(loss="hinge"), "Received: loss='hinge'"),
         (dict(precision="float16"), "Received: precision='float16'"),
+        (dict(weight_decay=-0.1), "Received: weight_decay=-0.1"),
         (dict(epochs=0), "Received: epochs=0"),
         (dict(patience=0), "Received: patience=0"),
         (dict(learning_rate=-1.0), "Received: learning_rate=-1.0"),
