@@ -7,6 +7,7 @@ so that a slow figure from a busy host is not read as a slow program.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 PROC_STAT = Path("/proc/stat")
@@ -49,8 +50,6 @@ def reference_loop_seconds(additions: int = 10_000_000) -> float:
     0.58-0.60 s on a host that ran the same loop at module level in 1.43 s, against 1.1 s for that
     module-level loop on the quietest host seen.)
     """
-    import time
-
     started = time.perf_counter()
     total = 0
     for value in range(additions):

@@ -83,7 +83,7 @@ def resolve_jit_compile(jit_compile: bool | str) -> bool:
 def model_scorer(model: keras.Model, max_length: int) -> Callable[[list[np.ndarray]], np.ndarray]:
     """`histories -> (B, V)` scores via the compiled predict function and the tied table."""
     table = np.asarray(keras.ops.convert_to_numpy(model.item_embedding.embeddings), dtype=np.float32)
-    bias = (np.zeros(len(table), np.float32) if getattr(model, "item_bias", None) is None
+    bias = (np.zeros(len(table), np.float32) if model.item_bias is None
             else np.asarray(keras.ops.convert_to_numpy(model.item_bias), dtype=np.float32))
 
     def score(histories: list[np.ndarray]) -> np.ndarray:
