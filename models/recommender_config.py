@@ -42,7 +42,7 @@ class RecommenderConfig:
     batch_size: int = 16
     learning_rate: float = 5e-3
     learning_rate_decay_epochs: int | None = 16
-    weight_decay: float = 0.0
+    weight_decay: float = 0.1
     epochs: int = 30
     patience: int = 3
     seed: int = 0

@@ -78,22 +78,23 @@ def test_resume_with_a_different_config_is_refused(data, tmp_path):
 
 
 def test_checkpoints_older_than_a_config_field_resume_with_the_value_they_trained_with(data, tmp_path):
-    constant = _config(epochs=1, learning_rate=0.0, learning_rate_decay_epochs=None)
-    train_recommender(data, tmp_path / "model", constant, verbose=0)
+    older = _config(epochs=1, learning_rate=0.0, **FIELDS_ADDED_LATER)  # what older runs trained with
+    train_recommender(data, tmp_path / "model", older, verbose=0)
     state_path = tmp_path / "model" / "checkpoint" / "state.json"
     state = json.loads(state_path.read_text())
     for field in FIELDS_ADDED_LATER:
         del state["config"][field]  # as written before the field existed
     state_path.write_text(json.dumps(state))
-    with pytest.raises(ValueError, match=r"Received: differing fields=\['learning_rate_decay_epochs'\]"):
+    # today's defaults differ from those values where the default changed
+    with pytest.raises(ValueError, match=r"Received: differing fields=\['learning_rate_decay_epochs', 'weight_decay'\]"):
         train_recommender(data, tmp_path / "model", _config(epochs=2, learning_rate=0.0), resume=True)
     _, history = train_recommender(data, tmp_path / "model", _config(
-        epochs=2, learning_rate=0.0, learning_rate_decay_epochs=None), resume=True, verbose=0)
+        epochs=2, learning_rate=0.0, **FIELDS_ADDED_LATER), resume=True, verbose=0)
     assert [entry["epoch"] for entry in history] == [1, 2]
 
 
 def test_weight_decay_shrinks_the_matrices_and_spares_the_norms(data, tmp_path):
-    plain, _ = train_recommender(data, tmp_path / "plain", _config(epochs=1), verbose=0)
+    plain, _ = train_recommender(data, tmp_path / "plain", _config(epochs=1, weight_decay=0.0), verbose=0)
     decayed, _ = train_recommender(data, tmp_path / "decayed", _config(epochs=1, weight_decay=20.0), verbose=0)
 
     def norm(model):
