@@ -58,6 +58,10 @@ class TextTrainingConfig:
             attention model's targets (0 disables distillation).
         auxiliary_weight: sample weight of auxiliary (multi-task) training examples.
         oos_keep_rate: intent only: share of in-scope validation texts the OOS threshold keeps.
+        pretraining_epochs: passes of masked-token pretraining of the encoder (see
+            `models.text_pretraining`) over the training texts and the unlabelled texts given to
+            `train_text_model`, before the classifier is fitted; 0 disables it.
+        pretraining_mask_rate: share of each text's known tokens predicted in pretraining.
         seed: seed of every random choice.
     """
 
@@ -84,6 +88,8 @@ class TextTrainingConfig:
     distillation_weight: float = 0.0
     auxiliary_weight: float = 1.0
     oos_keep_rate: float = 0.95
+    pretraining_epochs: int = 0
+    pretraining_mask_rate: float = 0.15
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -101,6 +107,14 @@ class TextTrainingConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Expected {name} to be a positive int. Received: {name}={value!r}")
+        if not isinstance(self.pretraining_epochs, int) or self.pretraining_epochs < 0:
+            raise ValueError(
+                "Expected pretraining_epochs to be an int >= 0. "
+                f"Received: pretraining_epochs={self.pretraining_epochs!r}")
+        if not 0.0 < self.pretraining_mask_rate < 1.0:
+            raise ValueError(
+                "Expected pretraining_mask_rate in (0, 1). "
+                f"Received: pretraining_mask_rate={self.pretraining_mask_rate!r}")
 
 
 def _stratified_split(label_ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -125,13 +139,25 @@ def _label_set(task: str, labels: Sequence[str]) -> list[str]:
 
 
 def _fit_attention_model(config, classifier_config, train_features, train_targets,
-                         sample_weight, validation_features, validation_ids):
+                         sample_weight, validation_features, validation_ids, pretraining_features=None):
     import keras
 
     from models.text_classifier import build_text_classifier, probabilities_model
 
     keras.utils.set_random_seed(config.seed)
     model = build_text_classifier(classifier_config)
+    pretraining_history = {}
+    if pretraining_features is not None:
+        from models.text_pretraining import pretrain_masked_tokens
+
+        def report(epoch, logs):
+            logger.info("masked-token pretraining epoch %d/%d: %s", epoch + 1, config.pretraining_epochs,
+                        json.dumps({key: round(value, 4) for key, value in logs.items()}))
+
+        _, pretraining_history = pretrain_masked_tokens(
+            model, pretraining_features, config.pretraining_epochs, batch_size=config.batch_size,
+            learning_rate=config.learning_rate, mask_rate=config.pretraining_mask_rate, seed=config.seed,
+            on_epoch_end=report)
     trainer = probabilities_model(model)
     steps_per_epoch = int(np.ceil(len(train_targets) / config.batch_size))
     total_steps = steps_per_epoch * config.epochs
@@ -157,7 +183,8 @@ def _fit_attention_model(config, classifier_config, train_features, train_target
     )
     if best.best_weights is not None:  # keep the best validation epoch
         trainer.set_weights(best.best_weights)
-    return model, {key: [float(v) for v in values] for key, values in history.history.items()}
+    return model, {**pretraining_history,
+                   **{key: [float(v) for v in values] for key, values in history.history.items()}}
 
 
 def train_text_model(
@@ -168,6 +195,7 @@ def train_text_model(
     validation: tuple[Sequence[str], Sequence[str]] | None = None,
     auxiliary: tuple[Sequence[str], Sequence[str]] | None = None,
     data_run: dict | None = None,
+    unlabelled: Sequence[str] | None = None,
 ) -> dict:
     """Train a text model and write its folder; return the validation metrics.
 
@@ -180,6 +208,9 @@ def train_text_model(
         auxiliary: extra `(texts, labels)` used for training only (multi-task / joint training,
             e.g. other finance sentiment sets), weighted by `config.auxiliary_weight`.
         data_run: provenance written to data_run.json.
+        unlabelled: raw texts without labels for masked-token pretraining (with
+            `config.pretraining_epochs > 0`; the training texts are always part of that corpus).
+            The vocabulary stays that of the labelled training texts.
 
     Returns:
         `metrics.json`'s content: validation accuracy / macro-F1 of the attention model, the
@@ -234,6 +265,14 @@ def train_text_model(
                               max(8, np.percentile([len(t) for t in train_tokens], 99) + 1)))
     train_features = vocabulary.encode_tokens(train_tokens, sequence_length)
     validation_features = vocabulary.encode(validation_texts, sequence_length)
+    pretraining_features = None
+    if unlabelled is not None and len(unlabelled) and not config.pretraining_epochs:
+        raise ValueError(
+            "Expected pretraining_epochs > 0 when unlabelled texts are given. "
+            f"Received: pretraining_epochs=0, {len(unlabelled)} unlabelled texts")
+    if config.pretraining_epochs:
+        corpus = train_tokens + [tokenize("" if text is None else str(text)) for text in (unlabelled or [])]
+        pretraining_features = vocabulary.encode_tokens(corpus, sequence_length)
 
     targets = np.full((len(train_ids), num_classes), 0.0, dtype="float32")
     targets[np.arange(len(train_ids)), train_ids] = 1.0
@@ -260,7 +299,7 @@ def train_text_model(
     )
     model, history = _fit_attention_model(
         config, classifier_config, train_features, targets, sample_weight.astype("float32"),
-        validation_features, validation_ids)
+        validation_features, validation_ids, pretraining_features)
 
     attention_probabilities = np.asarray(
         model.predict(validation_features, batch_size=256, verbose=0)["probabilities"])
@@ -304,6 +343,7 @@ def train_text_model(
     metrics["training_seconds"] = round(time.perf_counter() - started, 1)
     metrics["train_count"] = int(len(train_ids))
     metrics["auxiliary_count"] = int(auxiliary_count)
+    metrics["pretraining_text_count"] = 0 if pretraining_features is None else len(pretraining_features["token_ids"])
 
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
