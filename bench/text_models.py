@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -74,10 +75,14 @@ def load_splits(data: Path) -> dict:
 
 
 class Recorder:
-    """Collects rows and rewrites the JSON after each one (a crash keeps what was measured)."""
+    """Collects rows and saves after each one (a crash keeps what was measured).
 
-    def __init__(self, command: str, data: Path):
-        self.results = {
+    `results` and `save` replace the default (a new results file written to `RESULTS`), e.g. to
+    record a later run inside an existing file.
+    """
+
+    def __init__(self, command: str, data: Path, results: dict | None = None, save=None):
+        self.results = results if results is not None else {
             "benchmark": "text_models",
             "machine": f"2-core CPU, 24 GiB, shared with other jobs ({platform.processor() or platform.machine()})",
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -88,14 +93,18 @@ class Recorder:
             "targets": TARGETS,
             "rows": [],
         }
+        self.save = save or self._write_results
+
+    def _write_results(self) -> None:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(self.results, indent=2))
 
     def add(self, dataset: str, model: str, metrics: dict, seconds: float, **extra) -> None:
         row = {"dataset": dataset, "model": model, **metrics,
                "training_seconds": round(seconds, 1), **extra}
         self.results["rows"].append(row)
         print(json.dumps(row), flush=True)
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(self.results, indent=2))
+        self.save()
 
 
 def linear_row(recorder: Recorder, dataset: str, train, test, name="tfidf_linear_baseline"):
@@ -108,13 +117,14 @@ def linear_row(recorder: Recorder, dataset: str, train, test, name="tfidf_linear
 
 
 def attention_rows(recorder, datasets_and_tests, name, config, train_texts, train_labels,
-                   folder, auxiliary=None):
+                   folder, auxiliary=None, unlabelled=None):
     """Train once with `train_text_model`; record the attention model alone and the ensemble."""
     from models.text_inference import load_text_model
     from models.text_training import train_text_model
 
     started = time.perf_counter()
-    metrics = train_text_model(train_texts, train_labels, config, folder, auxiliary=auxiliary)
+    metrics = train_text_model(train_texts, train_labels, config, folder, auxiliary=auxiliary,
+                               unlabelled=unlabelled)
     seconds = time.perf_counter() - started
     variants = [("attention_only", False)]
     if config.linear_ensemble:
@@ -126,6 +136,7 @@ def attention_rows(recorder, datasets_and_tests, name, config, train_texts, trai
             recorder.add(dataset, f"{name} [{suffix}]",
                          classification_metrics(test["label"].tolist(), predicted), seconds,
                          train_count=metrics["train_count"],
+                         pretraining_text_count=metrics.get("pretraining_text_count", 0),
                          ensemble_linear_weight=metrics.get("ensemble_linear_weight")
                          if use_ensemble else 0.0)
     return metrics
@@ -228,6 +239,48 @@ def run_intent(recorder, splits, work: Path, epochs: int, ablation: bool) -> Non
                        work / "banking_distilled")
 
 
+PRETRAINING_DATASETS = ("phrasebank_allagree", "phrasebank_50agree", "twitter_financial_news")
+
+
+def run_pretraining(recorder, splits, work: Path, epochs: int, datasets, stocknet_texts: list[str],
+                    pretraining_epochs: int) -> None:
+    """Own-data models with and without masked-token pretraining on StockNet, same split and seed."""
+    from models.text_training import TextTrainingConfig
+
+    base = dict(task="sentiment", epochs=epochs, sequence_length=64, seed=42, linear_ensemble=True)
+    for name in datasets:
+        train, test = splits[name]
+        linear_row(recorder, name, train, test)
+        texts, labels = train["text"].tolist(), train["label"].tolist()
+        attention_rows(recorder, [(name, test)], "attention, own data, + char n-grams, no pretraining",
+                       TextTrainingConfig(**base), texts, labels, work / f"{name}_plain")
+        attention_rows(recorder, [(name, test)],
+                       f"attention, own data, + char n-grams, + masked-token pretraining "
+                       f"({pretraining_epochs} passes, training texts + {len(stocknet_texts):,} StockNet tweets)",
+                       TextTrainingConfig(**base, pretraining_epochs=pretraining_epochs), texts, labels,
+                       work / f"{name}_pretrained", unlabelled=stocknet_texts)
+
+
+def later_run_section(run: dict) -> list[str]:
+    """A later run's own table, with deltas against that run's own baseline rows."""
+    lines = ["", f"### {run['title']}", "", f"Command: `{run['command']}`  ",
+             f"Machine: {run['machine']}. Date: {run['date']}.", ""]
+    lines += [" ".join(run["protocol"].split()), ""] if run.get("protocol") else []
+    baselines = {row["dataset"]: row for row in run["rows"] if row["model"] == "tfidf_linear_baseline"}
+    lines += ["| data set | model | accuracy (delta) | macro-F1 (delta) | train s | pretraining texts | target met |",
+              "|---|---|---|---|---|---|---|"]
+    for row in run["rows"]:
+        base = baselines.get(row["dataset"])
+        deltas = {key: f" ({row[key] - base[key]:+.4f})" if base is not None and row is not base else ""
+                  for key in ("accuracy", "macro_f1")}
+        met = all(row[key] >= value for key, value in TARGETS.get(row["dataset"], {}).items())
+        lines.append(f"| {row['dataset']} | {row['model']} | {row['accuracy']:.4f}{deltas['accuracy']} | "
+                     f"{row['macro_f1']:.4f}{deltas['macro_f1']} | {row['training_seconds']} | "
+                     f"{row.get('pretraining_text_count', 0):,} | {'yes' if met else 'no'} |")
+    lines += [""] + [f"- {note}" for note in run.get("notes", [])]
+    return lines
+
+
 def write_section(results: dict) -> None:
     lines = [
         "## Text models: finance sentiment and banking intent",
@@ -278,8 +331,48 @@ def write_section(results: dict) -> None:
             f"({row['accuracy'] - base['accuracy']:+.4f}) | {row['macro_f1']:.4f} "
             f"({row['macro_f1'] - base['macro_f1']:+.4f}) | {'yes' if met else 'no'} |")
     lines += ["", "Targets: " + json.dumps(TARGETS), ""]
+    for run in results.get("later_runs", []):
+        lines += later_run_section(run)
+    lines.append("")
     SECTION.parent.mkdir(parents=True, exist_ok=True)
     SECTION.write_text("\n".join(lines))
+
+
+def run_pretraining_benchmark(args, command: str, data: Path, splits: dict, work: Path) -> int:
+    """`--tasks pretraining`: a later run added to the existing results under `later_runs`."""
+    from bench.machine_state import StealMeter, reference_loop_seconds
+    from models.text_datasets import read_stocknet_texts
+
+    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": [], "protocol": ""}
+    steal = StealMeter()
+    started_load = [round(value, 2) for value in os.getloadavg()]
+    reference = reference_loop_seconds()
+    stocknet = read_stocknet_texts(data / "stocknet" / "tweets.jsonl.gz", limit=args.stocknet_texts, seed=42)
+    run: dict = {"title": "Masked-token pretraining on StockNet (ablation)", "command": command,
+                 "date": datetime.now(UTC).isoformat(timespec="seconds"), "rows": [],
+                 "machine": "2-core CPU, 24 GiB" + (f", {args.machine_note}" if args.machine_note else ""),
+                 "protocol": (
+                     "Same splits, seed and settings as the table above (own training data, "
+                     f"{args.epochs} epochs, + char n-grams, ensemble with the linear model chosen on "
+                     "validation). With pretraining, the encoder is first trained to predict masked "
+                     "tokens (`models/text_pretraining.py`) on the training texts plus a seeded "
+                     "sample of distinct StockNet tweets (retweets dropped); the vocabulary stays "
+                     "the labelled texts', so the two rows of a data set differ in the pretraining "
+                     "only. Train seconds include the pretraining.")}
+
+    def save() -> None:
+        run.update(load_average_1_5_15_min_at_start=started_load,
+                   load_average_1_5_15_min_now=[round(value, 2) for value in os.getloadavg()],
+                   cpu_time_stolen_by_hypervisor_fraction=steal.fraction(), reference_loop_seconds=reference)
+        runs = [r for r in existing.get("later_runs", []) if r.get("title") != run["title"]]
+        RESULTS.write_text(json.dumps({**existing, "later_runs": runs + [run]}, indent=2))
+
+    recorder = Recorder(command, data, results=run, save=save)
+    run_pretraining(recorder, splits, work, args.epochs, args.pretraining_datasets, stocknet,
+                    args.pretraining_epochs)
+    write_section(json.loads(RESULTS.read_text()))
+    print(f"wrote {RESULTS} and {SECTION}")
+    return 0
 
 
 def main() -> int:
@@ -292,6 +385,13 @@ def main() -> int:
     parser.add_argument("--ablation-only", action="store_true",
                         help="sentiment: only the ablation rows (to run them in parallel)")
     parser.add_argument("--results", default=str(RESULTS), help="JSON to write")
+    parser.add_argument("--pretraining-datasets", nargs="+", choices=PRETRAINING_DATASETS,
+                        default=list(PRETRAINING_DATASETS),
+                        help="--tasks pretraining: the finance sets to train with and without pretraining")
+    parser.add_argument("--pretraining-epochs", type=int, default=3, help="masked-token passes")
+    parser.add_argument("--stocknet-texts", type=int, default=20_000,
+                        help="StockNet tweets (distinct, no retweets, seeded sample) to pretrain on")
+    parser.add_argument("--machine-note", default="", help="what else ran on the machine")
     parser.add_argument("--merge", nargs="*", default=None,
                         help="merge these result JSONs into --results and write the section")
     args = parser.parse_args()
@@ -317,9 +417,12 @@ def main() -> int:
         RESULTS.write_text(json.dumps(merged, indent=2))
         write_section(merged)
         return 0
-    recorder = Recorder("python bench/text_models.py " + " ".join(sys.argv[1:]), data)
+    command = "python bench/text_models.py " + " ".join(sys.argv[1:])
     splits = load_splits(data)
     work = Path(tempfile.mkdtemp(prefix="seqlens-bench-text-"))
+    if args.tasks == "pretraining":
+        return run_pretraining_benchmark(args, command, data, splits, work)
+    recorder = Recorder(command, data)
     if "sentiment" in args.tasks:
         run_sentiment(recorder, splits, work, args.epochs, not args.no_ablation,
                       main_rows=not args.ablation_only)

@@ -34,6 +34,20 @@ def read_labelled_texts(path: str | Path, task: str, text_column: str = "text",
     return table
 
 
+def read_unlabelled_texts(paths, text_column: str = "text") -> list[str]:
+    """Distinct non-empty texts of the given logs, first occurrence order; StockNet-style
+    records marked `retweet` are dropped (a retweet repeats another text)."""
+    from models.text_datasets import read_text_table
+
+    texts: dict[str, None] = {}
+    for path in paths:
+        table = read_text_table(path, text_column=text_column)
+        if "retweet" in table.columns:
+            table = table[~table["retweet"].fillna(False).astype(bool)]
+        texts.update(dict.fromkeys(text for text in table["text"].astype(str) if text.strip()))
+    return list(texts)
+
+
 def _default_input(task: str) -> Path:
     layout = ArtifactLayout(default_artifacts_root())
     run = layout.data_run(DEFAULT_INPUT_KIND[task])
@@ -81,6 +95,12 @@ def register(commands) -> None:
                             help="weight of the linear model's soft targets (0 = off)")
         parser.add_argument("--oos-keep-rate", type=float, default=0.95,
                             help="intent: share of in-scope validation texts the OOS threshold keeps")
+        parser.add_argument("--pretraining-epochs", type=int, default=0,
+                            help="masked-token pretraining passes of the encoder over the training "
+                                 "texts and --unlabelled texts before fitting the labels (0 = off)")
+        parser.add_argument("--unlabelled", action="append", default=[],
+                            help="unlabelled texts for the pretraining, e.g. StockNet's tweets.jsonl.gz "
+                                 "(repeatable; needs --pretraining-epochs)")
         parser.add_argument("--seed", type=int, default=42)
         parser.set_defaults(handler=run_train, task=task)
 
@@ -122,21 +142,22 @@ def run_train(args: argparse.Namespace) -> int:
         frames = [read_labelled_texts(path, args.task) for path in args.extra_train]
         extra = pd.concat(frames, ignore_index=True)
         auxiliary = (extra["text"].tolist(), extra["label"].tolist())
+    unlabelled = read_unlabelled_texts(args.unlabelled, args.text_column) if args.unlabelled else None
     config = TextTrainingConfig(
         task=args.task, epochs=args.epochs, batch_size=args.batch_size,
         embedding_dim=args.embedding_dim, feed_forward_dim=2 * args.embedding_dim,
         num_blocks=args.num_blocks, sequence_length=args.sequence_length,
         learning_rate=args.learning_rate, max_ngrams=0 if args.no_ngrams else 20_000,
         linear_ensemble=not args.no_ensemble, distillation_weight=args.distillation_weight,
-        oos_keep_rate=args.oos_keep_rate, seed=args.seed,
+        oos_keep_rate=args.oos_keep_rate, pretraining_epochs=args.pretraining_epochs, seed=args.seed,
     )
     output = Path(args.output) if args.output else ArtifactLayout(
         default_artifacts_root()).model_dir(args.task)
     metrics = train_text_model(
         table["text"].tolist(), table["label"].tolist(), config, output,
-        validation=validation, auxiliary=auxiliary,
+        validation=validation, auxiliary=auxiliary, unlabelled=unlabelled,
         data_run={"input": str(source), "validation": args.validation,
-                  "extra_train": args.extra_train, "rows": len(table)},
+                  "extra_train": args.extra_train, "unlabelled": args.unlabelled, "rows": len(table)},
     )
     print(f"model: {output}")
     print(json.dumps({key: value for key, value in metrics.items()

@@ -51,3 +51,24 @@ def test_input_errors_exit_with_code_2(tmp_path, news_csv, capsys):
     assert main(["score", "--model", str(tmp_path), "--input", str(news_csv),
                  "--output", str(tmp_path / "scored.txt")]) == 2
     assert "Received: output=" in capsys.readouterr().err
+
+
+def test_train_with_masked_token_pretraining_on_a_stocknet_style_log(tmp_path, news_csv, capsys):
+    import gzip
+
+    tweets = tmp_path / "tweets.jsonl.gz"
+    records = [{"text": f"$AAPL shares up {i} percent", "retweet": False} for i in range(30)]
+    records += [{"text": "$AAPL shares up 0 percent", "retweet": False},  # a duplicate
+                {"text": "RT shares up", "retweet": True}, {"text": "  ", "retweet": False}]
+    with gzip.open(tweets, "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(record) + "\n" for record in records)
+    model_dir = tmp_path / "sentiment"
+    assert main(["train", "sentiment", "--input", str(news_csv), "--output", str(model_dir),
+                 "--epochs", "2", "--embedding-dim", "16", "--pretraining-epochs", "1",
+                 "--unlabelled", str(tweets)]) == 0
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["pretraining_text_count"] == metrics["train_count"] + 30
+    assert json.loads((model_dir / "data_run.json").read_text())["unlabelled"] == [str(tweets)]
+    assert main(["train", "sentiment", "--input", str(news_csv), "--output", str(tmp_path / "m"),
+                 "--unlabelled", str(tweets)]) == 2
+    assert "Expected pretraining_epochs > 0" in capsys.readouterr().err
