@@ -29,9 +29,13 @@ class CausalSelfAttentionBlock(keras.layers.Layer):
         padding_mask: `(B, T)` bool, True for real items.
         return_attention_scores: also return the attention weights `(B, heads, T, T)`.
         training: dropout on or off.
+        last_query_only: compute the last position only (inference for the next item: the last
+            block need not transform positions nobody reads); full attention only, not with
+            `attention_window`.
 
     Returns:
-        `(B, T, D)` (and the attention weights when asked).
+        `(B, T, D)` (and the attention weights when asked); with `last_query_only`, `(B, 1, D)`
+        and `(B, heads, 1, T)`.
     """
 
     def __init__(
@@ -86,23 +90,31 @@ class CausalSelfAttentionBlock(keras.layers.Layer):
         self.feed_forward_inner.build(input_shape)
         self.feed_forward_outer.build((*input_shape[:-1], dimension * self.feed_forward_multiplier))
 
-    def call(self, inputs, padding_mask, return_attention_scores=False, training=None):
+    def call(self, inputs, padding_mask, return_attention_scores=False, training=None, last_query_only=False):
+        if last_query_only and self.attention_window is not None:
+            raise ValueError("Expected last_query_only only with full attention. "
+                             f"Received: attention_window={self.attention_window}")
         # Keys: real items only; padded query rows may see anything (their output is discarded),
         # so that no row is fully masked.
         key_valid = ops.expand_dims(padding_mask, 1)  # (B, 1, T)
-        query_padded = ops.expand_dims(ops.logical_not(padding_mask), 2)  # (B, T, 1)
-        attention_mask = ops.logical_or(key_valid, query_padded)  # (B, T, T)
+        query_mask = padding_mask[:, -1:] if last_query_only else padding_mask  # (B, Tq)
+        query_padded = ops.expand_dims(ops.logical_not(query_mask), 2)  # (B, Tq, 1)
+        attention_mask = ops.logical_or(key_valid, query_padded)  # (B, Tq, T)
         normalized = self.attention_norm(inputs)
+        query = normalized[:, -1:, :] if last_query_only else normalized
         result = self.attention(
-            normalized,
+            query,
             normalized,
             attention_mask=attention_mask,
-            use_causal_mask=True,
+            # the last position sees every key anyway; MHA's causal mask aligns a shorter query
+            # with the *first* keys, so it must be off here
+            use_causal_mask=not last_query_only,
             return_attention_scores=return_attention_scores,
             training=training,
         )
         attended, scores = result if return_attention_scores else (result, None)
-        hidden = inputs + self.dropout_layer(attended, training=training)  # (B, T, D)
+        residual = inputs[:, -1:, :] if last_query_only else inputs
+        hidden = residual + self.dropout_layer(attended, training=training)  # (B, Tq, D)
         feed_forward = self.feed_forward_outer(self.feed_forward_inner(self.feed_forward_norm(hidden)))
         hidden = hidden + self.dropout_layer(feed_forward, training=training)
         if return_attention_scores:

@@ -93,7 +93,7 @@ class GRU4RecModel(SequentialRecommender):
         self.gru.build((None, None, self.hidden_dim))
         self.built = True
 
-    def encode(self, item_ids, training=None, return_attention=False):
+    def encode(self, item_ids, training=None, return_attention=False, last_position_only=False):
         item_ids = ops.cast(item_ids, "int32")
         padding_mask = ops.not_equal(item_ids, PADDING_INDEX)  # (B, T)
         hidden = self.embedding_dropout(self.item_embedding(item_ids), training=training)

@@ -69,7 +69,10 @@ class SequentialRecommender(keras.Model):
         self.item_bias = (self.add_weight(shape=(vocabulary_size,), initializer="zeros", name="item_bias")
                           if self.output_bias else None)
 
-    def encode(self, item_ids, training=None, return_attention=False):
+    def encode(self, item_ids, training=None, return_attention=False, last_position_only=False):
+        """`(B, T)` indices -> hidden states `(B, T, D)` (`(B, T', D)` with `T' >= 1` ending at
+        the last position when `last_position_only`: a model may skip work nobody reads) and the
+        last block's attention `(B, heads, T', T)` when asked (`None` without attention)."""
         raise NotImplementedError
 
     def call(self, item_ids, training=None):
@@ -105,7 +108,7 @@ class SequentialRecommender(keras.Model):
             attention weights of the last position over the history; `None` for models
             without attention).
         """
-        hidden, attention = self.encode(item_ids, training=False, return_attention=True)
+        hidden, attention = self.encode(item_ids, training=False, return_attention=True, last_position_only=True)
         last = ops.cast(hidden[:, -1, :], "float32")  # (B, D)
         if attention is not None:
             attention = ops.cast(attention[:, :, -1, :], "float32")  # (B, heads, T)
@@ -210,7 +213,7 @@ class SASRecModel(SequentialRecommender):
         self.final_norm.build(shape)
         self.built = True
 
-    def encode(self, item_ids, training=None, return_attention=False):
+    def encode(self, item_ids, training=None, return_attention=False, last_position_only=False):
         item_ids = ops.cast(item_ids, "int32")
         length = ops.shape(item_ids)[1]
         padding_mask = ops.not_equal(item_ids, PADDING_INDEX)  # (B, T)
@@ -220,14 +223,19 @@ class SASRecModel(SequentialRecommender):
         hidden = hidden + self.position_embedding(positions)[None, :, :]
         hidden = self.input_dropout(hidden, training=training) * keep  # (B, T, D)
         attention = None
+        # Only the last position of the last block is read when predicting the next item; with
+        # full attention the last block can compute it alone (a quarter of the forward pass).
+        shortcut = last_position_only and self.attention_window is None
         for index, block in enumerate(self.blocks):
-            last = return_attention and index == len(self.blocks) - 1
-            if last:
-                hidden, attention = block(hidden, padding_mask, return_attention_scores=True, training=training)
+            final = index == len(self.blocks) - 1
+            only_last = shortcut and final
+            if return_attention and final:
+                hidden, attention = block(hidden, padding_mask, return_attention_scores=True, training=training,
+                                          last_query_only=only_last)
             else:
-                hidden = block(hidden, padding_mask, training=training)
-            hidden = hidden * keep
-        return self.final_norm(hidden) * keep, attention
+                hidden = block(hidden, padding_mask, training=training, last_query_only=only_last)
+            hidden = hidden * (keep[:, -1:, :] if only_last else keep)
+        return self.final_norm(hidden) * (keep[:, -1:, :] if shortcut else keep), attention
 
     def get_config(self):
         config = super().get_config()

@@ -131,3 +131,21 @@ def test_invalid_arguments(overrides, message):
     arguments.update(overrides)
     with pytest.raises(ValueError, match=message):
         SASRecModel(**arguments)
+
+
+@pytest.mark.parametrize("num_blocks", [1, 2])
+def test_last_position_shortcut_matches_the_full_forward_pass(num_blocks):
+    keras.utils.set_random_seed(4)
+    model = SASRecModel(vocabulary_size=30, hidden_dim=16, max_length=8, num_blocks=num_blocks, num_heads=2,
+                        dropout=0.0)
+    ids = np.array([[0, 0, 0, 0, 0, 0, 0, 0],  # empty history
+                    [0, 0, 0, 5, 9, 2, 7, 3],
+                    [4, 8, 12, 16, 20, 24, 28, 6]], dtype="int32")
+    hidden, attention = model.encode(ids, training=False, return_attention=True)
+    last, last_attention = model.encode_last(ids)  # computes the last block for one query only
+    np.testing.assert_allclose(np.asarray(last), np.asarray(hidden)[:, -1, :], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(last_attention), np.asarray(attention)[:, :, -1, :], rtol=1e-5, atol=1e-6)
+    shortcut, _ = model.encode(ids, training=False, last_position_only=True)
+    assert tuple(shortcut.shape) == (3, 1, 16)
+    windowed = SASRecModel(vocabulary_size=30, hidden_dim=16, max_length=8, num_heads=2, attention_window=3)
+    assert tuple(windowed.encode(ids, training=False, last_position_only=True)[0].shape) == (3, 8, 16)  # no shortcut
