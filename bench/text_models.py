@@ -331,6 +331,7 @@ def write_section(results: dict) -> None:
             f"({row['accuracy'] - base['accuracy']:+.4f}) | {row['macro_f1']:.4f} "
             f"({row['macro_f1'] - base['macro_f1']:+.4f}) | {'yes' if met else 'no'} |")
     lines += ["", "Targets: " + json.dumps(TARGETS), ""]
+    lines += [f"- {note}" for note in results.get("notes", [])]
     for run in results.get("later_runs", []):
         lines += later_run_section(run)
     lines.append("")
