@@ -263,13 +263,21 @@ def run_pretraining(recorder, splits, work: Path, epochs: int, datasets, stockne
 
 def later_run_section(run: dict) -> list[str]:
     """A later run's own table, with deltas against that run's own baseline rows."""
+    host = []
+    if (stolen := run.get("cpu_time_stolen_by_hypervisor_fraction")) is not None:
+        host.append(f"CPU time stolen by the hypervisor during the run: {stolen:.1%}")
+    if (loop := run.get("reference_loop_seconds")) is not None:
+        host.append(f"reference pure-Python loop (bench/machine_state.py, lower = faster host) {loop} s")
+    if (load := run.get("load_average_1_5_15_min_at_start")) is not None:
+        host.append(f"load average at the start {', '.join(f'{value:.1f}' for value in load)}")
     lines = ["", f"### {run['title']}", "", f"Command: `{run['command']}`  ",
-             f"Machine: {run['machine']}. Date: {run['date']}.", ""]
+             f"Machine: {run['machine']}{'; ' + '; '.join(host) if host else ''}. Date: {run['date']}.", ""]
     lines += [" ".join(run["protocol"].split()), ""] if run.get("protocol") else []
-    baselines = {row["dataset"]: row for row in run["rows"] if row["model"] == "tfidf_linear_baseline"}
+    rows = [row for row in run["rows"] if "accuracy" in row]
+    baselines = {row["dataset"]: row for row in rows if row["model"] == "tfidf_linear_baseline"}
     lines += ["| data set | model | accuracy (delta) | macro-F1 (delta) | train s | pretraining texts | target met |",
               "|---|---|---|---|---|---|---|"]
-    for row in run["rows"]:
+    for row in rows:
         base = baselines.get(row["dataset"])
         deltas = {key: f" ({row[key] - base[key]:+.4f})" if base is not None and row is not base else ""
                   for key in ("accuracy", "macro_f1")}
@@ -277,7 +285,26 @@ def later_run_section(run: dict) -> list[str]:
         lines.append(f"| {row['dataset']} | {row['model']} | {row['accuracy']:.4f}{deltas['accuracy']} | "
                      f"{row['macro_f1']:.4f}{deltas['macro_f1']} | {row['training_seconds']} | "
                      f"{row.get('pretraining_text_count', 0):,} | {'yes' if met else 'no'} |")
+    lines += out_of_scope_table([row for row in run["rows"] if row["dataset"] == "banking77_out_of_scope"])
     lines += [""] + [f"- {note}" for note in run.get("notes", [])]
+    return lines
+
+
+def out_of_scope_table(rows: list[dict]) -> list[str]:
+    """The Banking77 out-of-scope rows as a table (nothing without rows)."""
+    if not rows:
+        return []
+    lines = ["", "Banking77 out-of-scope (10 intents held out of training; threshold keeps "
+                 "95% of in-scope validation texts):", "",
+             "| model | AUROC | in-scope acc. (kept & right) | in-scope kept | OOS recall "
+             "| OOS precision | threshold | acc. without threshold | train s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(
+            f"| {row['model']} | {row['auroc']:.4f} | {row['in_scope_accuracy']:.4f} | "
+            f"{row['in_scope_kept']:.4f} | {row['oos_recall']:.4f} | "
+            f"{row['oos_precision']:.4f} | {row['threshold']:.3f} | "
+            f"{row['in_scope_accuracy_without_threshold']:.4f} | {row['training_seconds']} |")
     return lines
 
 
@@ -301,19 +328,7 @@ def write_section(results: dict) -> None:
         lines.append(f"| {row['dataset']} | {row['model']} | {row['accuracy']:.4f} | "
                      f"{row['macro_f1']:.4f} | {row['training_seconds']} | "
                      f"{row.get('train_count', '')} |")
-    oos = [row for row in results["rows"] if row["dataset"] == "banking77_out_of_scope"]
-    if oos:
-        lines += ["", "Banking77 out-of-scope (10 intents held out of training; threshold keeps "
-                      "95% of in-scope validation texts):", "",
-                  "| model | AUROC | in-scope acc. (kept & right) | in-scope kept | OOS recall "
-                  "| OOS precision | threshold | acc. without threshold |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for row in oos:
-            lines.append(
-                f"| {row['model']} | {row['auroc']:.4f} | {row['in_scope_accuracy']:.4f} | "
-                f"{row['in_scope_kept']:.4f} | {row['oos_recall']:.4f} | "
-                f"{row['oos_precision']:.4f} | {row['threshold']:.3f} | "
-                f"{row['in_scope_accuracy_without_threshold']:.4f} |")
+    lines += out_of_scope_table([row for row in results["rows"] if row["dataset"] == "banking77_out_of_scope"])
     lines += ["", "Against the baseline and the targets (accuracy / macro-F1; "
                   "delta = minus the same run's `tfidf_linear_baseline`):", "",
               "| data set | model | accuracy (delta) | macro-F1 (delta) | target met |",
@@ -339,27 +354,23 @@ def write_section(results: dict) -> None:
     SECTION.write_text("\n".join(lines))
 
 
-def run_pretraining_benchmark(args, command: str, data: Path, splits: dict, work: Path) -> int:
-    """`--tasks pretraining`: a later run added to the existing results under `later_runs`."""
+def later_run_recorder(args, command: str, data: Path, title: str, protocol: str) -> Recorder:
+    """A recorder whose rows go to a run under `later_runs` of the existing results (by title).
+
+    The run records the machine state beside its rows (load averages, CPU stolen by the
+    hypervisor, the reference pure-Python loop), so its training times can be read against the
+    host that measured them. A later run of the same title replaces the earlier one.
+    """
     from bench.machine_state import StealMeter, reference_loop_seconds
-    from models.text_datasets import read_stocknet_texts
 
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": [], "protocol": ""}
     steal = StealMeter()
     started_load = [round(value, 2) for value in os.getloadavg()]
     reference = reference_loop_seconds()
-    stocknet = read_stocknet_texts(data / "stocknet" / "tweets.jsonl.gz", limit=args.stocknet_texts, seed=42)
-    run: dict = {"title": "Masked-token pretraining on StockNet (ablation)", "command": command,
+    run: dict = {"title": title, "command": command,
                  "date": datetime.now(UTC).isoformat(timespec="seconds"), "rows": [],
                  "machine": "2-core CPU, 24 GiB" + (f", {args.machine_note}" if args.machine_note else ""),
-                 "protocol": (
-                     "Same splits, seed and settings as the table above (own training data, "
-                     f"{args.epochs} epochs, + char n-grams, ensemble with the linear model chosen on "
-                     "validation). With pretraining, the encoder is first trained to predict masked "
-                     "tokens (`models/text_pretraining.py`) on the training texts plus a seeded "
-                     "sample of distinct StockNet tweets (retweets dropped); the vocabulary stays "
-                     "the labelled texts', so the two rows of a data set differ in the pretraining "
-                     "only. Train seconds include the pretraining.")}
+                 "protocol": protocol}
 
     def save() -> None:
         run.update(load_average_1_5_15_min_at_start=started_load,
@@ -368,7 +379,22 @@ def run_pretraining_benchmark(args, command: str, data: Path, splits: dict, work
         runs = [r for r in existing.get("later_runs", []) if r.get("title") != run["title"]]
         RESULTS.write_text(json.dumps({**existing, "later_runs": runs + [run]}, indent=2))
 
-    recorder = Recorder(command, data, results=run, save=save)
+    return Recorder(command, data, results=run, save=save)
+
+
+def run_pretraining_benchmark(args, command: str, data: Path, splits: dict, work: Path) -> int:
+    """`--tasks pretraining`: a later run added to the existing results under `later_runs`."""
+    from models.text_datasets import read_stocknet_texts
+
+    stocknet = read_stocknet_texts(data / "stocknet" / "tweets.jsonl.gz", limit=args.stocknet_texts, seed=42)
+    recorder = later_run_recorder(args, command, data, "Masked-token pretraining on StockNet (ablation)", (
+        "Same splits, seed and settings as the table above (own training data, "
+        f"{args.epochs} epochs, + char n-grams, ensemble with the linear model chosen on "
+        "validation). With pretraining, the encoder is first trained to predict masked "
+        "tokens (`models/text_pretraining.py`) on the training texts plus a seeded "
+        "sample of distinct StockNet tweets (retweets dropped); the vocabulary stays "
+        "the labelled texts', so the two rows of a data set differ in the pretraining "
+        "only. Train seconds include the pretraining."))
     run_pretraining(recorder, splits, work, args.epochs, args.pretraining_datasets, stocknet,
                     args.pretraining_epochs)
     write_section(json.loads(RESULTS.read_text()))
@@ -393,6 +419,9 @@ def main() -> int:
     parser.add_argument("--stocknet-texts", type=int, default=20_000,
                         help="StockNet tweets (distinct, no retweets, seeded sample) to pretrain on")
     parser.add_argument("--machine-note", default="", help="what else ran on the machine")
+    parser.add_argument("--later-run", default=None, metavar="TITLE",
+                        help="sentiment/intent: record this run under `later_runs` of the existing "
+                             "results with this title (its own table), instead of replacing them")
     parser.add_argument("--merge", nargs="*", default=None,
                         help="merge these result JSONs into --results and write the section")
     args = parser.parse_args()
@@ -423,13 +452,18 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="seqlens-bench-text-"))
     if args.tasks == "pretraining":
         return run_pretraining_benchmark(args, command, data, splits, work)
-    recorder = Recorder(command, data)
+    if args.later_run:
+        recorder = later_run_recorder(args, command, data, args.later_run, (
+            f"The protocol of the table above, {args.epochs} epochs; this run's rows only "
+            "(its own `tfidf_linear_baseline` rows are the deltas' reference)."))
+    else:
+        recorder = Recorder(command, data)
     if "sentiment" in args.tasks:
         run_sentiment(recorder, splits, work, args.epochs, not args.no_ablation,
                       main_rows=not args.ablation_only)
     if "intent" in args.tasks:
         run_intent(recorder, splits, work, args.epochs, not args.no_ablation)
-    write_section(recorder.results)
+    write_section(json.loads(RESULTS.read_text()) if args.later_run else recorder.results)
     print(f"wrote {RESULTS} and {SECTION}")
     return 0
 

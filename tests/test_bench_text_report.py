@@ -23,3 +23,23 @@ def test_later_run_rows_compare_with_the_same_runs_baseline_and_the_targets():
     twitter = next(line for line in lines if line.startswith("| twitter_financial_news"))
     assert "| 0.8600 |" in twitter and twitter.endswith("| no |")  # no baseline in the run: no delta
     assert "- one seed" in lines
+
+
+def test_later_run_names_its_host_and_lists_out_of_scope_rows_in_their_own_table():
+    run = {"title": "Banking77 on a quiet host", "command": "python bench/text_models.py --tasks intent",
+           "machine": "2-core CPU", "date": "2026-12-02", "cpu_time_stolen_by_hypervisor_fraction": 0.012,
+           "reference_loop_seconds": 0.514, "load_average_1_5_15_min_at_start": [0.5, 1.25, 2.0],
+           "rows": [
+               {"dataset": "banking77", "model": "tfidf_linear_baseline", "accuracy": 0.9166,
+                "macro_f1": 0.9167, "training_seconds": 12.0},
+               {"dataset": "banking77_out_of_scope", "model": "attention [ensemble]", "auroc": 0.9,
+                "in_scope_accuracy": 0.904, "in_scope_kept": 0.962, "oos_recall": 0.48,
+                "oos_precision": 0.66, "threshold": 0.348, "in_scope_accuracy_without_threshold": 0.92,
+                "training_seconds": 400.0}]}
+    lines = later_run_section(run)
+    machine = next(line for line in lines if line.startswith("Machine:"))
+    assert "stolen by the hypervisor during the run: 1.2%" in machine
+    assert "0.514 s" in machine and "load average at the start 0.5, 1.2, 2.0" in machine
+    assert not any(line.startswith("| banking77_out_of_scope") for line in lines)  # not in the accuracy table
+    oos = next(line for line in lines if line.startswith("| attention [ensemble]"))
+    assert "| 0.9000 |" in oos and "| 0.348 |" in oos and oos.endswith("| 400.0 |")
