@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import json
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -366,7 +367,7 @@ def main() -> None:
     results.update({
         "machine": f"{platform.machine()} 2-core CPU, 24 GiB, shared with other jobs",
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "python " + " ".join(sys.argv),
+        "command": "python " + shlex.join(sys.argv),
         "sentiment_model": model,
     })
     if not args.skip_planted:

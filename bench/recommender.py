@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -218,7 +219,7 @@ def main() -> int:
                "load_average_1_5_15_min_at_start": [round(value, 2) for value in os.getloadavg()],
                "platform": platform.platform(),
                "cpu_count": os.cpu_count(), "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-               "command": "python bench/recommender.py " + " ".join(sys.argv[1:]),
+               "command": "python bench/recommender.py " + shlex.join(sys.argv[1:]),
                "keras": keras.__version__, "backend": keras.backend.backend(), "datasets": {}}
     results_path = Path(arguments.results)
     for name in arguments.datasets:

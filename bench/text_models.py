@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -447,7 +448,7 @@ def main() -> int:
         RESULTS.write_text(json.dumps(merged, indent=2))
         write_section(merged)
         return 0
-    command = "python bench/text_models.py " + " ".join(sys.argv[1:])
+    command = "python bench/text_models.py " + shlex.join(sys.argv[1:])
     splits = load_splits(data)
     work = Path(tempfile.mkdtemp(prefix="seqlens-bench-text-"))
     if args.tasks == "pretraining":
