@@ -91,6 +91,10 @@ def register(commands) -> None:
                             help="disable character n-gram (sub-word) features")
         parser.add_argument("--no-ensemble", action="store_true",
                             help="attention model alone (no TF-IDF linear ensemble member)")
+        parser.add_argument("--no-linear-refit", action="store_true",
+                            help="keep the ensemble's linear member fitted without the validation "
+                                 "texts (default: refit on training + validation once the ensemble "
+                                 "weight and threshold are chosen)")
         parser.add_argument("--distillation-weight", type=float, default=0.0,
                             help="weight of the linear model's soft targets (0 = off)")
         parser.add_argument("--oos-keep-rate", type=float, default=0.95,
@@ -148,8 +152,8 @@ def run_train(args: argparse.Namespace) -> int:
         embedding_dim=args.embedding_dim, feed_forward_dim=2 * args.embedding_dim,
         num_blocks=args.num_blocks, sequence_length=args.sequence_length,
         learning_rate=args.learning_rate, max_ngrams=0 if args.no_ngrams else 20_000,
-        linear_ensemble=not args.no_ensemble, distillation_weight=args.distillation_weight,
-        oos_keep_rate=args.oos_keep_rate, pretraining_epochs=args.pretraining_epochs, seed=args.seed,
+        linear_ensemble=not args.no_ensemble, refit_linear=not args.no_linear_refit,
+        distillation_weight=args.distillation_weight, oos_keep_rate=args.oos_keep_rate, pretraining_epochs=args.pretraining_epochs, seed=args.seed,
     )
     output = Path(args.output) if args.output else ArtifactLayout(
         default_artifacts_root()).model_dir(args.task)

@@ -54,6 +54,10 @@ class TextTrainingConfig:
         class_weighting: weight examples by inverse class frequency (balanced).
         validation_fraction: share of the training data held out for validation.
         linear_ensemble: also train the TF-IDF linear model and average probabilities.
+        refit_linear: after the ensemble weight, the linear model's temperature and (intent) the
+            OOS threshold are chosen on the validation texts, refit the linear member on the
+            training *and* validation texts, as stacking ensembles refit their members (the
+            attention model keeps its early-stopped fit, which needed the validation texts).
         distillation_weight: weight of the linear model's out-of-fold probabilities in the
             attention model's targets (0 disables distillation).
         auxiliary_weight: sample weight of auxiliary (multi-task) training examples.
@@ -85,6 +89,7 @@ class TextTrainingConfig:
     class_weighting: bool = True
     validation_fraction: float = 0.1
     linear_ensemble: bool = True
+    refit_linear: bool = True
     distillation_weight: float = 0.0
     auxiliary_weight: float = 1.0
     oos_keep_rate: float = 0.95
@@ -340,6 +345,13 @@ def train_text_model(
         metrics["oos_threshold_rule"] = (
             f"the threshold keeping {config.oos_keep_rate:.0%} of in-scope validation texts "
             "(quantile of the max class probability)")
+    if config.linear_ensemble and linear is not None and config.refit_linear:
+        # Everything chosen on validation is fixed by now: the linear member may learn from it.
+        refit_texts = train_texts + validation_texts
+        refit_ids = np.concatenate([train_ids, validation_ids])
+        linear = build_linear_text_classifier(seed=config.seed)
+        linear.fit(refit_texts, [label_names[i] for i in refit_ids])
+        metrics["linear_refit_count"] = len(refit_texts)
     metrics["training_seconds"] = round(time.perf_counter() - started, 1)
     metrics["train_count"] = int(len(train_ids))
     metrics["auxiliary_count"] = int(auxiliary_count)

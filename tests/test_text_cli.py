@@ -24,6 +24,7 @@ def test_train_score_and_evaluate_sentiment(tmp_path, news_csv):
                  "--epochs", "6", "--embedding-dim", "24", "--batch-size", "32"]) == 0
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert metrics["attention_model"]["accuracy"] >= 0.8  # templates decide the label
+    assert metrics["linear_refit_count"] > metrics["train_count"]  # refit on training + validation
     scored_path = tmp_path / "scored.parquet"
     assert main(["score", "--model", str(model_dir), "--input", str(news_csv),
                  "--output", str(scored_path)]) == 0
@@ -65,8 +66,9 @@ def test_train_with_masked_token_pretraining_on_a_stocknet_style_log(tmp_path, n
     model_dir = tmp_path / "sentiment"
     assert main(["train", "sentiment", "--input", str(news_csv), "--output", str(model_dir),
                  "--epochs", "2", "--embedding-dim", "16", "--pretraining-epochs", "1",
-                 "--unlabelled", str(tweets)]) == 0
+                 "--unlabelled", str(tweets), "--no-linear-refit"]) == 0
     metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert "linear_refit_count" not in metrics
     assert metrics["pretraining_text_count"] == metrics["train_count"] + 30
     assert json.loads((model_dir / "data_run.json").read_text())["unlabelled"] == [str(tweets)]
     assert main(["train", "sentiment", "--input", str(news_csv), "--output", str(tmp_path / "m"),

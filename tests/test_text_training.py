@@ -75,3 +75,28 @@ def test_rejects_bad_configuration_and_inputs(tmp_path):
     with pytest.raises(ValueError, match="Expected sentiment labels"):
         train_text_model(["a", "b", "c", "d"], ["good", "bad", "good", "bad"],
                          training_config(task="sentiment"), tmp_path)
+
+
+@pytest.mark.parametrize("refit_linear", [True, False])
+def test_the_linear_member_is_refitted_on_validation_texts_once_the_ensemble_is_chosen(tmp_path, refit_linear):
+    import joblib
+
+    from models.text_linear import build_linear_text_classifier
+    from models.text_training import _label_set, _stratified_split
+
+    texts, labels, _ = planted_texts(120, seed=5)
+    config = training_config(epochs=1, linear_ensemble=True, refit_linear=refit_linear)
+    metrics = train_text_model(texts, labels, config, tmp_path / "model")
+    names = _label_set(config.task, labels)
+    held_out = _stratified_split(np.array([names.index(label) for label in labels]),
+                                 config.validation_fraction, config.seed)
+    train = [index for index in range(len(texts)) if not held_out[index]]
+    validation = [index for index in range(len(texts)) if held_out[index]]
+    used = train + validation if refit_linear else train
+    expected = build_linear_text_classifier(seed=config.seed).fit(
+        [texts[index] for index in used], [labels[index] for index in used])
+    saved = joblib.load(tmp_path / "model" / "linear.joblib")
+    probes = planted_texts(20, seed=6)[0]
+    np.testing.assert_allclose(saved.decision_function(probes), expected.decision_function(probes))
+    assert metrics.get("linear_refit_count") == (len(texts) if refit_linear else None)
+    assert metrics["train_count"] == len(train)  # the attention model's own data is unchanged
