@@ -286,13 +286,14 @@ def later_run_section(run: dict) -> list[str]:
         lines.append(f"| {row['dataset']} | {row['model']} | {row['accuracy']:.4f}{deltas['accuracy']} | "
                      f"{row['macro_f1']:.4f}{deltas['macro_f1']} | {row['training_seconds']} | "
                      f"{row.get('pretraining_text_count', 0):,} | {'yes' if met else 'no'} |")
-    lines += out_of_scope_table([row for row in run["rows"] if row["dataset"] == "banking77_out_of_scope"])
+    lines += out_of_scope_table(run["rows"])
     lines += [""] + [f"- {note}" for note in run.get("notes", [])]
     return lines
 
 
 def out_of_scope_table(rows: list[dict]) -> list[str]:
-    """The Banking77 out-of-scope rows as a table (nothing without rows)."""
+    """The Banking77 out-of-scope rows among `rows` as a table (nothing without such rows)."""
+    rows = [row for row in rows if row["dataset"] == "banking77_out_of_scope"]
     if not rows:
         return []
     lines = ["", "Banking77 out-of-scope (10 intents held out of training; threshold keeps "
@@ -329,7 +330,7 @@ def write_section(results: dict) -> None:
         lines.append(f"| {row['dataset']} | {row['model']} | {row['accuracy']:.4f} | "
                      f"{row['macro_f1']:.4f} | {row['training_seconds']} | "
                      f"{row.get('train_count', '')} |")
-    lines += out_of_scope_table([row for row in results["rows"] if row["dataset"] == "banking77_out_of_scope"])
+    lines += out_of_scope_table(results["rows"])
     lines += ["", "Against the baseline and the targets (accuracy / macro-F1; "
                   "delta = minus the same run's `tfidf_linear_baseline`):", "",
               "| data set | model | accuracy (delta) | macro-F1 (delta) | target met |",

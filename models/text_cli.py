@@ -153,7 +153,8 @@ def run_train(args: argparse.Namespace) -> int:
         num_blocks=args.num_blocks, sequence_length=args.sequence_length,
         learning_rate=args.learning_rate, max_ngrams=0 if args.no_ngrams else 20_000,
         linear_ensemble=not args.no_ensemble, refit_linear=not args.no_linear_refit,
-        distillation_weight=args.distillation_weight, oos_keep_rate=args.oos_keep_rate, pretraining_epochs=args.pretraining_epochs, seed=args.seed,
+        distillation_weight=args.distillation_weight, oos_keep_rate=args.oos_keep_rate,
+        pretraining_epochs=args.pretraining_epochs, seed=args.seed,
     )
     output = Path(args.output) if args.output else ArtifactLayout(
         default_artifacts_root()).model_dir(args.task)
