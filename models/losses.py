@@ -12,6 +12,10 @@ with a target.
   hits removed: for catalogues too large for a full softmax.
 - `binary_cross_entropy_loss`: SASRec's original loss, one positive and one negative per
   position; kept for the ablation.
+- `uniform_pairwise_loss`: a BPR term, the target against one uniformly sampled item per
+  position; added to the full softmax with a small weight (`pairwise_weight`) it orders the
+  long tail, where the softmax's gradient (proportional to each item's probability) hardly
+  reaches.
 """
 
 from __future__ import annotations
@@ -109,4 +113,18 @@ def binary_cross_entropy_loss(hidden, embeddings, targets, negatives, bias=None)
     positive = ops.cast(positive, "float32") + _item_bias(bias, targets)
     negative = ops.cast(negative, "float32") + _item_bias(bias, negatives)
     losses = ops.softplus(-positive) + ops.softplus(negative)  # (B, T)
+    return _masked_mean(losses, targets)
+
+
+def uniform_pairwise_loss(hidden, embeddings, targets, negatives, bias=None):
+    """Mean `softplus(s_neg - s_target)` (BPR) with `negatives (B, T)` drawn uniformly.
+
+    A negative that equals its target contributes nothing (it is not a negative).
+    """
+    embeddings = ops.cast(embeddings, hidden.dtype)
+    positive = ops.sum(hidden * ops.take(embeddings, targets, axis=0), axis=-1)  # (B, T)
+    negative = ops.sum(hidden * ops.take(embeddings, negatives, axis=0), axis=-1)  # (B, T)
+    positive = ops.cast(positive, "float32") + _item_bias(bias, targets)
+    negative = ops.cast(negative, "float32") + _item_bias(bias, negatives)
+    losses = ops.where(ops.equal(targets, negatives), 0.0, ops.softplus(negative - positive))  # (B, T)
     return _masked_mean(losses, targets)

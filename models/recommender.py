@@ -38,10 +38,13 @@ class SequentialRecommender(keras.Model):
             of its normaliser (as evaluation and serving leave them out of the ranking).
         output_bias: add a learned per-item bias `(V,)` to every item's score (in the losses, in
             `score_items` and wherever the model ranks the catalogue).
+        pairwise_weight: with the full softmax, add this many times the BPR term against the
+            batch's uniform `negatives` (`losses.uniform_pairwise_loss`); 0 = none.
     """
 
     def __init__(self, vocabulary_size: int, hidden_dim: int, max_length: int, loss: str = "softmax",
-                 exclude_history_from_loss: bool = False, output_bias: bool = False, **kwargs):
+                 exclude_history_from_loss: bool = False, output_bias: bool = False, pairwise_weight: float = 0.0,
+                 **kwargs):
         super().__init__(**kwargs)
         if vocabulary_size <= ITEM_INDEX_OFFSET:
             raise ValueError(
@@ -59,7 +62,13 @@ class SequentialRecommender(keras.Model):
                 "Expected exclude_history_from_loss only with loss='softmax'. "
                 f"Received: loss={loss!r}, exclude_history_from_loss=True"
             )
+        if not pairwise_weight >= 0 or (pairwise_weight and loss != "softmax"):
+            raise ValueError(
+                "Expected pairwise_weight >= 0, and 0 unless loss='softmax'. "
+                f"Received: loss={loss!r}, pairwise_weight={pairwise_weight}"
+            )
         self.exclude_history_from_loss = bool(exclude_history_from_loss)
+        self.pairwise_weight = float(pairwise_weight)
         self.vocabulary_size = vocabulary_size
         self.hidden_dim = hidden_dim
         self.max_length = max_length
@@ -85,6 +94,9 @@ class SequentialRecommender(keras.Model):
         if self.loss_name == "softmax":
             history = x if self.exclude_history_from_loss else None
             loss = losses.full_softmax_loss(y_pred, embeddings, y["targets"], inputs=history, bias=self.item_bias)
+            if self.pairwise_weight:
+                loss = loss + self.pairwise_weight * losses.uniform_pairwise_loss(
+                    y_pred, embeddings, y["targets"], y["negatives"], bias=self.item_bias)
         elif self.loss_name == "sampled_softmax":
             loss = losses.sampled_softmax_loss(
                 y_pred, embeddings, y["targets"], y["negatives"], y["target_log_q"], y["negative_log_q"],
@@ -145,6 +157,7 @@ class SequentialRecommender(keras.Model):
             loss=self.loss_name,
             exclude_history_from_loss=self.exclude_history_from_loss,
             output_bias=self.output_bias,
+            pairwise_weight=self.pairwise_weight,
         )
         return config
 

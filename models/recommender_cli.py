@@ -27,6 +27,10 @@ def _load_data(path: str):
     return load_sequence_data(source)
 
 
+def _optional_float(text: str) -> float | None:
+    return None if text.lower() in ("none", "") else float(text)
+
+
 def register(commands) -> None:
     """Add `train recommender` and `evaluate recommender` (see `seqlens.cli.CommandGroups`)."""
     from models.recommender_config import RecommenderConfig
@@ -60,9 +64,15 @@ def register(commands) -> None:
                        help="full softmax: leave each position's history items out of the normaliser")
     train.add_argument("--output-bias", action=argparse.BooleanOptionalAction, default=defaults.output_bias,
                        help="add a learned per-item bias to every item's score")
+    train.add_argument("--pairwise-weight", type=float, default=defaults.pairwise_weight,
+                       help="full softmax: add this many times a BPR term against one uniformly sampled "
+                            "item per position; 0 = none")
     train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     train.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
                        help="decoupled (AdamW) weight decay of the embeddings and kernels; 0 = none")
+    train.add_argument("--ema-momentum", type=_optional_float, default=defaults.ema_momentum,
+                       help="validate, keep and serve a moving average of the weights with this momentum "
+                            "(e.g. 0.999); none = the weights themselves")
     train.add_argument("--learning-rate-decay-epochs", type=_optional_int, default=defaults.learning_rate_decay_epochs,
                        help="cosine-decay the learning rate to 1%% over this many epochs; none = constant")
     train.add_argument("--patience", type=int, default=defaults.patience,
@@ -103,6 +113,7 @@ def run_train(args: argparse.Namespace) -> int:
         model=args.model, hidden_dim=args.hidden_dim, num_blocks=args.num_blocks, num_heads=args.num_heads,
         max_length=args.max_length, attention_window=args.attention_window, dropout=args.dropout,
         loss=args.loss, exclude_history_from_loss=args.exclude_history_from_loss, output_bias=args.output_bias,
+        pairwise_weight=args.pairwise_weight, ema_momentum=args.ema_momentum,
         num_negatives=args.num_negatives, batch_size=args.batch_size,
         learning_rate=args.learning_rate, learning_rate_decay_epochs=args.learning_rate_decay_epochs,
         weight_decay=args.weight_decay,

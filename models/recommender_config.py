@@ -13,7 +13,7 @@ RESUMABLE_CHANGES = ("epochs", "patience")
 FINAL_LEARNING_RATE_FRACTION = 0.01
 # Fields newer than some saved checkpoints, with the value those older runs trained with.
 FIELDS_ADDED_LATER = {"learning_rate_decay_epochs": None, "exclude_history_from_loss": False, "output_bias": False,
-                      "weight_decay": 0.0}
+                      "weight_decay": 0.0, "pairwise_weight": 0.0, "ema_momentum": None}
 
 
 @dataclass
@@ -26,6 +26,11 @@ class RecommenderConfig:
     bias to every score (the tied table then need not encode popularity). `weight_decay` is
     Adam's decoupled weight decay (AdamW) on the matrices (embeddings and kernels; not the
     biases, norms or item bias): each step shrinks them by `learning_rate * weight_decay`.
+    `pairwise_weight` adds that many times a BPR term (the target against one uniformly sampled
+    item per position) to the full softmax (`losses.uniform_pairwise_loss`); 0 = none.
+    `ema_momentum`: keep an exponential moving average of the weights (updated every step,
+    `average = m * average + (1 - m) * weights`) and validate, keep and serve the average;
+    `None` = the weights themselves.
     """
 
     model: str = "sasrec"
@@ -38,11 +43,13 @@ class RecommenderConfig:
     loss: str = "softmax"
     exclude_history_from_loss: bool = False
     output_bias: bool = False
+    pairwise_weight: float = 0.0
     num_negatives: int = 1024
     batch_size: int = 16
     learning_rate: float = 5e-3
     learning_rate_decay_epochs: int | None = 16
     weight_decay: float = 0.1
+    ema_momentum: float | None = None
     epochs: int = 30
     patience: int = 3
     seed: int = 0
@@ -65,12 +72,21 @@ class RecommenderConfig:
                 "Expected exclude_history_from_loss only with loss='softmax'. "
                 f"Received: loss={self.loss!r}, exclude_history_from_loss=True"
             )
+        if not self.pairwise_weight >= 0:
+            raise ValueError(f"Expected pairwise_weight >= 0. Received: pairwise_weight={self.pairwise_weight}")
+        if self.pairwise_weight and self.loss != "softmax":
+            raise ValueError(
+                "Expected pairwise_weight only with loss='softmax'. "
+                f"Received: loss={self.loss!r}, pairwise_weight={self.pairwise_weight}"
+            )
         if self.patience < 1:
             raise ValueError(f"Expected patience >= 1. Received: patience={self.patience}")
         if not self.learning_rate >= 0:
             raise ValueError(f"Expected learning_rate >= 0. Received: learning_rate={self.learning_rate}")
         if not self.weight_decay >= 0:
             raise ValueError(f"Expected weight_decay >= 0. Received: weight_decay={self.weight_decay}")
+        if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
+            raise ValueError(f"Expected ema_momentum None or in (0, 1). Received: ema_momentum={self.ema_momentum}")
         decay = self.learning_rate_decay_epochs
         if decay is not None and (not isinstance(decay, int) or decay < 1):
             raise ValueError(

@@ -13,6 +13,7 @@ index conventions), `history.json`, `item_vocab.txt`, `data_run.json`, `checkpoi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -54,13 +55,19 @@ def build_model(config: RecommenderConfig, vocabulary_size: int, steps_per_epoch
             vocabulary_size, config.hidden_dim, config.max_length, config.loss, config.num_blocks,
             config.num_heads, config.dropout, config.attention_window, config.flash_attention,
             exclude_history_from_loss=config.exclude_history_from_loss, output_bias=config.output_bias,
+            pairwise_weight=config.pairwise_weight,
         )
     else:
         model = GRU4RecModel(vocabulary_size, config.hidden_dim, config.max_length, config.loss, config.dropout,
                              exclude_history_from_loss=config.exclude_history_from_loss,
-                             output_bias=config.output_bias)
+                             output_bias=config.output_bias, pairwise_weight=config.pairwise_weight)
     model.build((None, config.max_length))
-    optimizer = keras.optimizers.Adam(learning_rate(config, steps_per_epoch), weight_decay=config.weight_decay or None)
+    optimizer = keras.optimizers.Adam(learning_rate(config, steps_per_epoch), weight_decay=config.weight_decay or None,
+                                      use_ema=config.ema_momentum is not None, ema_momentum=config.ema_momentum or 0.99)
+    if config.ema_momentum is not None:
+        # Keras' fit ends by overwriting the weights with their average; the trainer runs one fit per
+        # epoch, trains on from its own weights and swaps the average in to validate and keep it.
+        optimizer.finalize_variable_values = lambda variables: None
     if config.weight_decay:  # decay the matrices only, as AdamW is usually run
         optimizer.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if len(v.shape) < 2])
     model.compile(optimizer=optimizer, jit_compile=resolve_jit_compile(config.jit_compile))
@@ -78,6 +85,33 @@ def resolve_jit_compile(jit_compile: bool | str) -> bool:
     if jit_compile == "auto":
         return keras.backend.backend() != "torch"
     return bool(jit_compile)
+
+
+@contextlib.contextmanager
+def averaged_weights(model: keras.Model):
+    """Inside the block the model holds its optimizer's moving average of the weights (`use_ema`).
+
+    The average and the trained weights swap places on entry and swap back on exit, so training
+    resumes from its own weights; without `use_ema` the block changes nothing. (Keras'
+    `SwapEMAWeights` callback does the same swap for `evaluate`/`predict`; the trainer ranks the
+    validation targets outside `fit`, and keeps the best epoch from here.)
+    """
+    optimizer = model.optimizer
+    if not getattr(optimizer, "use_ema", False):
+        yield model
+        return
+
+    def swap():
+        for weight, average in zip(optimizer._trainable_variables, optimizer._model_variables_moving_average, strict=True):
+            trained = np.array(keras.ops.convert_to_numpy(weight.value), copy=True)  # not a view of the buffer
+            weight.assign(average.value)
+            average.assign(trained)
+
+    swap()
+    try:
+        yield model
+    finally:
+        swap()
 
 
 def model_scorer(model: keras.Model, max_length: int) -> Callable[[list[np.ndarray]], np.ndarray]:
@@ -183,6 +217,7 @@ def train_recommender(
             data.training_sequences(), config.max_length, data.vocabulary_size, config.tokens_per_batch,
             config.loss, config.seed, config.num_negatives,
             data.item_counts() if config.loss == "sampled_softmax" else None,
+            uniform_negatives=config.pairwise_weight > 0,
         )
         keras.utils.set_random_seed(config.seed)
         model = build_model(config, data.vocabulary_size, steps_per_epoch=len(batches))
@@ -202,8 +237,11 @@ def train_recommender(
             epoch_input = tensorflow_epoch_dataset(batches) if keras.backend.backend() == "tensorflow" else batches
             fitted = model.fit(epoch_input, epochs=1, verbose=verbose, shuffle=False)
             train_seconds = time.perf_counter() - epoch_start
-            metrics = evaluate_scorer(model_scorer(model, config.max_length), histories, targets, interacted,
-                                      data.vocabulary_size, protocols=("full",), seed=config.seed)["full"]
+            with averaged_weights(model):
+                metrics = evaluate_scorer(model_scorer(model, config.max_length), histories, targets, interacted,
+                                          data.vocabulary_size, protocols=("full",), seed=config.seed)["full"]
+                if metrics["NDCG@10"] > state["best_ndcg"]:
+                    model.save(output / "model.keras")
             entry = {"epoch": epoch + 1, "loss": float(fitted.history["loss"][-1]),
                      **{f"valid/full/{name}": value for name, value in metrics.items()},
                      "train_seconds": train_seconds, "epoch_seconds": time.perf_counter() - epoch_start,
@@ -212,7 +250,6 @@ def train_recommender(
             if metrics["NDCG@10"] > state["best_ndcg"]:
                 state.update(best_ndcg=metrics["NDCG@10"], best_epoch=epoch + 1, wait=0,
                              best_elapsed_seconds=entry["elapsed_seconds"])
-                model.save(output / "model.keras")
             else:
                 state["wait"] += 1
             state.update(epoch=epoch + 1, elapsed=entry["elapsed_seconds"], config=config.to_dict())

@@ -36,8 +36,8 @@ def bucket_lengths(max_length: int) -> list[int]:
 class NextItemBatches(keras.utils.PyDataset):
     """Batches `(item_ids (B, L), y)` for next-item training, `L` one of `bucket_lengths`.
 
-    `y` is a dict: `targets (B, L)` always; for `loss="bce"` also `negatives (B, L)` (one
-    uniformly sampled item per position); for `loss="sampled_softmax"` also `negatives (K,)`
+    `y` is a dict: `targets (B, L)` always; for `loss="bce"` or with `uniform_negatives` also
+    `negatives (B, L)` (one uniformly sampled item per position); for `loss="sampled_softmax"` also `negatives (K,)`
     shared by the batch, drawn from `item_counts ** 0.75`, with `negative_log_q (K,)` and
     `target_log_q (B, L)` = log of the expected number of draws of each item (log-Q correction).
 
@@ -51,6 +51,8 @@ class NextItemBatches(keras.utils.PyDataset):
         num_negatives: `K`, shared negatives per batch for `sampled_softmax`.
         item_counts: `(V,)` item frequencies for the sampling distribution (`sampled_softmax`).
         shuffle: shuffle rows and batch order each epoch.
+        uniform_negatives: also draw the per-position uniform `negatives` with the full softmax
+            (for its `pairwise_weight` term).
     """
 
     def __init__(
@@ -64,12 +66,15 @@ class NextItemBatches(keras.utils.PyDataset):
         num_negatives: int = 1024,
         item_counts: np.ndarray | None = None,
         shuffle: bool = True,
+        uniform_negatives: bool = False,
     ):
         super().__init__(workers=1, use_multiprocessing=False)
         if loss not in LOSSES:
             raise ValueError(f"Expected loss to be one of {LOSSES}. Received: loss={loss!r}")
         if tokens_per_batch < 1:
             raise ValueError(f"Expected tokens_per_batch >= 1. Received: tokens_per_batch={tokens_per_batch}")
+        if uniform_negatives and loss != "softmax":
+            raise ValueError(f"Expected uniform_negatives only with loss='softmax'. Received: loss={loss!r}")
         if loss == "sampled_softmax" and item_counts is None:
             raise ValueError("Expected item_counts for loss='sampled_softmax'. Received: item_counts=None")
         self.max_length = max_length
@@ -79,6 +84,7 @@ class NextItemBatches(keras.utils.PyDataset):
         self.seed = seed
         self.num_negatives = num_negatives
         self.shuffle = shuffle
+        self.uniform_negatives = loss == "bce" or uniform_negatives
         usable = [s for s in sequences if len(s) >= 2]
         if not usable:
             raise ValueError("Expected at least one training sequence with 2 or more items. Received: none")
@@ -132,7 +138,7 @@ class NextItemBatches(keras.utils.PyDataset):
         batch_targets[: len(rows)] = targets[rows]
         y = {"targets": batch_targets}
         rng = np.random.default_rng([self.seed, self.epoch, index + 1])
-        if self.loss == "bce":
+        if self.uniform_negatives:
             y["negatives"] = rng.integers(
                 ITEM_INDEX_OFFSET, self.vocabulary_size, size=batch_targets.shape, dtype=np.int32
             )

@@ -101,13 +101,27 @@ def test_binary_cross_entropy_matches_numpy():
     assert keras.ops.convert_to_numpy(value) == pytest.approx(np.mean(terms), rel=1e-5)
 
 
+def test_uniform_pairwise_matches_numpy_and_skips_a_negative_equal_to_its_target():
+    negatives = np.array([[5, 3, 5], [2, 2, 2]], dtype="int32")  # (0, 1) and (1, 0) hit their targets
+    logits = HIDDEN @ TABLE.T
+    terms = []
+    for b in range(2):
+        for t in range(3):
+            if TARGETS[b, t]:
+                difference = logits[b, t, negatives[b, t]] - logits[b, t, TARGETS[b, t]]
+                terms.append(0.0 if negatives[b, t] == TARGETS[b, t] else np.log1p(np.exp(difference)))
+    value = losses.uniform_pairwise_loss(HIDDEN, TABLE, TARGETS, negatives)
+    assert keras.ops.convert_to_numpy(value) == pytest.approx(np.mean(terms), rel=1e-5)
+    assert terms.count(0.0) == 2
+
+
 BIAS = RNG.normal(size=(7,)).astype("float32")
 # An item bias is one more embedding dimension whose hidden value is always 1.
 HIDDEN_WITH_ONE = np.concatenate([HIDDEN, np.ones((2, 3, 1), "float32")], axis=-1)
 TABLE_WITH_BIAS = np.concatenate([TABLE, BIAS[:, None]], axis=-1)
 
 
-@pytest.mark.parametrize("name", ["full", "full_without_history", "sampled", "bce"])
+@pytest.mark.parametrize("name", ["full", "full_without_history", "sampled", "bce", "pairwise"])
 def test_item_bias_acts_as_an_always_one_dimension(name):
     inputs = np.array([[0, 2, 5], [3, 6, 3]], dtype="int32")
     negatives = {"sampled": np.array([2, 5, 6], dtype="int32"), "bce": np.array([[5, 5, 5], [3, 2, 2]], dtype="int32")}
@@ -121,6 +135,8 @@ def test_item_bias_acts_as_an_always_one_dimension(name):
             return losses.sampled_softmax_loss(hidden, table, TARGETS, negatives["sampled"],
                                                np.full(TARGETS.shape, 0.5, "float32"),
                                                np.array([1.0, -1.0, 0.2], "float32"), bias=bias)
+        if name == "pairwise":
+            return losses.uniform_pairwise_loss(hidden, table, TARGETS, negatives["bce"], bias=bias)
         return losses.binary_cross_entropy_loss(hidden, table, TARGETS, negatives["bce"], bias=bias)
 
     with_bias = keras.ops.convert_to_numpy(loss(HIDDEN, TABLE, BIAS))

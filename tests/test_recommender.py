@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from models import losses
 from models.ranking_metrics import evaluate_scorer
 from models.recommender import SASRecModel
 from models.recommender_training import model_scorer
@@ -110,10 +111,32 @@ def test_output_bias_is_added_to_every_score_saved_and_learned(data, tmp_path):
     assert _test_metrics(model, data)["full"]["HR@10"] > 0.9
 
 
+def test_pairwise_term_is_added_to_the_softmax_and_the_rule_is_still_learned(data):
+    model = _model(pairwise_weight=0.5)
+    inputs, y = NextItemBatches(data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512,
+                                uniform_negatives=True)[0]
+    hidden = model(inputs)
+    table = model.item_embedding.embeddings
+    expected = (losses.full_softmax_loss(hidden, table, y["targets"])
+                + 0.5 * losses.uniform_pairwise_loss(hidden, table, y["targets"], y["negatives"]))
+    value = model.compute_loss(inputs, y, hidden)
+    assert keras.ops.convert_to_numpy(value) == pytest.approx(keras.ops.convert_to_numpy(expected), rel=1e-5)
+    model.compile(optimizer=keras.optimizers.Adam(5e-3), jit_compile=False)
+    batches = NextItemBatches(data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512,
+                              uniform_negatives=True)
+    for epoch in range(5):
+        batches.set_epoch(epoch)
+        model.fit(batches, epochs=1, verbose=0)
+    metrics = _test_metrics(model, data)
+    assert metrics["full"]["HR@10"] > 0.9 and metrics["sampled100"]["HR@10"] > 0.9
+
+
 def test_get_config_round_trip():
     model = _model(attention_window=4, loss="bce", num_blocks=2, flash_attention=None, output_bias=True)
     clone = SASRecModel.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
+    with_pairwise = _model(pairwise_weight=0.25)
+    assert SASRecModel.from_config(with_pairwise.get_config()).pairwise_weight == 0.25
 
 
 @pytest.mark.parametrize(
@@ -124,6 +147,8 @@ def test_get_config_round_trip():
         (dict(max_length=0), "Received: max_length=0"),
         (dict(loss="hinge"), "Received: loss='hinge'"),
         (dict(num_blocks=0), "Received: num_blocks=0"),
+        (dict(pairwise_weight=-1.0), "Received: loss='softmax', pairwise_weight=-1.0"),
+        (dict(loss="bce", pairwise_weight=1.0), "Received: loss='bce', pairwise_weight=1.0"),
     ],
 )
 def test_invalid_arguments(overrides, message):

@@ -5,12 +5,20 @@ import json
 import numpy as np
 import pytest
 
+from models.ranking_metrics import evaluate_scorer
 from models.recommender_config import (
     FIELDS_ADDED_LATER,
     FINAL_LEARNING_RATE_FRACTION,
     RecommenderConfig,
 )
-from models.recommender_training import learning_rate, train_recommender
+from models.recommender_training import (
+    _load_checkpoint,
+    averaged_weights,
+    build_model,
+    learning_rate,
+    model_scorer,
+    train_recommender,
+)
 from tests.recommender_fixtures import planted_data
 
 pytestmark = pytest.mark.keras_backend
@@ -33,9 +41,11 @@ def _variables(folder):
         return {name: arrays[name] for name in arrays.files}
 
 
-@pytest.mark.parametrize(("learning_rate_decay_epochs", "weight_decay"), [(None, 0.0), (2, 0.1)])
-def test_resume_after_interruption_reaches_the_same_weights(data, tmp_path, learning_rate_decay_epochs, weight_decay):
-    config = _config(learning_rate_decay_epochs=learning_rate_decay_epochs, weight_decay=weight_decay)
+@pytest.mark.parametrize(("learning_rate_decay_epochs", "weight_decay", "extra"),
+                         [(None, 0.0, {}), (2, 0.1, {}), (2, 0.1, {"ema_momentum": 0.5, "pairwise_weight": 0.5})])
+def test_resume_after_interruption_reaches_the_same_weights(data, tmp_path, learning_rate_decay_epochs, weight_decay,
+                                                            extra):
+    config = _config(learning_rate_decay_epochs=learning_rate_decay_epochs, weight_decay=weight_decay, **extra)
     _, history = train_recommender(data, tmp_path / "straight", config, verbose=0)
     assert [entry["epoch"] for entry in history] == [1, 2, 3]
 
@@ -93,6 +103,28 @@ def test_checkpoints_older_than_a_config_field_resume_with_the_value_they_traine
     assert [entry["epoch"] for entry in history] == [1, 2]
 
 
+def test_moving_average_is_what_is_validated_and_kept_while_training_goes_on_from_its_own_weights(data, tmp_path):
+    config = _config(epochs=2, ema_momentum=0.9)
+    best, history = train_recommender(data, tmp_path / "model", config, verbose=0)
+    model = build_model(config, data.vocabulary_size)
+    _load_checkpoint(model, tmp_path / "model" / "checkpoint")
+    trained = np.array(model.item_embedding.embeddings, copy=True)
+    with averaged_weights(model) as averaged:
+        average = np.array(averaged.item_embedding.embeddings, copy=True)
+        histories, targets, users = data.evaluation_examples("valid")
+        metrics = evaluate_scorer(model_scorer(averaged, config.max_length), histories, targets,
+                                  [data.sequences[u] for u in users], data.vocabulary_size, protocols=("full",),
+                                  seed=config.seed)["full"]
+    np.testing.assert_array_equal(np.asarray(model.item_embedding.embeddings), trained)  # swapped back
+    assert np.abs(average - trained).max() > 1e-3  # the average lags the trained weights
+    assert metrics["NDCG@10"] == pytest.approx(history[-1]["valid/full/NDCG@10"], rel=1e-6)
+    assert max(history, key=lambda entry: entry["valid/full/NDCG@10"])["epoch"] == 2
+    np.testing.assert_allclose(np.asarray(best.item_embedding.embeddings), average, rtol=1e-6)  # the kept model
+    plain = build_model(_config(), data.vocabulary_size)
+    with averaged_weights(plain) as same:  # without use_ema: nothing to swap
+        assert same is plain
+
+
 def test_weight_decay_shrinks_the_matrices_and_spares_the_norms(data, tmp_path):
     plain, _ = train_recommender(data, tmp_path / "plain", _config(epochs=1, weight_decay=0.0), verbose=0)
     decayed, _ = train_recommender(data, tmp_path / "decayed", _config(epochs=1, weight_decay=20.0), verbose=0)
@@ -116,6 +148,9 @@ def test_weight_decay_shrinks_the_matrices_and_spares_the_norms(data, tmp_path):
         (dict(patience=0), "Received: patience=0"),
         (dict(learning_rate=-1.0), "Received: learning_rate=-1.0"),
         (dict(loss="bce", exclude_history_from_loss=True), "Received: loss='bce', exclude_history_from_loss=True"),
+        (dict(pairwise_weight=-0.5), "Received: pairwise_weight=-0.5"),
+        (dict(loss="bce", pairwise_weight=0.5), "Received: loss='bce', pairwise_weight=0.5"),
+        (dict(ema_momentum=1.0), "Received: ema_momentum=1.0"),
         (dict(learning_rate_decay_epochs=0), "Received: learning_rate_decay_epochs=0"),
         (dict(learning_rate_decay_epochs=2.5), "Received: learning_rate_decay_epochs=2.5"),
     ],

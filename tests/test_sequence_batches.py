@@ -49,6 +49,11 @@ def test_negatives_for_bce_and_sampled_softmax():
     bce = NextItemBatches(_sequences(), 20, 40, 64, loss="bce")
     _, y = bce[0]
     assert y["negatives"].shape == y["targets"].shape and y["negatives"].min() >= 2
+    softmax = NextItemBatches(_sequences(), 20, 40, 64)
+    assert set(softmax[0][1]) == {"targets"}
+    pairwise = NextItemBatches(_sequences(), 20, 40, 64, uniform_negatives=True)
+    _, y = pairwise[0]
+    assert y["negatives"].shape == y["targets"].shape and y["negatives"].min() >= 2 and y["negatives"].max() < 40
     sampled = NextItemBatches(_sequences(), 20, 40, 64, loss="sampled_softmax", num_negatives=16, item_counts=counts)
     _, y = sampled[0]
     assert y["negatives"].shape == (16,) and y["negative_log_q"].shape == (16,)
@@ -62,6 +67,8 @@ def test_errors():
         NextItemBatches(_sequences(), 20, 40, tokens_per_batch=0)
     with pytest.raises(ValueError, match="Received: item_counts=None"):
         NextItemBatches(_sequences(), 20, 40, loss="sampled_softmax")
+    with pytest.raises(ValueError, match="Expected uniform_negatives only with loss='softmax'. Received: loss='bce'"):
+        NextItemBatches(_sequences(), 20, 40, loss="bce", uniform_negatives=True)
     with pytest.raises(ValueError, match="Received: none"):
         NextItemBatches([np.array([3])], 20, 40)
 
