@@ -70,6 +70,9 @@ def register(commands) -> None:
     train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     train.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
                        help="decoupled (AdamW) weight decay of the embeddings and kernels; 0 = none")
+    train.add_argument("--adam-epsilon", type=float, default=defaults.adam_epsilon,
+                       help="Adam's epsilon; larger values stop Adam from scaling the tiny gradients of rarely "
+                            "seen items up to full-size steps")
     train.add_argument("--ema-momentum", type=_optional_float, default=defaults.ema_momentum,
                        help="validate, keep and serve a moving average of the weights with this momentum "
                             "(e.g. 0.999); none = the weights themselves")
@@ -114,6 +117,7 @@ def run_train(args: argparse.Namespace) -> int:
         max_length=args.max_length, attention_window=args.attention_window, dropout=args.dropout,
         loss=args.loss, exclude_history_from_loss=args.exclude_history_from_loss, output_bias=args.output_bias,
         pairwise_weight=args.pairwise_weight, ema_momentum=args.ema_momentum,
+        adam_epsilon=args.adam_epsilon,
         num_negatives=args.num_negatives, batch_size=args.batch_size,
         learning_rate=args.learning_rate, learning_rate_decay_epochs=args.learning_rate_decay_epochs,
         weight_decay=args.weight_decay,

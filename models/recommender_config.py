@@ -13,7 +13,8 @@ RESUMABLE_CHANGES = ("epochs", "patience")
 FINAL_LEARNING_RATE_FRACTION = 0.01
 # Fields newer than some saved checkpoints, with the value those older runs trained with.
 FIELDS_ADDED_LATER = {"learning_rate_decay_epochs": None, "exclude_history_from_loss": False, "output_bias": False,
-                      "weight_decay": 0.0, "pairwise_weight": 0.0, "ema_momentum": None}
+                      "weight_decay": 0.0, "pairwise_weight": 0.0, "ema_momentum": None,
+                     "adam_epsilon": 1e-7}
 
 
 @dataclass
@@ -28,6 +29,10 @@ class RecommenderConfig:
     biases, norms or item bias): each step shrinks them by `learning_rate * weight_decay`.
     `pairwise_weight` adds that many times a BPR term (the target against one uniformly sampled
     item per position) to the full softmax (`losses.uniform_pairwise_loss`); 0 = none.
+    `adam_epsilon` is Adam's epsilon: gradients well below it move a weight less than the
+    learning rate (Adam divides each gradient by its running root mean square plus epsilon). With
+    the full softmax an item that is rarely or never a target gets only tiny gradients, as a
+    negative; at Keras' 1e-7 Adam scales those up to full-size steps that push rare items down.
     `ema_momentum`: keep an exponential moving average of the weights (updated every step,
     `average = m * average + (1 - m) * weights`) and validate, keep and serve the average;
     `None` = the weights themselves.
@@ -50,6 +55,7 @@ class RecommenderConfig:
     learning_rate_decay_epochs: int | None = 16
     weight_decay: float = 0.1
     ema_momentum: float | None = None
+    adam_epsilon: float = 1e-7
     epochs: int = 30
     patience: int = 3
     seed: int = 0
@@ -85,6 +91,8 @@ class RecommenderConfig:
             raise ValueError(f"Expected learning_rate >= 0. Received: learning_rate={self.learning_rate}")
         if not self.weight_decay >= 0:
             raise ValueError(f"Expected weight_decay >= 0. Received: weight_decay={self.weight_decay}")
+        if not self.adam_epsilon > 0:
+            raise ValueError(f"Expected adam_epsilon > 0. Received: adam_epsilon={self.adam_epsilon}")
         if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
             raise ValueError(f"Expected ema_momentum None or in (0, 1). Received: ema_momentum={self.ema_momentum}")
         decay = self.learning_rate_decay_epochs

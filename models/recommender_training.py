@@ -63,7 +63,8 @@ def build_model(config: RecommenderConfig, vocabulary_size: int, steps_per_epoch
                              output_bias=config.output_bias, pairwise_weight=config.pairwise_weight)
     model.build((None, config.max_length))
     optimizer = keras.optimizers.Adam(learning_rate(config, steps_per_epoch), weight_decay=config.weight_decay or None,
-                                      use_ema=config.ema_momentum is not None, ema_momentum=config.ema_momentum or 0.99)
+                                      epsilon=config.adam_epsilon, use_ema=config.ema_momentum is not None,
+                                      ema_momentum=config.ema_momentum or 0.99)
     if config.ema_momentum is not None:
         # Keras' fit ends by overwriting the weights with their average; the trainer runs one fit per
         # epoch, trains on from its own weights and swaps the average in to validate and keep it.

@@ -120,6 +120,7 @@ def test_moving_average_is_what_is_validated_and_kept_while_training_goes_on_fro
     assert metrics["NDCG@10"] == pytest.approx(history[-1]["valid/full/NDCG@10"], rel=1e-6)
     assert max(history, key=lambda entry: entry["valid/full/NDCG@10"])["epoch"] == 2
     np.testing.assert_allclose(np.asarray(best.item_embedding.embeddings), average, rtol=1e-6)  # the kept model
+    assert build_model(_config(adam_epsilon=1e-5), data.vocabulary_size).optimizer.epsilon == 1e-5
     plain = build_model(_config(), data.vocabulary_size)
     with averaged_weights(plain) as same:  # without use_ema: nothing to swap
         assert same is plain
@@ -151,6 +152,7 @@ def test_weight_decay_shrinks_the_matrices_and_spares_the_norms(data, tmp_path):
         (dict(pairwise_weight=-0.5), "Received: pairwise_weight=-0.5"),
         (dict(loss="bce", pairwise_weight=0.5), "Received: loss='bce', pairwise_weight=0.5"),
         (dict(ema_momentum=1.0), "Received: ema_momentum=1.0"),
+        (dict(adam_epsilon=0.0), "Received: adam_epsilon=0.0"),
         (dict(learning_rate_decay_epochs=0), "Received: learning_rate_decay_epochs=0"),
         (dict(learning_rate_decay_epochs=2.5), "Received: learning_rate_decay_epochs=2.5"),
     ],
