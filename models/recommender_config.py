@@ -52,8 +52,8 @@ class RecommenderConfig:
     num_negatives: int = 1024
     batch_size: int = 16
     learning_rate: float = 5e-3
-    learning_rate_decay_epochs: int | None = 16
-    weight_decay: float = 0.1
+    learning_rate_decay_epochs: int | None = 22
+    weight_decay: float = 0.6
     ema_momentum: float | None = None
     adam_epsilon: float = 1e-7
     epochs: int = 30
