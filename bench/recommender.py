@@ -199,7 +199,8 @@ def main() -> int:
                              "data sets such as MovieLens (35 batches per epoch) need more")
     parser.add_argument("--learning-rate-decay-epochs", type=_decay_epochs, default="default",
                         help="every variant's cosine decay horizon in epochs, or none (constant); default: "
-                             "each variant's own (the config's; GRU4Rec: 16). Small data sets such as MovieLens need far more than Games' 22")
+                             "each variant's own (the config's; GRU4Rec: 16). Small data sets such as "
+                             "MovieLens need far more than Games' 22")
     parser.add_argument("--machine-note", default="",
                         help="what else ran on the machine (the load averages are recorded anyway)")
     parser.add_argument("--compare-history", nargs="*", default=[], metavar="DATASET:LABEL=MODEL_FOLDER",

@@ -105,13 +105,19 @@ def sampled_softmax_loss(hidden, embeddings, targets, negatives, target_log_q, n
     return _masked_mean(losses, targets)
 
 
-def binary_cross_entropy_loss(hidden, embeddings, targets, negatives, bias=None):
-    """SASRec's loss: `-log s(h.e_pos) - log(1 - s(h.e_neg))`, `negatives (B, T)`."""
+def _target_and_negative_scores(hidden, embeddings, targets, negatives, bias):
+    """Float32 scores `(B, T)` of each position's target and of its one negative `negatives (B, T)`."""
     embeddings = ops.cast(embeddings, hidden.dtype)
     positive = ops.sum(hidden * ops.take(embeddings, targets, axis=0), axis=-1)
     negative = ops.sum(hidden * ops.take(embeddings, negatives, axis=0), axis=-1)
     positive = ops.cast(positive, "float32") + _item_bias(bias, targets)
     negative = ops.cast(negative, "float32") + _item_bias(bias, negatives)
+    return positive, negative
+
+
+def binary_cross_entropy_loss(hidden, embeddings, targets, negatives, bias=None):
+    """SASRec's loss: `-log s(h.e_pos) - log(1 - s(h.e_neg))`, `negatives (B, T)`."""
+    positive, negative = _target_and_negative_scores(hidden, embeddings, targets, negatives, bias)
     losses = ops.softplus(-positive) + ops.softplus(negative)  # (B, T)
     return _masked_mean(losses, targets)
 
@@ -121,10 +127,6 @@ def uniform_pairwise_loss(hidden, embeddings, targets, negatives, bias=None):
 
     A negative that equals its target contributes nothing (it is not a negative).
     """
-    embeddings = ops.cast(embeddings, hidden.dtype)
-    positive = ops.sum(hidden * ops.take(embeddings, targets, axis=0), axis=-1)  # (B, T)
-    negative = ops.sum(hidden * ops.take(embeddings, negatives, axis=0), axis=-1)  # (B, T)
-    positive = ops.cast(positive, "float32") + _item_bias(bias, targets)
-    negative = ops.cast(negative, "float32") + _item_bias(bias, negatives)
+    positive, negative = _target_and_negative_scores(hidden, embeddings, targets, negatives, bias)
     losses = ops.where(ops.equal(targets, negatives), 0.0, ops.softplus(negative - positive))  # (B, T)
     return _masked_mean(losses, targets)

@@ -103,7 +103,8 @@ def averaged_weights(model: keras.Model):
         return
 
     def swap():
-        for weight, average in zip(optimizer._trainable_variables, optimizer._model_variables_moving_average, strict=True):
+        averages = optimizer._model_variables_moving_average
+        for weight, average in zip(optimizer._trainable_variables, averages, strict=True):
             trained = np.array(keras.ops.convert_to_numpy(weight.value), copy=True)  # not a view of the buffer
             weight.assign(average.value)
             average.assign(trained)
@@ -241,14 +242,15 @@ def train_recommender(
             with averaged_weights(model):
                 metrics = evaluate_scorer(model_scorer(model, config.max_length), histories, targets, interacted,
                                           data.vocabulary_size, protocols=("full",), seed=config.seed)["full"]
-                if metrics["NDCG@10"] > state["best_ndcg"]:
+                improved = metrics["NDCG@10"] > state["best_ndcg"]
+                if improved:  # keep what was validated: the average, when there is one
                     model.save(output / "model.keras")
             entry = {"epoch": epoch + 1, "loss": float(fitted.history["loss"][-1]),
                      **{f"valid/full/{name}": value for name, value in metrics.items()},
                      "train_seconds": train_seconds, "epoch_seconds": time.perf_counter() - epoch_start,
                      "elapsed_seconds": time.perf_counter() - started}
             state["history"].append(entry)
-            if metrics["NDCG@10"] > state["best_ndcg"]:
+            if improved:
                 state.update(best_ndcg=metrics["NDCG@10"], best_epoch=epoch + 1, wait=0,
                              best_elapsed_seconds=entry["elapsed_seconds"])
             else:

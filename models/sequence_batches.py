@@ -37,9 +37,10 @@ class NextItemBatches(keras.utils.PyDataset):
     """Batches `(item_ids (B, L), y)` for next-item training, `L` one of `bucket_lengths`.
 
     `y` is a dict: `targets (B, L)` always; for `loss="bce"` or with `uniform_negatives` also
-    `negatives (B, L)` (one uniformly sampled item per position); for `loss="sampled_softmax"` also `negatives (K,)`
-    shared by the batch, drawn from `item_counts ** 0.75`, with `negative_log_q (K,)` and
-    `target_log_q (B, L)` = log of the expected number of draws of each item (log-Q correction).
+    `negatives (B, L)` (one uniformly sampled item per position); for `loss="sampled_softmax"`
+    also `negatives (K,)` shared by the batch, drawn from `item_counts ** 0.75`, with
+    `negative_log_q (K,)` and `target_log_q (B, L)` = log of the expected number of draws of each
+    item (log-Q correction).
 
     Args:
         sequences: training sequences (index arrays); those shorter than 2 are skipped.
