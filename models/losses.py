@@ -6,7 +6,7 @@ optional `bias (V,)` added to every item's logit; each returns the mean loss ove
 with a target.
 
 - `full_softmax_loss`: cross-entropy over the whole catalogue (the default; the strongest under
-  full ranking, at `O(B T V D)`).
+  full ranking, at `O(B T V D)`), optionally label-smoothed.
 - `sampled_softmax_loss`: cross-entropy over the target and `K` shared sampled negatives, with
   the log-Q correction (subtract the log expected count of each item in the sample) and accidental
   hits removed: for catalogues too large for a full softmax.
@@ -35,7 +35,7 @@ def _masked_mean(values, targets):
     return ops.sum(ops.cast(values, "float32") * weights) / ops.maximum(ops.sum(weights), 1.0)
 
 
-def full_softmax_loss(hidden, embeddings, targets, inputs=None, bias=None):
+def full_softmax_loss(hidden, embeddings, targets, inputs=None, bias=None, label_smoothing=0.0):
     """Mean cross-entropy of `targets (B, T)` against logits over all `V` items.
 
     The positions are flattened to one `(B * T, D) x (D, V)` matrix product: XLA then emits a
@@ -47,6 +47,11 @@ def full_softmax_loss(hidden, embeddings, targets, inputs=None, bias=None):
             the items of each position's history (`inputs[:, :t + 1]`) leave its normaliser, as
             they leave the ranking at evaluation and in serving; a target that repeats a history
             item stays.
+        label_smoothing: `e` in [0, 1): the cross-entropy against `(1 - e) * one_hot(target) +
+            e * uniform`, the uniform part spread over the items in the normaliser. The plain
+            softmax only ever pushes an item that is never a target down (its gradient is its
+            probability); the uniform part pulls it back once its probability falls below
+            `e / V`, so unseen and rare items keep a middling score instead of the lowest.
     """
     dimension = ops.shape(hidden)[-1]
     flat_hidden = ops.reshape(hidden, (-1, dimension))  # (B*T, D)
@@ -62,6 +67,12 @@ def full_softmax_loss(hidden, embeddings, targets, inputs=None, bias=None):
         seen = ops.logical_and(seen, ops.not_equal(items[None, :], flat_targets[:, None]))
         logits = ops.where(seen, NEGATIVE_INFINITY, logits)
     losses = ops.sparse_categorical_crossentropy(flat_targets, logits, from_logits=True)  # (B*T,)
+    if label_smoothing:
+        candidates = logits > NEGATIVE_INFINITY / 2  # (B*T, V): the items in each normaliser
+        log_probabilities = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
+        uniform = -ops.sum(ops.where(candidates, log_probabilities, 0.0), axis=-1) / ops.maximum(
+            ops.sum(ops.cast(candidates, "float32"), axis=-1), 1.0)  # (B*T,)
+        losses = (1.0 - label_smoothing) * losses + label_smoothing * uniform
     return _masked_mean(losses, flat_targets)
 
 

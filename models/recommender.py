@@ -40,11 +40,13 @@ class SequentialRecommender(keras.Model):
             `score_items` and wherever the model ranks the catalogue).
         pairwise_weight: with the full softmax, add this many times the BPR term against the
             batch's uniform `negatives` (`losses.uniform_pairwise_loss`); 0 = none.
+        label_smoothing: with the full softmax, the uniform share `e` in [0, 1) of each target
+            distribution (`losses.full_softmax_loss`); 0 = none.
     """
 
     def __init__(self, vocabulary_size: int, hidden_dim: int, max_length: int, loss: str = "softmax",
                  exclude_history_from_loss: bool = False, output_bias: bool = False, pairwise_weight: float = 0.0,
-                 **kwargs):
+                 label_smoothing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if vocabulary_size <= ITEM_INDEX_OFFSET:
             raise ValueError(
@@ -67,7 +69,13 @@ class SequentialRecommender(keras.Model):
                 "Expected pairwise_weight >= 0, and 0 unless loss='softmax'. "
                 f"Received: loss={loss!r}, pairwise_weight={pairwise_weight}"
             )
+        if not 0 <= label_smoothing < 1 or (label_smoothing and loss != "softmax"):
+            raise ValueError(
+                "Expected label_smoothing in [0, 1), and 0 unless loss='softmax'. "
+                f"Received: loss={loss!r}, label_smoothing={label_smoothing}"
+            )
         self.exclude_history_from_loss = bool(exclude_history_from_loss)
+        self.label_smoothing = float(label_smoothing)
         self.pairwise_weight = float(pairwise_weight)
         self.vocabulary_size = vocabulary_size
         self.hidden_dim = hidden_dim
@@ -93,7 +101,8 @@ class SequentialRecommender(keras.Model):
         embeddings = self.item_embedding.embeddings
         if self.loss_name == "softmax":
             history = x if self.exclude_history_from_loss else None
-            loss = losses.full_softmax_loss(y_pred, embeddings, y["targets"], inputs=history, bias=self.item_bias)
+            loss = losses.full_softmax_loss(y_pred, embeddings, y["targets"], inputs=history, bias=self.item_bias,
+                                            label_smoothing=self.label_smoothing)
             if self.pairwise_weight:
                 loss = loss + self.pairwise_weight * losses.uniform_pairwise_loss(
                     y_pred, embeddings, y["targets"], y["negatives"], bias=self.item_bias)
@@ -158,6 +167,7 @@ class SequentialRecommender(keras.Model):
             exclude_history_from_loss=self.exclude_history_from_loss,
             output_bias=self.output_bias,
             pairwise_weight=self.pairwise_weight,
+            label_smoothing=self.label_smoothing,
         )
         return config
 

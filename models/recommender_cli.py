@@ -67,6 +67,9 @@ def register(commands) -> None:
     train.add_argument("--pairwise-weight", type=float, default=defaults.pairwise_weight,
                        help="full softmax: add this many times a BPR term against one uniformly sampled "
                             "item per position; 0 = none")
+    train.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing,
+                       help="full softmax: train against (1 - e) * one-hot + e * uniform, so items that are "
+                            "never or rarely a target keep a middling score; 0 = none")
     train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     train.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
                        help="decoupled (AdamW) weight decay of the embeddings and kernels; 0 = none")
@@ -116,7 +119,7 @@ def run_train(args: argparse.Namespace) -> int:
         model=args.model, hidden_dim=args.hidden_dim, num_blocks=args.num_blocks, num_heads=args.num_heads,
         max_length=args.max_length, attention_window=args.attention_window, dropout=args.dropout,
         loss=args.loss, exclude_history_from_loss=args.exclude_history_from_loss, output_bias=args.output_bias,
-        pairwise_weight=args.pairwise_weight, ema_momentum=args.ema_momentum,
+        pairwise_weight=args.pairwise_weight, label_smoothing=args.label_smoothing, ema_momentum=args.ema_momentum,
         adam_epsilon=args.adam_epsilon,
         num_negatives=args.num_negatives, batch_size=args.batch_size,
         learning_rate=args.learning_rate, learning_rate_decay_epochs=args.learning_rate_decay_epochs,

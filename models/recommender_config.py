@@ -14,7 +14,7 @@ FINAL_LEARNING_RATE_FRACTION = 0.01
 # Fields newer than some saved checkpoints, with the value those older runs trained with.
 FIELDS_ADDED_LATER = {"learning_rate_decay_epochs": None, "exclude_history_from_loss": False, "output_bias": False,
                       "weight_decay": 0.0, "pairwise_weight": 0.0, "ema_momentum": None,
-                     "adam_epsilon": 1e-7}
+                     "adam_epsilon": 1e-7, "label_smoothing": 0.0}
 
 
 @dataclass
@@ -29,6 +29,9 @@ class RecommenderConfig:
     biases, norms or item bias): each step shrinks them by `learning_rate * weight_decay`.
     `pairwise_weight` adds that many times a BPR term (the target against one uniformly sampled
     item per position) to the full softmax (`losses.uniform_pairwise_loss`); 0 = none.
+    `label_smoothing` trains the full softmax against `(1 - e) * one_hot(target) + e * uniform`
+    (`losses.full_softmax_loss`): items that are never or rarely a target stop sinking below
+    every other item; 0 = none.
     `adam_epsilon` is Adam's epsilon: gradients well below it move a weight less than the
     learning rate (Adam divides each gradient by its running root mean square plus epsilon). With
     the full softmax an item that is rarely or never a target gets only tiny gradients, as a
@@ -49,6 +52,7 @@ class RecommenderConfig:
     exclude_history_from_loss: bool = False
     output_bias: bool = False
     pairwise_weight: float = 0.0
+    label_smoothing: float = 0.0
     num_negatives: int = 1024
     batch_size: int = 16
     learning_rate: float = 5e-3
@@ -84,6 +88,13 @@ class RecommenderConfig:
             raise ValueError(
                 "Expected pairwise_weight only with loss='softmax'. "
                 f"Received: loss={self.loss!r}, pairwise_weight={self.pairwise_weight}"
+            )
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"Expected label_smoothing in [0, 1). Received: label_smoothing={self.label_smoothing}")
+        if self.label_smoothing and self.loss != "softmax":
+            raise ValueError(
+                "Expected label_smoothing only with loss='softmax'. "
+                f"Received: loss={self.loss!r}, label_smoothing={self.label_smoothing}"
             )
         if self.patience < 1:
             raise ValueError(f"Expected patience >= 1. Received: patience={self.patience}")

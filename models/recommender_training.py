@@ -55,12 +55,13 @@ def build_model(config: RecommenderConfig, vocabulary_size: int, steps_per_epoch
             vocabulary_size, config.hidden_dim, config.max_length, config.loss, config.num_blocks,
             config.num_heads, config.dropout, config.attention_window, config.flash_attention,
             exclude_history_from_loss=config.exclude_history_from_loss, output_bias=config.output_bias,
-            pairwise_weight=config.pairwise_weight,
+            pairwise_weight=config.pairwise_weight, label_smoothing=config.label_smoothing,
         )
     else:
         model = GRU4RecModel(vocabulary_size, config.hidden_dim, config.max_length, config.loss, config.dropout,
                              exclude_history_from_loss=config.exclude_history_from_loss,
-                             output_bias=config.output_bias, pairwise_weight=config.pairwise_weight)
+                             output_bias=config.output_bias, pairwise_weight=config.pairwise_weight,
+                             label_smoothing=config.label_smoothing)
     model.build((None, config.max_length))
     optimizer = keras.optimizers.Adam(learning_rate(config, steps_per_epoch), weight_decay=config.weight_decay or None,
                                       epsilon=config.adam_epsilon, use_ema=config.ema_momentum is not None,

@@ -61,6 +61,50 @@ def test_full_softmax_without_history_items_in_the_normaliser():
     assert value < keras.ops.convert_to_numpy(losses.full_softmax_loss(HIDDEN, TABLE, targets))
 
 
+@pytest.mark.parametrize("with_history", [False, True])
+def test_label_smoothing_spreads_its_share_over_the_items_in_the_normaliser(with_history):
+    inputs = np.array([[0, 2, 5], [3, 6, 3]], dtype="int32")
+    logits = _logits()
+    expected_terms = []
+    for b in range(2):
+        for t in range(3):
+            target = TARGETS[b, t]
+            if not target:
+                continue
+            row = logits[b, t].copy()
+            if with_history:
+                for item in set(inputs[b, : t + 1].tolist()) - {0, int(target)}:
+                    row[item] = -1e9
+            log_probabilities = _log_softmax(row)
+            candidates = row > -1e8  # not padding, OOV or (with history) a history item
+            uniform = -log_probabilities[candidates].mean()
+            expected_terms.append(0.8 * -log_probabilities[target] + 0.2 * uniform)
+    value = losses.full_softmax_loss(HIDDEN, TABLE, TARGETS, inputs=inputs if with_history else None,
+                                     label_smoothing=0.2)
+    assert keras.ops.convert_to_numpy(value) == pytest.approx(np.mean(expected_terms), rel=1e-5)
+
+
+def test_label_smoothing_keeps_a_never_target_item_at_its_share_instead_of_sinking_it():
+    """With logits = a free per-item score, the smoothed loss is smallest where every item's
+    probability is `(1 - e) * frequency + e / N`: item 6, never a target, stays at `e / N`.
+    Without smoothing, sinking item 6 further always lowers the loss."""
+    hidden = np.ones((2, 3, 1), "float32")  # logits = the table's one column
+    targets = np.array([[0, 3, 4], [2, 3, 0]], dtype="int32")
+    frequencies = np.bincount(targets[targets > 0], minlength=7)[2:] / np.count_nonzero(targets)  # items 2..6
+
+    def loss(scores, smoothing):
+        table = np.concatenate([[0.0, 0.0], scores]).astype("float32")[:, None]  # padding, OOV, items
+        return float(keras.ops.convert_to_numpy(losses.full_softmax_loss(hidden, table, targets,
+                                                                         label_smoothing=smoothing)))
+
+    optimum = np.log(0.8 * frequencies + 0.2 / 5)
+    for item in range(5):
+        step = np.eye(5)[item] * 0.05
+        assert loss(optimum, 0.2) < min(loss(optimum + step, 0.2), loss(optimum - step, 0.2))
+    sunk = optimum - np.eye(5)[4]
+    assert loss(sunk, 0.0) < loss(optimum, 0.0) and loss(sunk, 0.2) > loss(optimum, 0.2)
+
+
 def test_sampled_softmax_with_every_item_sampled_once_equals_full_softmax():
     negatives = np.arange(2, 7, dtype="int32")  # all items; the target's own copy is an accidental hit
     zeros_targets = np.zeros(TARGETS.shape, "float32")

@@ -131,12 +131,30 @@ def test_pairwise_term_is_added_to_the_softmax_and_the_rule_is_still_learned(dat
     assert metrics["full"]["HR@10"] > 0.9 and metrics["sampled100"]["HR@10"] > 0.9
 
 
+def test_label_smoothing_reaches_the_loss_and_the_rule_is_still_learned(data):
+    model = _model(label_smoothing=0.2)
+    inputs, y = NextItemBatches(data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512)[0]
+    hidden = model(inputs)
+    expected = losses.full_softmax_loss(hidden, model.item_embedding.embeddings, y["targets"], label_smoothing=0.2)
+    value = model.compute_loss(inputs, y, hidden)
+    assert keras.ops.convert_to_numpy(value) == pytest.approx(keras.ops.convert_to_numpy(expected), rel=1e-5)
+    model.compile(optimizer=keras.optimizers.Adam(5e-3), jit_compile=False)
+    batches = NextItemBatches(data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512)
+    for epoch in range(5):
+        batches.set_epoch(epoch)
+        model.fit(batches, epochs=1, verbose=0)
+    metrics = _test_metrics(model, data)
+    assert metrics["full"]["HR@10"] > 0.9 and metrics["sampled100"]["HR@10"] > 0.9
+
+
 def test_get_config_round_trip():
     model = _model(attention_window=4, loss="bce", num_blocks=2, flash_attention=None, output_bias=True)
     clone = SASRecModel.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
     with_pairwise = _model(pairwise_weight=0.25)
     assert SASRecModel.from_config(with_pairwise.get_config()).pairwise_weight == 0.25
+    with_smoothing = _model(label_smoothing=0.1)
+    assert SASRecModel.from_config(with_smoothing.get_config()).label_smoothing == 0.1
 
 
 @pytest.mark.parametrize(
@@ -149,6 +167,8 @@ def test_get_config_round_trip():
         (dict(num_blocks=0), "Received: num_blocks=0"),
         (dict(pairwise_weight=-1.0), "Received: loss='softmax', pairwise_weight=-1.0"),
         (dict(loss="bce", pairwise_weight=1.0), "Received: loss='bce', pairwise_weight=1.0"),
+        (dict(label_smoothing=1.0), "Received: loss='softmax', label_smoothing=1.0"),
+        (dict(loss="sampled_softmax", label_smoothing=0.1), "Received: loss='sampled_softmax', label_smoothing=0.1"),
     ],
 )
 def test_invalid_arguments(overrides, message):

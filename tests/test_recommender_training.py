@@ -152,6 +152,8 @@ def test_weight_decay_shrinks_the_matrices_and_spares_the_norms(data, tmp_path):
         (dict(pairwise_weight=-0.5), "Received: pairwise_weight=-0.5"),
         (dict(loss="bce", pairwise_weight=0.5), "Received: loss='bce', pairwise_weight=0.5"),
         (dict(ema_momentum=1.0), "Received: ema_momentum=1.0"),
+        (dict(label_smoothing=-0.1), "Received: label_smoothing=-0.1"),
+        (dict(loss="bce", label_smoothing=0.1), "Received: loss='bce', label_smoothing=0.1"),
         (dict(adam_epsilon=0.0), "Received: adam_epsilon=0.0"),
         (dict(learning_rate_decay_epochs=0), "Received: learning_rate_decay_epochs=0"),
         (dict(learning_rate_decay_epochs=2.5), "Received: learning_rate_decay_epochs=2.5"),
