@@ -66,13 +66,16 @@ def full_softmax_loss(hidden, embeddings, targets, inputs=None, bias=None, label
         seen = history_indicator(inputs, ops.shape(embeddings)[0])  # (B*T, V)
         seen = ops.logical_and(seen, ops.not_equal(items[None, :], flat_targets[:, None]))
         logits = ops.where(seen, NEGATIVE_INFINITY, logits)
-    losses = ops.sparse_categorical_crossentropy(flat_targets, logits, from_logits=True)  # (B*T,)
-    if label_smoothing:
-        candidates = logits > NEGATIVE_INFINITY / 2  # (B*T, V): the items in each normaliser
-        log_probabilities = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
-        uniform = -ops.sum(ops.where(candidates, log_probabilities, 0.0), axis=-1) / ops.maximum(
-            ops.sum(ops.cast(candidates, "float32"), axis=-1), 1.0)  # (B*T,)
-        losses = (1.0 - label_smoothing) * losses + label_smoothing * uniform
+    if not label_smoothing:
+        losses = ops.sparse_categorical_crossentropy(flat_targets, logits, from_logits=True)  # (B*T,)
+        return _masked_mean(losses, flat_targets)
+    # -log p(target) = lse - logit[target]; the mean over candidates of -log p = lse - mean(logits).
+    candidates = logits > NEGATIVE_INFINITY / 2  # (B*T, V): the items in each normaliser
+    log_normaliser = ops.logsumexp(logits, axis=-1)  # (B*T,)
+    target_logits = ops.take_along_axis(logits, ops.cast(flat_targets, "int32")[:, None], axis=-1)[:, 0]
+    candidate_means = ops.sum(ops.where(candidates, logits, 0.0), axis=-1) / ops.maximum(
+        ops.sum(ops.cast(candidates, "float32"), axis=-1), 1.0)  # (B*T,)
+    losses = log_normaliser - (1.0 - label_smoothing) * target_logits - label_smoothing * candidate_means
     return _masked_mean(losses, flat_targets)
 
 
