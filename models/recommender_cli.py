@@ -33,7 +33,7 @@ def _optional_float(text: str) -> float | None:
 
 def register(commands) -> None:
     """Add `train recommender` and `evaluate recommender` (see `seqlens.cli.CommandGroups`)."""
-    from models.recommender_config import SOFTMAX_LABEL_SMOOTHING, RecommenderConfig
+    from models.recommender_config import RecommenderConfig
 
     defaults = RecommenderConfig()
     train = commands.group("train").add_parser(
@@ -67,10 +67,9 @@ def register(commands) -> None:
     train.add_argument("--pairwise-weight", type=float, default=defaults.pairwise_weight,
                        help="full softmax: add this many times a BPR term against one uniformly sampled "
                             "item per position; 0 = none")
-    train.add_argument("--label-smoothing", type=float, default=None,
+    train.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing,
                        help="full softmax: train against (1 - e) * one-hot + e * uniform, so items that are "
-                            f"never or rarely a target keep a middling score; 0 = none (default: "
-                            f"{SOFTMAX_LABEL_SMOOTHING} with the full softmax, 0 with the other losses)")
+                            "never or rarely a target keep a middling score; 0 = none")
     train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     train.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
                        help="decoupled (AdamW) weight decay of the embeddings and kernels; 0 = none")

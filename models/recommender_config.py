@@ -11,8 +11,6 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # Fields that may differ between an interrupted run and its resumption.
 RESUMABLE_CHANGES = ("epochs", "patience")
 FINAL_LEARNING_RATE_FRACTION = 0.01
-# `label_smoothing=None` resolves to this with the full softmax (0 with the other losses).
-SOFTMAX_LABEL_SMOOTHING = 0.0
 # Fields newer than some saved checkpoints, with the value those older runs trained with.
 FIELDS_ADDED_LATER = {"learning_rate_decay_epochs": None, "exclude_history_from_loss": False, "output_bias": False,
                       "weight_decay": 0.0, "pairwise_weight": 0.0, "ema_momentum": None,
@@ -33,8 +31,7 @@ class RecommenderConfig:
     item per position) to the full softmax (`losses.uniform_pairwise_loss`); 0 = none.
     `label_smoothing` trains the full softmax against `(1 - e) * one_hot(target) + e * uniform`
     (`losses.full_softmax_loss`): items that are never or rarely a target stop sinking below
-    every other item; 0 = none; `None` = `SOFTMAX_LABEL_SMOOTHING` with the full softmax, 0
-    with the other losses (the saved config holds the number).
+    every other item; 0 = none.
     `adam_epsilon` is Adam's epsilon: gradients well below it move a weight less than the
     learning rate (Adam divides each gradient by its running root mean square plus epsilon). With
     the full softmax an item that is rarely or never a target gets only tiny gradients, as a
@@ -55,7 +52,7 @@ class RecommenderConfig:
     exclude_history_from_loss: bool = False
     output_bias: bool = False
     pairwise_weight: float = 0.0
-    label_smoothing: float | None = None
+    label_smoothing: float = 0.0
     num_negatives: int = 1024
     batch_size: int = 16
     learning_rate: float = 5e-3
@@ -92,8 +89,6 @@ class RecommenderConfig:
                 "Expected pairwise_weight only with loss='softmax'. "
                 f"Received: loss={self.loss!r}, pairwise_weight={self.pairwise_weight}"
             )
-        if self.label_smoothing is None:
-            self.label_smoothing = SOFTMAX_LABEL_SMOOTHING if self.loss == "softmax" else 0.0
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"Expected label_smoothing in [0, 1). Received: label_smoothing={self.label_smoothing}")
         if self.label_smoothing and self.loss != "softmax":

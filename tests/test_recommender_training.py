@@ -9,7 +9,6 @@ from models.ranking_metrics import evaluate_scorer
 from models.recommender_config import (
     FIELDS_ADDED_LATER,
     FINAL_LEARNING_RATE_FRACTION,
-    SOFTMAX_LABEL_SMOOTHING,
     RecommenderConfig,
 )
 from models.recommender_training import (
@@ -171,10 +170,3 @@ def test_learning_rate_decays_along_a_cosine_to_the_final_fraction():
     values = [float(schedule(step)) for step in (0, 20, 40, 80)]
     floor = 5e-3 * FINAL_LEARNING_RATE_FRACTION
     assert values == pytest.approx([5e-3, floor + (5e-3 - floor) / 2, floor, floor], rel=1e-5)
-
-
-def test_label_smoothing_defaults_by_loss_and_is_saved_as_a_number():
-    assert RecommenderConfig().label_smoothing == SOFTMAX_LABEL_SMOOTHING
-    assert RecommenderConfig(loss="bce").label_smoothing == 0.0
-    assert RecommenderConfig(loss="sampled_softmax").to_dict()["label_smoothing"] == 0.0
-    assert RecommenderConfig(label_smoothing=0.25).label_smoothing == 0.25
