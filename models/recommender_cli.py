@@ -68,8 +68,8 @@ def register(commands) -> None:
                        help="full softmax: add this many times a BPR term against one uniformly sampled "
                             "item per position; 0 = none")
     train.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing,
-                       help="full softmax: train against (1 - e) * one-hot + e * uniform, so items that are "
-                            "never or rarely a target keep a middling score; 0 = none")
+                       help="full softmax: train against (1 - e) * one-hot + e * uniform, which holds an item "
+                            "that is never a target at probability e / V instead of sinking it; 0 = none")
     train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     train.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
                        help="decoupled (AdamW) weight decay of the embeddings and kernels; 0 = none")

@@ -30,8 +30,8 @@ class RecommenderConfig:
     `pairwise_weight` adds that many times a BPR term (the target against one uniformly sampled
     item per position) to the full softmax (`losses.uniform_pairwise_loss`); 0 = none.
     `label_smoothing` trains the full softmax against `(1 - e) * one_hot(target) + e * uniform`
-    (`losses.full_softmax_loss`): items that are never or rarely a target stop sinking below
-    every other item; 0 = none.
+    (`losses.full_softmax_loss`): an item that is never a target settles at probability `e / V`
+    instead of sinking further; 0 = none.
     `adam_epsilon` is Adam's epsilon: gradients well below it move a weight less than the
     learning rate (Adam divides each gradient by its running root mean square plus epsilon). With
     the full softmax an item that is rarely or never a target gets only tiny gradients, as a
