@@ -67,6 +67,8 @@ DEFAULT_ARGS = {
 SETTING_DESCRIPTIONS = {
     "seed": "seed of the generator and of every model",
     "learning_rate": "recommender learning rate (0: untrained weights, must fail the gate)",
+    "recommender_dropout": "recommender dropout rate, in [0, 1)",
+    "recommender_weight_decay": "recommender decoupled (AdamW) weight decay",
     "latency_p99_ms": "publish gate: p99 limit (ms) of single requests to the SavedModel",
     "top_k": "cut-off of the ranking metrics",
 }

@@ -30,6 +30,13 @@ def test_learning_rate_rejects_negative():
         BatchSettings(learning_rate=-0.1)
 
 
+@pytest.mark.parametrize(("name", "value"), [("recommender_dropout", 1.0), ("recommender_dropout", -0.1),
+                                             ("recommender_weight_decay", -0.5)])
+def test_recommender_regularisation_is_validated(name, value):
+    with pytest.raises(ValueError, match=rf"Received: {name}={value}"):
+        BatchSettings(**{name: value})
+
+
 def test_latency_limit_must_be_positive():
     with pytest.raises(ValueError, match=r"Received: latency_p99_ms=0"):
         BatchSettings(latency_p99_ms=0)
