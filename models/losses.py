@@ -51,7 +51,8 @@ def full_softmax_loss(hidden, embeddings, targets, inputs=None, bias=None, label
             e * uniform`, the uniform part spread over the items in the normaliser. The plain
             softmax only ever pushes an item that is never a target down (its gradient is its
             probability); the uniform part pulls it back once its probability falls below
-            `e / V`, so it settles there (still below every item that is ever a target).
+            `e / N` (`N`: the items in the normaliser, about `V`), so it settles there, still
+            below every item that is ever a target.
     """
     dimension = ops.shape(hidden)[-1]
     flat_hidden = ops.reshape(hidden, (-1, dimension))  # (B*T, D)
