@@ -25,6 +25,15 @@ def _log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
 
 
+def _normaliser_row(logits, b, t, target, inputs=None):
+    """Position `(b, t)`'s logits with its history items (`inputs[b, :t + 1]`, not the target) at -1e9."""
+    row = logits[b, t].copy()
+    if inputs is not None:
+        for item in set(inputs[b, : t + 1].tolist()) - {0, int(target)}:
+            row[item] = -1e9
+    return row
+
+
 def test_full_softmax_matches_numpy_and_ignores_padding_targets():
     expected_terms = [-_log_softmax(_logits())[b, t, TARGETS[b, t]] for b in range(2) for t in range(3) if TARGETS[b, t]]
     value = keras.ops.convert_to_numpy(losses.full_softmax_loss(HIDDEN, TABLE, TARGETS))
@@ -52,9 +61,7 @@ def test_full_softmax_without_history_items_in_the_normaliser():
     for b in range(2):
         for t in range(3):
             if targets[b, t]:
-                row = logits[b, t].copy()
-                for item in set(inputs[b, : t + 1].tolist()) - {0, int(targets[b, t])}:
-                    row[item] = -1e9
+                row = _normaliser_row(logits, b, t, targets[b, t], inputs)
                 expected_terms.append(-_log_softmax(row)[targets[b, t]])
     value = keras.ops.convert_to_numpy(losses.full_softmax_loss(HIDDEN, TABLE, targets, inputs=inputs))
     assert value == pytest.approx(np.mean(expected_terms), rel=1e-5)
@@ -71,10 +78,7 @@ def test_label_smoothing_spreads_its_share_over_the_items_in_the_normaliser(with
             target = TARGETS[b, t]
             if not target:
                 continue
-            row = logits[b, t].copy()
-            if with_history:
-                for item in set(inputs[b, : t + 1].tolist()) - {0, int(target)}:
-                    row[item] = -1e9
+            row = _normaliser_row(logits, b, t, target, inputs if with_history else None)
             log_probabilities = _log_softmax(row)
             candidates = row > -1e8  # not padding, OOV or (with history) a history item
             uniform = -log_probabilities[candidates].mean()
