@@ -39,11 +39,15 @@ DATASETS = {
 # The BCE ablation changes only the loss. GRU4Rec keeps the settings it validated best with on
 # Amazon Games (validation NDCG@10 0.0603 at weight decay 0.1 and a 16-epoch cosine, against
 # 0.0468 by epoch 15 with the attention model's 0.6 and 22): a baseline at its own best settings.
+# `sasrec_train_only` is the default trained on no validation target (SASRec's protocol): it
+# shows what training on the unmonitored users' validation targets adds; it is not a baseline.
 VARIANTS = {
     "sasrec": {},
+    "sasrec_train_only": {"train_on_unmonitored_validation": False},
     "sasrec_bce": {"loss": "bce"},
     "gru4rec": {"model": "gru4rec", "weight_decay": 0.1, "learning_rate_decay_epochs": 16},
 }
+NOT_BASELINES = ("recommender", "sasrec_train_only")
 TARGETS = {"games": {"sampled100/NDCG@10": 0.56, "sampled100/HR@10": 0.77, "full/NDCG@10": 0.067}}
 MACHINE = "2-core CPU, 24 GiB"
 
@@ -121,7 +125,7 @@ def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
     }
     result["beats_every_baseline_both_protocols"] = all(
         model[p][m] > report["models"][o][p][m]
-        for o in report["models"] if o != "recommender" for p in ("full", "sampled100") for m in ("NDCG@10", "HR@10")
+        for o in report["models"] if o not in NOT_BASELINES for p in ("full", "sampled100") for m in ("NDCG@10", "HR@10")
     )
     if name in TARGETS:
         result["targets"] = {
@@ -132,6 +136,9 @@ def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
         if "sasrec_bce" in report["models"]:
             ratio = model["full"]["NDCG@10"] / max(report["models"]["sasrec_bce"]["full"]["NDCG@10"], 1e-12)
             result["targets"]["full/NDCG@10 default over BCE ablation >= 1.30"] = {"target": 1.30, "measured": ratio, "met": ratio >= 1.30}
+        markov = model["full"]["NDCG@10"] / max(report["models"]["markov"]["full"]["NDCG@10"], 1e-12)
+        result["targets"]["full/NDCG@10 default over Markov (same training targets) >= 1.5"] = {
+            "target": 1.5, "measured": markov, "met": markov >= 1.5}
         seconds = result["training"]["sasrec"]["seconds_from_start_to_best_epoch"]
         result["targets"]["seconds from start to best validation epoch (default config) < 900"] = {
             "target": 900, "measured": seconds, "met": seconds < 900}

@@ -84,7 +84,11 @@ def register(commands) -> None:
     train.add_argument("--patience", type=int, default=defaults.patience,
                        help="epochs without a better validation NDCG@10 before stopping")
     train.add_argument("--validation-users", type=_optional_int, default=defaults.validation_users,
-                       help="validate on this many users (seeded sample); none = all")
+                       help="early stopping monitors this many users' validation targets (seeded sample); none = all")
+    train.add_argument("--train-on-unmonitored-validation", action=argparse.BooleanOptionalAction,
+                       default=defaults.train_on_unmonitored_validation,
+                       help="train on the validation targets of the users early stopping does not monitor "
+                            "(see --validation-users); --no-... = SASRec's protocol, none trained on")
     train.add_argument("--flash-attention", choices=("auto", "on", "off"), default="off",
                        help="MultiHeadAttention flash attention (on needs a GPU backend)")
     train.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto")
@@ -128,6 +132,7 @@ def run_train(args: argparse.Namespace) -> int:
         precision=args.precision, flash_attention=_tri_state(args.flash_attention),
         jit_compile="auto" if args.jit_compile == "auto" else args.jit_compile == "on",
         validation_users=args.validation_users,
+        train_on_unmonitored_validation=args.train_on_unmonitored_validation,
     )
     data = _load_data(args.data)
     _, history = train_recommender(data, args.output, config, resume=args.resume, data_run=str(args.data))

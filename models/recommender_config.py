@@ -14,7 +14,7 @@ FINAL_LEARNING_RATE_FRACTION = 0.01
 # Fields newer than some saved checkpoints, with the value those older runs trained with.
 FIELDS_ADDED_LATER = {"learning_rate_decay_epochs": None, "exclude_history_from_loss": False, "output_bias": False,
                       "weight_decay": 0.0, "pairwise_weight": 0.0, "ema_momentum": None,
-                     "adam_epsilon": 1e-7, "label_smoothing": 0.0}
+                     "adam_epsilon": 1e-7, "label_smoothing": 0.0, "train_on_unmonitored_validation": False}
 
 
 @dataclass
@@ -39,6 +39,11 @@ class RecommenderConfig:
     `ema_momentum`: keep an exponential moving average of the weights (updated every step,
     `average = m * average + (1 - m) * weights`) and validate, keep and serve the average;
     `None` = the weights themselves.
+    `validation_users`: early stopping monitors the validation targets of this many users, drawn
+    with `seed` (`None` = every user with one). `train_on_unmonitored_validation`: the other
+    users' validation targets are training targets too (their sequences are trained up to the
+    test target), so the model learns from the data early stopping does not watch; test targets
+    are never trained on. Off = SASRec's protocol, no validation target is trained on.
     """
 
     model: str = "sasrec"
@@ -67,6 +72,7 @@ class RecommenderConfig:
     flash_attention: bool | None = False
     jit_compile: bool | str = "auto"
     validation_users: int | None = 10_000
+    train_on_unmonitored_validation: bool = True
 
     def __post_init__(self) -> None:
         choices = {"model": MODEL_KINDS, "loss": LOSSES, "precision": PRECISIONS}
@@ -106,6 +112,19 @@ class RecommenderConfig:
             raise ValueError(f"Expected adam_epsilon > 0. Received: adam_epsilon={self.adam_epsilon}")
         if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
             raise ValueError(f"Expected ema_momentum None or in (0, 1). Received: ema_momentum={self.ema_momentum}")
+        if self.validation_users is not None and (
+            isinstance(self.validation_users, bool) or not isinstance(self.validation_users, int)
+            or self.validation_users < 1
+        ):
+            raise ValueError(
+                f"Expected validation_users to be None or a positive integer. "
+                f"Received: validation_users={self.validation_users!r}"
+            )
+        if not isinstance(self.train_on_unmonitored_validation, bool):
+            raise ValueError(
+                f"Expected train_on_unmonitored_validation to be a bool. "
+                f"Received: train_on_unmonitored_validation={self.train_on_unmonitored_validation!r}"
+            )
         decay = self.learning_rate_decay_epochs
         if decay is not None and (not isinstance(decay, int) or decay < 1):
             raise ValueError(
@@ -120,5 +139,20 @@ class RecommenderConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_saved(cls, document: dict) -> RecommenderConfig:
+        """The config a saved `config.json` (or checkpoint state) describes; other keys are ignored.
+
+        A field the document lacks is newer than the run: it takes the value that run trained with
+        (`FIELDS_ADDED_LATER`), else the default.
+        """
+        values = {}
+        for field in dataclasses.fields(cls):
+            if field.name in document:
+                values[field.name] = document[field.name]
+            elif field.name in FIELDS_ADDED_LATER:
+                values[field.name] = FIELDS_ADDED_LATER[field.name]
+        return cls(**values)
 
 

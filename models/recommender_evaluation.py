@@ -28,8 +28,16 @@ PROTOCOL_DESCRIPTIONS = {
 }
 
 
-def _folder_label(folder: Path, config: dict) -> str:
-    return f"{folder.name} ({config.get('model', '?')}, loss {config.get('loss', '?')})"
+def _folder_label(folder: Path, config: dict, validation_targets_trained: int) -> str:
+    trained = f", + {validation_targets_trained} validation targets" if validation_targets_trained else ""
+    return f"{folder.name} ({config.get('model', '?')}, loss {config.get('loss', '?')}{trained})"
+
+
+def _validation_trained(data: SequenceData, saved_config: dict) -> np.ndarray:
+    from models.recommender_config import RecommenderConfig
+    from models.recommender_training import validation_trained_users
+
+    return validation_trained_users(data, RecommenderConfig.from_saved(saved_config))
 
 
 def evaluate_recommender_folder(
@@ -51,6 +59,10 @@ def evaluate_recommender_folder(
         k: cut-off of the `headline` metrics; one of the reported cut-offs.
         seed: seed of the `sampled100` negatives.
         data_run: where the data came from (recorded).
+
+    The baselines count the same training targets as the model under test, validation targets it
+    trained on (`validation_trained_users`) included. On `valid`, the users whose validation target
+    any of the evaluated models trained on are left out (and counted).
     """
     from models.baselines import MarkovChainScorer, MostPopularScorer
     from models.recommender_inference import load_recommender
@@ -60,29 +72,37 @@ def evaluate_recommender_folder(
         raise ValueError(f"Expected k in {sorted(set(HIT_CUTOFFS) & set(NDCG_CUTOFFS))}. Received: k={k}")
     recommender = load_recommender(model_dir)
     data = reindex_to_vocabulary(data, recommender.item_ids)
+    validation_trained = _validation_trained(data, recommender.config)
+    others = [load_recommender(folder) for folder in compare]
+    others_trained = [_validation_trained(data, other.config) for other in others]
     histories, targets, users = data.evaluation_examples(split)
     known = targets != OOV_INDEX
-    histories = [h for h, keep in zip(histories, known, strict=True) if keep]
-    targets, users = targets[known], users[known]
+    untrained = np.ones(len(targets), dtype=bool)
+    if split == "valid":  # a validation target a model trained on is no measure of it
+        for trained in (validation_trained, *others_trained):
+            untrained &= ~trained[users]
+    keep = known & untrained
+    histories = [h for h, kept in zip(histories, keep, strict=True) if kept]
+    targets, users = targets[keep], users[keep]
     if len(targets) == 0:
         raise ValueError(f"Expected users with a {split} target in the model's vocabulary. Received: none")
     interacted = [data.sequences[u] for u in users]
-    training = data.training_sequences()
+    # The baselines count the same training targets as the model under test.
+    training = data.training_sequences(validation_trained)
     scorers = {
         "recommender": model_scorer(recommender.model, recommender.max_length),
-        "most_popular": MostPopularScorer(data.item_counts()),
+        "most_popular": MostPopularScorer(data.item_counts(validation_trained)),
         "markov": MarkovChainScorer(training, data.vocabulary_size),
     }
-    labels = {"recommender": _folder_label(Path(model_dir), recommender.config),
+    labels = {"recommender": _folder_label(Path(model_dir), recommender.config, int(validation_trained.sum())),
               "most_popular": "most popular (training counts)",
               "markov": "first-order Markov chain (training transitions, popularity fallback)"}
-    for folder in compare:
-        other = load_recommender(folder)
+    for folder, other, trained in zip(compare, others, others_trained, strict=True):
         if other.item_ids != recommender.item_ids:
             raise ValueError(f"Expected the same item vocabulary as --model. Received: compare={folder!r}")
         name = Path(folder).name
         scorers[name] = model_scorer(other.model, other.max_length)
-        labels[name] = _folder_label(Path(folder), other.config)
+        labels[name] = _folder_label(Path(folder), other.config, int(trained.sum()))
     models = {
         name: evaluate_scorer(score, histories, targets, interacted, data.vocabulary_size, PROTOCOLS, seed=seed)
         for name, score in scorers.items()
@@ -93,6 +113,8 @@ def evaluate_recommender_folder(
         "split": split,
         "users": int(len(targets)),
         "users_dropped_oov_target": int(np.sum(~known)),
+        "users_dropped_validation_target_trained_on": int(np.sum(known & ~untrained)),
+        "validation_targets_trained_on": int(validation_trained.sum()),
         "catalogue_items": len(recommender.item_ids),
         "sampled100_seed": seed,
         "protocols": PROTOCOL_DESCRIPTIONS,

@@ -152,12 +152,36 @@ def _load_checkpoint(model: keras.Model, folder: Path) -> dict:
     return json.loads((folder / "state.json").read_text())
 
 
+def monitored_validation_users(data: SequenceData, config: RecommenderConfig) -> np.ndarray:
+    """`(N,)` sorted row numbers of the users whose validation targets early stopping monitors.
+
+    Every user with a validation target, or `config.validation_users` of them drawn with `config.seed`.
+    """
+    users = np.flatnonzero(data.valid_positions > 0)
+    if config.validation_users is not None and len(users) > config.validation_users:
+        rng = np.random.default_rng(config.seed)
+        users = users[np.sort(rng.choice(len(users), config.validation_users, replace=False))]
+    return users
+
+
+def validation_trained_users(data: SequenceData, config: RecommenderConfig) -> np.ndarray:
+    """`(U,)` True for the users whose validation target the run trains on.
+
+    With `config.train_on_unmonitored_validation`, every user with a validation target that early
+    stopping does not monitor (`monitored_validation_users`); otherwise nobody.
+    """
+    trained = np.zeros(len(data.sequences), dtype=bool)
+    if config.train_on_unmonitored_validation:
+        trained[data.valid_positions > 0] = True
+        trained[monitored_validation_users(data, config)] = False
+    return trained
+
+
 def _validation_subset(data: SequenceData, config: RecommenderConfig):
-    histories, targets, users = data.evaluation_examples("valid")
-    if config.validation_users is not None and len(targets) > config.validation_users:
-        chosen = np.sort(np.random.default_rng(config.seed).choice(len(targets), config.validation_users, replace=False))
-        histories, targets, users = [histories[i] for i in chosen], targets[chosen], users[chosen]
-    return histories, targets, users
+    monitored = monitored_validation_users(data, config)
+    histories = [data.sequences[u][: data.valid_positions[u]] for u in monitored]
+    targets = np.array([data.sequences[u][data.valid_positions[u]] for u in monitored], dtype=np.int32)
+    return histories, targets, monitored
 
 
 def write_model_folder_files(output: Path, config: RecommenderConfig, data: SequenceData, data_run: str | None) -> None:
@@ -192,7 +216,8 @@ def train_recommender(
     """Train (or resume) a recommender; return the best-epoch model and the per-epoch history.
 
     Args:
-        data: the sequences (training sequences and validation targets are taken from it).
+        data: the sequences (training sequences and validation targets are taken from it; see
+            `validation_trained_users` for which validation targets are trained on).
         output_dir: the model folder.
         config: the run's configuration; on resume it must equal the saved one except for
             `RESUMABLE_CHANGES`.
@@ -216,10 +241,11 @@ def train_recommender(
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.precision)
     try:
+        validation_trained = validation_trained_users(data, config)
         batches = NextItemBatches(
-            data.training_sequences(), config.max_length, data.vocabulary_size, config.tokens_per_batch,
-            config.loss, config.seed, config.num_negatives,
-            data.item_counts() if config.loss == "sampled_softmax" else None,
+            data.training_sequences(validation_trained), config.max_length, data.vocabulary_size,
+            config.tokens_per_batch, config.loss, config.seed, config.num_negatives,
+            data.item_counts(validation_trained) if config.loss == "sampled_softmax" else None,
             uniform_negatives=config.pairwise_weight > 0,
         )
         keras.utils.set_random_seed(config.seed)
@@ -230,6 +256,8 @@ def train_recommender(
             logger.info("resuming from epoch %d (best %.4f at epoch %d)", state["epoch"], state["best_ndcg"], state["best_epoch"])
         write_model_folder_files(output, config, data, data_run)
         histories, targets, users = _validation_subset(data, config)
+        logger.info("early stopping monitors %d users' validation targets; %d other users' validation targets "
+                    "are trained on", len(users), int(validation_trained.sum()))
         interacted = [data.sequences[u] for u in users]
         started = time.perf_counter() - state["elapsed"]
         for epoch in range(state["epoch"], config.epochs):

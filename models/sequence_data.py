@@ -46,15 +46,33 @@ class SequenceData:
         """Number of indices the model needs: items plus padding and OOV."""
         return len(self.item_ids) + ITEM_INDEX_OFFSET
 
-    def training_sequences(self) -> list[np.ndarray]:
-        """Each user's training sequence: the items before the first held-out target."""
+    def training_sequences(self, validation_trained: np.ndarray | None = None) -> list[np.ndarray]:
+        """Each user's training sequence: the items before the first held-out target.
+
+        Args:
+            validation_trained: optional `(U,)` booleans: users whose validation target is a
+                training target too; their sequence then runs up to the test target.
+        """
+        trained = self._validation_trained(validation_trained)
         result = []
-        for sequence, valid, test in zip(
-            self.sequences, self.valid_positions, self.test_positions, strict=True
+        for user, (sequence, valid, test) in enumerate(
+            zip(self.sequences, self.valid_positions, self.test_positions, strict=True)
         ):
-            end = next((int(p) for p in (valid, test) if p >= 0), len(sequence))
+            held_out = (test,) if trained[user] else (valid, test)
+            end = next((int(p) for p in held_out if p >= 0), len(sequence))
             result.append(sequence[:end])
         return result
+
+    def _validation_trained(self, validation_trained: np.ndarray | None) -> np.ndarray:
+        if validation_trained is None:
+            return np.zeros(len(self.sequences), dtype=bool)
+        trained = np.asarray(validation_trained)
+        if trained.dtype != bool or trained.shape != (len(self.sequences),):
+            raise ValueError(
+                f"Expected validation_trained to be {len(self.sequences)} booleans, one per user. "
+                f"Received: dtype={trained.dtype}, shape={trained.shape}"
+            )
+        return trained
 
     def evaluation_examples(self, split: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         """Histories, targets and user rows of the `valid` or `test` split.
@@ -71,10 +89,14 @@ class SequenceData:
         targets = np.array([self.sequences[u][positions[u]] for u in users], dtype=np.int32)
         return histories, targets, users.astype(np.int64)
 
-    def item_counts(self) -> np.ndarray:
-        """`(V,)` how often each index occurs in the training sequences (0 for padding and OOV)."""
+    def item_counts(self, validation_trained: np.ndarray | None = None) -> np.ndarray:
+        """`(V,)` how often each index occurs in the training sequences (0 for padding and OOV).
+
+        Args:
+            validation_trained: as in `training_sequences`.
+        """
         counts = np.zeros(self.vocabulary_size, dtype=np.int64)
-        for sequence in self.training_sequences():
+        for sequence in self.training_sequences(validation_trained):
             np.add.at(counts, sequence, 1)
         counts[:ITEM_INDEX_OFFSET] = 0
         return counts

@@ -79,3 +79,19 @@ def read_sasrec_text_fixture(tmp_path):
     path = tmp_path / "tiny.txt"
     path.write_text("1 1\n1 2\n1 3\n")
     return read_sasrec_text(path)
+
+
+def test_validation_trained_users_train_up_to_their_test_target(events_run):
+    data = load_sequence_data(events_run)  # positions: valid [2, -1, 1], test [3, -1, 2]
+    trained = np.array([True, False, False])
+    training = data.training_sequences(trained)
+    assert [s.tolist() for s in training] == [[4, 2, 3], [2, 3], [3]]  # user 0 keeps its valid target c
+    assert [s.tolist() for s in data.training_sequences()] == [[4, 2], [2, 3], [3]]
+    np.testing.assert_array_equal(data.item_counts(trained), [0, 0, 2, 3, 1, 0])  # d, a test target, uncounted
+    np.testing.assert_array_equal(data.item_counts(), [0, 0, 2, 2, 1, 0])
+
+
+@pytest.mark.parametrize("trained", [np.array([True, False]), np.array([1, 0, 0])])
+def test_validation_trained_must_be_one_boolean_per_user(events_run, trained):
+    with pytest.raises(ValueError, match="Expected validation_trained to be 3 booleans, one per user"):
+        load_sequence_data(events_run).training_sequences(trained)
