@@ -151,7 +151,11 @@ def markdown(results: dict) -> str:
              "command, machine and date of its run.", "",
              "Protocols: **full** = target ranked against the whole catalogue, the user's history excluded; "
              "**sampled100** = against 100 uniformly sampled items the user never interacted with (SASRec paper). "
-             "All models on the same test users and the same sampled negatives, in one run.", ""]
+             "All models on the same test users and the same sampled negatives, in one run.", "",
+             "Training targets: every item of a user's sequence before the validation target and, by default "
+             "(`--train-on-unmonitored-validation`), the validation targets of the users outside early stopping's "
+             "seeded 10,000-user sample; never a test target. A row's '+ N validation targets' says how many it "
+             "trained on; the most-popular and Markov baselines count the same targets as the first row.", ""]
     for name, result in results["datasets"].items():
         lines += [f"### {name}: {result['users']} users, {result['items']} items, {result['actions']} actions, "
                   f"{result['test_users']} test users", "",
