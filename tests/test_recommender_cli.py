@@ -14,7 +14,10 @@ def test_train_and_evaluate_with_baselines(tmp_path, capsys):
               "--epochs", "3", "--batch-size", "32", "--learning-rate", "0.005", "--dropout", "0.3",
               "--jit-compile", "off"]
     assert main(["train", "recommender", "--output", str(tmp_path / "sasrec"), *common]) == 0
-    assert main(["train", "recommender", "--output", str(tmp_path / "gru"), "--model", "gru4rec", *common]) == 0
+    assert main(["train", "recommender", "--output", str(tmp_path / "gru"), "--model", "gru4rec",
+                 "--no-train-on-unmonitored-validation", *common]) == 0
+    assert json.loads((tmp_path / "gru" / "config.json").read_text())["train_on_unmonitored_validation"] is False
+    assert json.loads((tmp_path / "sasrec" / "config.json").read_text())["train_on_unmonitored_validation"] is True
     assert main(["evaluate", "recommender", "--model", str(tmp_path / "sasrec"), "--data", str(data),
                  "--compare", str(tmp_path / "gru")]) == 0
     report = json.loads((tmp_path / "sasrec" / "metrics.json").read_text())

@@ -59,9 +59,7 @@ def test_saved_configs_without_the_field_trained_on_no_validation_target():
     del saved["train_on_unmonitored_validation"]
     assert FIELDS_ADDED_LATER["train_on_unmonitored_validation"] is False
     assert RecommenderConfig.from_saved(saved).train_on_unmonitored_validation is False
-    assert RecommenderConfig.from_saved({"hidden_dim": 8}) == RecommenderConfig(
-        hidden_dim=8, **{k: v for k, v in FIELDS_ADDED_LATER.items() if k != "learning_rate_decay_epochs"},
-        learning_rate_decay_epochs=None)
+    assert RecommenderConfig.from_saved({"hidden_dim": 8}) == RecommenderConfig(hidden_dim=8, **FIELDS_ADDED_LATER)
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
