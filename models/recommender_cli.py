@@ -89,6 +89,10 @@ def register(commands) -> None:
                        default=defaults.train_on_unmonitored_validation,
                        help="train on the validation targets of the users early stopping does not monitor "
                             "(see --validation-users); --no-... = SASRec's protocol, none trained on")
+    train.add_argument("--train-every-position", action=argparse.BooleanOptionalAction,
+                       default=defaults.train_every_position,
+                       help="cut histories longer than --max-length into windows so every position is trained on; "
+                            "--no-... = only the last --max-length positions of each history (SASRec's original)")
     train.add_argument("--flash-attention", choices=("auto", "on", "off"), default="off",
                        help="MultiHeadAttention flash attention (on needs a GPU backend)")
     train.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto")
@@ -133,6 +137,7 @@ def run_train(args: argparse.Namespace) -> int:
         jit_compile="auto" if args.jit_compile == "auto" else args.jit_compile == "on",
         validation_users=args.validation_users,
         train_on_unmonitored_validation=args.train_on_unmonitored_validation,
+        train_every_position=args.train_every_position,
     )
     data = _load_data(args.data)
     _, history = train_recommender(data, args.output, config, resume=args.resume, data_run=str(args.data))

@@ -14,7 +14,8 @@ FINAL_LEARNING_RATE_FRACTION = 0.01
 # Fields newer than some saved checkpoints, with the value those older runs trained with.
 FIELDS_ADDED_LATER = {"learning_rate_decay_epochs": None, "exclude_history_from_loss": False, "output_bias": False,
                       "weight_decay": 0.0, "pairwise_weight": 0.0, "ema_momentum": None,
-                     "adam_epsilon": 1e-7, "label_smoothing": 0.0, "train_on_unmonitored_validation": False}
+                     "adam_epsilon": 1e-7, "label_smoothing": 0.0, "train_on_unmonitored_validation": False,
+                     "train_every_position": False}
 
 
 @dataclass
@@ -44,6 +45,10 @@ class RecommenderConfig:
     users' validation targets are training targets too (their sequences are trained up to the
     test target), so the model learns from the data early stopping does not watch; test targets
     are never trained on. Off = SASRec's protocol, no validation target is trained on.
+    `train_every_position`: a training sequence with more than `max_length` targets is cut into
+    consecutive windows of `max_length` targets, so every position is a training target (its
+    context is its own window); off = only the last `max_length` positions of each sequence are
+    (SASRec's original; on MovieLens latest-small that drops 74% of the training positions).
     """
 
     model: str = "sasrec"
@@ -73,6 +78,7 @@ class RecommenderConfig:
     jit_compile: bool | str = "auto"
     validation_users: int | None = 10_000
     train_on_unmonitored_validation: bool = True
+    train_every_position: bool = True
 
     def __post_init__(self) -> None:
         choices = {"model": MODEL_KINDS, "loss": LOSSES, "precision": PRECISIONS}
@@ -120,11 +126,9 @@ class RecommenderConfig:
                 f"Expected validation_users to be None or a positive integer. "
                 f"Received: validation_users={self.validation_users!r}"
             )
-        if not isinstance(self.train_on_unmonitored_validation, bool):
-            raise ValueError(
-                f"Expected train_on_unmonitored_validation to be a bool. "
-                f"Received: train_on_unmonitored_validation={self.train_on_unmonitored_validation!r}"
-            )
+        for name in ("train_on_unmonitored_validation", "train_every_position"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"Expected {name} to be a bool. Received: {name}={getattr(self, name)!r}")
         decay = self.learning_rate_decay_epochs
         if decay is not None and (not isinstance(decay, int) or decay < 1):
             raise ValueError(

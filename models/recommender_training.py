@@ -246,7 +246,7 @@ def train_recommender(
             data.training_sequences(validation_trained), config.max_length, data.vocabulary_size,
             config.tokens_per_batch, config.loss, config.seed, config.num_negatives,
             data.item_counts(validation_trained) if config.loss == "sampled_softmax" else None,
-            uniform_negatives=config.pairwise_weight > 0,
+            uniform_negatives=config.pairwise_weight > 0, every_position=config.train_every_position,
         )
         keras.utils.set_random_seed(config.seed)
         model = build_model(config, data.vocabulary_size, steps_per_epoch=len(batches))
@@ -258,6 +258,9 @@ def train_recommender(
         histories, targets, users = _validation_subset(data, config)
         logger.info("early stopping monitors %d users' validation targets; %d other users' validation targets "
                     "are trained on", len(users), int(validation_trained.sum()))
+        logger.info("%d training targets in %d sequences%s", batches.num_targets, batches.num_sequences,
+                    " (histories longer than max_length cut into windows)" if config.train_every_position else
+                    " (only the last max_length positions of each history)")
         interacted = [data.sequences[u] for u in users]
         started = time.perf_counter() - state["elapsed"]
         for epoch in range(state["epoch"], config.epochs):

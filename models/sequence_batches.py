@@ -1,7 +1,10 @@
 """Next-item training batches from numpy sequences: a `keras.utils.PyDataset`, no TensorFlow.
 
-Each training sequence `s` gives inputs `s[:-1]` and targets `s[1:]` (its last `max_length`
-positions), left-padded with `PADDING_INDEX`; a target of 0 means "no loss here". Sequences are
+Each training sequence `s` gives inputs `s[:-1]` and targets `s[1:]`, left-padded with
+`PADDING_INDEX`; a target of 0 means "no loss here". A sequence with more than `max_length`
+targets is cut into consecutive windows of `max_length` targets (`every_position_windows`), so
+every position is trained on; or, with `every_position=False`, only its last `max_length`
+positions are (SASRec's original). Sequences are
 grouped in length buckets (4, 6, 8, 12, 16, ... up to `max_length`) and each batch holds about
 `tokens_per_batch` positions, so short histories do not pay for a full `max_length` of padding
 in the full-softmax loss, the dominant cost. Batch order, shuffling and sampled negatives are a
@@ -33,6 +36,32 @@ def bucket_lengths(max_length: int) -> list[int]:
     return lengths + [max_length]
 
 
+def every_position_windows(sequences: list[np.ndarray], max_length: int) -> list[np.ndarray]:
+    """Cut sequences with more than `max_length` targets into windows that cover each target once.
+
+    A sequence of `n` items has targets at positions `1 .. n-1`. Windows end at `n, n - max_length,
+    n - 2 * max_length, ...` and each holds the `max_length + 1` items before its end (fewer for
+    the earliest), i.e. `max_length` inputs and the targets shifted by one. The latest window is
+    the one the last-positions mode trains on; earlier windows add the older targets, with the
+    context of their own window. Shorter sequences are returned unchanged.
+
+    Args:
+        sequences: index arrays `(n,)`.
+        max_length: targets per window.
+
+    Returns:
+        Windows, latest first within each sequence; a sequence of fewer than 2 items (no
+        target) gives none.
+    """
+    if not isinstance(max_length, int) or max_length < 1:
+        raise ValueError(f"Expected max_length to be a positive integer. Received: max_length={max_length!r}")
+    return [
+        sequence[max(0, end - max_length - 1) : end]
+        for sequence in sequences
+        for end in range(len(sequence), 1, -max_length)
+    ]
+
+
 class NextItemBatches(keras.utils.PyDataset):
     """Batches `(item_ids (B, L), y)` for next-item training, `L` one of `bucket_lengths`.
 
@@ -40,7 +69,8 @@ class NextItemBatches(keras.utils.PyDataset):
     `negatives (B, L)` (one uniformly sampled item per position); for `loss="sampled_softmax"`
     also `negatives (K,)` shared by the batch, drawn from `item_counts ** 0.75`, with
     `negative_log_q (K,)` and `target_log_q (B, L)` = log of the expected number of draws of each
-    item (log-Q correction).
+    item (log-Q correction). `num_sequences` / `num_targets`: the rows (windows) and the
+    training targets one epoch holds.
 
     Args:
         sequences: training sequences (index arrays); those shorter than 2 are skipped.
@@ -54,6 +84,8 @@ class NextItemBatches(keras.utils.PyDataset):
         shuffle: shuffle rows and batch order each epoch.
         uniform_negatives: also draw the per-position uniform `negatives` with the full softmax
             (for its `pairwise_weight` term).
+        every_position: train on every target of a sequence longer than `max_length` (cut into
+            `every_position_windows`); `False` = only its last `max_length` targets.
     """
 
     def __init__(
@@ -68,6 +100,7 @@ class NextItemBatches(keras.utils.PyDataset):
         item_counts: np.ndarray | None = None,
         shuffle: bool = True,
         uniform_negatives: bool = False,
+        every_position: bool = True,
     ):
         super().__init__(workers=1, use_multiprocessing=False)
         if loss not in LOSSES:
@@ -86,10 +119,14 @@ class NextItemBatches(keras.utils.PyDataset):
         self.num_negatives = num_negatives
         self.shuffle = shuffle
         self.uniform_negatives = loss == "bce" or uniform_negatives
+        if every_position:
+            sequences = every_position_windows(sequences, max_length)
         usable = [s for s in sequences if len(s) >= 2]
         if not usable:
             raise ValueError("Expected at least one training sequence with 2 or more items. Received: none")
         lengths = np.array([min(len(s) - 1, max_length) for s in usable])
+        self.num_sequences = len(usable)
+        self.num_targets = int(lengths.sum())
         self.buckets: list[tuple[np.ndarray, np.ndarray]] = []
         lower = 0
         for length in bucket_lengths(max_length):

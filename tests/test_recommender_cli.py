@@ -15,9 +15,10 @@ def test_train_and_evaluate_with_baselines(tmp_path, capsys):
               "--jit-compile", "off"]
     assert main(["train", "recommender", "--output", str(tmp_path / "sasrec"), *common]) == 0
     assert main(["train", "recommender", "--output", str(tmp_path / "gru"), "--model", "gru4rec",
-                 "--no-train-on-unmonitored-validation", *common]) == 0
-    assert json.loads((tmp_path / "gru" / "config.json").read_text())["train_on_unmonitored_validation"] is False
-    assert json.loads((tmp_path / "sasrec" / "config.json").read_text())["train_on_unmonitored_validation"] is True
+                 "--no-train-on-unmonitored-validation", "--no-train-every-position", *common]) == 0
+    gru_config, sasrec_config = (json.loads((tmp_path / name / "config.json").read_text()) for name in ("gru", "sasrec"))
+    assert gru_config["train_on_unmonitored_validation"] is False and gru_config["train_every_position"] is False
+    assert sasrec_config["train_on_unmonitored_validation"] is True and sasrec_config["train_every_position"] is True
     assert main(["evaluate", "recommender", "--model", str(tmp_path / "sasrec"), "--data", str(data),
                  "--compare", str(tmp_path / "gru")]) == 0
     report = json.loads((tmp_path / "sasrec" / "metrics.json").read_text())

@@ -97,7 +97,7 @@ def test_checkpoints_older_than_a_config_field_resume_with_the_value_they_traine
     state_path.write_text(json.dumps(state))
     # today's defaults differ from those values where the default changed
     with pytest.raises(ValueError, match=r"Received: differing fields=\['learning_rate_decay_epochs', 'weight_decay', "
-                                         r"'train_on_unmonitored_validation'\]"):
+                                         r"'train_on_unmonitored_validation', 'train_every_position'\]"):
         train_recommender(data, tmp_path / "model", _config(epochs=2, learning_rate=0.0), resume=True)
     _, history = train_recommender(data, tmp_path / "model", _config(
         epochs=2, learning_rate=0.0, **FIELDS_ADDED_LATER), resume=True, verbose=0)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from models.sequence_batches import NextItemBatches, bucket_lengths
+from models.sequence_batches import NextItemBatches, bucket_lengths, every_position_windows
 
 
 def _sequences():
@@ -25,14 +25,48 @@ def test_targets_are_inputs_shifted_by_one():
     np.testing.assert_array_equal(y["targets"], [[0, 6, 7, 8]])
 
 
+def _transitions(batches):
+    """Sorted (previous item, target) pairs of one epoch's batches."""
+    pairs = []
+    for index in range(len(batches)):
+        inputs, y = batches[index]
+        kept = y["targets"] > 0
+        pairs += list(zip(inputs[kept].tolist(), y["targets"][kept].tolist()))
+    return sorted(pairs)
+
+
 def test_every_position_appears_once_per_epoch_and_first_batches_differ_in_length():
-    sequences = _sequences()
+    sequences = _sequences()  # lengths 2-29, max_length 20: some are cut into windows
     batches = NextItemBatches(sequences, 20, 40, tokens_per_batch=64, seed=1)
     shapes = [batches[i][0].shape for i in range(len(batches))]
     assert shapes[0][1] != shapes[1][1]
     assert all(rows == 64 // length for rows, length in shapes)
-    targets = sum(int(np.count_nonzero(batches[i][1]["targets"])) for i in range(len(batches)))
-    assert targets == sum(min(len(s) - 1, 20) for s in sequences)
+    every_transition = sorted((int(a), int(b)) for s in sequences for a, b in zip(s[:-1], s[1:]))
+    assert _transitions(batches) == every_transition
+    assert batches.num_targets == len(every_transition)
+    assert batches.num_sequences == len(sequences) + sum(len(s) > 21 for s in sequences)
+
+
+def test_without_every_position_only_the_last_max_length_targets_are_trained():
+    sequences = _sequences()
+    batches = NextItemBatches(sequences, 20, 40, tokens_per_batch=64, seed=1, every_position=False)
+    tails = [s[-21:] for s in sequences]
+    last = sorted((int(a), int(b)) for tail in tails for a, b in zip(tail[:-1], tail[1:]))
+    assert _transitions(batches) == last
+    assert batches.num_targets == sum(min(len(s) - 1, 20) for s in sequences) < sum(len(s) - 1 for s in sequences)
+
+
+def test_every_position_windows_cover_each_target_once_with_its_own_window_as_context():
+    sequence = np.arange(100, 112)  # 12 items: targets at positions 1..11
+    windows = every_position_windows([sequence, np.array([7]), np.arange(3)], max_length=5)
+    assert [w.tolist() for w in windows] == [
+        list(range(106, 112)),  # the last 5 targets (107..111) after their 5 inputs
+        list(range(101, 107)),  # targets 102..106
+        [100, 101],  # target 101, the first position
+        [0, 1, 2],  # short sequences pass unchanged; a 1-item sequence gives no window
+    ]
+    with pytest.raises(ValueError, match="Received: max_length=0"):
+        every_position_windows([sequence], max_length=0)
 
 
 def test_batches_are_a_function_of_seed_and_epoch():
