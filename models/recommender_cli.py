@@ -158,7 +158,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
                                          data_run=str(args.data))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2))
-    headline = report["models"]["recommender"]
-    print(f"test full NDCG@10 {headline['full']['NDCG@10']:.4f}, sampled100 NDCG@10 "
-          f"{headline['sampled100']['NDCG@10']:.4f}; written to {output}")
+    headline = report["headline"]
+    k = args.k
+    print(f"{args.split} targets ({report['users']} users): full NDCG@{k} {headline[f'full/NDCG@{k}']:.4f}, "
+          f"sampled100 NDCG@{k} {headline[f'sampled100/NDCG@{k}']:.4f}, HR@{k} {headline[f'sampled100/HR@{k}']:.4f}; "
+          f"written to {output}")
     return 0

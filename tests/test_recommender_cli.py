@@ -28,7 +28,13 @@ def test_train_and_evaluate_with_baselines(tmp_path, capsys):
     assert model["full"]["HR@10"] > 0.9
     assert model["full"]["NDCG@10"] > report["models"]["most_popular"]["full"]["NDCG@10"]
     assert "full/NDCG@10" in report["headline"] and report["users"] == 200
-    assert "written to" in capsys.readouterr().out
+    assert f"test targets (200 users): full NDCG@10 {model['full']['NDCG@10']:.4f}" in capsys.readouterr().out
+    assert main(["evaluate", "recommender", "--model", str(tmp_path / "sasrec"), "--data", str(data),
+                 "--split", "valid", "--k", "5", "--output", str(tmp_path / "valid.json")]) == 0
+    valid = json.loads((tmp_path / "valid.json").read_text())
+    printed = capsys.readouterr().out
+    assert valid["split"] == "valid" and f"valid targets (200 users): full NDCG@5 {valid['headline']['full/NDCG@5']:.4f}" in printed
+    assert f"written to {tmp_path / 'valid.json'}" in printed
 
 
 def test_input_errors_exit_with_code_2(tmp_path, capsys):
