@@ -31,7 +31,7 @@ def _transitions(batches):
     for index in range(len(batches)):
         inputs, y = batches[index]
         kept = y["targets"] > 0
-        pairs += list(zip(inputs[kept].tolist(), y["targets"][kept].tolist()))
+        pairs += list(zip(inputs[kept].tolist(), y["targets"][kept].tolist(), strict=True))
     return sorted(pairs)
 
 
@@ -41,7 +41,7 @@ def test_every_position_appears_once_per_epoch_and_first_batches_differ_in_lengt
     shapes = [batches[i][0].shape for i in range(len(batches))]
     assert shapes[0][1] != shapes[1][1]
     assert all(rows == 64 // length for rows, length in shapes)
-    every_transition = sorted((int(a), int(b)) for s in sequences for a, b in zip(s[:-1], s[1:]))
+    every_transition = sorted((int(a), int(b)) for s in sequences for a, b in zip(s[:-1], s[1:], strict=True))
     assert _transitions(batches) == every_transition
     assert batches.num_targets == len(every_transition)
     assert batches.num_sequences == len(sequences) + sum(len(s) > 21 for s in sequences)
@@ -51,7 +51,7 @@ def test_without_every_position_only_the_last_max_length_targets_are_trained():
     sequences = _sequences()
     batches = NextItemBatches(sequences, 20, 40, tokens_per_batch=64, seed=1, every_position=False)
     tails = [s[-21:] for s in sequences]
-    last = sorted((int(a), int(b)) for tail in tails for a, b in zip(tail[:-1], tail[1:]))
+    last = sorted((int(a), int(b)) for tail in tails for a, b in zip(tail[:-1], tail[1:], strict=True))
     assert _transitions(batches) == last
     assert batches.num_targets == sum(min(len(s) - 1, 20) for s in sequences) < sum(len(s) - 1 for s in sequences)
 
