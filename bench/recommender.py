@@ -102,7 +102,7 @@ def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
                     "training": {}}
     for variant in arguments.variants:
         epochs = arguments.epochs if variant == "sasrec" else (arguments.baseline_epochs or arguments.epochs)
-        settings = {**VARIANTS[variant],
+        settings = {**({} if variant == "gru4rec" else arguments.attention_settings), **VARIANTS[variant],
                     **({"patience": arguments.patience} if arguments.patience else {}),
                     **({} if arguments.learning_rate_decay_epochs == "default" else
                        {"learning_rate_decay_epochs": arguments.learning_rate_decay_epochs})}
@@ -194,6 +194,20 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def parse_setting(text: str) -> tuple[str, object]:
+    """`NAME=VALUE` -> `(name, value)` for a `RecommenderConfig` field; VALUE as JSON (`0.2`, `null`, `true`)."""
+    from models.recommender_config import RecommenderConfig
+
+    name, equals, value = text.partition("=")
+    fields = RecommenderConfig.__dataclass_fields__
+    if not equals or name not in fields:
+        raise ValueError(f"Expected NAME=VALUE with NAME a RecommenderConfig field. Received: {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value  # a plain string, e.g. loss=bce
+
+
 def _decay_epochs(text: str) -> int | str | None:
     """`none` -> None (constant rate), `default` -> "default" (the config's), else an integer."""
     lowered = text.lower()
@@ -218,6 +232,9 @@ def main() -> int:
                         help="every variant's cosine decay horizon in epochs, or none (constant); default: "
                              "each variant's own (the config's; GRU4Rec: 16). Small data sets such as "
                              "MovieLens need far more than Games' 22")
+    parser.add_argument("--attention-settings", nargs="*", default=[], metavar="NAME=VALUE",
+                        help="config fields for the attention model and its ablations (not GRU4Rec), chosen on "
+                             "this data set's validation, e.g. dropout=0.2 weight_decay=0.1")
     parser.add_argument("--machine-note", default="",
                         help="what else ran on the machine (the load averages are recorded anyway)")
     parser.add_argument("--compare-history", nargs="*", default=[], metavar="DATASET:LABEL=MODEL_FOLDER",
@@ -233,6 +250,10 @@ def main() -> int:
         arguments.compare_history = [parse_compare_history(item) for item in arguments.compare_history]
     except ValueError as error:
         parser.error(f"--compare-history: {error}")
+    try:
+        arguments.attention_settings = dict(parse_setting(item) for item in arguments.attention_settings)
+    except ValueError as error:
+        parser.error(f"--attention-settings: {error}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import keras
 

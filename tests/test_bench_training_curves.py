@@ -39,3 +39,14 @@ def test_compare_history_argument():
     for text in ("constant=bench/work/x", "books:a=b", "games:=b", "games:a="):
         with pytest.raises(ValueError, match=f"Received: '{text}'"):
             parse_compare_history(text)
+
+
+def test_attention_settings_argument():
+    from bench.recommender import parse_setting
+
+    assert parse_setting("dropout=0.2") == ("dropout", 0.2)
+    assert parse_setting("learning_rate_decay_epochs=null") == ("learning_rate_decay_epochs", None)
+    assert parse_setting("loss=bce") == ("loss", "bce")
+    for text in ("dropout", "droput=0.2"):
+        with pytest.raises(ValueError, match=f"Received: '{text}'"):
+            parse_setting(text)
