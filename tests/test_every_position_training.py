@@ -48,6 +48,7 @@ def _config(**overrides):
     return RecommenderConfig(**arguments)
 
 
+@pytest.mark.keras_backend
 def test_only_a_model_trained_on_every_position_learns_what_early_positions_show(tmp_path):
     data = _early_rule_data()
     every, _ = train_recommender(data, tmp_path / "every", _config(), verbose=0)
