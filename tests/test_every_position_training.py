@@ -43,7 +43,7 @@ def _early_ring_hit_rate(model, max_length: int) -> float:
 def _config(**overrides):
     arguments = dict(hidden_dim=32, num_blocks=1, num_heads=2, max_length=10, dropout=0.1, batch_size=16,
                      learning_rate=1e-2, learning_rate_decay_epochs=None, weight_decay=0.0, epochs=10, patience=10,
-                     seed=5, jit_compile=False)
+                     seed=5)
     arguments.update(overrides)
     return RecommenderConfig(**arguments)
 
