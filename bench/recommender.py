@@ -15,6 +15,7 @@ the pipeline's outputs go to `--work` (re-runs resume finished or interrupted tr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import logging
@@ -102,7 +103,8 @@ def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
                     "training": {}}
     for variant in arguments.variants:
         epochs = arguments.epochs if variant == "sasrec" else (arguments.baseline_epochs or arguments.epochs)
-        settings = {**({} if variant == "gru4rec" else arguments.attention_settings), **VARIANTS[variant],
+        attention = VARIANTS[variant].get("model", "sasrec") == "sasrec"
+        settings = {**(arguments.attention_settings if attention else {}), **VARIANTS[variant],
                     **({"patience": arguments.patience} if arguments.patience else {}),
                     **({} if arguments.learning_rate_decay_epochs == "default" else
                        {"learning_rate_decay_epochs": arguments.learning_rate_decay_epochs})}
@@ -159,8 +161,8 @@ def markdown(results: dict) -> str:
              "(`--train-on-unmonitored-validation`), the validation targets of the users outside early stopping's "
              "seeded 10,000-user sample; never a test target. A row's '+ N validation targets' says how many it "
              "trained on; the most-popular and Markov baselines count the same targets as the first row. "
-             "Histories longer than the model's 50 positions train on every position, cut into windows "
-             "(`--train-every-position`); the `sasrec_last_positions` row trains on the last 50 only "
+             "Histories longer than the model's `max_length` positions train on every position, cut into windows "
+             "(`--train-every-position`); the `sasrec_last_positions` row trains on the last `max_length` only "
              "(SASRec's original).", ""]
     for name, result in results["datasets"].items():
         lines += [f"### {name}: {result['users']} users, {result['items']} items, {result['actions']} actions, "
@@ -199,8 +201,7 @@ def parse_setting(text: str) -> tuple[str, object]:
     from models.recommender_config import RecommenderConfig
 
     name, equals, value = text.partition("=")
-    fields = RecommenderConfig.__dataclass_fields__
-    if not equals or name not in fields:
+    if not equals or name not in {field.name for field in dataclasses.fields(RecommenderConfig)}:
         raise ValueError(f"Expected NAME=VALUE with NAME a RecommenderConfig field. Received: {text!r}")
     try:
         return name, json.loads(value)
