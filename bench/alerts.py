@@ -2,7 +2,7 @@
 
 Usage: `.venv/bin/python bench/alerts.py [--data ../shared/data] [--model DIR|lexicon]`
 
-Part 1, planted spikes: `seqlens.alerts.planted` generates 20 tickers x 120 daily windows with
+Part 1, planted spikes: `seqlens.synthetic.planted_spikes` generates 20 tickers x 120 daily windows with
 planted negative / positive episodes and decoys (slow drift, market-wide moves, neutral volume
 bursts, retweet storms). Scores come from the documented noisy score generator and, when a
 trained sentiment model is available, also from that model applied to the generated texts.
@@ -35,7 +35,7 @@ from seqlens.alerts.aggregation import AggregationConfig, aggregate_windows  # n
 from seqlens.alerts.alert_model import Alert  # noqa: E402
 from seqlens.alerts.detector import MARKET_TICKER, DetectorConfig, detect  # noqa: E402
 from seqlens.alerts.monitor import MonitorSettings, run_alerts, score_news, top_texts  # noqa: E402
-from seqlens.alerts.planted import PlantedConfig, evaluate_alerts, generate_planted  # noqa: E402
+from seqlens.synthetic.planted_spikes import PlantedConfig, evaluate_alerts, generate_planted  # noqa: E402
 
 DAY = 86_400
 
@@ -257,7 +257,7 @@ def write_section(results: dict, path: Path) -> None:
     if planted:
         overall = planted["all_seeds_default_detector"]
         lines += ["### Planted spikes (generated data)", "", planted["protocol"], "",
-                  "Scores from the **noisy score generator** (`seqlens/alerts/planted.py`: tone centre "
+                  "Scores from the **noisy score generator** (`seqlens/synthetic/planted_spikes.py`: tone centre "
                   "-0.7 / 0 / +0.7 + Gaussian noise sd 0.25, 10% of texts given a random tone, label = "
                   "score band). The detector defaults were tuned on seed 7; the seeds below were not "
                   "looked at before this run.", "",

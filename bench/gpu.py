@@ -103,14 +103,18 @@ def block_training_flops(sequence_length: int, hidden_dim: int, feed_forward_dim
 
 def load_games(data: Path):
     """The Games sequences from a pipeline run folder or from `Games.txt`."""
-    from models.sequence_data import load_sequence_data, read_sasrec_text
+    from models.recommender.sequence_data import load_sequence_data, read_sasrec_text
 
     return read_sasrec_text(data) if data.is_file() else load_sequence_data(data)
 
 
 def synthetic_catalogue(num_items: int, num_users: int, max_length: int, seed: int):
     """`num_users` Zipf-distributed sequences over `num_items` items, as `SequenceData`."""
-    from models.sequence_data import ITEM_INDEX_OFFSET, SequenceData, leave_one_out_positions
+    from models.recommender.sequence_data import (
+        ITEM_INDEX_OFFSET,
+        SequenceData,
+        leave_one_out_positions,
+    )
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(max_length // 2, max_length + 3, size=num_users)
@@ -125,8 +129,8 @@ def synthetic_catalogue(num_items: int, num_users: int, max_length: int, seed: i
 
 def run_games(data_path: Path, epochs: int, precision: str, output: Path) -> dict:
     """Train the default config on Games for `epochs` epochs; per-epoch time and NDCG@10."""
-    from models.recommender_config import RecommenderConfig
-    from models.recommender_training import train_recommender
+    from models.recommender.config import RecommenderConfig
+    from models.recommender.training import train_recommender
 
     data = load_games(data_path)
     config = RecommenderConfig(epochs=epochs, patience=epochs, precision=precision)
@@ -149,9 +153,9 @@ def run_large(num_items: int, num_users: int, steps: int, precision: str, seed: 
     """Time `steps` sampled-softmax training steps of the large config on a synthetic catalogue."""
     import keras
 
-    from models.recommender_config import RecommenderConfig
-    from models.recommender_training import build_model
-    from models.sequence_batches import NextItemBatches
+    from models.recommender.config import RecommenderConfig
+    from models.recommender.sequence_batches import NextItemBatches
+    from models.recommender.training import build_model
 
     config = RecommenderConfig(hidden_dim=256, num_blocks=4, num_heads=4, max_length=200,
                                loss="sampled_softmax", batch_size=128, precision=precision, seed=seed)
@@ -188,7 +192,7 @@ def run_blocks(batch_size: int, steps: int, precision: str, seed: int) -> dict:
     """Train the 4 large Transformer blocks alone on random inputs; achieved TFLOP/s."""
     import keras
 
-    from models.attention_blocks import CausalSelfAttentionBlock
+    from models.layers.attention_blocks import CausalSelfAttentionBlock
 
     hidden_dim, num_blocks, num_heads, length = 256, 4, 4, 200
     previous = keras.config.dtype_policy()

@@ -88,10 +88,10 @@ def parse_compare_history(text: str) -> tuple[str, str, str]:
 
 
 def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
-    from models.recommender_config import RecommenderConfig
-    from models.recommender_evaluation import evaluate_recommender_folder
-    from models.recommender_training import train_recommender
-    from models.sequence_data import load_sequence_data
+    from models.recommender.config import RecommenderConfig
+    from models.recommender.evaluation import evaluate_recommender_folder
+    from models.recommender.sequence_data import load_sequence_data
+    from models.recommender.training import train_recommender
 
     relative, input_format = DATASETS[name]
     work = Path(arguments.work) / name
@@ -198,7 +198,7 @@ def markdown(results: dict) -> str:
 
 def parse_setting(text: str) -> tuple[str, object]:
     """`NAME=VALUE` -> `(name, value)` for a `RecommenderConfig` field; VALUE as JSON (`0.2`, `null`, `true`)."""
-    from models.recommender_config import RecommenderConfig
+    from models.recommender.config import RecommenderConfig
 
     name, equals, value = text.partition("=")
     if not equals or name not in {field.name for field in dataclasses.fields(RecommenderConfig)}:

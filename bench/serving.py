@@ -57,13 +57,13 @@ def games_vocabulary(data: Path) -> tuple[list[str], np.ndarray]:
 
 
 def load_or_build_recommender(model_dir: str | None, item_ids: list[str]):
-    from models.recommender_inference import Recommender, load_recommender
+    from models.recommender.inference import Recommender, load_recommender
 
     if model_dir:
         return load_recommender(model_dir), f"trained model {model_dir}"
-    from models.recommender import SASRecModel
-    from models.recommender_config import RecommenderConfig
-    from models.sequence_data import ITEM_INDEX_OFFSET
+    from models.recommender.config import RecommenderConfig
+    from models.recommender.model import SASRecModel
+    from models.recommender.sequence_data import ITEM_INDEX_OFFSET
 
     config = RecommenderConfig()
     model = SASRecModel(len(item_ids) + ITEM_INDEX_OFFSET, hidden_dim=config.hidden_dim,
@@ -161,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf
 
-    from models.recommender_serving import export_recommender_savedmodel, pad_histories
-    from models.serving_candidates import recommender_spec
+    from models.serving.candidates import recommender_spec
+    from models.serving.recommender_signature import export_recommender_savedmodel, pad_histories
 
     item_ids, counts = games_vocabulary(Path(args.data))
     recommender, model_label = load_or_build_recommender(args.model, item_ids)
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                                                             "--tensorflow_intra_op_parallelism=1; a child process "
                                                             "taking part in every round, same requests)",
                 "savedmodel_signature_xla_one_intra_op_thread": "savedmodel_signature_xla, one intra-op thread",
-                "keras_recommend": "models.recommender_inference.Recommender.recommend "
+                "keras_recommend": "models.recommender.inference.Recommender.recommend "
                                    "(eager Keras forward + NumPy top-k)",
                 "keras_score_last_eager": "model.score_last eager forward only, no top-k",
             },

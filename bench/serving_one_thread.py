@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     from bench.serving import time_round, users_per_second
-    from models.recommender_serving import pad_histories
+    from models.serving.recommender_signature import pad_histories
 
     histories = json.loads(Path(args.histories).read_text())
     signatures = {name: tf.saved_model.load(folder).signatures["serving_default"]

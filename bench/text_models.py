@@ -8,14 +8,14 @@ Protocol (fixed splits and seeds):
 - twitter-financial-news: `sent_train.csv` -> `sent_valid.csv`.
 - Banking77: `train.csv` -> `test.csv`; out-of-scope: 10 intents drawn with seed 42 held out of
   training (their test texts are the OOS examples), threshold calibrated on validation.
-- Every attention model is trained with `models.text_training.train_text_model` (what
+- Every attention model is trained with `models.text.training.train_text_model` (what
   `seqlens train` runs), which holds out a stratified 10% of its training data (seed 42) for
   early stopping, the ensemble weight and the OOS threshold; test data is never seen.
 - Joint finance training: one model on the union of the PhraseBank 50Agree and AllAgree
   *training* splits and the twitter training set, with every sentence of either PhraseBank
   *test* split removed (AllAgree is a subset of 50Agree), evaluated on each test set.
 - Baseline on every data set, same split, same run: TF-IDF word 1-2-grams + char 2-5-grams,
-  LinearSVC (`models.text_linear.build_linear_text_classifier`).
+  LinearSVC (`models.text.linear.build_linear_text_classifier`).
 Figures go to bench/results/text_models.json (updated after every row) and
 bench/sections/text_models.md.
 """
@@ -38,13 +38,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.text_datasets import (  # noqa: E402
+from models.text.datasets import (  # noqa: E402
     read_banking77,
     read_phrasebank,
     read_twitter_financial_news,
 )
-from models.text_evaluation import classification_metrics, oos_metrics  # noqa: E402
-from models.text_linear import build_linear_text_classifier  # noqa: E402
+from models.text.evaluation import classification_metrics, oos_metrics  # noqa: E402
+from models.text.linear import build_linear_text_classifier  # noqa: E402
 from pipeline.text_normalization import normalize_text  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "text_models.json"
@@ -120,8 +120,8 @@ def linear_row(recorder: Recorder, dataset: str, train, test, name="tfidf_linear
 def attention_rows(recorder, datasets_and_tests, name, config, train_texts, train_labels,
                    folder, auxiliary=None, unlabelled=None):
     """Train once with `train_text_model`; record the attention model alone and the ensemble."""
-    from models.text_inference import load_text_model
-    from models.text_training import train_text_model
+    from models.text.inference import load_text_model
+    from models.text.training import train_text_model
 
     started = time.perf_counter()
     metrics = train_text_model(train_texts, train_labels, config, folder, auxiliary=auxiliary,
@@ -145,7 +145,7 @@ def attention_rows(recorder, datasets_and_tests, name, config, train_texts, trai
 
 def run_sentiment(recorder, splits, work: Path, epochs: int, ablation: bool,
                   main_rows: bool = True) -> None:
-    from models.text_training import TextTrainingConfig
+    from models.text.training import TextTrainingConfig
 
     names = ("phrasebank_allagree", "phrasebank_50agree", "twitter_financial_news")
     for name in names if main_rows else ():
@@ -186,8 +186,8 @@ def run_sentiment(recorder, splits, work: Path, epochs: int, ablation: bool,
 
 
 def run_intent(recorder, splits, work: Path, epochs: int, ablation: bool) -> None:
-    from models.text_inference import load_text_model
-    from models.text_training import TextTrainingConfig, train_text_model
+    from models.text.inference import load_text_model
+    from models.text.training import TextTrainingConfig, train_text_model
 
     train, test = splits["banking77"]
     linear_row(recorder, "banking77", train, test)
@@ -209,8 +209,8 @@ def run_intent(recorder, splits, work: Path, epochs: int, ablation: bool) -> Non
     for suffix, use_ensemble in (("attention_only", False), ("ensemble", True)):
         model = load_text_model(folder, use_ensemble=use_ensemble)
         if not use_ensemble:  # recalibrate the threshold for the attention model alone
-            from models.text_evaluation import calibrate_oos_threshold
-            from models.text_training import _stratified_split
+            from models.text.evaluation import calibrate_oos_threshold
+            from models.text.training import _stratified_split
 
             labels = sorted(set(in_train["label"]))
             ids = np.array([labels.index(label) for label in in_train["label"]])
@@ -246,7 +246,7 @@ PRETRAINING_DATASETS = ("phrasebank_allagree", "phrasebank_50agree", "twitter_fi
 def run_pretraining(recorder, splits, work: Path, epochs: int, datasets, stocknet_texts: list[str],
                     pretraining_epochs: int) -> None:
     """Own-data models with and without masked-token pretraining on StockNet, same split and seed."""
-    from models.text_training import TextTrainingConfig
+    from models.text.training import TextTrainingConfig
 
     base = dict(task="sentiment", epochs=epochs, sequence_length=64, seed=42, linear_ensemble=True)
     for name in datasets:
@@ -386,14 +386,14 @@ def later_run_recorder(args, command: str, data: Path, title: str, protocol: str
 
 def run_pretraining_benchmark(args, command: str, data: Path, splits: dict, work: Path) -> int:
     """`--tasks pretraining`: a later run added to the existing results under `later_runs`."""
-    from models.text_datasets import read_stocknet_texts
+    from models.text.datasets import read_stocknet_texts
 
     stocknet = read_stocknet_texts(data / "stocknet" / "tweets.jsonl.gz", limit=args.stocknet_texts, seed=42)
     recorder = later_run_recorder(args, command, data, "Masked-token pretraining on StockNet (ablation)", (
         "Same splits, seed and settings as the table above (own training data, "
         f"{args.epochs} epochs, + char n-grams, ensemble with the linear model chosen on "
         "validation). With pretraining, the encoder is first trained to predict masked "
-        "tokens (`models/text_pretraining.py`) on the training texts plus a seeded "
+        "tokens (`models/text/pretraining.py`) on the training texts plus a seeded "
         "sample of distinct StockNet tweets (retweets dropped); the vocabulary stays "
         "the labelled texts', so the two rows of a data set differ in the pretraining "
         "only. Train seconds include the pretraining."))

@@ -102,14 +102,14 @@ def item_titles(path: Path | None) -> dict[str, str]:
 
 @st.cache_resource(show_spinner="Loading the recommender...", max_entries=4)
 def _recommender(model_dir: str, stamp: str):
-    from models.recommender_inference import load_recommender
+    from models.recommender.inference import load_recommender
 
     return load_recommender(model_dir)
 
 
 @st.cache_resource(show_spinner="Loading the text model...", max_entries=4)
 def _text_model(model_dir: str, stamp: str):
-    from models.text_inference import load_text_model
+    from models.text.inference import load_text_model
 
     return load_text_model(model_dir)
 

@@ -349,7 +349,7 @@ def headline_metric_value(name: str, metrics: dict) -> float | None:
     recommender's full-ranking figure); a text model's lists its members, and the graph that is
     exported for serving is the `attention_model`, so its figure counts (as in `seqlens publish`).
     """
-    from models.serving_candidates import find_metric
+    from models.serving.candidates import find_metric
 
     subtree = metrics
     if name in TEXT_TASKS and isinstance(metrics.get("attention_model"), dict):
@@ -385,8 +385,8 @@ def validation_gate(run: BatchRun, names: tuple[str, ...] = MODEL_NAMES,
         `{name: {"passed": bool, "reasons": [...], "metric": str, "candidate": float | None,
         "published": float | None, "served_version": int | None}}`.
     """
-    from models import serving_versions
-    from models.serving_gate import compare_metric
+    from models.serving import versions as serving_versions
+    from models.serving.gate import compare_metric
 
     memory_path = run.root / "gate.json"
     memory = _read_json(memory_path)
@@ -444,7 +444,7 @@ def publish_models(run: BatchRun, names: tuple[str, ...]) -> dict[str, int | Non
     Returns:
         `{name: published version, or None when rejected}`.
     """
-    from models import serving_versions
+    from models.serving import versions as serving_versions
     from seqlens.cli import main
 
     marker_path = run.root / PUBLISHED_MARKER

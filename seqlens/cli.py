@@ -11,21 +11,30 @@ created here; leaf commands (`seqlens generate`, `seqlens demo`, ...) are added 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
 
-# Module paths whose `register(commands)` adds subcommands, in `--help` order.
-COMMAND_MODULES: tuple[str, ...] = (
-    "seqlens.generate_cli",
-    "pipeline.cli",
-    "models.recommender_cli",
-    "models.text_cli",
-    "models.export_cli",
-    "seqlens.alerts.cli",
-    "dashboard.cli",
-    "seqlens.demo",
+from seqlens.commands import alerts as alerts_command
+from seqlens.commands import dashboard as dashboard_command
+from seqlens.commands import demo as demo_command
+from seqlens.commands import export as export_command
+from seqlens.commands import generate as generate_command
+from seqlens.commands import pipeline as pipeline_command
+from seqlens.commands import recommender as recommender_command
+from seqlens.commands import text as text_command
+from seqlens.errors import UsageError
+
+# The command modules, in `--help` order; each adds its subcommands through `register(commands)`.
+COMMAND_MODULES = (
+    generate_command,
+    pipeline_command,
+    recommender_command,
+    text_command,
+    export_command,
+    alerts_command,
+    dashboard_command,
+    demo_command,
 )
 
 # Two-level groups: name -> help text.
@@ -35,10 +44,6 @@ COMMAND_GROUPS: dict[str, str] = {
     "evaluate": "evaluate a trained model and write metrics.json",
     "export": "export a trained model as a TF Serving SavedModel",
 }
-
-
-class UsageError(Exception):
-    """A problem with the user's input that deserves one clear line, not a traceback."""
 
 
 class CommandGroups:
@@ -73,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.required = True
         groups[name] = sub
     commands = CommandGroups(top, groups)
-    for module_path in COMMAND_MODULES:
-        importlib.import_module(module_path).register(commands)
+    for command_module in COMMAND_MODULES:
+        command_module.register(commands)
     return parser
 
 

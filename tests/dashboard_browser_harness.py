@@ -1,6 +1,6 @@
 """Run the dashboard with `streamlit run` and drive it with a real headless Chromium (Selenium).
 
-Shared by `tests/test_dashboard_browser.py` and `bench/dashboard_screenshots.py`.
+Shared by `tests/dashboard/test_dashboard_browser.py` and `bench/dashboard_screenshots.py`.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def write_model_reports(root: Path) -> None:
     baseline = layout.model_dir("popularity")
     for folder in (recommender, baseline):
         folder.mkdir(parents=True, exist_ok=True)
-    # the shape `seqlens evaluate recommender` writes (models.recommender_evaluation)
+    # the shape `seqlens evaluate recommender` writes (models.recommender.evaluation)
     (recommender / "metrics.json").write_text(json.dumps({
         "split": "test", "users": NUM_USERS, "catalogue_items": NUM_ITEMS,
         "protocols": {"full": "target ranked against every item", "sampled100": "100 sampled negatives"},
@@ -166,12 +166,12 @@ def write_data_artifacts(root: Path) -> Path:
 def write_trained_models(root: Path) -> Path:
     """Train a tiny real recommender and a tiny real intent model into `root` (a few seconds).
 
-    Uses the real training APIs (`models.recommender_training`, `models.text_training`) on the
+    Uses the real training APIs (`models.recommender.training`, `models.text.training`) on the
     fixture's sequences and chats, so the dashboard is tested against real model folders.
     """
-    from models.recommender_training import RecommenderConfig, train_recommender
-    from models.sequence_data import load_sequence_data
-    from models.text_training import TextTrainingConfig, train_text_model
+    from models.recommender.sequence_data import load_sequence_data
+    from models.recommender.training import RecommenderConfig, train_recommender
+    from models.text.training import TextTrainingConfig, train_text_model
 
     layout = ArtifactLayout(root)
     data = load_sequence_data(layout.data_run("events"))

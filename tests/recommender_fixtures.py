@@ -13,7 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from models.sequence_data import ITEM_INDEX_OFFSET, SequenceData, leave_one_out_positions
+from models.recommender.sequence_data import (
+    ITEM_INDEX_OFFSET,
+    SequenceData,
+    leave_one_out_positions,
+)
 
 
 def planted_item_ids(num_items: int) -> list[str]:

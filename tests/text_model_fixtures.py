@@ -46,7 +46,7 @@ def out_of_scope_texts(count: int, seed: int) -> list[str]:
 
 
 def training_config(**overrides):
-    from models.text_training import TextTrainingConfig
+    from models.text.training import TextTrainingConfig
 
     values = dict(task="intent", sequence_length=16, embedding_dim=32, feed_forward_dim=64,
                   attention_units=32, epochs=8, batch_size=32, learning_rate=3e-3,
@@ -58,7 +58,7 @@ def training_config(**overrides):
 @functools.cache
 def trained_planted_model() -> Path:
     """Train the planted-signal intent model once; return its folder."""
-    from models.text_training import train_text_model
+    from models.text.training import train_text_model
 
     folder = Path(tempfile.mkdtemp(prefix="seqlens-text-model-")) / "intent"
     texts, labels, _ = planted_texts(480, seed=1)
@@ -72,7 +72,7 @@ def untrained_copy_of_planted_model() -> Path:
     import json
     import shutil
 
-    from models.text_classifier import TextClassifierConfig, build_text_classifier
+    from models.text.classifier import TextClassifierConfig, build_text_classifier
 
     source = trained_planted_model()
     folder = source.parent / "broken"

@@ -1,7 +1,7 @@
 """Score news texts for sentiment: the trained text model, or a documented lexicon fallback.
 
 `score_texts(texts, model)` returns one row per text with `label, score, confidence, tokens,
-token_attention` (the `models.text_inference` contract). `model` is a trained sentiment model
+token_attention` (the `models.text.inference` contract). `model` is a trained sentiment model
 folder (`seqlens train sentiment`), or the string `lexicon`: a small finance word list
 (bullish / bearish words, negations flip the next word) — a transparent baseline used only where
 no trained model exists, never silently.
@@ -78,7 +78,7 @@ def score_texts(texts: list[str], model: str | Path, batch_size: int = 512) -> p
         raise FileNotFoundError(
             f"Expected a trained sentiment model folder (or 'lexicon'). Received: model={str(model)!r}"
         )
-    from models.text_inference import load_text_model
+    from models.text.inference import load_text_model
 
     text_model = load_text_model(model_dir)
     if getattr(text_model, "task", "sentiment") != "sentiment":

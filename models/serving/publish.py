@@ -1,0 +1,252 @@
+"""Publish a model to TF Serving behind a validation gate (the TFX Evaluator + Pusher idea).
+
+`publish_candidate` is the whole protocol for any exportable model:
+
+1. export the SavedModel into a hidden staging folder under `<serving_root>/<name>/`;
+2. reload it with `tf.saved_model.load` (the loader TF Serving uses) and run the gate:
+   outputs match the Keras model on held-out requests, no metric regression against the
+   version being served, p99 latency of single requests under a limit, and the SavedModel runs
+   in TF Serving's session-based loader with the same answers;
+3. if every check passes, rename the staging folder to the next integer version (atomic),
+   delete versions beyond the newest `keep`, and log `published`; otherwise delete the staging
+   folder, leave the served versions untouched and log `rejected` with the reasons.
+
+A crash anywhere before the rename leaves only a hidden staging folder, which TF Serving
+ignores and the next publish deletes. `publish_model` builds the candidate from a trained model
+folder (`models.serving.candidates`); `roll_back_model` takes the newest version out of service.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.serving import versions as serving_versions
+from models.serving.gate import GateCheck, check_latency, check_session_loader, compare_metric
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_KEEP = 3
+DEFAULT_METRIC_TOLERANCE = 0.01
+DEFAULT_LATENCY_P99_MS = 250.0  # a sanity limit on a shared CPU; set the real SLO per call
+
+
+@dataclass
+class ServingCandidate:
+    """Everything the gate needs to know about one model about to be published.
+
+    Args:
+        kind: `recommender`, `sentiment` or `intent`.
+        write_savedmodel: `write_savedmodel(export_dir, model_name)` writes the SavedModel
+            (with `assets.extra/seqlens_export.json` holding `metrics`) into a new folder.
+        compare_with_keras: `compare_with_keras(loaded)` runs the reloaded SavedModel's
+            signatures on held-out requests and compares them with the Keras model.
+        latency_inputs: one single-request input dict for the latency check.
+        metrics: the candidate's metrics.json document (nested or flat; see `find_metric`).
+        metric: the headline metric that must not regress (e.g. `ndcg@10`).
+        source: where the model came from (its folder), for the log.
+    """
+
+    kind: str
+    write_savedmodel: Callable[[Path, str], Any]
+    compare_with_keras: Callable[[Any], GateCheck]
+    latency_inputs: dict[str, Any]
+    metrics: dict[str, Any]
+    metric: str
+    source: str = ""
+
+
+@dataclass
+class PublishDecision:
+    """What happened: `decision` is `published`, `rejected` or `rolled_back`."""
+
+    name: str
+    version: int | None
+    decision: str
+    reasons: list[str] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+    time: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def published(self) -> bool:
+        return self.decision == "published"
+
+    def log_entry(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "time": self.time,
+                "decision": self.decision, "reasons": self.reasons, "checks": self.checks,
+                "metrics": self.metrics, "path": self.path, **self.extra}
+
+    def summary(self) -> str:
+        if self.decision == "published":
+            return f"published {self.name} version {self.version} at {self.path}"
+        if self.decision == "rolled_back":
+            return (f"rolled back {self.name}: version {self.extra.get('retired_version')} retired, "
+                    f"now serving version {self.version}")
+        return f"rejected {self.name} version {self.version}: " + "; ".join(self.reasons)
+
+
+def publish_candidate(candidate: ServingCandidate, serving_root: str | Path, name: str, *,
+                      version: int | None = None, keep: int = DEFAULT_KEEP,
+                      metric_tolerance: float = DEFAULT_METRIC_TOLERANCE,
+                      latency_p99_ms: float = DEFAULT_LATENCY_P99_MS, latency_requests: int = 200,
+                      before_commit: Callable[[Path], None] | None = None) -> PublishDecision:
+    """Export, gate and (if it passes) atomically publish `candidate` as `<serving_root>/<name>/<version>`.
+
+    Args:
+        candidate: the model to publish.
+        serving_root: TF Serving's model root (`layout.serving_root`).
+        name: the servable name (a folder under `serving_root`).
+        version: the version number; default one more than any number used before.
+        keep: how many published versions to keep (the newest ones) for rollback.
+        metric_tolerance: allowed absolute drop of `candidate.metric` against the served version.
+        latency_p99_ms: p99 limit for single requests through the reloaded signature.
+        latency_requests: how many single requests the latency check times.
+        before_commit: test hook, called with the staging folder just before the rename.
+
+    Returns:
+        The `PublishDecision` (also appended to `<serving_root>/publish_log.jsonl`).
+    """
+    import tensorflow as tf
+
+    if keep < 1:
+        raise ValueError(f"Expected keep >= 1. Received: keep={keep}")
+    base_path = serving_versions.model_base_path(serving_root, name)
+    stale = serving_versions.remove_stale_staging(base_path)
+    if stale:
+        logger.warning("removed leftovers of interrupted publishes: %s", stale)
+    chosen = serving_versions.next_version(base_path) if version is None else int(version)
+    if chosen < 1 or (base_path / str(chosen)).exists():
+        raise ValueError(f"Expected a new positive version number. Received: version={version}")
+    served = serving_versions.latest_version(base_path)
+    served_metrics = (serving_versions.read_export_metadata(base_path / str(served)).get("metrics", {})
+                      if served is not None else None)
+
+    staged = serving_versions.staging_dir(base_path, chosen)
+    checks: dict[str, GateCheck] = {}
+    try:
+        candidate.write_savedmodel(staged, name)
+        metadata = serving_versions.read_export_metadata(staged)
+        serving_versions.write_export_metadata(staged, {
+            **metadata, "metrics": dict(candidate.metrics), "source": candidate.source,
+            "version": chosen, "exported_at": _now()})
+        checks["no_metric_regression"] = compare_metric(
+            _headline(candidate.metrics, candidate.metric),
+            None if served_metrics is None else _headline(served_metrics, candidate.metric),
+            candidate.metric, metric_tolerance)
+        try:
+            loaded = tf.saved_model.load(str(staged))
+            checks["matches_keras"] = candidate.compare_with_keras(loaded)
+            signature = loaded.signatures["serving_default"]
+            inputs = {key: tf.constant(value) for key, value in candidate.latency_inputs.items()}
+            checks["latency"] = check_latency(lambda: signature(**inputs), latency_p99_ms,
+                                              repeats=latency_requests)
+            expected = {key: value.numpy() for key, value in signature(**inputs).items()}
+            checks["session_loader"] = check_session_loader(str(staged), candidate.latency_inputs,
+                                                            expected)
+        except (tf.errors.OpError, ValueError, TypeError, KeyError) as error:
+            checks["reload"] = GateCheck("reload", False,
+                                         f"the reloaded SavedModel failed: {type(error).__name__}: "
+                                         f"{str(error).splitlines()[0] if str(error) else ''}")
+        reasons = [check.reason for check in checks.values() if not check.passed]
+        decision = PublishDecision(
+            name=name, version=chosen, decision="rejected" if reasons else "published",
+            reasons=reasons, checks={key: check.to_json() for key, check in checks.items()},
+            metrics=dict(candidate.metrics), time=_now(),
+            extra={"kind": candidate.kind, "source": candidate.source,
+                   "previous_version": served, "metric": candidate.metric})
+        if not reasons:
+            if before_commit is not None:
+                before_commit(staged)
+            decision.path = str(serving_versions.commit_version(staged, base_path, chosen))
+            decision.extra["pruned_versions"] = serving_versions.prune_versions(base_path, keep)
+    finally:
+        if staged.exists():
+            shutil.rmtree(staged)
+    serving_versions.append_publish_log(serving_root, decision.log_entry())
+    return decision
+
+
+def publish_model(model_dir: str | Path, serving_root: str | Path, name: str, *,
+                  data: str | Path | None = None, metric_tolerance: float = DEFAULT_METRIC_TOLERANCE,
+                  keep: int = DEFAULT_KEEP, latency_p99_ms: float = DEFAULT_LATENCY_P99_MS,
+                  version: int | None = None, num_requests: int = 256, seed: int = 0,
+                  score_tolerance: float = 1e-3, jit_compile: bool = False) -> PublishDecision:
+    """Gate and publish a trained model folder (recommender, sentiment or intent): the Python API
+    behind `seqlens publish`, for the demo and the Airflow DAG.
+
+    Args:
+        model_dir: the trained model folder (kind detected from its files).
+        serving_root: TF Serving's model root.
+        name: the servable name.
+        data: held-out data (events run for the recommender, news/chats run or text file for a
+            text model); default: the data run recorded in the model folder.
+        metric_tolerance, keep, latency_p99_ms, version: see `publish_candidate`.
+        num_requests: held-out users / texts the gate runs.
+        seed: seed of the held-out sample.
+        score_tolerance: allowed absolute difference between SavedModel and Keras outputs.
+        jit_compile: export a recommender's numeric core compiled by XLA (faster on CPU; TF
+            Serving then needs `--xla_cpu_compilation_enabled=true`).
+
+    Returns:
+        The `PublishDecision`; `models.config` under `serving_root` is rewritten when published.
+    """
+    from models.serving.candidates import candidate_from_model_dir
+
+    candidate = candidate_from_model_dir(model_dir, data, num_requests=num_requests, seed=seed,
+                                         score_tolerance=score_tolerance, jit_compile=jit_compile)
+    decision = publish_candidate(candidate, serving_root, name, version=version, keep=keep,
+                                 metric_tolerance=metric_tolerance, latency_p99_ms=latency_p99_ms)
+    if decision.published:
+        serving_versions.write_models_config(serving_root)
+    return decision
+
+
+def export_version(write_savedmodel: Callable[[Path, str], Any], serving_root: str | Path, name: str,
+                   version: int | None = None) -> Path:
+    """Write a version without the gate (`seqlens export`), still staged and renamed atomically."""
+    base_path = serving_versions.model_base_path(serving_root, name)
+    serving_versions.remove_stale_staging(base_path)
+    chosen = serving_versions.next_version(base_path) if version is None else int(version)
+    if chosen < 1 or (base_path / str(chosen)).exists():
+        raise ValueError(f"Expected a new positive version number. Received: version={version}")
+    staged = serving_versions.staging_dir(base_path, chosen)
+    try:
+        write_savedmodel(staged, name)
+        metadata = serving_versions.read_export_metadata(staged)
+        serving_versions.write_export_metadata(staged, {**metadata, "version": chosen, "exported_at": _now()})
+        return serving_versions.commit_version(staged, base_path, chosen)
+    finally:
+        if staged.exists():
+            shutil.rmtree(staged)
+
+
+def roll_back_model(serving_root: str | Path, name: str) -> PublishDecision:
+    """Retire the newest version of `name` so TF Serving goes back to the previous one (logged)."""
+    base_path = serving_versions.model_base_path(serving_root, name)
+    retired, serving = serving_versions.roll_back(base_path)
+    decision = PublishDecision(
+        name=name, version=serving, decision="rolled_back",
+        reasons=[f"manual rollback: version {retired} retired"], checks={},
+        metrics=serving_versions.read_export_metadata(base_path / str(serving)).get("metrics", {}),
+        path=str(base_path / str(serving)), time=_now(), extra={"retired_version": retired})
+    serving_versions.append_publish_log(serving_root, decision.log_entry())
+    return decision
+
+
+def _headline(metrics: dict[str, Any], metric: str) -> dict[str, float]:
+    from models.serving.candidates import find_metric
+
+    value = find_metric(metrics, metric)
+    return {} if value is None else {metric: value}
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

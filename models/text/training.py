@@ -1,0 +1,387 @@
+"""Train a text model (sentiment or intent) from raw texts and write its model folder.
+
+Training input needs no TensorFlow: texts are tokenised with the shared Python tokeniser and
+mapped to integer arrays, so this runs on any Keras backend. What `train_text_model` does:
+
+1. label set: sentiment is always `negative, neutral, positive`; intent is the sorted labels;
+2. a stratified validation split (`validation_fraction`, seeded) unless one is given;
+3. vocabulary (tokens + character n-grams) from the training texts;
+4. optional TF-IDF linear model (the ensemble member) and, with `distillation_weight > 0`, its
+   out-of-fold probabilities as soft targets mixed into the attention model's targets;
+5. the attention model: AdamW, linear warm-up + cosine decay, label smoothing, balanced class
+   weights, dropout; the weights of the best validation epoch are kept;
+6. ensemble weight of the linear model chosen on validation (grid, best macro-F1, ties -> less
+   linear); for intent, the out-of-scope threshold that keeps `oos_keep_rate` of in-scope
+   validation texts (`models.text.evaluation.calibrate_oos_threshold`);
+7. the model folder: `model.keras`, `config.json`, `labels.json`, `tokens.txt`, `ngrams.txt`,
+   `linear.joblib` (when ensembling), `history.json`, `metrics.json`, `data_run.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.text.datasets import SENTIMENT_LABELS
+from models.text.evaluation import calibrate_oos_threshold, classification_metrics
+from models.text.vocabulary import TextVocabulary
+from pipeline.text_normalization import tokenize
+
+logger = logging.getLogger(__name__)
+TASKS = ("sentiment", "intent")
+
+
+@dataclass(frozen=True)
+class TextTrainingConfig:
+    """Everything a text-model training run needs (written to config.json).
+
+    Args:
+        task: `sentiment` or `intent`.
+        sequence_length: maximum tokens per text (longer texts are truncated).
+        embedding_dim, num_blocks, num_heads, feed_forward_dim, attention_units, dropout:
+            architecture (see `models.text.classifier.TextClassifierConfig`).
+        max_tokens: token vocabulary size cap.
+        max_ngrams: character n-gram vocabulary cap; 0 disables sub-word features.
+        ngrams_per_token: n-gram ids kept per token.
+        epochs, batch_size, learning_rate, weight_decay, warmup_fraction: optimisation.
+        label_smoothing: label smoothing of the cross-entropy.
+        class_weighting: weight examples by inverse class frequency (balanced).
+        validation_fraction: share of the training data held out for validation.
+        linear_ensemble: also train the TF-IDF linear model and average probabilities.
+        refit_linear: after the ensemble weight, the linear model's temperature and (intent) the
+            OOS threshold are chosen on the validation texts, refit the linear member on the
+            training *and* validation texts, as stacking ensembles refit their members (the
+            attention model keeps its early-stopped fit, which needed the validation texts).
+        distillation_weight: weight of the linear model's out-of-fold probabilities in the
+            attention model's targets (0 disables distillation).
+        auxiliary_weight: sample weight of auxiliary (multi-task) training examples.
+        oos_keep_rate: intent only: share of in-scope validation texts the OOS threshold keeps.
+        pretraining_epochs: passes of masked-token pretraining of the encoder (see
+            `models.text.pretraining`) over the training texts and the unlabelled texts given to
+            `train_text_model`, before the classifier is fitted; 0 disables it.
+        pretraining_mask_rate: share of each text's known tokens predicted in pretraining.
+        seed: seed of every random choice.
+    """
+
+    task: str = "sentiment"
+    sequence_length: int = 64
+    embedding_dim: int = 96
+    num_blocks: int = 1
+    num_heads: int = 2
+    feed_forward_dim: int = 192
+    attention_units: int = 64
+    dropout: float = 0.1
+    max_tokens: int = 20_000
+    max_ngrams: int = 20_000
+    ngrams_per_token: int = 16
+    epochs: int = 12
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    label_smoothing: float = 0.1
+    class_weighting: bool = True
+    validation_fraction: float = 0.1
+    linear_ensemble: bool = True
+    refit_linear: bool = True
+    distillation_weight: float = 0.0
+    auxiliary_weight: float = 1.0
+    oos_keep_rate: float = 0.95
+    pretraining_epochs: int = 0
+    pretraining_mask_rate: float = 0.15
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"Expected task in {TASKS}. Received: task={self.task!r}")
+        if not 0.0 < self.validation_fraction < 0.5:
+            raise ValueError(
+                "Expected validation_fraction in (0, 0.5). "
+                f"Received: validation_fraction={self.validation_fraction!r}")
+        if not 0.0 <= self.distillation_weight <= 1.0:
+            raise ValueError(
+                "Expected distillation_weight in [0, 1]. "
+                f"Received: distillation_weight={self.distillation_weight!r}")
+        for name in ("epochs", "batch_size", "sequence_length"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Expected {name} to be a positive int. Received: {name}={value!r}")
+        if not isinstance(self.pretraining_epochs, int) or self.pretraining_epochs < 0:
+            raise ValueError(
+                "Expected pretraining_epochs to be an int >= 0. "
+                f"Received: pretraining_epochs={self.pretraining_epochs!r}")
+        if not 0.0 < self.pretraining_mask_rate < 1.0:
+            raise ValueError(
+                "Expected pretraining_mask_rate in (0, 1). "
+                f"Received: pretraining_mask_rate={self.pretraining_mask_rate!r}")
+
+
+def _stratified_split(label_ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean validation mask with about `fraction` of each class (at least one if >= 2)."""
+    rng = np.random.default_rng(seed)
+    validation = np.zeros(len(label_ids), dtype=bool)
+    for label in np.unique(label_ids):
+        members = rng.permutation(np.flatnonzero(label_ids == label))
+        take = int(round(len(members) * fraction)) if len(members) >= 2 else 0
+        validation[members[: max(take, 1 if len(members) >= 2 else 0)]] = True
+    return validation
+
+
+def _label_set(task: str, labels: Sequence[str]) -> list[str]:
+    if task == "sentiment":
+        unknown = sorted(set(labels) - set(SENTIMENT_LABELS))
+        if unknown:
+            raise ValueError(
+                f"Expected sentiment labels in {SENTIMENT_LABELS}. Received: labels={unknown[:5]}")
+        return list(SENTIMENT_LABELS)
+    return sorted(set(labels))
+
+
+def _fit_attention_model(config, classifier_config, train_features, train_targets,
+                         sample_weight, validation_features, validation_ids, pretraining_features=None):
+    import keras
+
+    from models.text.classifier import build_text_classifier, probabilities_model
+
+    keras.utils.set_random_seed(config.seed)
+    model = build_text_classifier(classifier_config)
+    pretraining_history = {}
+    if pretraining_features is not None:
+        from models.text.pretraining import pretrain_masked_tokens
+
+        def report(epoch, logs):
+            logger.info("masked-token pretraining epoch %d/%d: %s", epoch + 1, config.pretraining_epochs,
+                        json.dumps({key: round(value, 4) for key, value in logs.items()}))
+
+        _, pretraining_history = pretrain_masked_tokens(
+            model, pretraining_features, config.pretraining_epochs, batch_size=config.batch_size,
+            learning_rate=config.learning_rate, mask_rate=config.pretraining_mask_rate, seed=config.seed,
+            on_epoch_end=report)
+    trainer = probabilities_model(model)
+    steps_per_epoch = int(np.ceil(len(train_targets) / config.batch_size))
+    total_steps = steps_per_epoch * config.epochs
+    warmup_steps = max(1, int(total_steps * config.warmup_fraction))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate * 0.05, decay_steps=total_steps - warmup_steps,
+        warmup_target=config.learning_rate, warmup_steps=warmup_steps, alpha=0.02,
+    )
+    trainer.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay,
+                                         clipnorm=1.0),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+    )
+    validation_targets = np.eye(classifier_config.num_classes, dtype="float32")[validation_ids]
+    best = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", mode="max", patience=config.epochs, restore_best_weights=True)
+    history = trainer.fit(
+        train_features, train_targets, sample_weight=sample_weight,
+        validation_data=(validation_features, validation_targets),
+        epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=0,
+        callbacks=[best],
+    )
+    if best.best_weights is not None:  # keep the best validation epoch
+        trainer.set_weights(best.best_weights)
+    return model, {**pretraining_history,
+                   **{key: [float(v) for v in values] for key, values in history.history.items()}}
+
+
+def train_text_model(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    config: TextTrainingConfig,
+    output_dir: str | Path,
+    validation: tuple[Sequence[str], Sequence[str]] | None = None,
+    auxiliary: tuple[Sequence[str], Sequence[str]] | None = None,
+    data_run: dict | None = None,
+    unlabelled: Sequence[str] | None = None,
+) -> dict:
+    """Train a text model and write its folder; return the validation metrics.
+
+    Args:
+        texts: raw training texts.
+        labels: their string labels.
+        config: the training configuration.
+        output_dir: model folder to write (created).
+        validation: explicit `(texts, labels)` validation set; default: a stratified split.
+        auxiliary: extra `(texts, labels)` used for training only (multi-task / joint training,
+            e.g. other finance sentiment sets), weighted by `config.auxiliary_weight`.
+        data_run: provenance written to data_run.json.
+        unlabelled: raw texts without labels for masked-token pretraining (with
+            `config.pretraining_epochs > 0`; the training texts are always part of that corpus).
+            The vocabulary stays that of the labelled training texts.
+
+    Returns:
+        `metrics.json`'s content: validation accuracy / macro-F1 of the attention model, the
+        linear model and the ensemble, the ensemble weight, the OOS threshold, training seconds.
+    """
+    from models.text.classifier import TextClassifierConfig
+    from models.text.linear import (
+        build_linear_text_classifier,
+        fit_temperature,
+        linear_decisions,
+        out_of_fold_probabilities,
+        softmax_with_temperature,
+    )
+
+    started = time.perf_counter()
+    texts = ["" if text is None else str(text) for text in texts]
+    labels = [str(label) for label in labels]
+    if len(texts) != len(labels):
+        raise ValueError(
+            f"Expected one label per text. Received: len(texts)={len(texts)}, "
+            f"len(labels)={len(labels)}")
+    if len(texts) < 4:
+        raise ValueError(f"Expected at least 4 training texts. Received: len(texts)={len(texts)}")
+    label_names = _label_set(config.task, labels + (list(validation[1]) if validation else []))
+    if len(label_names) < 2:
+        raise ValueError(f"Expected at least 2 distinct labels. Received: labels={label_names}")
+    index_of = {label: index for index, label in enumerate(label_names)}
+    label_ids = np.array([index_of[label] for label in labels])
+    if validation is None:
+        held_out = _stratified_split(label_ids, config.validation_fraction, config.seed)
+        validation_texts = [t for t, h in zip(texts, held_out, strict=False) if h]
+        validation_ids = label_ids[held_out]
+        train_texts = [t for t, h in zip(texts, held_out, strict=False) if not h]
+        train_ids = label_ids[~held_out]
+    else:
+        validation_texts = [str(text) for text in validation[0]]
+        validation_ids = np.array([index_of[str(label)] for label in validation[1]])
+        train_texts, train_ids = texts, label_ids
+    auxiliary_count = 0
+    if auxiliary is not None and len(auxiliary[0]):
+        auxiliary_ids = np.array([index_of[str(label)] for label in auxiliary[1]])
+        auxiliary_count = len(auxiliary_ids)
+        train_texts = train_texts + [str(text) for text in auxiliary[0]]
+        train_ids = np.concatenate([train_ids, auxiliary_ids])
+    num_classes = len(label_names)
+
+    vocabulary = TextVocabulary.fit(
+        train_texts, max_tokens=config.max_tokens, max_ngrams=config.max_ngrams,
+        ngrams_per_token=config.ngrams_per_token)
+    train_tokens = [tokenize(text) for text in train_texts]
+    sequence_length = int(min(config.sequence_length,
+                              max(8, np.percentile([len(t) for t in train_tokens], 99) + 1)))
+    train_features = vocabulary.encode_tokens(train_tokens, sequence_length)
+    validation_features = vocabulary.encode(validation_texts, sequence_length)
+    pretraining_features = None
+    if unlabelled is not None and len(unlabelled) and not config.pretraining_epochs:
+        raise ValueError(
+            "Expected pretraining_epochs > 0 when unlabelled texts are given. "
+            f"Received: pretraining_epochs=0, {len(unlabelled)} unlabelled texts")
+    if config.pretraining_epochs:
+        corpus = train_tokens + [tokenize("" if text is None else str(text)) for text in (unlabelled or [])]
+        pretraining_features = vocabulary.encode_tokens(corpus, sequence_length)
+
+    targets = np.full((len(train_ids), num_classes), 0.0, dtype="float32")
+    targets[np.arange(len(train_ids)), train_ids] = 1.0
+    linear = None
+    if config.linear_ensemble or config.distillation_weight > 0:
+        linear = build_linear_text_classifier(seed=config.seed)
+        linear.fit(train_texts, [label_names[i] for i in train_ids])
+    if config.distillation_weight > 0:
+        soft = out_of_fold_probabilities(train_texts, train_ids, label_names, seed=config.seed)
+        targets = (1.0 - config.distillation_weight) * targets + config.distillation_weight * soft
+
+    counts = np.bincount(train_ids, minlength=num_classes).astype("float64")
+    class_weight = np.where(counts > 0, len(train_ids) / (num_classes * np.maximum(counts, 1)), 0.0)
+    sample_weight = class_weight[train_ids] if config.class_weighting else np.ones(len(train_ids))
+    if auxiliary_count:
+        sample_weight = sample_weight.copy()
+        sample_weight[-auxiliary_count:] *= config.auxiliary_weight
+    classifier_config = TextClassifierConfig(
+        vocabulary_size=vocabulary.size, num_classes=num_classes, sequence_length=sequence_length,
+        ngram_vocabulary_size=vocabulary.ngram_size, ngrams_per_token=config.ngrams_per_token,
+        embedding_dim=config.embedding_dim, num_blocks=config.num_blocks,
+        num_heads=config.num_heads, feed_forward_dim=config.feed_forward_dim,
+        attention_units=config.attention_units, dropout=config.dropout,
+    )
+    model, history = _fit_attention_model(
+        config, classifier_config, train_features, targets, sample_weight.astype("float32"),
+        validation_features, validation_ids, pretraining_features)
+
+    attention_probabilities = np.asarray(
+        model.predict(validation_features, batch_size=256, verbose=0)["probabilities"])
+    validation_labels = [label_names[i] for i in validation_ids]
+
+    def metrics_of(probabilities: np.ndarray) -> dict:
+        return classification_metrics(
+            validation_labels, [label_names[i] for i in probabilities.argmax(axis=1)])
+
+    metrics: dict = {"protocol": (
+        "validation split: " + ("given" if validation is not None else
+                                f"stratified {config.validation_fraction:.0%} of the training "
+                                f"data, seed {config.seed}")),
+        "attention_model": metrics_of(attention_probabilities)}
+    linear_weight = 0.0
+    linear_temperature = None
+    final_probabilities = attention_probabilities
+    if config.linear_ensemble and linear is not None:
+        decisions = linear_decisions(linear, validation_texts, label_names)
+        linear_temperature = fit_temperature(decisions, validation_ids)
+        linear_validation = softmax_with_temperature(decisions, linear_temperature)
+        metrics["linear_model"] = metrics_of(linear_validation)
+        best_f1 = -1.0
+        for weight in np.linspace(0.0, 1.0, 11):
+            mixed = (1 - weight) * attention_probabilities + weight * linear_validation
+            f1 = metrics_of(mixed)["macro_f1"]
+            if f1 > best_f1 + 1e-9:
+                best_f1, linear_weight = f1, float(weight)
+        final_probabilities = ((1 - linear_weight) * attention_probabilities
+                               + linear_weight * linear_validation)
+        metrics["ensemble"] = metrics_of(final_probabilities)
+        metrics["ensemble_linear_weight"] = linear_weight
+        metrics["linear_temperature"] = linear_temperature
+    oos_threshold = None
+    if config.task == "intent":
+        oos_threshold = calibrate_oos_threshold(final_probabilities.max(axis=1), config.oos_keep_rate)
+        metrics["oos_threshold"] = oos_threshold
+        metrics["oos_threshold_rule"] = (
+            f"the threshold keeping {config.oos_keep_rate:.0%} of in-scope validation texts "
+            "(quantile of the max class probability)")
+    if config.linear_ensemble and linear is not None and config.refit_linear:
+        # Everything chosen on validation is fixed by now: the linear member may learn from it.
+        refit_texts = train_texts + validation_texts
+        refit_ids = np.concatenate([train_ids, validation_ids])
+        linear = build_linear_text_classifier(seed=config.seed)
+        linear.fit(refit_texts, [label_names[i] for i in refit_ids])
+        metrics["linear_refit_count"] = len(refit_texts)
+    metrics["training_seconds"] = round(time.perf_counter() - started, 1)
+    metrics["train_count"] = int(len(train_ids))
+    metrics["auxiliary_count"] = int(auxiliary_count)
+    metrics["pretraining_text_count"] = 0 if pretraining_features is None else len(pretraining_features["token_ids"])
+
+    output = Path(output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    model.save(output / "model.keras")
+    vocabulary_settings = vocabulary.save(output)
+    if config.linear_ensemble and linear is not None:
+        import joblib
+
+        joblib.dump(linear, output / "linear.joblib")
+    (output / "labels.json").write_text(json.dumps(label_names, indent=2))
+    (output / "config.json").write_text(json.dumps({
+        "task": config.task,
+        "labels": label_names,
+        "sequence_length": sequence_length,
+        "vocabulary": vocabulary_settings,
+        "classifier": classifier_config.to_dict(),
+        "training": asdict(config),
+        "ensemble": {"linear_weight": linear_weight if config.linear_ensemble else 0.0,
+                     "linear_file": "linear.joblib" if config.linear_ensemble else None,
+                     "linear_temperature": linear_temperature},
+        "oos_threshold": oos_threshold,
+        "score": "p(positive) - p(negative)" if config.task == "sentiment" else None,
+    }, indent=2))
+    (output / "history.json").write_text(json.dumps(history, indent=2))
+    (output / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (output / "data_run.json").write_text(json.dumps(data_run or {}, indent=2, default=str))
+    logger.info("trained %s model in %.1fs: %s", config.task, metrics["training_seconds"],
+                json.dumps({k: v for k, v in metrics.items() if isinstance(v, dict)}))
+    return metrics

@@ -1,0 +1,83 @@
+"""`seqlens dashboard`: start the Streamlit dashboard over an artifacts root."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def dashboard_app_file() -> Path:
+    """The Streamlit script `dashboard/app.py`, found without importing the dashboard package.
+
+    The dashboard sits above the application in the layering (it imports `seqlens`), so the
+    command that starts it locates its script on the import path and runs it in a child
+    process: `streamlit run` imports it there.
+    """
+    spec = importlib.util.find_spec("dashboard")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "Expected the `dashboard` package to be installed beside `seqlens`. "
+            "Received: no package named 'dashboard' on the import path")
+    return Path(next(iter(spec.submodule_search_locations))) / "app.py"
+
+
+def register(commands) -> None:
+    """Add `seqlens dashboard` to `commands` (see `seqlens.cli.CommandGroups`)."""
+    parser = commands.top.add_parser(
+        "dashboard",
+        help="start the Streamlit dashboard (predictions and the attention behind them)",
+        description="Start the Streamlit dashboard over the artifacts a seqlens run produced.",
+    )
+    parser.add_argument("--artifacts", type=Path, default=None,
+                        help="artifacts root (default: $SEQLENS_ARTIFACTS, else ./seqlens-demo)")
+    parser.add_argument("--item-metadata", type=Path, default=None,
+                        help="item titles: a MovieLens movies.csv (movieId,title,...) or an "
+                             "item_id,title CSV (default: <artifacts>/raw/movies.csv if present)")
+    parser.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    parser.add_argument("--address", default="localhost",
+                        help="address to bind (default localhost; 0.0.0.0 to expose it)")
+    parser.add_argument("--headless", action="store_true",
+                        help="do not open a browser window")
+    parser.set_defaults(handler=run_dashboard)
+
+
+def streamlit_command(artifacts: Path, port: int, address: str = "localhost",
+                      headless: bool = False, item_metadata: Path | None = None) -> list[str]:
+    """The `streamlit run` command line for the dashboard app."""
+    if not 1 <= port <= 65535:
+        raise ValueError(f"Expected port in [1, 65535]. Received: port={port}")
+    extra = ["--item-metadata", str(item_metadata)] if item_metadata else []
+    return [
+        sys.executable, "-m", "streamlit", "run", str(dashboard_app_file()),
+        "--server.port", str(port), "--server.address", address,
+        "--server.headless", "true" if headless else "false",
+        "--browser.gatherUsageStats", "false",
+        "--", "--artifacts", str(artifacts), *extra,
+    ]
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    """Run `streamlit run dashboard/app.py` until interrupted; returns Streamlit's exit code."""
+    from seqlens.layout import ARTIFACTS_ENV_VAR, default_artifacts_root
+
+    artifacts = (args.artifacts or default_artifacts_root()).resolve()
+    if not artifacts.is_dir():
+        raise FileNotFoundError(
+            f"Expected an existing artifacts folder (run `seqlens demo --output {artifacts}` "
+            f"first). Received: artifacts={str(artifacts)!r}"
+        )
+    if args.item_metadata is not None and not args.item_metadata.is_file():
+        raise FileNotFoundError(
+            f"Expected an existing item metadata CSV. Received: item_metadata={str(args.item_metadata)!r}")
+    item_metadata = args.item_metadata.resolve() if args.item_metadata else None
+    command = streamlit_command(artifacts, args.port, args.address, args.headless, item_metadata)
+    environment = {**os.environ, ARTIFACTS_ENV_VAR: str(artifacts)}
+    print(f"seqlens dashboard: http://{args.address}:{args.port} over {artifacts}", flush=True)
+    try:
+        return subprocess.call(command, env=environment)
+    except KeyboardInterrupt:
+        return 0

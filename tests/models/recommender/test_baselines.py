@@ -1,0 +1,50 @@
+"""Baselines: most-popular and Markov by hand; GRU4Rec learns the planted rule."""
+
+import keras
+import numpy as np
+import pytest
+
+from models.recommender.baselines import GRU4RecModel, MarkovChainScorer, MostPopularScorer
+from models.recommender.ranking_metrics import evaluate_scorer
+from models.recommender.sequence_batches import NextItemBatches
+from models.recommender.training import model_scorer
+from tests.recommender_fixtures import planted_data
+
+
+def test_most_popular_scores_are_counts():
+    scorer = MostPopularScorer(np.array([0, 0, 3, 1, 2]))
+    np.testing.assert_array_equal(scorer([np.array([2]), np.array([3])]), [[0, 0, 3, 1, 2]] * 2)
+
+
+def test_markov_counts_transitions_from_the_last_item():
+    sequences = [np.array([2, 3, 4]), np.array([2, 3]), np.array([2, 4])]
+    scorer = MarkovChainScorer(sequences, 5)
+    scores = scorer([np.array([4, 2]), np.array([3])])
+    # from 2: -> 3 twice, -> 4 once; popularity (2:3, 3:2, 4:2) only breaks ties below 1
+    assert np.argmax(scores[0]) == 3 and scores[0, 3] > scores[0, 4] > scores[0, 2]
+    assert scores[0, 3] == pytest.approx(2 + 0.5 * 2 / 3)
+    assert np.argmax(scores[1]) == 4
+    with pytest.raises(ValueError, match="Received: vocabulary_size=2"):
+        MarkovChainScorer(sequences, 2)
+
+
+@pytest.mark.keras_backend
+def test_gru4rec_learns_the_planted_rule_and_round_trips_config():
+    data = planted_data(num_users=300, num_items=150)
+    keras.utils.set_random_seed(0)
+    model = GRU4RecModel(data.vocabulary_size, hidden_dim=32, max_length=16, dropout=0.0)
+    model.build((None, 16))
+    assert GRU4RecModel.from_config(model.get_config()).get_config() == model.get_config()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
+    batches = NextItemBatches(data.training_sequences(), 16, data.vocabulary_size, tokens_per_batch=512)
+    histories, targets, users = data.evaluation_examples("test")
+    interacted = [data.sequences[u] for u in users]
+    before = evaluate_scorer(model_scorer(model, 16), histories, targets, interacted, data.vocabulary_size)
+    for epoch in range(5):
+        batches.set_epoch(epoch)
+        model.fit(batches, epochs=1, verbose=0)
+    after = evaluate_scorer(model_scorer(model, 16), histories, targets, interacted, data.vocabulary_size)
+    assert before["full"]["HR@10"] < 0.3
+    assert after["full"]["HR@10"] > 0.8
+    _, attention = model.score_last(np.array([[0, 3, 4]]))
+    assert attention is None
