@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from models.serving.gate import GateCheck, compare_rankings
+from models.serving.gate import DEFAULT_SCORE_TOLERANCE, GateCheck, compare_rankings
 from models.serving.publish import ServingCandidate
 from models.serving.recommender_signature import (
     RecommenderServingSpec,
@@ -22,7 +22,6 @@ from models.serving.recommender_signature import (
     pad_histories,
 )
 
-DEFAULT_SCORE_TOLERANCE = 1e-3
 GATE_BATCH_SIZE = 256
 
 
@@ -109,46 +108,6 @@ def recommender_candidate(model: Any, spec: RecommenderServingSpec,
         latency_inputs={"history": pad_histories([latency_history]),
                         "k": np.array([k], dtype="int32")},
         metrics=dict(metrics), metric=metric, source=source)
-
-
-def find_metric(metrics: dict[str, Any], metric: str) -> float | None:
-    """The headline value of `metric` in a metrics.json document (nested or flat), or `None`.
-
-    Recommender metrics.json (`models.recommender.evaluation`): `headline["full/NDCG@10"]`, else
-    `models.recommender.model.full["NDCG@10"]` (the full-ranking protocol, never a baseline's).
-    Otherwise a key equal to `metric` (case-insensitive) at any depth: the full-ranking protocol
-    first, then the shallowest, then the first found; baselines (`most_popular`, `markov`,
-    `linear_model`, ...) only when nothing else has it.
-    """
-    if not isinstance(metrics, dict):
-        return None
-    wanted = metric.lower()
-    headline = metrics.get("headline")
-    if isinstance(headline, dict):
-        for key in (f"full/{wanted}", wanted):
-            value = {str(name).lower(): value for name, value in headline.items()}.get(key)
-            if isinstance(value, int | float):
-                return float(value)
-    models = metrics.get("models")
-    if isinstance(models, dict) and isinstance(models.get("recommender"), dict):
-        metrics = models["recommender"]
-    found: list[tuple[int, int, int, float]] = []
-
-    def walk(node: Any, path: tuple[str, ...]) -> None:
-        for key, value in node.items():
-            if str(key).lower() == wanted and isinstance(value, int | float) and not isinstance(value, bool):
-                text = "/".join(path).lower()
-                baseline = any(name in text for name in _BASELINE_NAMES)
-                protocol = 0 if "full" in text else 2 if "sampled" in text else 1
-                found.append((int(baseline), protocol, len(path), len(found), float(value)))
-            elif isinstance(value, dict):
-                walk(value, (*path, str(key)))
-
-    walk(metrics, ())
-    return min(found)[-1] if found else None
-
-
-_BASELINE_NAMES = ("most_popular", "markov", "linear_model", "baseline", "gru4rec")
 
 
 def held_out_histories(data_dir: str | Path, num_users: int = 256, seed: int = 0) -> list[list[str]]:

@@ -15,6 +15,19 @@ from typing import Any
 
 import numpy as np
 
+# The gate's defaults: the one place the publisher, `seqlens publish`, the batch path and the DAG
+# read them from.
+DEFAULT_METRIC_TOLERANCE = 0.01  # how far below the served version a headline metric may fall
+DEFAULT_SCORE_TOLERANCE = 1e-3  # largest |SavedModel - Keras| score difference
+DEFAULT_LATENCY_P99_MS = 250.0  # a sanity limit on a shared CPU; set the real SLO per call
+DEFAULT_LATENCY_REQUESTS = 200  # single requests timed for the p99
+DEFAULT_GATE_REQUESTS = 256  # held-out users or texts the SavedModel is compared on
+DEFAULT_KEEP = 3  # published versions kept for rollback
+# The metric each kind of model must not regress on (higher is better), as its evaluation
+# writes it.
+HEADLINE_METRICS = {"recommender": "ndcg@10", "sentiment": "macro_f1", "intent": "accuracy"}
+TEXT_TASKS = ("sentiment", "intent")
+
 
 @dataclass
 class GateCheck:
@@ -168,3 +181,59 @@ def check_session_loader(export_dir: str, inputs: Mapping[str, np.ndarray],
                          f"the session loader's outputs differ from tf.saved_model.load's: {mismatched}",
                          details)
     return GateCheck("session_loader", True, "", details)
+
+
+def find_metric(metrics: dict[str, Any], metric: str) -> float | None:
+    """The headline value of `metric` in a metrics.json document (nested or flat), or `None`.
+
+    Recommender metrics.json (`models.recommender.evaluation`): `headline["full/NDCG@10"]`, else
+    `models.recommender.model.full["NDCG@10"]` (the full-ranking protocol, never a baseline's).
+    Otherwise a key equal to `metric` (case-insensitive) at any depth: the full-ranking protocol
+    first, then the shallowest, then the first found; baselines (`most_popular`, `markov`,
+    `linear_model`, ...) only when nothing else has it.
+    """
+    if not isinstance(metrics, dict):
+        return None
+    wanted = metric.lower()
+    headline = metrics.get("headline")
+    if isinstance(headline, dict):
+        for key in (f"full/{wanted}", wanted):
+            value = {str(name).lower(): value for name, value in headline.items()}.get(key)
+            if isinstance(value, int | float):
+                return float(value)
+    models = metrics.get("models")
+    if isinstance(models, dict) and isinstance(models.get("recommender"), dict):
+        metrics = models["recommender"]
+    found: list[tuple[int, int, int, float]] = []
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        for key, value in node.items():
+            if str(key).lower() == wanted and isinstance(value, int | float) and not isinstance(value, bool):
+                text = "/".join(path).lower()
+                baseline = any(name in text for name in _BASELINE_NAMES)
+                protocol = 0 if "full" in text else 2 if "sampled" in text else 1
+                found.append((int(baseline), protocol, len(path), len(found), float(value)))
+            elif isinstance(value, dict):
+                walk(value, (*path, str(key)))
+
+    walk(metrics, ())
+    return min(found)[-1] if found else None
+
+
+_BASELINE_NAMES = ("most_popular", "markov", "linear_model", "baseline", "gru4rec")
+
+
+def headline_metric_value(kind: str, metrics: dict[str, Any]) -> float | None:
+    """The headline metric (`HEADLINE_METRICS[kind]`) of a model's `metrics.json`, or `None`.
+
+    The recommender's evaluation lists the recommender and its baselines (`find_metric` takes
+    the recommender's full-ranking figure); a text model's lists its members, and the graph that
+    is exported for serving is the `attention_model`, so its figure counts.
+    """
+    if kind not in HEADLINE_METRICS:
+        raise ValueError(
+            f"Expected kind to be one of {sorted(HEADLINE_METRICS)}. Received: kind={kind!r}")
+    subtree = metrics
+    if kind in TEXT_TASKS and isinstance(metrics.get("attention_model"), dict):
+        subtree = metrics["attention_model"]
+    return find_metric(subtree, HEADLINE_METRICS[kind])

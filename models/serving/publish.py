@@ -27,13 +27,22 @@ from pathlib import Path
 from typing import Any
 
 from models.serving import versions as serving_versions
-from models.serving.gate import GateCheck, check_latency, check_session_loader, compare_metric
+from models.serving.gate import (
+    DEFAULT_GATE_REQUESTS,
+    DEFAULT_KEEP,
+    DEFAULT_LATENCY_P99_MS,
+    DEFAULT_LATENCY_REQUESTS,
+    DEFAULT_METRIC_TOLERANCE,
+    DEFAULT_SCORE_TOLERANCE,
+    GateCheck,
+    check_latency,
+    check_session_loader,
+    compare_metric,
+    find_metric,
+)
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_KEEP = 3
-DEFAULT_METRIC_TOLERANCE = 0.01
-DEFAULT_LATENCY_P99_MS = 250.0  # a sanity limit on a shared CPU; set the real SLO per call
 
 
 @dataclass
@@ -96,7 +105,7 @@ class PublishDecision:
 def publish_candidate(candidate: ServingCandidate, serving_root: str | Path, name: str, *,
                       version: int | None = None, keep: int = DEFAULT_KEEP,
                       metric_tolerance: float = DEFAULT_METRIC_TOLERANCE,
-                      latency_p99_ms: float = DEFAULT_LATENCY_P99_MS, latency_requests: int = 200,
+                      latency_p99_ms: float = DEFAULT_LATENCY_P99_MS, latency_requests: int = DEFAULT_LATENCY_REQUESTS,
                       before_commit: Callable[[Path], None] | None = None) -> PublishDecision:
     """Export, gate and (if it passes) atomically publish `candidate` as `<serving_root>/<name>/<version>`.
 
@@ -177,8 +186,8 @@ def publish_candidate(candidate: ServingCandidate, serving_root: str | Path, nam
 def publish_model(model_dir: str | Path, serving_root: str | Path, name: str, *,
                   data: str | Path | None = None, metric_tolerance: float = DEFAULT_METRIC_TOLERANCE,
                   keep: int = DEFAULT_KEEP, latency_p99_ms: float = DEFAULT_LATENCY_P99_MS,
-                  version: int | None = None, num_requests: int = 256, seed: int = 0,
-                  score_tolerance: float = 1e-3, jit_compile: bool = False) -> PublishDecision:
+                  version: int | None = None, num_requests: int = DEFAULT_GATE_REQUESTS, seed: int = 0,
+                  score_tolerance: float = DEFAULT_SCORE_TOLERANCE, jit_compile: bool = False) -> PublishDecision:
     """Gate and publish a trained model folder (recommender, sentiment or intent): the Python API
     behind `seqlens publish`, for the demo and the Airflow DAG.
 
@@ -242,8 +251,6 @@ def roll_back_model(serving_root: str | Path, name: str) -> PublishDecision:
 
 
 def _headline(metrics: dict[str, Any], metric: str) -> dict[str, float]:
-    from models.serving.candidates import find_metric
-
     value = find_metric(metrics, metric)
     return {} if value is None else {metric: value}
 

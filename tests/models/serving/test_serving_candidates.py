@@ -3,7 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from models.serving.candidates import find_metric, held_out_histories, held_out_texts, model_kind
+from models.serving.candidates import held_out_histories, held_out_texts, model_kind
+from models.serving.gate import find_metric
 from tests.recommender_fixtures import write_events_run
 
 RECOMMENDER_METRICS = {
