@@ -39,9 +39,11 @@ browser-deps:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 --dist loadfile -q -m keras_backend
 
