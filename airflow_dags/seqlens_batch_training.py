@@ -49,10 +49,20 @@ from seqlens.batch import BatchSettings  # light: no TensorFlow, Beam or Keras a
 SCHEDULE = os.environ.get("AIRFLOW_VAR_SEQLENS_BATCH_SCHEDULE", "@daily")
 
 # Bad input (a missing part, a wrong path or setting) fails at once; anything else is retried.
-NO_RETRY_ON_BAD_INPUT = ExceptionRetryPolicy(rules=[RetryRule(
-    exception=["seqlens.batch.StepUnavailableError", "seqlens.batch.StepInputError",
-               "builtins.ValueError", "builtins.FileNotFoundError"],
-    action=RetryAction.FAIL, reason="bad input or missing part: retrying cannot help")])
+NO_RETRY_ON_BAD_INPUT = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(
+            exception=[
+                "seqlens.batch.StepUnavailableError",
+                "seqlens.batch.StepInputError",
+                "builtins.ValueError",
+                "builtins.FileNotFoundError",
+            ],
+            action=RetryAction.FAIL,
+            reason="bad input or missing part: retrying cannot help",
+        )
+    ]
+)
 
 DEFAULT_ARGS = {
     "owner": "seqlens",
@@ -80,20 +90,22 @@ def _setting_param(name: str, value: int | float) -> Param:
     if isinstance(value, float):
         bound = {"exclusiveMinimum": 0} if name == "latency_p99_ms" else {"minimum": 0}
         return Param(value, type="number", description=description, **bound)
-    return Param(value, type="integer", minimum=0 if name == "seed" else 1,
-                 description=description)
+    return Param(value, type="integer", minimum=0 if name == "seed" else 1, description=description)
 
 
 PARAMS = {
-    "artifacts_root": Param("", type="string",
-                            description="folder of every run (empty: Variable, env, AIRFLOW_HOME)"),
-    "serving_root": Param("", type="string",
-                          description="TF Serving model root (empty: <artifacts_root>/serving)"),
+    "artifacts_root": Param(
+        "", type="string", description="folder of every run (empty: Variable, env, AIRFLOW_HOME)"
+    ),
+    "serving_root": Param(
+        "", type="string", description="TF Serving model root (empty: <artifacts_root>/serving)"
+    ),
     "events_log": Param("", type="string", description="events log (empty: generate)"),
     "news_log": Param("", type="string", description="news log (empty: generate)"),
     "chats_log": Param("", type="string", description="chats log (empty: generate)"),
-    "limit_to_interval": Param(True, type="boolean",
-                               description="drop log rows after the data interval's end"),
+    "limit_to_interval": Param(
+        True, type="boolean", description="drop log rows after the data interval's end"
+    ),
     # every field of seqlens.batch.BatchSettings, with its default (one definition)
     **{name: _setting_param(name, value) for name, value in BatchSettings().to_dict().items()},
 }
@@ -103,9 +115,12 @@ def _batch_run(run_info: dict):
     """The `seqlens.batch.BatchRun` described by `prepare_run`'s XCom."""
     from seqlens.batch import BatchRun, BatchSettings
 
-    return BatchRun(root=run_info["root"], serving_root=run_info["serving_root"],
-                    settings=BatchSettings.from_mapping(run_info["settings"]),
-                    until_timestamp=run_info["until_timestamp"])
+    return BatchRun(
+        root=run_info["root"],
+        serving_root=run_info["serving_root"],
+        settings=BatchSettings.from_mapping(run_info["settings"]),
+        until_timestamp=run_info["until_timestamp"],
+    )
 
 
 @dag(
@@ -129,17 +144,28 @@ def seqlens_batch_training():
         base_root = params["artifacts_root"] or _default_artifacts_root()
         run_root = batch.interval_run_root(base_root, _interval_key(context))
         serving_root = params["serving_root"] or os.path.join(base_root, "serving")
-        run = batch.BatchRun(root=run_root, serving_root=serving_root,
-                             settings=batch.BatchSettings.from_mapping(params))
+        run = batch.BatchRun(
+            root=run_root,
+            serving_root=serving_root,
+            settings=batch.BatchSettings.from_mapping(params),
+        )
         logs = {kind: params[f"{kind}_log"] for kind in batch.PIPELINE_KINDS}
         if not all(logs.values()):
             generated = batch.generate_inputs(run)
             logs = {kind: logs[kind] or generated[kind] for kind in logs}
         interval_end = context.get("data_interval_end")
-        until = (int(interval_end.timestamp())
-                 if params["limit_to_interval"] and interval_end is not None else None)
-        return {"root": str(run.root), "serving_root": str(run.serving_root),
-                "settings": run.settings.to_dict(), "logs": logs, "until_timestamp": until}
+        until = (
+            int(interval_end.timestamp())
+            if params["limit_to_interval"] and interval_end is not None
+            else None
+        )
+        return {
+            "root": str(run.root),
+            "serving_root": str(run.serving_root),
+            "settings": run.settings.to_dict(),
+            "logs": logs,
+            "until_timestamp": until,
+        }
 
     @task
     def pipeline(run_info: dict, kind: str) -> str:
@@ -166,8 +192,9 @@ def seqlens_batch_training():
         return batch.train_text_model(_batch_run(run_info), task_name)
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
-    def validation_gate(run_info: dict, metrics: dict, sentiment_dir: str,
-                        intent_dir: str) -> list[str]:
+    def validation_gate(
+        run_info: dict, metrics: dict, sentiment_dir: str, intent_dir: str
+    ) -> list[str]:
         """The names of the candidates that pass; an empty list skips `publish`."""
         from seqlens import batch
 
@@ -196,7 +223,8 @@ def seqlens_batch_training():
     recommender_dir = train_recommender(run_info, events_run)
     metrics = evaluate_recommender(run_info, recommender_dir)
     sentiment_dir = train_text_model.override(task_id="train_sentiment")(
-        run_info, news_run, "sentiment")
+        run_info, news_run, "sentiment"
+    )
     intent_dir = train_text_model.override(task_id="train_intent")(run_info, chats_run, "intent")
     passed = validation_gate(run_info, metrics, sentiment_dir, intent_dir)
     published = publish(run_info, passed)
@@ -209,7 +237,8 @@ def _default_artifacts_root() -> str:
     from airflow.sdk import Variable
 
     fallback = os.environ.get("SEQLENS_ARTIFACTS") or os.path.join(
-        os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), "seqlens")
+        os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), "seqlens"
+    )
     return Variable.get("seqlens_artifacts_root", default=fallback)
 
 

@@ -71,8 +71,9 @@ def server_timings(root: Path, repeats: int) -> dict[str, dict]:
             "reruns": len(after_first),
             "errors_on_page": [element.value for element in app.exception]
             + [element.value for element in app.error],
-            "empty_states_on_page": [element.value for element in app.info
-                                     if "seqlens" in element.value],
+            "empty_states_on_page": [
+                element.value for element in app.info if "seqlens" in element.value
+            ],
         }
     return results
 
@@ -100,8 +101,10 @@ def browser_timings(root: Path, repeats: int) -> dict[str, dict]:
 
     work = Path(tempfile.mkdtemp(prefix="seqlens-bench-dashboard-"))
     results: dict[str, dict] = {}
-    with streamlit_server(root.resolve(), work / "streamlit.log") as url, \
-            chromium(work / "profile") as driver:
+    with (
+        streamlit_server(root.resolve(), work / "streamlit.log") as url,
+        chromium(work / "profile") as driver,
+    ):
         first: dict[str, float] = {}
         for page, (url_path, title) in PAGES.items():
             started = time.perf_counter()
@@ -170,7 +173,8 @@ def markdown_section(report: dict) -> str:
             f"| {page} | {server['first_run_seconds']:.2f} | {server['rerun_median_seconds']:.2f} / "
             f"{server['rerun_max_seconds']:.2f} | "
             f"{browser['first_visit_seconds'] if browser else 'n/a'} | {pair('navigate')} | "
-            f"{pair('reload')} |")
+            f"{pair('reload')} |"
+        )
     verdict = "yes" if report["all_pages_under_target_after_first_load"] else "no"
     lines += [
         "",
@@ -190,12 +194,19 @@ def markdown_section(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--artifacts", type=Path, default=PROJECT_ROOT / "seqlens-demo")
-    parser.add_argument("--artifacts-note", default="",
-                        help="how the artifacts were made, for the report (e.g. 'seqlens demo --fast')")
+    parser.add_argument(
+        "--artifacts-note",
+        default="",
+        help="how the artifacts were made, for the report (e.g. 'seqlens demo --fast')",
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-browser", action="store_true")
-    parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "bench" / "results" / "dashboard.json")
-    parser.add_argument("--section", type=Path, default=PROJECT_ROOT / "bench" / "sections" / "dashboard.md")
+    parser.add_argument(
+        "--results", type=Path, default=PROJECT_ROOT / "bench" / "results" / "dashboard.json"
+    )
+    parser.add_argument(
+        "--section", type=Path, default=PROJECT_ROOT / "bench" / "sections" / "dashboard.md"
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1:
         raise ValueError(f"Expected repeats >= 1. Received: repeats={args.repeats}")
@@ -203,19 +214,29 @@ def main(argv: list[str] | None = None) -> int:
     load_before = list(os.getloadavg())
     if args.artifacts.is_dir():
         root = args.artifacts.resolve()
-        description = f"`{args.artifacts}`" + (f" ({args.artifacts_note})" if args.artifacts_note else "")
+        description = f"`{args.artifacts}`" + (
+            f" ({args.artifacts_note})" if args.artifacts_note else ""
+        )
     else:
-        print(f"{args.artifacts} not found: building the test fixture root with tiny trained models")
+        print(
+            f"{args.artifacts} not found: building the test fixture root with tiny trained models"
+        )
         root = fixture_root()
-        description = ("the tests' fixture root (30 users, 40 items, 40 chats, 2 tickers) with tiny "
-                       "real models trained by `tests/dashboard_fixtures.write_trained_models`")
+        description = (
+            "the tests' fixture root (30 users, 40 items, 40 chats, 2 tickers) with tiny "
+            "real models trained by `tests/dashboard_fixtures.write_trained_models`"
+        )
     report: dict = {
         "benchmark": "dashboard",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": shlex.join([".venv/bin/python", "bench/dashboard.py", *(argv or sys.argv[1:])]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(), "note": MACHINE_NOTE,
-                    "load_average_before": [round(value, 2) for value in load_before]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "note": MACHINE_NOTE,
+            "load_average_before": [round(value, 2) for value in load_before],
+        },
         "artifacts": str(root),
         "artifacts_description": description,
         "protocol": (
@@ -225,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             "Chromium 1400x1000; every page visited once, then, "
             f"{args.repeats} rounds of clicking each page's sidebar link, then {args.repeats} full "
             "reloads of each page (`driver.get`); timed until the script has finished "
-            "(`data-test-script-state=notRunning`) and the page's title is shown."),
+            "(`data-test-script-state=notRunning`) and the page's title is shown."
+        ),
         "target_seconds_per_page_after_first_load": TARGET_SECONDS,
     }
     report["server"] = server_timings(root, args.repeats)
@@ -234,8 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_browser and browser_available():
         report["browser"] = browser_timings(root, args.repeats)
     report["machine"]["load_average_after"] = [round(value, 2) for value in os.getloadavg()]
-    worst = max([page["rerun_max_seconds"] for page in report["server"].values()] + [
-        page["navigate_max_seconds"] for page in report.get("browser", {}).values()])
+    worst = max(
+        [page["rerun_max_seconds"] for page in report["server"].values()]
+        + [page["navigate_max_seconds"] for page in report.get("browser", {}).values()]
+    )
     report["all_pages_under_target_after_first_load"] = worst < TARGET_SECONDS
     report["worst_seconds_after_first_load"] = worst
     args.results.parent.mkdir(parents=True, exist_ok=True)

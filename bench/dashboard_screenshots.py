@@ -32,9 +32,13 @@ from tests.dashboard_browser_harness import (  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--artifacts", type=Path, default=None)
-    parser.add_argument("--output", type=Path, default=Path(tempfile.gettempdir()) / "seqlens-screenshots")
+    parser.add_argument(
+        "--output", type=Path, default=Path(tempfile.gettempdir()) / "seqlens-screenshots"
+    )
     parser.add_argument("--readme-page", default="recommendations", choices=list(PAGES))
-    parser.add_argument("--readme-image", type=Path, default=PROJECT_ROOT / "docs" / "dashboard.png")
+    parser.add_argument(
+        "--readme-image", type=Path, default=PROJECT_ROOT / "docs" / "dashboard.png"
+    )
     parser.add_argument("--width", type=int, default=1400)
     args = parser.parse_args(argv)
 
@@ -47,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"using fixture artifacts at {root}")
     args.output.mkdir(parents=True, exist_ok=True)
     failures = 0
-    with streamlit_server(root.resolve(), work / "streamlit.log") as url, \
-            chromium(work / "profile", width=args.width) as driver:
+    with (
+        streamlit_server(root.resolve(), work / "streamlit.log") as url,
+        chromium(work / "profile", width=args.width) as driver,
+    ):
         for page, (url_path, title) in PAGES.items():
             driver.set_window_size(args.width, 1000)
             driver.get(f"{url}/{url_path}")

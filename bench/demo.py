@@ -24,7 +24,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 # `python bench/demo.py` puts bench/ first on sys.path, where bench/pipeline.py would shadow the
 # `pipeline` package: import the project from the repository root instead.
 sys.path[:] = [str(BENCH_DIR.parent)] + [
-    entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR]
+    entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR
+]
 MACHINE = "2-core CPU, 24 GiB, shared with other jobs"
 TARGET_SECONDS = 600
 
@@ -33,8 +34,13 @@ def machine_details() -> dict:
     memory_gib = None
     if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
         memory_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    return {"description": MACHINE, "cpu_count": os.cpu_count(), "memory_gib": memory_gib,
-            "platform": platform.platform(), "python": platform.python_version()}
+    return {
+        "description": MACHINE,
+        "cpu_count": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
 
 
 def quality_figures(output: Path) -> dict:
@@ -47,7 +53,8 @@ def quality_figures(output: Path) -> dict:
     recommender = read(output / "models" / "recommender" / "metrics.json").get("models", {})
     figures = {
         f"ndcg_at_10_full_ranking_test_{name}": round(values["full"]["NDCG@10"], 4)
-        for name, values in recommender.items() if "full" in values
+        for name, values in recommender.items()
+        if "full" in values
     }
     for name, metric in (("sentiment", "macro_f1"), ("intent", "accuracy")):
         value = headline_metric_value(name, read(output / "models" / name / "metrics.json"))
@@ -77,8 +84,9 @@ def main() -> int:
     report = run_demo(args.output, seed=args.seed, fast=args.fast)
     usage_after = resource.getrusage(resource.RUSAGE_SELF)
     load_after = os.getloadavg()
-    cpu_seconds = (usage_after.ru_utime - usage_before.ru_utime
-                   + usage_after.ru_stime - usage_before.ru_stime)
+    cpu_seconds = (
+        usage_after.ru_utime - usage_before.ru_utime + usage_after.ru_stime - usage_before.ru_stime
+    )
     print_summary(report)
     settings = BatchSettings.fast(args.seed) if args.fast else BatchSettings.demo(args.seed)
 
@@ -87,9 +95,11 @@ def main() -> int:
         "command": command,
         "date": date,
         "machine": machine_details(),
-        "protocol": ("one cold run of `seqlens demo` (the same steps as the Airflow DAG) into an "
-                     "empty folder; wall-clock seconds per step from time.perf_counter; "
-                     "machine shared with other jobs, so treat timings as indicative"),
+        "protocol": (
+            "one cold run of `seqlens demo` (the same steps as the Airflow DAG) into an "
+            "empty folder; wall-clock seconds per step from time.perf_counter; "
+            "machine shared with other jobs, so treat timings as indicative"
+        ),
         "settings": settings.to_dict(),
         "load_average_1min_before": round(load_before[0], 2),
         "load_average_1min_after": round(load_after[0], 2),
@@ -108,7 +118,8 @@ def main() -> int:
     (BENCH_DIR / "results" / "demo.json").write_text(json.dumps(results, indent=2) + "\n")
 
     rows = "\n".join(
-        f"| {step.name} | {step.status} | {step.seconds:.1f} |" for step in report.steps)
+        f"| {step.name} | {step.status} | {step.seconds:.1f} |" for step in report.steps
+    )
     section = f"""## Demo: `seqlens demo` end to end
 
 Command: `{command}` · machine: {MACHINE} · date: {date}
@@ -128,7 +139,7 @@ the attention model is expected to match it, not to beat it.
 | step | status | seconds |
 |---|---|---:|
 {rows}
-| **total** | {'ok' if report.succeeded else 'incomplete'} | **{report.total_seconds:.1f}** |
+| **total** | {"ok" if report.succeeded else "incomplete"} | **{report.total_seconds:.1f}** |
 
 CPU time of the demo process (user + system): {cpu_seconds:.0f} s. Model quality of this run:
 {", ".join(f"{key} {value}" for key, value in results["quality"].items())}.

@@ -68,8 +68,16 @@ def device_description() -> dict:
 
         gpus = tf.config.list_physical_devices("GPU")
         if gpus:
-            kind, name = "gpu", tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-    return {"backend": backend, "device_kind": kind, "device_name": name, "cpu_count": os.cpu_count()}
+            kind, name = (
+                "gpu",
+                tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU"),
+            )
+    return {
+        "backend": backend,
+        "device_kind": kind,
+        "device_name": name,
+        "cpu_count": os.cpu_count(),
+    }
 
 
 def peak_memory_bytes() -> int | None:
@@ -122,8 +130,11 @@ def synthetic_catalogue(num_items: int, num_users: int, max_length: int, seed: i
     sequences = np.split((ranks + ITEM_INDEX_OFFSET).astype(np.int32), np.cumsum(lengths)[:-1])
     valid, test = leave_one_out_positions(lengths)
     return SequenceData(
-        item_ids=[f"i{index}" for index in range(num_items)], sequences=list(sequences),
-        valid_positions=valid, test_positions=test, user_ids=[f"u{u}" for u in range(num_users)],
+        item_ids=[f"i{index}" for index in range(num_items)],
+        sequences=list(sequences),
+        valid_positions=valid,
+        test_positions=test,
+        user_ids=[f"u{u}" for u in range(num_users)],
     )
 
 
@@ -157,17 +168,32 @@ def run_large(num_items: int, num_users: int, steps: int, precision: str, seed: 
     from models.recommender.sequence_batches import NextItemBatches
     from models.recommender.training import build_model
 
-    config = RecommenderConfig(hidden_dim=256, num_blocks=4, num_heads=4, max_length=200,
-                               loss="sampled_softmax", batch_size=128, precision=precision, seed=seed)
+    config = RecommenderConfig(
+        hidden_dim=256,
+        num_blocks=4,
+        num_heads=4,
+        max_length=200,
+        loss="sampled_softmax",
+        batch_size=128,
+        precision=precision,
+        seed=seed,
+    )
     data = synthetic_catalogue(num_items, num_users, config.max_length, seed)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
         keras.utils.set_random_seed(seed)
         model = build_model(config, data.vocabulary_size)
-        batches = NextItemBatches(data.training_sequences(), config.max_length, data.vocabulary_size,
-                                  config.tokens_per_batch, config.loss, seed, config.num_negatives,
-                                  data.item_counts())
+        batches = NextItemBatches(
+            data.training_sequences(),
+            config.max_length,
+            data.vocabulary_size,
+            config.tokens_per_batch,
+            config.loss,
+            seed,
+            config.num_negatives,
+            data.item_counts(),
+        )
         batches.set_epoch(0)
         steps = min(steps, len(batches))
         model.train_on_batch(*batches[0])  # compile
@@ -182,10 +208,14 @@ def run_large(num_items: int, num_users: int, steps: int, precision: str, seed: 
     finally:
         keras.config.set_dtype_policy(previous)
     per_second = sequences / seconds
-    return {"catalogue_items": num_items, "users": num_users, "timed_steps": steps,
-            "sequences_per_second": per_second,
-            "seconds_per_epoch_implied": len(data.training_sequences()) / per_second,
-            "peak_memory_bytes": peak_memory_bytes()}
+    return {
+        "catalogue_items": num_items,
+        "users": num_users,
+        "timed_steps": steps,
+        "sequences_per_second": per_second,
+        "seconds_per_epoch_implied": len(data.training_sequences()) / per_second,
+        "peak_memory_bytes": peak_memory_bytes(),
+    }
 
 
 def run_blocks(batch_size: int, steps: int, precision: str, seed: int) -> dict:
@@ -204,10 +234,14 @@ def run_blocks(batch_size: int, steps: int, precision: str, seed: int) -> dict:
         hidden = inputs
         blocks = []
         for index in range(num_blocks):
-            block = CausalSelfAttentionBlock(hidden_dim, num_heads, 0.0, None, None, name=f"block_{index}")
+            block = CausalSelfAttentionBlock(
+                hidden_dim, num_heads, 0.0, None, None, name=f"block_{index}"
+            )
             blocks.append(block)
             hidden = block(hidden, mask)
-        model = keras.Model([inputs, mask], keras.layers.Activation("linear", dtype="float32")(hidden))
+        model = keras.Model(
+            [inputs, mask], keras.layers.Activation("linear", dtype="float32")(hidden)
+        )
         model.compile(optimizer="adam", loss="mse", jit_compile="auto")
         rng = np.random.default_rng(seed)
         x = rng.standard_normal((batch_size, length, hidden_dim)).astype(np.float32)
@@ -222,18 +256,40 @@ def run_blocks(batch_size: int, steps: int, precision: str, seed: int) -> dict:
     finally:
         keras.config.set_dtype_policy(previous)
     feed_forward_dim = hidden_dim * blocks[0].feed_forward_multiplier
-    flops = block_training_flops(length, hidden_dim, feed_forward_dim) * num_blocks * batch_size * steps
-    return {"batch_size": batch_size, "timed_steps": steps, "seconds": seconds,
-            "achieved_tflops": flops / seconds / 1e12, "flops_per_step": flops / steps}
+    flops = (
+        block_training_flops(length, hidden_dim, feed_forward_dim) * num_blocks * batch_size * steps
+    )
+    return {
+        "batch_size": batch_size,
+        "timed_steps": steps,
+        "seconds": seconds,
+        "achieved_tflops": flops / seconds / 1e12,
+        "flops_per_step": flops / steps,
+    }
 
 
 def cpu_reference(arguments: argparse.Namespace) -> dict:
     """The same measurements in a CPU-only subprocess, with fewer steps."""
     environment = dict(os.environ, JAX_PLATFORMS="cpu", CUDA_VISIBLE_DEVICES="")
-    command = [sys.executable, __file__, "--cpu-child", "--precision", "float32",
-               "--epochs", "1", "--large-steps", str(max(2, arguments.large_steps // 10)),
-               "--large-items", str(arguments.large_items), "--large-users", str(arguments.large_users),
-               "--block-steps", str(max(2, arguments.block_steps // 10)), "--modes", *arguments.modes]
+    command = [
+        sys.executable,
+        __file__,
+        "--cpu-child",
+        "--precision",
+        "float32",
+        "--epochs",
+        "1",
+        "--large-steps",
+        str(max(2, arguments.large_steps // 10)),
+        "--large-items",
+        str(arguments.large_items),
+        "--large-users",
+        str(arguments.large_users),
+        "--block-steps",
+        str(max(2, arguments.block_steps // 10)),
+        "--modes",
+        *arguments.modes,
+    ]
     if arguments.data:
         command += ["--data", str(arguments.data)]
     if arguments.smoke:
@@ -246,19 +302,32 @@ def cpu_reference(arguments: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/sasrec-games/Games.txt",
-                        help="pipeline run folder or Games.txt")
-    parser.add_argument("--modes", nargs="+", default=["games", "large", "blocks"],
-                        choices=["games", "large", "blocks"])
-    parser.add_argument("--precision", default="mixed_bfloat16",
-                        choices=["float32", "mixed_bfloat16", "mixed_float16"])
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT.parent / "shared/data/sasrec-games/Games.txt",
+        help="pipeline run folder or Games.txt",
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        default=["games", "large", "blocks"],
+        choices=["games", "large", "blocks"],
+    )
+    parser.add_argument(
+        "--precision",
+        default="mixed_bfloat16",
+        choices=["float32", "mixed_bfloat16", "mixed_float16"],
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--large-items", type=int, default=1_000_000)
     parser.add_argument("--large-users", type=int, default=50_000)
     parser.add_argument("--large-steps", type=int, default=50)
     parser.add_argument("--block-steps", type=int, default=50)
     parser.add_argument("--block-batch", type=int, default=256)
-    parser.add_argument("--cpu-reference", action="store_true", help="also run on the CPU for the ratio")
+    parser.add_argument(
+        "--cpu-reference", action="store_true", help="also run on the CPU for the ratio"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script runs")
     parser.add_argument("--cpu-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, default=ROOT / "bench/results/gpu.json")
@@ -272,13 +341,21 @@ def main(argv: list[str] | None = None) -> dict:
             arguments.modes = [mode for mode in arguments.modes if mode != "games"]
     figures: dict = {"device": device_description(), "precision": arguments.precision}
     if "games" in arguments.modes:
-        figures["games_default_config"] = run_games(arguments.data, arguments.epochs, arguments.precision,
-                                                    arguments.work)
+        figures["games_default_config"] = run_games(
+            arguments.data, arguments.epochs, arguments.precision, arguments.work
+        )
     if "large" in arguments.modes:
         figures["large_config_sampled_softmax"] = run_large(
-            arguments.large_items, arguments.large_users, arguments.large_steps, arguments.precision, seed=0)
+            arguments.large_items,
+            arguments.large_users,
+            arguments.large_steps,
+            arguments.precision,
+            seed=0,
+        )
     if "blocks" in arguments.modes:
-        blocks = run_blocks(arguments.block_batch, arguments.block_steps, arguments.precision, seed=0)
+        blocks = run_blocks(
+            arguments.block_batch, arguments.block_steps, arguments.precision, seed=0
+        )
         name = figures["device"]["device_name"]
         peak = next((value for key, value in BF16_PEAK_TFLOPS.items() if key in str(name)), None)
         blocks["bf16_peak_tflops"] = peak
@@ -292,10 +369,22 @@ def main(argv: list[str] | None = None) -> dict:
         figures["cpu_reference_same_run"] = reference
         for key in ("games_default_config", "large_config_sampled_softmax"):
             if key in figures and key in reference:
-                field = "seconds_per_epoch_steady" if key.startswith("games") else "seconds_per_epoch_implied"
-                cpu_field = "seconds_per_epoch_first_including_compile" if key.startswith("games") else field
-                figures[key]["cpu_over_gpu_seconds_per_epoch"] = reference[key][cpu_field] / figures[key][field]
-    figures["command"] = " ".join(["python", "bench/gpu.py", *(argv if argv is not None else sys.argv[1:])])
+                field = (
+                    "seconds_per_epoch_steady"
+                    if key.startswith("games")
+                    else "seconds_per_epoch_implied"
+                )
+                cpu_field = (
+                    "seconds_per_epoch_first_including_compile"
+                    if key.startswith("games")
+                    else field
+                )
+                figures[key]["cpu_over_gpu_seconds_per_epoch"] = (
+                    reference[key][cpu_field] / figures[key][field]
+                )
+    figures["command"] = " ".join(
+        ["python", "bench/gpu.py", *(argv if argv is not None else sys.argv[1:])]
+    )
     figures["date"] = datetime.date.today().isoformat()
     if not arguments.smoke:
         arguments.output.parent.mkdir(parents=True, exist_ok=True)

@@ -38,10 +38,13 @@ sys.path.insert(0, str(ROOT))
 def _baseline():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("pipeline_baseline", ROOT / "bench" / "pipeline_baseline.py")
+    spec = importlib.util.spec_from_file_location(
+        "pipeline_baseline", ROOT / "bench" / "pipeline_baseline.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
 
 GAMES_EXPECTED = {"users": 31_013, "items": 23_715, "actions": 287_107}
 MULTIPROCESS_ARGS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
@@ -53,25 +56,36 @@ def _measure(kind: str, input_path: str, input_format: str, output: str) -> dict
         run_pandas_events = _baseline().run_pandas_events
         options = {
             "movielens": {"names": {"userId": "user_id", "movieId": "item_id", "rating": "value"}},
-            "sasrec": {"sep": " ", "header": None, "names": ["user_id", "item_id"],
-                       "position_as_time": True},
+            "sasrec": {
+                "sep": " ",
+                "header": None,
+                "names": ["user_id", "item_id"],
+                "position_as_time": True,
+            },
         }.get(input_format, {})
         started = time.perf_counter()
         stats = run_pandas_events(input_path, output, **options)
     else:
         from pipeline.events import run_events_pipeline
 
-        runner, args = ("DirectRunner", MULTIPROCESS_ARGS) if kind == "beam-2proc" else ("FnApiRunner", [])
+        runner, args = (
+            ("DirectRunner", MULTIPROCESS_ARGS) if kind == "beam-2proc" else ("FnApiRunner", [])
+        )
         started = time.perf_counter()
-        stats = run_events_pipeline(input_path, output, input_format=input_format, runner=runner,
-                                    pipeline_args=args)
+        stats = run_events_pipeline(
+            input_path, output, input_format=input_format, runner=runner, pipeline_args=args
+        )
     seconds = time.perf_counter() - started
     return {
         "seconds": round(seconds, 3),
         "peak_rss_mib": _peak_rss_mib(),
-        "peak_rss_children_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
-        "stats": {key: stats.get(key) for key in ("rows_in", "rows_out", "rows_dead", "users", "items",
-                                                  "dead_by_reason")},
+        "peak_rss_children_mib": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
+        "stats": {
+            key: stats.get(key)
+            for key in ("rows_in", "rows_out", "rows_dead", "users", "items", "dead_by_reason")
+        },
     }
 
 
@@ -85,8 +99,18 @@ def _peak_rss_mib() -> float:
 
 
 def _run_subprocess(kind: str, input_path: str, input_format: str, output: Path) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--measure", kind, "--input", input_path,
-               "--format", input_format, "--output", str(output)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--measure",
+        kind,
+        "--input",
+        input_path,
+        "--format",
+        input_format,
+        "--output",
+        str(output),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"{kind} on {input_path} failed:\n{result.stderr[-3000:]}")
@@ -99,9 +123,11 @@ def _dataset_rows(name: str, path: str, input_format: str, work: Path, kinds: li
         measured = _run_subprocess(kind, path, input_format, work / f"out-{name}-{kind}")
         measured["events_per_second"] = round(measured["stats"]["rows_in"] / measured["seconds"])
         runs[kind] = measured
-        print(f"{name:10s} {kind:10s} {measured['seconds']:8.2f} s  "
-              f"{measured['events_per_second']:>10,} ev/s  peak RSS {measured['peak_rss_mib']:.0f} MiB",
-              flush=True)
+        print(
+            f"{name:10s} {kind:10s} {measured['seconds']:8.2f} s  "
+            f"{measured['events_per_second']:>10,} ev/s  peak RSS {measured['peak_rss_mib']:.0f} MiB",
+            flush=True,
+        )
     _compare_to_pandas(runs)
     return runs
 
@@ -115,10 +141,12 @@ def _compare_to_pandas(runs: dict) -> None:
         if kind == "pandas":
             continue
         run["throughput_ratio_to_pandas"] = round(
-            run["events_per_second"] / runs["pandas"]["events_per_second"], 3)
-        run["counts_agree_with_pandas"] = all(
-            run["stats"][key] == runs["pandas"]["stats"][key] for key in keys
-        ) and run["stats"]["dead_by_reason"] == runs["pandas"]["stats"]["dead_by_reason"]
+            run["events_per_second"] / runs["pandas"]["events_per_second"], 3
+        )
+        run["counts_agree_with_pandas"] = (
+            all(run["stats"][key] == runs["pandas"]["stats"][key] for key in keys)
+            and run["stats"]["dead_by_reason"] == runs["pandas"]["stats"]["dead_by_reason"]
+        )
 
 
 def rewrite_report(results_path: Path) -> None:
@@ -165,21 +193,29 @@ def main() -> int:
     if games.exists():
         datasets["games"] = _dataset_rows("games", str(games), "sasrec", work, kinds)
     datasets[f"generated_{args.events}"] = _dataset_rows(
-        f"generated_{args.events}", str(generated), "csv", work, kinds)
+        f"generated_{args.events}", str(generated), "csv", work, kinds
+    )
     games_check = None
     if "games" in datasets and "beam" in datasets["games"]:
         stats = datasets["games"]["beam"]["stats"]
         measured = {"users": stats["users"], "items": stats["items"], "actions": stats["rows_out"]}
-        games_check = {"expected": GAMES_EXPECTED, "measured": measured,
-                       "exact_match": measured == GAMES_EXPECTED}
+        games_check = {
+            "expected": GAMES_EXPECTED,
+            "measured": measured,
+            "exact_match": measured == GAMES_EXPECTED,
+        }
     results = {
         "benchmark": "pipeline",
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": " ".join([".venv/bin/python", "bench/pipeline.py"] + sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(), "note": "2-core CPU, 24 GiB, shared with other jobs",
-                    "load_average_before": [round(value, 2) for value in load_before],
-                    "load_average_after": [round(value, 2) for value in os.getloadavg()]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "note": "2-core CPU, 24 GiB, shared with other jobs",
+            "load_average_before": [round(value, 2) for value in load_before],
+            "load_average_after": [round(value, 2) for value in os.getloadavg()],
+        },
         "protocol": (
             "Each run in a fresh subprocess, one run each, in the order pandas, beam, beam-2proc per "
             "data set. Wall clock from just before the pipeline call (after imports) to its return: "
@@ -188,8 +224,13 @@ def main() -> int:
             "seconds. peak_rss_mib = VmHWM of the measuring process (beam-2proc: the largest of its SDK "
             "worker processes is in peak_rss_children_mib, ru_maxrss of the waited-for children). Filtering and truncation off (defaults)."
         ),
-        "generated_log": {"path": str(generated.relative_to(ROOT)) if generated.is_relative_to(ROOT)
-                          else str(generated), "events": args.events, "generation": generation},
+        "generated_log": {
+            "path": str(generated.relative_to(ROOT))
+            if generated.is_relative_to(ROOT)
+            else str(generated),
+            "events": args.events,
+            "generation": generation,
+        },
         "games_counts_check": games_check,
         "datasets": datasets,
     }
@@ -219,22 +260,34 @@ def _markdown(results: dict) -> str:
             rss = run["peak_rss_mib"]
             if kind == "beam-2proc":
                 rss = f"{rss} (+ workers {run['peak_rss_children_mib']})"
-            lines.append(f"| {name} | {kind} | {run['stats']['rows_in']:,} | {run['seconds']:.2f} | "
-                         f"{run['events_per_second']:,} | {'' if ratio is None else ratio} | {rss} |")
+            lines.append(
+                f"| {name} | {kind} | {run['stats']['rows_in']:,} | {run['seconds']:.2f} | "
+                f"{run['events_per_second']:,} | {'' if ratio is None else ratio} | {rss} |"
+            )
     check = results.get("games_counts_check")
     if check:
-        lines += ["", f"SASRec Games counts (filtering off): measured {check['measured']}, expected "
-                      f"{check['expected']}: {'exact match' if check['exact_match'] else 'MISMATCH'}."]
-    agree = all(run.get("counts_agree_with_pandas", True) for runs in results["datasets"].values()
-                for run in runs.values())
+        lines += [
+            "",
+            f"SASRec Games counts (filtering off): measured {check['measured']}, expected "
+            f"{check['expected']}: {'exact match' if check['exact_match'] else 'MISMATCH'}.",
+        ]
+    agree = all(
+        run.get("counts_agree_with_pandas", True)
+        for runs in results["datasets"].values()
+        for run in runs.values()
+    )
     lines += [
-        "", f"Beam and pandas produce the same counts on every data set (rows in/out/dead, dead "
+        "",
+        f"Beam and pandas produce the same counts on every data set (rows in/out/dead, dead "
         f"letters by reason, users, items): {'yes' if agree else 'NO'}.",
-        "", "Target (issue 2): Beam >= 1/3 of the pandas throughput at 5M events. `beam-2proc` pays "
+        "",
+        "Target (issue 2): Beam >= 1/3 of the pandas throughput at 5M events. `beam-2proc` pays "
         "for starting two SDK worker processes (each imports Beam, pyarrow and pandas) and for "
         "moving every element through the Fn API data plane; on a machine this loaded that fixed "
         "cost dominates the small logs. Inside a DoFn the CSV block is parsed by Arrow's reader, which "
-        "may use both cores; pandas' `read_csv` (C engine) and `groupby().agg(list)` use one.", ""]
+        "may use both cores; pandas' `read_csv` (C engine) and `groupby().agg(list)` use one.",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -23,8 +23,14 @@ START_TIMESTAMP = 1_704_067_200
 MIN_TIMESTAMP = 631_152_000
 
 
-def generate_event_csv(path: Path, num_events: int, seed: int = 7, corrupt_fraction: float = 0.001,
-                       duplicate_fraction: float = 0.005, mean_length: int = 30) -> dict:
+def generate_event_csv(
+    path: Path,
+    num_events: int,
+    seed: int = 7,
+    corrupt_fraction: float = 0.001,
+    duplicate_fraction: float = 0.005,
+    mean_length: int = 30,
+) -> dict:
     """Write `user_id,item_id,timestamp,event_type,value` rows; returns what was planted."""
     rng = np.random.default_rng(seed)
     num_users = max(1, num_events // mean_length)
@@ -33,17 +39,24 @@ def generate_event_csv(path: Path, num_events: int, seed: int = 7, corrupt_fract
     weights = 1.0 / np.arange(1, num_items + 1) ** 1.05
     items = rng.choice(num_items, size=num_events, p=weights / weights.sum())
     user_start = START_TIMESTAMP + rng.integers(0, 30 * 86_400, size=num_users)
-    gaps = np.where(rng.random(num_events) < 0.15, rng.integers(3_600, 3 * 86_400, num_events),
-                    rng.integers(5, 600, num_events))
+    gaps = np.where(
+        rng.random(num_events) < 0.15,
+        rng.integers(3_600, 3 * 86_400, num_events),
+        rng.integers(5, 600, num_events),
+    )
     first_of_user = np.concatenate([[True], users[1:] != users[:-1]])
     group_id = np.cumsum(first_of_user) - 1
     cumulative = np.cumsum(gaps)
-    timestamps = user_start[users] + cumulative - cumulative[np.flatnonzero(first_of_user)][group_id]
+    timestamps = (
+        user_start[users] + cumulative - cumulative[np.flatnonzero(first_of_user)][group_id]
+    )
     order = rng.permutation(num_events)  # logs arrive shuffled, not grouped by user
     user_ids = np.char.add("u", users[order].astype(str))
     item_ids = np.char.add("i", items[order].astype(str))
     timestamp_text = timestamps[order].astype(str)
-    event_types = np.array(["view", "click", "purchase"])[rng.choice(3, size=num_events, p=[0.7, 0.25, 0.05])]
+    event_types = np.array(["view", "click", "purchase"])[
+        rng.choice(3, size=num_events, p=[0.7, 0.25, 0.05])
+    ]
     values = np.round(rng.random(num_events), 3).astype(str)
     duplicate_count = int(num_events * duplicate_fraction)
     duplicate_rows = rng.choice(num_events, size=duplicate_count, replace=False)
@@ -59,18 +72,36 @@ def generate_event_csv(path: Path, num_events: int, seed: int = 7, corrupt_fract
     timestamp_text[corrupt[kinds == 1]] = "not-a-time"
     timestamp_text[corrupt[kinds == 2]] = "99999999999"
     event_types[corrupt[kinds == 3]] = "view;extra-column"  # ";" -> "," below
-    table = pa.table({"user_id": user_ids, "item_id": item_ids, "timestamp": timestamp_text,
-                      "event_type": event_types, "value": values})
+    table = pa.table(
+        {
+            "user_id": user_ids,
+            "item_id": item_ids,
+            "timestamp": timestamp_text,
+            "event_type": event_types,
+            "value": values,
+        }
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     sink = pa.BufferOutputStream()
     pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(quoting_style="none"))
     path.write_bytes(sink.getvalue().to_pybytes().replace(b";", b","))
-    return {"events": num_events, "users_planted": num_users, "items_planted": num_items,
-            "corrupt_rows": len(corrupt), "duplicate_rows_planted": duplicate_count}
+    return {
+        "events": num_events,
+        "users_planted": num_users,
+        "items_planted": num_items,
+        "corrupt_rows": len(corrupt),
+        "duplicate_rows_planted": duplicate_count,
+    }
 
 
-def run_pandas_events(input_path: str, output_dir: str, sep: str = ",", names: dict | None = None,
-                      header: str | None = "infer", position_as_time: bool = False) -> dict:
+def run_pandas_events(
+    input_path: str,
+    output_dir: str,
+    sep: str = ",",
+    names: dict | None = None,
+    header: str | None = "infer",
+    position_as_time: bool = False,
+) -> dict:
     """Plain pandas: the same transformation as the events pipeline, on one machine."""
     output = Path(output_dir)
     (output / "sequences").mkdir(parents=True, exist_ok=True)
@@ -78,9 +109,14 @@ def run_pandas_events(input_path: str, output_dir: str, sep: str = ",", names: d
     (output / "vocab").mkdir(parents=True, exist_ok=True)
     # The C parser skips lines with too many fields (counted below as wrong_column_count).
     frame = pd.read_csv(
-        input_path, sep=sep, dtype=str, keep_default_na=False,
+        input_path,
+        sep=sep,
+        dtype=str,
+        keep_default_na=False,
         header=0 if header == "infer" else None,
-        names=None if header == "infer" else list(names), on_bad_lines="skip", engine="c",
+        names=None if header == "infer" else list(names),
+        on_bad_lines="skip",
+        engine="c",
     )
     if names and header == "infer":
         frame = frame.rename(columns=names)
@@ -98,18 +134,25 @@ def run_pandas_events(input_path: str, output_dir: str, sep: str = ",", names: d
     else:
         numeric = pd.to_numeric(frame["timestamp"], errors="coerce")
         unparsable = numeric.isna() & ~empty
-        absurd = ~unparsable & ~empty & ((numeric < MIN_TIMESTAMP) | (numeric > time.time() + 86_400))
+        absurd = (
+            ~unparsable & ~empty & ((numeric < MIN_TIMESTAMP) | (numeric > time.time() + 86_400))
+        )
         frame["ts"] = numeric.fillna(0).astype("int64")
-    for reason, mask in (("empty_id", empty), ("unparsable_timestamp", unparsable),
-                         ("absurd_timestamp", absurd)):
+    for reason, mask in (
+        ("empty_id", empty),
+        ("unparsable_timestamp", unparsable),
+        ("absurd_timestamp", absurd),
+    ):
         dead.append(frame.loc[mask, ["line_number"]].assign(reason=reason))
     frame = frame[~(empty | unparsable | absurd)]
     duplicated = frame.duplicated(subset=["user_id", "item_id", "ts", "event_type", "value"])
     dead.append(frame.loc[duplicated, ["line_number"]].assign(reason="duplicate"))
     frame = frame[~duplicated].sort_values(["user_id", "ts", "item_id", "line_number"])
-    sequences = frame.groupby("user_id", sort=True).agg(
-        item_ids=("item_id", list), timestamps=("ts", list), event_types=("event_type", list)
-    ).reset_index()
+    sequences = (
+        frame.groupby("user_id", sort=True)
+        .agg(item_ids=("item_id", list), timestamps=("ts", list), event_types=("event_type", list))
+        .reset_index()
+    )
     lengths = sequences["item_ids"].str.len()
     sequences["valid_position"] = np.where(lengths >= 3, lengths - 2, -1).astype("int32")
     sequences["test_position"] = np.where(lengths >= 3, lengths - 1, -1).astype("int32")
@@ -124,9 +167,12 @@ def run_pandas_events(input_path: str, output_dir: str, sep: str = ",", names: d
     if rows_in > rows_parsed:
         by_reason["wrong_column_count"] = rows_in - rows_parsed
     stats = {
-        "rows_in": rows_in, "rows_out": int(lengths.sum()),
-        "rows_dead": int(sum(by_reason.values())), "dead_by_reason": by_reason,
-        "users": int(len(sequences)), "items": int(len(vocabulary)),
+        "rows_in": rows_in,
+        "rows_out": int(lengths.sum()),
+        "rows_dead": int(sum(by_reason.values())),
+        "dead_by_reason": by_reason,
+        "users": int(len(sequences)),
+        "items": int(len(vocabulary)),
     }
     (output / "stats.json").write_text(json.dumps(stats, indent=2))
     return stats

@@ -31,15 +31,26 @@ def parse_savedmodel(value: str) -> tuple[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--savedmodel", type=parse_savedmodel, action="append", required=True,
-                        help="NAME=DIR of a SavedModel with the recommender's serving_default signature")
-    parser.add_argument("--histories", required=True, help="JSON list of histories (lists of item ids)")
+    parser.add_argument(
+        "--savedmodel",
+        type=parse_savedmodel,
+        action="append",
+        required=True,
+        help="NAME=DIR of a SavedModel with the recommender's serving_default signature",
+    )
+    parser.add_argument(
+        "--histories", required=True, help="JSON list of histories (lists of item ids)"
+    )
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--batches", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=10,
-                        help="rounds of --requests / rounds calls per model, each started by a 'go' line on stdin")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=10,
+        help="rounds of --requests / rounds calls per model, each started by a 'go' line on stdin",
+    )
     args = parser.parse_args(argv)
 
     import tensorflow as tf
@@ -49,12 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     from models.serving.recommender_signature import pad_histories
 
     histories = json.loads(Path(args.histories).read_text())
-    signatures = {name: tf.saved_model.load(folder).signatures["serving_default"]
-                  for name, folder in args.savedmodel}
+    signatures = {
+        name: tf.saved_model.load(folder).signatures["serving_default"]
+        for name, folder in args.savedmodel
+    }
     single_k = tf.constant([args.k], tf.int32)
 
     def caller(signature):
-        return lambda batch, k_tensor: signature(history=tf.constant(pad_histories(batch)), k=k_tensor)
+        return lambda batch, k_tensor: signature(
+            history=tf.constant(pad_histories(batch)), k=k_tensor
+        )
 
     calls = {name: caller(signature) for name, signature in signatures.items()}
     for call in calls.values():
@@ -69,9 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         time_round(calls, per_round, round_index, histories, single_k, timings)
         print("done", flush=True)
     batch_k = tf.fill([len(histories)], tf.constant(args.k, tf.int32))
-    results = {name: {"single_request_ms": timings[name],
-                      "users_per_second": users_per_second(calls[name], histories, batch_k, args.batches)}
-               for name in signatures}
+    results = {
+        name: {
+            "single_request_ms": timings[name],
+            "users_per_second": users_per_second(calls[name], histories, batch_k, args.batches),
+        }
+        for name in signatures
+    }
     print(json.dumps(results))
     return 0
 

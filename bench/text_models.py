@@ -61,17 +61,23 @@ def load_splits(data: Path) -> dict:
     from sklearn.model_selection import train_test_split
 
     splits = {}
-    for name, file in (("phrasebank_allagree", "Sentences_AllAgree.txt"),
-                       ("phrasebank_50agree", "Sentences_50Agree.txt")):
+    for name, file in (
+        ("phrasebank_allagree", "Sentences_AllAgree.txt"),
+        ("phrasebank_50agree", "Sentences_50Agree.txt"),
+    ):
         table = read_phrasebank(data / "financial-phrasebank" / file)
-        train, test = train_test_split(table, test_size=0.2, stratify=table["label"],
-                                       random_state=42)
+        train, test = train_test_split(
+            table, test_size=0.2, stratify=table["label"], random_state=42
+        )
         splits[name] = (train.reset_index(drop=True), test.reset_index(drop=True))
     splits["twitter_financial_news"] = (
         read_twitter_financial_news(data / "twitter-financial-news" / "sent_train.csv"),
-        read_twitter_financial_news(data / "twitter-financial-news" / "sent_valid.csv"))
-    splits["banking77"] = (read_banking77(data / "banking77" / "train.csv"),
-                           read_banking77(data / "banking77" / "test.csv"))
+        read_twitter_financial_news(data / "twitter-financial-news" / "sent_valid.csv"),
+    )
+    splits["banking77"] = (
+        read_banking77(data / "banking77" / "train.csv"),
+        read_banking77(data / "banking77" / "test.csv"),
+    )
     return splits
 
 
@@ -83,17 +89,22 @@ class Recorder:
     """
 
     def __init__(self, command: str, data: Path, results: dict | None = None, save=None):
-        self.results = results if results is not None else {
-            "benchmark": "text_models",
-            "machine": f"2-core CPU, 24 GiB, shared with other jobs ({platform.processor() or platform.machine()})",
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "command": command,
-            "data": str(data),
-            "protocol": __doc__.split("Protocol (fixed splits and seeds):")[1].split(
-                "Figures go to")[0].strip(),
-            "targets": TARGETS,
-            "rows": [],
-        }
+        self.results = (
+            results
+            if results is not None
+            else {
+                "benchmark": "text_models",
+                "machine": f"2-core CPU, 24 GiB, shared with other jobs ({platform.processor() or platform.machine()})",
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "command": command,
+                "data": str(data),
+                "protocol": __doc__.split("Protocol (fixed splits and seeds):")[1]
+                .split("Figures go to")[0]
+                .strip(),
+                "targets": TARGETS,
+                "rows": [],
+            }
+        )
         self.save = save or self._write_results
 
     def _write_results(self) -> None:
@@ -101,8 +112,13 @@ class Recorder:
         RESULTS.write_text(json.dumps(self.results, indent=2))
 
     def add(self, dataset: str, model: str, metrics: dict, seconds: float, **extra) -> None:
-        row = {"dataset": dataset, "model": model, **metrics,
-               "training_seconds": round(seconds, 1), **extra}
+        row = {
+            "dataset": dataset,
+            "model": model,
+            **metrics,
+            "training_seconds": round(seconds, 1),
+            **extra,
+        }
         self.results["rows"].append(row)
         print(json.dumps(row), flush=True)
         self.save()
@@ -113,19 +129,34 @@ def linear_row(recorder: Recorder, dataset: str, train, test, name="tfidf_linear
     pipeline = build_linear_text_classifier(seed=42).fit(train["text"].tolist(), train["label"])
     seconds = time.perf_counter() - started
     predicted = pipeline.predict(test["text"].tolist())
-    recorder.add(dataset, name, classification_metrics(test["label"].tolist(), list(predicted)),
-                 seconds, train_count=len(train))
+    recorder.add(
+        dataset,
+        name,
+        classification_metrics(test["label"].tolist(), list(predicted)),
+        seconds,
+        train_count=len(train),
+    )
 
 
-def attention_rows(recorder, datasets_and_tests, name, config, train_texts, train_labels,
-                   folder, auxiliary=None, unlabelled=None):
+def attention_rows(
+    recorder,
+    datasets_and_tests,
+    name,
+    config,
+    train_texts,
+    train_labels,
+    folder,
+    auxiliary=None,
+    unlabelled=None,
+):
     """Train once with `train_text_model`; record the attention model alone and the ensemble."""
     from models.text.inference import load_text_model
     from models.text.training import train_text_model
 
     started = time.perf_counter()
-    metrics = train_text_model(train_texts, train_labels, config, folder, auxiliary=auxiliary,
-                               unlabelled=unlabelled)
+    metrics = train_text_model(
+        train_texts, train_labels, config, folder, auxiliary=auxiliary, unlabelled=unlabelled
+    )
     seconds = time.perf_counter() - started
     variants = [("attention_only", False)]
     if config.linear_ensemble:
@@ -134,17 +165,23 @@ def attention_rows(recorder, datasets_and_tests, name, config, train_texts, trai
         model = load_text_model(folder, use_ensemble=use_ensemble)
         for dataset, test in datasets_and_tests:
             predicted = model.predict(test["text"].tolist())["label"].tolist()
-            recorder.add(dataset, f"{name} [{suffix}]",
-                         classification_metrics(test["label"].tolist(), predicted), seconds,
-                         train_count=metrics["train_count"],
-                         pretraining_text_count=metrics.get("pretraining_text_count", 0),
-                         ensemble_linear_weight=metrics.get("ensemble_linear_weight")
-                         if use_ensemble else 0.0)
+            recorder.add(
+                dataset,
+                f"{name} [{suffix}]",
+                classification_metrics(test["label"].tolist(), predicted),
+                seconds,
+                train_count=metrics["train_count"],
+                pretraining_text_count=metrics.get("pretraining_text_count", 0),
+                ensemble_linear_weight=metrics.get("ensemble_linear_weight")
+                if use_ensemble
+                else 0.0,
+            )
     return metrics
 
 
-def run_sentiment(recorder, splits, work: Path, epochs: int, ablation: bool,
-                  main_rows: bool = True) -> None:
+def run_sentiment(
+    recorder, splits, work: Path, epochs: int, ablation: bool, main_rows: bool = True
+) -> None:
     from models.text.training import TextTrainingConfig
 
     names = ("phrasebank_allagree", "phrasebank_50agree", "twitter_financial_news")
@@ -152,7 +189,9 @@ def run_sentiment(recorder, splits, work: Path, epochs: int, ablation: bool,
         linear_row(recorder, name, *splits[name])
     base = dict(task="sentiment", epochs=epochs, sequence_length=64, seed=42)
     allagree_train, allagree_test = splits["phrasebank_allagree"]
-    test_sentences = {normalize_text(text) for name in names[:2] for text in splits[name][1]["text"]}
+    test_sentences = {
+        normalize_text(text) for name in names[:2] for text in splits[name][1]["text"]
+    }
     pool = []
     for name in names:
         train = splits[name][0]
@@ -165,24 +204,44 @@ def run_sentiment(recorder, splits, work: Path, epochs: int, ablation: bool,
     if main_rows:
         for name, test in tests:
             linear_row(recorder, name, pool, test, name="tfidf_linear, joint finance data")
-        attention_rows(recorder, tests, "attention, joint finance data, + char n-grams",
-                       TextTrainingConfig(**base, linear_ensemble=True),
-                       pool["text"].tolist(), pool["label"].tolist(), work / "joint")
+        attention_rows(
+            recorder,
+            tests,
+            "attention, joint finance data, + char n-grams",
+            TextTrainingConfig(**base, linear_ensemble=True),
+            pool["text"].tolist(),
+            pool["label"].tolist(),
+            work / "joint",
+        )
     if ablation:
-        attention_rows(recorder, [("phrasebank_allagree", allagree_test)],
-                       "attention, own data, words only",
-                       TextTrainingConfig(**base, max_ngrams=0, linear_ensemble=False),
-                       allagree_train["text"].tolist(), allagree_train["label"].tolist(),
-                       work / "allagree_words")
-        attention_rows(recorder, [("phrasebank_allagree", allagree_test)],
-                       "attention, own data, + char n-grams",
-                       TextTrainingConfig(**base, linear_ensemble=True),
-                       allagree_train["text"].tolist(), allagree_train["label"].tolist(),
-                       work / "allagree_ngrams")
+        attention_rows(
+            recorder,
+            [("phrasebank_allagree", allagree_test)],
+            "attention, own data, words only",
+            TextTrainingConfig(**base, max_ngrams=0, linear_ensemble=False),
+            allagree_train["text"].tolist(),
+            allagree_train["label"].tolist(),
+            work / "allagree_words",
+        )
+        attention_rows(
+            recorder,
+            [("phrasebank_allagree", allagree_test)],
+            "attention, own data, + char n-grams",
+            TextTrainingConfig(**base, linear_ensemble=True),
+            allagree_train["text"].tolist(),
+            allagree_train["label"].tolist(),
+            work / "allagree_ngrams",
+        )
     if ablation:
-        attention_rows(recorder, tests, "attention, joint, + n-grams, + distilled from linear",
-                       TextTrainingConfig(**base, linear_ensemble=True, distillation_weight=0.5),
-                       pool["text"].tolist(), pool["label"].tolist(), work / "joint_distilled")
+        attention_rows(
+            recorder,
+            tests,
+            "attention, joint, + n-grams, + distilled from linear",
+            TextTrainingConfig(**base, linear_ensemble=True, distillation_weight=0.5),
+            pool["text"].tolist(),
+            pool["label"].tolist(),
+            work / "joint_distilled",
+        )
 
 
 def run_intent(recorder, splits, work: Path, epochs: int, ablation: bool) -> None:
@@ -192,17 +251,27 @@ def run_intent(recorder, splits, work: Path, epochs: int, ablation: bool) -> Non
     train, test = splits["banking77"]
     linear_row(recorder, "banking77", train, test)
     base = dict(task="intent", epochs=epochs, sequence_length=48, seed=42)
-    attention_rows(recorder, [("banking77", test)], "attention, + char n-grams",
-                   TextTrainingConfig(**base, linear_ensemble=True),
-                   train["text"].tolist(), train["label"].tolist(), work / "banking_ngrams")
+    attention_rows(
+        recorder,
+        [("banking77", test)],
+        "attention, + char n-grams",
+        TextTrainingConfig(**base, linear_ensemble=True),
+        train["text"].tolist(),
+        train["label"].tolist(),
+        work / "banking_ngrams",
+    )
     # out of scope: 10 intents held out of training
     intents = sorted(set(train["label"]))
     held_out = set(np.random.default_rng(42).choice(intents, size=10, replace=False).tolist())
     in_train = train[~train["label"].isin(held_out)]
     started = time.perf_counter()
     folder = work / "banking_oos"
-    metrics = train_text_model(in_train["text"].tolist(), in_train["label"].tolist(),
-                               TextTrainingConfig(**base, linear_ensemble=True), folder)
+    metrics = train_text_model(
+        in_train["text"].tolist(),
+        in_train["label"].tolist(),
+        TextTrainingConfig(**base, linear_ensemble=True),
+        folder,
+    )
     seconds = time.perf_counter() - started
     inside = test[~test["label"].isin(held_out)]
     outside = test[test["label"].isin(held_out)]
@@ -220,31 +289,59 @@ def run_intent(recorder, splits, work: Path, epochs: int, ablation: bool) -> Non
         inside_frame = model.predict(inside["text"].tolist())
         outside_frame = model.predict(outside["text"].tolist())
         correct = inside_frame["label"].to_numpy() == inside["label"].to_numpy()
-        figures = oos_metrics(inside_frame["confidence"].to_numpy(), correct,
-                              outside_frame["confidence"].to_numpy(), model.oos_threshold)
+        figures = oos_metrics(
+            inside_frame["confidence"].to_numpy(),
+            correct,
+            outside_frame["confidence"].to_numpy(),
+            model.oos_threshold,
+        )
         figures["in_scope_accuracy_without_threshold"] = float(correct.mean())
-        recorder.add("banking77_out_of_scope", f"attention, + char n-grams [{suffix}]", figures,
-                     seconds, held_out_intents=sorted(held_out), in_scope_test=len(inside),
-                     out_of_scope_test=len(outside),
-                     threshold_rule="keeps 95% of in-scope validation texts "
-                                    "(10% stratified split of training, seed 42)",
-                     train_count=metrics["train_count"])
+        recorder.add(
+            "banking77_out_of_scope",
+            f"attention, + char n-grams [{suffix}]",
+            figures,
+            seconds,
+            held_out_intents=sorted(held_out),
+            in_scope_test=len(inside),
+            out_of_scope_test=len(outside),
+            threshold_rule="keeps 95% of in-scope validation texts "
+            "(10% stratified split of training, seed 42)",
+            train_count=metrics["train_count"],
+        )
     if ablation:
-        attention_rows(recorder, [("banking77", test)], "attention, words only",
-                       TextTrainingConfig(**base, max_ngrams=0, linear_ensemble=False),
-                       train["text"].tolist(), train["label"].tolist(), work / "banking_words")
+        attention_rows(
+            recorder,
+            [("banking77", test)],
+            "attention, words only",
+            TextTrainingConfig(**base, max_ngrams=0, linear_ensemble=False),
+            train["text"].tolist(),
+            train["label"].tolist(),
+            work / "banking_words",
+        )
     if ablation:
-        attention_rows(recorder, [("banking77", test)], "attention, + n-grams, + distilled",
-                       TextTrainingConfig(**base, linear_ensemble=True, distillation_weight=0.5),
-                       train["text"].tolist(), train["label"].tolist(),
-                       work / "banking_distilled")
+        attention_rows(
+            recorder,
+            [("banking77", test)],
+            "attention, + n-grams, + distilled",
+            TextTrainingConfig(**base, linear_ensemble=True, distillation_weight=0.5),
+            train["text"].tolist(),
+            train["label"].tolist(),
+            work / "banking_distilled",
+        )
 
 
 PRETRAINING_DATASETS = ("phrasebank_allagree", "phrasebank_50agree", "twitter_financial_news")
 
 
-def run_pretraining(recorder, splits, work: Path, epochs: int, datasets, stocknet_texts: list[str],
-                    pretraining_epochs: int) -> None:
+def run_pretraining(
+    recorder,
+    splits,
+    work: Path,
+    epochs: int,
+    datasets,
+    stocknet_texts: list[str],
+    pretraining_epochs: int,
+) -> None:
     """Own-data models with and without masked-token pretraining on StockNet, same split and seed."""
     from models.text.training import TextTrainingConfig
 
@@ -253,13 +350,26 @@ def run_pretraining(recorder, splits, work: Path, epochs: int, datasets, stockne
         train, test = splits[name]
         linear_row(recorder, name, train, test)
         texts, labels = train["text"].tolist(), train["label"].tolist()
-        attention_rows(recorder, [(name, test)], "attention, own data, + char n-grams, no pretraining",
-                       TextTrainingConfig(**base), texts, labels, work / f"{name}_plain")
-        attention_rows(recorder, [(name, test)],
-                       f"attention, own data, + char n-grams, + masked-token pretraining "
-                       f"({pretraining_epochs} passes, training texts + {len(stocknet_texts):,} StockNet tweets)",
-                       TextTrainingConfig(**base, pretraining_epochs=pretraining_epochs), texts, labels,
-                       work / f"{name}_pretrained", unlabelled=stocknet_texts)
+        attention_rows(
+            recorder,
+            [(name, test)],
+            "attention, own data, + char n-grams, no pretraining",
+            TextTrainingConfig(**base),
+            texts,
+            labels,
+            work / f"{name}_plain",
+        )
+        attention_rows(
+            recorder,
+            [(name, test)],
+            f"attention, own data, + char n-grams, + masked-token pretraining "
+            f"({pretraining_epochs} passes, training texts + {len(stocknet_texts):,} StockNet tweets)",
+            TextTrainingConfig(**base, pretraining_epochs=pretraining_epochs),
+            texts,
+            labels,
+            work / f"{name}_pretrained",
+            unlabelled=stocknet_texts,
+        )
 
 
 def later_run_section(run: dict) -> list[str]:
@@ -268,24 +378,38 @@ def later_run_section(run: dict) -> list[str]:
     if (stolen := run.get("cpu_time_stolen_by_hypervisor_fraction")) is not None:
         host.append(f"CPU time stolen by the hypervisor during the run: {stolen:.1%}")
     if (loop := run.get("reference_loop_seconds")) is not None:
-        host.append(f"reference pure-Python loop (bench/machine_state.py, lower = faster host) {loop} s")
+        host.append(
+            f"reference pure-Python loop (bench/machine_state.py, lower = faster host) {loop} s"
+        )
     if (load := run.get("load_average_1_5_15_min_at_start")) is not None:
         host.append(f"load average at the start {', '.join(f'{value:.1f}' for value in load)}")
-    lines = ["", f"### {run['title']}", "", f"Command: `{run['command']}`  ",
-             f"Machine: {run['machine']}{'; ' + '; '.join(host) if host else ''}. Date: {run['date']}.", ""]
+    lines = [
+        "",
+        f"### {run['title']}",
+        "",
+        f"Command: `{run['command']}`  ",
+        f"Machine: {run['machine']}{'; ' + '; '.join(host) if host else ''}. Date: {run['date']}.",
+        "",
+    ]
     lines += [" ".join(run["protocol"].split()), ""] if run.get("protocol") else []
     rows = [row for row in run["rows"] if "accuracy" in row]
     baselines = {row["dataset"]: row for row in rows if row["model"] == "tfidf_linear_baseline"}
-    lines += ["| data set | model | accuracy (delta) | macro-F1 (delta) | train s | pretraining texts | target met |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "| data set | model | accuracy (delta) | macro-F1 (delta) | train s | pretraining texts | target met |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         base = baselines.get(row["dataset"])
-        deltas = {key: f" ({row[key] - base[key]:+.4f})" if base is not None and row is not base else ""
-                  for key in ("accuracy", "macro_f1")}
+        deltas = {
+            key: f" ({row[key] - base[key]:+.4f})" if base is not None and row is not base else ""
+            for key in ("accuracy", "macro_f1")
+        }
         met = all(row[key] >= value for key, value in TARGETS.get(row["dataset"], {}).items())
-        lines.append(f"| {row['dataset']} | {row['model']} | {row['accuracy']:.4f}{deltas['accuracy']} | "
-                     f"{row['macro_f1']:.4f}{deltas['macro_f1']} | {row['training_seconds']} | "
-                     f"{row.get('pretraining_text_count', 0):,} | {'yes' if met else 'no'} |")
+        lines.append(
+            f"| {row['dataset']} | {row['model']} | {row['accuracy']:.4f}{deltas['accuracy']} | "
+            f"{row['macro_f1']:.4f}{deltas['macro_f1']} | {row['training_seconds']} | "
+            f"{row.get('pretraining_text_count', 0):,} | {'yes' if met else 'no'} |"
+        )
     lines += out_of_scope_table(run["rows"])
     lines += [""] + [f"- {note}" for note in run.get("notes", [])]
     return lines
@@ -296,17 +420,22 @@ def out_of_scope_table(rows: list[dict]) -> list[str]:
     rows = [row for row in rows if row["dataset"] == "banking77_out_of_scope"]
     if not rows:
         return []
-    lines = ["", "Banking77 out-of-scope (10 intents held out of training; threshold keeps "
-                 "95% of in-scope validation texts):", "",
-             "| model | AUROC | in-scope acc. (kept & right) | in-scope kept | OOS recall "
-             "| OOS precision | threshold | acc. without threshold | train s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "",
+        "Banking77 out-of-scope (10 intents held out of training; threshold keeps "
+        "95% of in-scope validation texts):",
+        "",
+        "| model | AUROC | in-scope acc. (kept & right) | in-scope kept | OOS recall "
+        "| OOS precision | threshold | acc. without threshold | train s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         lines.append(
             f"| {row['model']} | {row['auroc']:.4f} | {row['in_scope_accuracy']:.4f} | "
             f"{row['in_scope_kept']:.4f} | {row['oos_recall']:.4f} | "
             f"{row['oos_precision']:.4f} | {row['threshold']:.3f} | "
-            f"{row['in_scope_accuracy_without_threshold']:.4f} | {row['training_seconds']} |")
+            f"{row['in_scope_accuracy_without_threshold']:.4f} | {row['training_seconds']} |"
+        )
     return lines
 
 
@@ -327,16 +456,23 @@ def write_section(results: dict) -> None:
     for row in results["rows"]:
         if "accuracy" not in row:
             continue
-        lines.append(f"| {row['dataset']} | {row['model']} | {row['accuracy']:.4f} | "
-                     f"{row['macro_f1']:.4f} | {row['training_seconds']} | "
-                     f"{row.get('train_count', '')} |")
+        lines.append(
+            f"| {row['dataset']} | {row['model']} | {row['accuracy']:.4f} | "
+            f"{row['macro_f1']:.4f} | {row['training_seconds']} | "
+            f"{row.get('train_count', '')} |"
+        )
     lines += out_of_scope_table(results["rows"])
-    lines += ["", "Against the baseline and the targets (accuracy / macro-F1; "
-                  "delta = minus the same run's `tfidf_linear_baseline`):", "",
-              "| data set | model | accuracy (delta) | macro-F1 (delta) | target met |",
-              "|---|---|---|---|---|"]
-    baselines = {row["dataset"]: row for row in results["rows"]
-                 if row["model"] == "tfidf_linear_baseline"}
+    lines += [
+        "",
+        "Against the baseline and the targets (accuracy / macro-F1; "
+        "delta = minus the same run's `tfidf_linear_baseline`):",
+        "",
+        "| data set | model | accuracy (delta) | macro-F1 (delta) | target met |",
+        "|---|---|---|---|---|",
+    ]
+    baselines = {
+        row["dataset"]: row for row in results["rows"] if row["model"] == "tfidf_linear_baseline"
+    }
     for row in results["rows"]:
         base = baselines.get(row["dataset"])
         if base is None or row is base or "accuracy" not in row:
@@ -346,7 +482,8 @@ def write_section(results: dict) -> None:
         lines.append(
             f"| {row['dataset']} | {row['model']} | {row['accuracy']:.4f} "
             f"({row['accuracy'] - base['accuracy']:+.4f}) | {row['macro_f1']:.4f} "
-            f"({row['macro_f1'] - base['macro_f1']:+.4f}) | {'yes' if met else 'no'} |")
+            f"({row['macro_f1'] - base['macro_f1']:+.4f}) | {'yes' if met else 'no'} |"
+        )
     lines += ["", "Targets: " + json.dumps(TARGETS), ""]
     lines += [f"- {note}" for note in results.get("notes", [])]
     for run in results.get("later_runs", []):
@@ -369,15 +506,22 @@ def later_run_recorder(args, command: str, data: Path, title: str, protocol: str
     steal = StealMeter()
     started_load = [round(value, 2) for value in os.getloadavg()]
     reference = reference_loop_seconds()
-    run: dict = {"title": title, "command": command,
-                 "date": datetime.now(UTC).isoformat(timespec="seconds"), "rows": [],
-                 "machine": "2-core CPU, 24 GiB" + (f", {args.machine_note}" if args.machine_note else ""),
-                 "protocol": protocol}
+    run: dict = {
+        "title": title,
+        "command": command,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rows": [],
+        "machine": "2-core CPU, 24 GiB" + (f", {args.machine_note}" if args.machine_note else ""),
+        "protocol": protocol,
+    }
 
     def save() -> None:
-        run.update(load_average_1_5_15_min_at_start=started_load,
-                   load_average_1_5_15_min_now=[round(value, 2) for value in os.getloadavg()],
-                   cpu_time_stolen_by_hypervisor_fraction=steal.fraction(), reference_loop_seconds=reference)
+        run.update(
+            load_average_1_5_15_min_at_start=started_load,
+            load_average_1_5_15_min_now=[round(value, 2) for value in os.getloadavg()],
+            cpu_time_stolen_by_hypervisor_fraction=steal.fraction(),
+            reference_loop_seconds=reference,
+        )
         runs = [r for r in existing.get("later_runs", []) if r.get("title") != run["title"]]
         RESULTS.write_text(json.dumps({**existing, "later_runs": runs + [run]}, indent=2))
 
@@ -388,17 +532,33 @@ def run_pretraining_benchmark(args, command: str, data: Path, splits: dict, work
     """`--tasks pretraining`: a later run added to the existing results under `later_runs`."""
     from models.text.datasets import read_stocknet_texts
 
-    stocknet = read_stocknet_texts(data / "stocknet" / "tweets.jsonl.gz", limit=args.stocknet_texts, seed=42)
-    recorder = later_run_recorder(args, command, data, "Masked-token pretraining on StockNet (ablation)", (
-        "Same splits, seed and settings as the table above (own training data, "
-        f"{args.epochs} epochs, + char n-grams, ensemble with the linear model chosen on "
-        "validation). With pretraining, the encoder is first trained to predict masked "
-        "tokens (`models/text/pretraining.py`) on the training texts plus a seeded "
-        "sample of distinct StockNet tweets (retweets dropped); the vocabulary stays "
-        "the labelled texts', so the two rows of a data set differ in the pretraining "
-        "only. Train seconds include the pretraining."))
-    run_pretraining(recorder, splits, work, args.epochs, args.pretraining_datasets, stocknet,
-                    args.pretraining_epochs)
+    stocknet = read_stocknet_texts(
+        data / "stocknet" / "tweets.jsonl.gz", limit=args.stocknet_texts, seed=42
+    )
+    recorder = later_run_recorder(
+        args,
+        command,
+        data,
+        "Masked-token pretraining on StockNet (ablation)",
+        (
+            "Same splits, seed and settings as the table above (own training data, "
+            f"{args.epochs} epochs, + char n-grams, ensemble with the linear model chosen on "
+            "validation). With pretraining, the encoder is first trained to predict masked "
+            "tokens (`models/text/pretraining.py`) on the training texts plus a seeded "
+            "sample of distinct StockNet tweets (retweets dropped); the vocabulary stays "
+            "the labelled texts', so the two rows of a data set differ in the pretraining "
+            "only. Train seconds include the pretraining."
+        ),
+    )
+    run_pretraining(
+        recorder,
+        splits,
+        work,
+        args.epochs,
+        args.pretraining_datasets,
+        stocknet,
+        args.pretraining_epochs,
+    )
     write_section(json.loads(RESULTS.read_text()))
     print(f"wrote {RESULTS} and {SECTION}")
     return 0
@@ -411,21 +571,40 @@ def main() -> int:
     parser.add_argument("--tasks", default="sentiment,intent")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--no-ablation", action="store_true")
-    parser.add_argument("--ablation-only", action="store_true",
-                        help="sentiment: only the ablation rows (to run them in parallel)")
+    parser.add_argument(
+        "--ablation-only",
+        action="store_true",
+        help="sentiment: only the ablation rows (to run them in parallel)",
+    )
     parser.add_argument("--results", default=str(RESULTS), help="JSON to write")
-    parser.add_argument("--pretraining-datasets", nargs="+", choices=PRETRAINING_DATASETS,
-                        default=list(PRETRAINING_DATASETS),
-                        help="--tasks pretraining: the finance sets to train with and without pretraining")
+    parser.add_argument(
+        "--pretraining-datasets",
+        nargs="+",
+        choices=PRETRAINING_DATASETS,
+        default=list(PRETRAINING_DATASETS),
+        help="--tasks pretraining: the finance sets to train with and without pretraining",
+    )
     parser.add_argument("--pretraining-epochs", type=int, default=3, help="masked-token passes")
-    parser.add_argument("--stocknet-texts", type=int, default=20_000,
-                        help="StockNet tweets (distinct, no retweets, seeded sample) to pretrain on")
+    parser.add_argument(
+        "--stocknet-texts",
+        type=int,
+        default=20_000,
+        help="StockNet tweets (distinct, no retweets, seeded sample) to pretrain on",
+    )
     parser.add_argument("--machine-note", default="", help="what else ran on the machine")
-    parser.add_argument("--later-run", default=None, metavar="TITLE",
-                        help="sentiment/intent: record this run under `later_runs` of the existing "
-                             "results with this title (its own table), instead of replacing them")
-    parser.add_argument("--merge", nargs="*", default=None,
-                        help="merge these result JSONs into --results and write the section")
+    parser.add_argument(
+        "--later-run",
+        default=None,
+        metavar="TITLE",
+        help="sentiment/intent: record this run under `later_runs` of the existing "
+        "results with this title (its own table), instead of replacing them",
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="*",
+        default=None,
+        help="merge these result JSONs into --results and write the section",
+    )
     args = parser.parse_args()
     data = Path(args.data)
     RESULTS = Path(args.results)
@@ -455,14 +634,27 @@ def main() -> int:
     if args.tasks == "pretraining":
         return run_pretraining_benchmark(args, command, data, splits, work)
     if args.later_run:
-        recorder = later_run_recorder(args, command, data, args.later_run, (
-            f"The protocol of the table above, {args.epochs} epochs; this run's rows only "
-            "(its own `tfidf_linear_baseline` rows are the deltas' reference)."))
+        recorder = later_run_recorder(
+            args,
+            command,
+            data,
+            args.later_run,
+            (
+                f"The protocol of the table above, {args.epochs} epochs; this run's rows only "
+                "(its own `tfidf_linear_baseline` rows are the deltas' reference)."
+            ),
+        )
     else:
         recorder = Recorder(command, data)
     if "sentiment" in args.tasks:
-        run_sentiment(recorder, splits, work, args.epochs, not args.no_ablation,
-                      main_rows=not args.ablation_only)
+        run_sentiment(
+            recorder,
+            splits,
+            work,
+            args.epochs,
+            not args.no_ablation,
+            main_rows=not args.ablation_only,
+        )
     if "intent" in args.tasks:
         run_intent(recorder, splits, work, args.epochs, not args.no_ablation)
     write_section(json.loads(RESULTS.read_text()) if args.later_run else recorder.results)

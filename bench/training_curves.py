@@ -30,7 +30,9 @@ def plot_validation_curves(runs: dict[str, list[dict]], path: str | Path, title:
     """
     empty = [label for label, history in runs.items() if not history]
     if not runs or empty:
-        raise ValueError(f"Expected at least one run, each with at least one epoch. Received: empty runs={empty or 'all'}")
+        raise ValueError(
+            f"Expected at least one run, each with at least one epoch. Received: empty runs={empty or 'all'}"
+        )
     import matplotlib
 
     matplotlib.use("Agg")
@@ -42,7 +44,7 @@ def plot_validation_curves(runs: dict[str, list[dict]], path: str | Path, title:
         values = [entry[METRIC] for entry in history]
         seconds = [entry["elapsed_seconds"] for entry in history]
         best = max(range(len(values)), key=values.__getitem__)
-        line, = by_epoch.plot(epochs, values, marker=".", label=label)
+        (line,) = by_epoch.plot(epochs, values, marker=".", label=label)
         by_epoch.plot(epochs[best], values[best], marker="*", markersize=12, color=line.get_color())
         by_time.plot(seconds, values, marker=".", color=line.get_color())
         by_time.plot(seconds[best], values[best], marker="*", markersize=12, color=line.get_color())

@@ -22,18 +22,26 @@ if ITEM_METADATA_KEY not in st.session_state:
     st.session_state[ITEM_METADATA_KEY] = flag_value(sys.argv[1:], "--item-metadata") or ""
 
 pages = [
-    st.Page("app_pages/recommendations.py", title="Recommendations",
-            icon=":material/recommend:", default=True),
-    st.Page("app_pages/sentiment_monitor.py", title="Sentiment monitor",
-            icon=":material/monitoring:"),
+    st.Page(
+        "app_pages/recommendations.py",
+        title="Recommendations",
+        icon=":material/recommend:",
+        default=True,
+    ),
+    st.Page(
+        "app_pages/sentiment_monitor.py", title="Sentiment monitor", icon=":material/monitoring:"
+    ),
     st.Page("app_pages/intents.py", title="Intents", icon=":material/forum:"),
     st.Page("app_pages/models_overview.py", title="Models", icon=":material/model_training:"),
 ]
 page = st.navigation(pages)
 
 with st.sidebar:
-    st.text_input("Artifacts root", key=ROOT_KEY,
-                  help="The folder `seqlens demo` (or the pipeline, training and alert commands) wrote.")
+    st.text_input(
+        "Artifacts root",
+        key=ROOT_KEY,
+        help="The folder `seqlens demo` (or the pipeline, training and alert commands) wrote.",
+    )
     st.caption("Attention shows where a model looked, not a proof of why.")
 
 started = time.perf_counter()

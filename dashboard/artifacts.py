@@ -171,8 +171,17 @@ def load_alerts(root: Path) -> pd.DataFrame:
     """`alerts.jsonl` as a frame, newest window first, with `severity` as text."""
     layout = ArtifactLayout(root)
     records = _read_json_lines(layout.alerts_file, "alerts", PRODUCING_COMMANDS["alerts"])
-    columns = ["dedup_key", "ticker", "window_start", "window_end", "kind", "direction",
-               "severity", "statistics", "top_texts"]
+    columns = [
+        "dedup_key",
+        "ticker",
+        "window_start",
+        "window_end",
+        "kind",
+        "direction",
+        "severity",
+        "statistics",
+        "top_texts",
+    ]
     frame = pd.DataFrame.from_records(records)
     for column in columns:
         if column not in frame.columns:
@@ -279,7 +288,9 @@ def model_dir_if_trained(root: Path, name: str) -> Path:
     """The folder of model `name` when it holds a `model.keras`; else `MissingArtifact`."""
     path = ArtifactLayout(root).model_dir(name)
     if not (path / "model.keras").exists():
-        raise MissingArtifact(f"trained {name} model", path, PRODUCING_COMMANDS.get(name, "seqlens train"))
+        raise MissingArtifact(
+            f"trained {name} model", path, PRODUCING_COMMANDS.get(name, "seqlens train")
+        )
     return path
 
 
@@ -291,7 +302,9 @@ def load_item_titles(path: Path | None) -> dict[str, str]:
     if path is None or not Path(path).is_file():
         return {}
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    id_column = next((c for c in ("item_id", "movieId", "movie_id", "id") if c in frame.columns), None)
+    id_column = next(
+        (c for c in ("item_id", "movieId", "movie_id", "id") if c in frame.columns), None
+    )
     title_column = next((c for c in ("title", "name") if c in frame.columns), None)
     if id_column is None or title_column is None:
         raise ValueError(

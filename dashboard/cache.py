@@ -100,6 +100,7 @@ def item_titles(path: Path | None) -> dict[str, str]:
 
 # ---- models -------------------------------------------------------------------------------
 
+
 @st.cache_resource(show_spinner="Loading the recommender...", max_entries=4)
 def _recommender(model_dir: str, stamp: str):
     from models.recommender.inference import load_recommender
@@ -122,7 +123,9 @@ def _load_model(loader, root: Path, name: str):
         raise
     except Exception as error:  # a model that fails to load must become an empty state
         raise MissingArtifact(
-            f"loadable {name} model", model_dir, artifacts.PRODUCING_COMMANDS.get(name, "seqlens train"),
+            f"loadable {name} model",
+            model_dir,
+            artifacts.PRODUCING_COMMANDS.get(name, "seqlens train"),
             detail=f"{type(error).__name__}: {error}",
         ) from error
 
@@ -141,8 +144,12 @@ def text_model(root: Path, name: str):
 def _recommend(model_dir: str, stamp: str, history: tuple[str, ...], k: int):
     model = _recommender(model_dir, stamp)
     result = model.recommend([list(history)], k=k, exclude_history=True)
-    return (list(result.item_ids[0]), np.asarray(result.scores[0], dtype=float),
-            np.asarray(result.attention[0], dtype=float), [str(item) for item in result.history[0]])
+    return (
+        list(result.item_ids[0]),
+        np.asarray(result.scores[0], dtype=float),
+        np.asarray(result.attention[0], dtype=float),
+        [str(item) for item in result.history[0]],
+    )
 
 
 def recommend(root: Path, history: list[str], k: int):

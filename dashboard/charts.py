@@ -44,7 +44,11 @@ def attention_heatmap(attention: np.ndarray, history_labels: Sequence[str]) -> g
     positions = [f"{index + 1}. {_plain(label)}" for index, label in enumerate(history_labels)]
     figure = go.Figure(
         go.Heatmap(
-            z=rows, x=positions, y=row_names, colorscale="Oranges", zmin=0.0,
+            z=rows,
+            x=positions,
+            y=row_names,
+            colorscale="Oranges",
+            zmin=0.0,
             colorbar={"title": "attention"},
             hovertemplate="%{y}<br>%{x}<br>weight %{z:.3f}<extra></extra>",
         )
@@ -68,34 +72,70 @@ def sentiment_timeline(windows: pd.DataFrame, alerts: pd.DataFrame, ticker: str)
         ticker: the ticker to draw.
     """
     rows = windows[windows["ticker"] == ticker].sort_values("window_start")
-    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35],
-                           vertical_spacing=0.06,
-                           subplot_titles=("mean sentiment (p(pos) - p(neg))", "texts per window"))
-    figure.add_trace(go.Scatter(x=rows["window_start"], y=rows["mean_score"], mode="lines+markers",
-                                name="mean sentiment", line={"color": "#1f77b4"}), row=1, col=1)
-    figure.add_trace(go.Bar(x=rows["window_start"], y=rows["count"], name="volume",
-                            marker_color="#7f7f7f"), row=2, col=1)
+    figure = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.65, 0.35],
+        vertical_spacing=0.06,
+        subplot_titles=("mean sentiment (p(pos) - p(neg))", "texts per window"),
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=rows["window_start"],
+            y=rows["mean_score"],
+            mode="lines+markers",
+            name="mean sentiment",
+            line={"color": "#1f77b4"},
+        ),
+        row=1,
+        col=1,
+    )
+    figure.add_trace(
+        go.Bar(x=rows["window_start"], y=rows["count"], name="volume", marker_color="#7f7f7f"),
+        row=2,
+        col=1,
+    )
     ticker_alerts = alerts[alerts["ticker"] == ticker] if not alerts.empty else alerts
     if not ticker_alerts.empty:
         scores = rows.set_index("window_start")["mean_score"]
         for severity, group in ticker_alerts.groupby("severity"):
             y_values = [scores.get(start, np.nan) for start in group["window_start"]]
             y_values = [0.0 if pd.isna(value) else value for value in y_values]
-            labels = [f"{_plain(kind)} alert, {_plain(direction)}, {_plain(severity)}"
-                      for kind, direction in zip(group["kind"], group["direction"], strict=True)]
-            figure.add_trace(go.Scatter(
-                x=group["window_start"], y=y_values, mode="markers", name=f"alert ({severity})",
-                marker={"symbol": "triangle-down", "size": 14,
-                        "color": SEVERITY_COLOURS.get(str(severity), "#9467bd")},
-                text=labels, hovertemplate="%{text}<br>%{x}<extra></extra>",
-            ), row=1, col=1)
+            labels = [
+                f"{_plain(kind)} alert, {_plain(direction)}, {_plain(severity)}"
+                for kind, direction in zip(group["kind"], group["direction"], strict=True)
+            ]
+            figure.add_trace(
+                go.Scatter(
+                    x=group["window_start"],
+                    y=y_values,
+                    mode="markers",
+                    name=f"alert ({severity})",
+                    marker={
+                        "symbol": "triangle-down",
+                        "size": 14,
+                        "color": SEVERITY_COLOURS.get(str(severity), "#9467bd"),
+                    },
+                    text=labels,
+                    hovertemplate="%{text}<br>%{x}<extra></extra>",
+                ),
+                row=1,
+                col=1,
+            )
     figure.update_yaxes(range=[-1.05, 1.05], row=1, col=1)
-    figure.update_layout(title=f"{_plain(ticker)}: sentiment and volume", height=460,
-                         margin={"l": 10, "r": 10, "t": 60, "b": 10}, legend={"orientation": "h"})
+    figure.update_layout(
+        title=f"{_plain(ticker)}: sentiment and volume",
+        height=460,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        legend={"orientation": "h"},
+    )
     return figure
 
 
-def intent_distribution(counts: pd.DataFrame, out_of_scope_share: pd.Series | None = None) -> go.Figure:
+def intent_distribution(
+    counts: pd.DataFrame, out_of_scope_share: pd.Series | None = None
+) -> go.Figure:
     """Stacked bars of intents per period, with the out-of-scope share as a line on a second axis.
 
     Args:
@@ -104,16 +144,29 @@ def intent_distribution(counts: pd.DataFrame, out_of_scope_share: pd.Series | No
     """
     figure = make_subplots(specs=[[{"secondary_y": True}]])
     for intent in counts.columns:
-        figure.add_trace(go.Bar(x=counts.index, y=counts[intent], name=_plain(intent)),
-                         secondary_y=False)
+        figure.add_trace(
+            go.Bar(x=counts.index, y=counts[intent], name=_plain(intent)), secondary_y=False
+        )
     if out_of_scope_share is not None and len(out_of_scope_share):
-        figure.add_trace(go.Scatter(x=out_of_scope_share.index, y=out_of_scope_share.values,
-                                    name="out-of-scope share", mode="lines+markers",
-                                    line={"color": "black", "dash": "dot"}), secondary_y=True)
-        figure.update_yaxes(title_text="out-of-scope share", range=[0, 1], tickformat=".0%",
-                            secondary_y=True)
-    figure.update_layout(barmode="stack", title="Intents over time", height=420,
-                         margin={"l": 10, "r": 10, "t": 50, "b": 10})
+        figure.add_trace(
+            go.Scatter(
+                x=out_of_scope_share.index,
+                y=out_of_scope_share.values,
+                name="out-of-scope share",
+                mode="lines+markers",
+                line={"color": "black", "dash": "dot"},
+            ),
+            secondary_y=True,
+        )
+        figure.update_yaxes(
+            title_text="out-of-scope share", range=[0, 1], tickformat=".0%", secondary_y=True
+        )
+    figure.update_layout(
+        barmode="stack",
+        title="Intents over time",
+        height=420,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
     figure.update_yaxes(title_text="messages", secondary_y=False)
     return figure
 
@@ -129,10 +182,21 @@ def training_curves(history: Mapping[str, Sequence[float]], title: str) -> go.Fi
     for name, values in history.items():
         epochs = list(range(1, len(values) + 1))
         dash = "dot" if name.startswith("val_") else "solid"
-        figure.add_trace(go.Scatter(x=epochs, y=list(values), name=_plain(name),
-                                    mode="lines+markers", line={"dash": dash}))
-    figure.update_layout(title=f"Training curves: {_plain(title)}", xaxis_title="epoch",
-                         height=360, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+        figure.add_trace(
+            go.Scatter(
+                x=epochs,
+                y=list(values),
+                name=_plain(name),
+                mode="lines+markers",
+                line={"dash": dash},
+            )
+        )
+    figure.update_layout(
+        title=f"Training curves: {_plain(title)}",
+        xaxis_title="epoch",
+        height=360,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
     return figure
 
 
@@ -145,19 +209,34 @@ def history_timeline(timeline: pd.DataFrame) -> go.Figure:
     """
     figure = go.Figure()
     x_values = timeline["time"] if timeline["time"].notna().all() else timeline["position"]
-    for split, colour in (("train", "#1f77b4"), ("validation target", "#ff7f0e"),
-                          ("test target", "#d62728")):
+    for split, colour in (
+        ("train", "#1f77b4"),
+        ("validation target", "#ff7f0e"),
+        ("test target", "#d62728"),
+    ):
         rows = timeline[timeline["split"] == split]
         if rows.empty:
             continue
-        labels = [_plain(f"{title} ({item})" if title else item)
-                  for item, title in zip(rows["item_id"], rows["title"], strict=True)]
-        figure.add_trace(go.Scatter(
-            x=x_values[rows.index], y=rows["position"], mode="markers", name=split,
-            marker={"size": 9, "color": colour}, text=labels,
-            hovertemplate="#%{y}: %{text}<br>%{x}<extra></extra>",
-        ))
-    figure.update_layout(title="History timeline", yaxis_title="position in the sequence",
-                         height=300, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                         legend={"orientation": "h"})
+        labels = [
+            _plain(f"{title} ({item})" if title else item)
+            for item, title in zip(rows["item_id"], rows["title"], strict=True)
+        ]
+        figure.add_trace(
+            go.Scatter(
+                x=x_values[rows.index],
+                y=rows["position"],
+                mode="markers",
+                name=split,
+                marker={"size": 9, "color": colour},
+                text=labels,
+                hovertemplate="#%{y}: %{text}<br>%{x}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        title="History timeline",
+        yaxis_title="position in the sequence",
+        height=300,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h"},
+    )
     return figure

@@ -24,8 +24,9 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 def normalised_weights(weights: Sequence[float]) -> list[float]:
     """Scale non-negative weights to [0, 1] by their maximum; NaN and negatives become 0."""
-    cleaned = [float(w) if (w is not None and math.isfinite(float(w)) and w > 0) else 0.0
-               for w in weights]
+    cleaned = [
+        float(w) if (w is not None and math.isfinite(float(w)) and w > 0) else 0.0 for w in weights
+    ]
     largest = max(cleaned, default=0.0)
     if largest <= 0.0:
         return [0.0 for _ in cleaned]

@@ -24,17 +24,27 @@ def intent_counts_over_time(
         start; the share is a Series on the same index (all zeros when `out_of_scope` is absent).
     """
     if period not in PERIODS:
-        raise ValueError(f"Expected period to be one of {sorted(PERIODS)}. Received: period={period!r}")
+        raise ValueError(
+            f"Expected period to be one of {sorted(PERIODS)}. Received: period={period!r}"
+        )
     if messages.empty:
         return pd.DataFrame(), pd.Series(dtype=float)
     frame = messages[["time"]].copy()
     frame["intent"] = messages[label_column].fillna("unlabelled").astype(str)
-    out_of_scope = (messages["out_of_scope"].fillna(False).astype(bool)
-                    if "out_of_scope" in messages.columns else pd.Series(False, index=messages.index))
+    out_of_scope = (
+        messages["out_of_scope"].fillna(False).astype(bool)
+        if "out_of_scope" in messages.columns
+        else pd.Series(False, index=messages.index)
+    )
     frame.loc[out_of_scope, "intent"] = OUT_OF_SCOPE_LABEL
     frame["out_of_scope"] = out_of_scope
-    frame["period"] = frame["time"].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period(
-        PERIODS[period]).dt.start_time
+    frame["period"] = (
+        frame["time"]
+        .dt.tz_convert("UTC")
+        .dt.tz_localize(None)
+        .dt.to_period(PERIODS[period])
+        .dt.start_time
+    )
     counts = frame.groupby(["period", "intent"]).size().unstack("intent", fill_value=0).sort_index()
     share = frame.groupby("period")["out_of_scope"].mean().reindex(counts.index)
     return counts, share

@@ -20,7 +20,8 @@ def flatten_metrics(metrics: Mapping, prefix: str = "", protocol: str = "") -> l
     local_protocol = metrics.get("protocol") if isinstance(metrics, Mapping) else None
     if isinstance(local_protocol, Mapping):
         local_protocol = local_protocol.get("name") or ", ".join(
-            f"{key}={value}" for key, value in local_protocol.items())
+            f"{key}={value}" for key, value in local_protocol.items()
+        )
     protocol = str(local_protocol) if local_protocol else protocol
     for key, value in metrics.items():
         if key == "protocol":
@@ -43,14 +44,19 @@ TEXT_MEMBERS: dict[str, str] = {
 
 
 def _numeric(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(float(value))
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
 
 
 def _pivot(rows: list[dict], index: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     order = list(dict.fromkeys(frame["model"]))
-    table = frame.pivot_table(index=index, columns="model", values="value", aggfunc="first",
-                              sort=False)[order].reset_index()
+    table = frame.pivot_table(
+        index=index, columns="model", values="value", aggfunc="first", sort=False
+    )[order].reset_index()
     table.columns.name = None
     return table
 
@@ -78,20 +84,35 @@ def comparison_table(name: str, metrics: Mapping) -> pd.DataFrame:
                 if not isinstance(values, Mapping):
                     continue
                 label = model if model == name else f"{labels.get(model, model)} (baseline)"
-                rows += [{"protocol": f"{protocol} ({split})", "metric": metric, "model": label,
-                          "value": float(value)}
-                         for metric, value in values.items() if _numeric(value)]
+                rows += [
+                    {
+                        "protocol": f"{protocol} ({split})",
+                        "metric": metric,
+                        "model": label,
+                        "value": float(value),
+                    }
+                    for metric, value in values.items()
+                    if _numeric(value)
+                ]
     elif any(isinstance(metrics.get(member), Mapping) for member in TEXT_MEMBERS):
         protocol = str(metrics.get("protocol", "validation split"))
         for member, label in TEXT_MEMBERS.items():
             if isinstance(metrics.get(member), Mapping):
-                rows += [{**row, "protocol": protocol, "model": label}
-                         for row in flatten_metrics(metrics[member])]
+                rows += [
+                    {**row, "protocol": protocol, "model": label}
+                    for row in flatten_metrics(metrics[member])
+                ]
         if isinstance(metrics.get("evaluation"), Mapping):
-            rows += [{**row, "protocol": "evaluation on held-out labelled texts (seqlens evaluate)",
-                      "model": TEXT_MEMBERS["ensemble"]}
-                     for row in flatten_metrics(
-                         {key: value for key, value in metrics["evaluation"].items() if key != "task"})]
+            rows += [
+                {
+                    **row,
+                    "protocol": "evaluation on held-out labelled texts (seqlens evaluate)",
+                    "model": TEXT_MEMBERS["ensemble"],
+                }
+                for row in flatten_metrics(
+                    {key: value for key, value in metrics["evaluation"].items() if key != "task"}
+                )
+            ]
     else:
         rows = [{**row, "model": name} for row in flatten_metrics(metrics)]
     if not rows:
@@ -105,8 +126,17 @@ def report_notes(metrics: Mapping) -> dict[str, object]:
     notes: dict[str, object] = {}
     if isinstance(metrics.get("protocols"), Mapping):
         notes.update({f"protocol {name}": text for name, text in metrics["protocols"].items()})
-    keys = ("users", "catalogue_items", "sampled100_seed", "oos_threshold", "oos_threshold_rule",
-            "ensemble_linear_weight", "train_count", "training_seconds", "data_run")
+    keys = (
+        "users",
+        "catalogue_items",
+        "sampled100_seed",
+        "oos_threshold",
+        "oos_threshold_rule",
+        "ensemble_linear_weight",
+        "train_count",
+        "training_seconds",
+        "data_run",
+    )
     notes.update({key: metrics[key] for key in keys if key in metrics and metrics[key] is not None})
     return notes
 
@@ -116,8 +146,12 @@ HEADLINE_CURVE_HINTS: tuple[str, ...] = ("NDCG@10", "HR@10", "accuracy", "f1", "
 
 def default_curves(quantities: Sequence[str], limit: int = 3) -> list[str]:
     """Quantities to plot by default: headline ones (NDCG@10, HR@10, accuracy, ...) first."""
-    preferred = [quantity for hint in HEADLINE_CURVE_HINTS for quantity in quantities
-                 if hint.lower() in quantity.lower()]
+    preferred = [
+        quantity
+        for hint in HEADLINE_CURVE_HINTS
+        for quantity in quantities
+        if hint.lower() in quantity.lower()
+    ]
     ordered = list(dict.fromkeys([*preferred, *quantities]))
     return ordered[:limit]
 
@@ -179,8 +213,12 @@ def gate_decisions_table(log: pd.DataFrame) -> pd.DataFrame:
     table = log[["time", "name", "version", "decision"]].copy()
     table["checks"] = log["checks"].apply(_checks_summary)
     table["reasons"] = log["reasons"].apply(
-        lambda reasons: "; ".join(map(str, reasons)) if isinstance(reasons, list | tuple)
-        else ("" if reasons is None else str(reasons)))
+        lambda reasons: (
+            "; ".join(map(str, reasons))
+            if isinstance(reasons, list | tuple)
+            else ("" if reasons is None else str(reasons))
+        )
+    )
     return table
 
 

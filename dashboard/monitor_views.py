@@ -9,11 +9,19 @@ import pandas as pd
 SEVERITY_ORDER: tuple[str, ...] = ("critical", "warning", "info")
 
 
-def filter_alerts(alerts: pd.DataFrame, tickers: Sequence[str] = (), directions: Sequence[str] = (),
-                  severities: Sequence[str] = ()) -> pd.DataFrame:
+def filter_alerts(
+    alerts: pd.DataFrame,
+    tickers: Sequence[str] = (),
+    directions: Sequence[str] = (),
+    severities: Sequence[str] = (),
+) -> pd.DataFrame:
     """Alerts whose ticker, direction and severity are among the chosen ones (empty = all)."""
     selected = alerts
-    for column, chosen in (("ticker", tickers), ("direction", directions), ("severity", severities)):
+    for column, chosen in (
+        ("ticker", tickers),
+        ("direction", directions),
+        ("severity", severities),
+    ):
         if chosen:
             selected = selected[selected[column].isin(list(chosen))]
     return selected.reset_index(drop=True)
@@ -30,7 +38,9 @@ def alert_label(alert: pd.Series) -> str:
     """A short line naming one alert (for a select box)."""
     start = alert["window_start"]
     when = start.strftime("%Y-%m-%d %H:%M") if isinstance(start, pd.Timestamp) else str(start)
-    return f"{alert['ticker']} · {alert['kind']} · {alert['direction']} · {alert['severity']} · {when}"
+    return (
+        f"{alert['ticker']} · {alert['kind']} · {alert['direction']} · {alert['severity']} · {when}"
+    )
 
 
 def alert_table(alerts: pd.DataFrame) -> pd.DataFrame:

@@ -38,7 +38,9 @@ def user_history(row: Mapping, which: str = "full") -> list[str]:
         which: `"full"` or `"test"` (see `HISTORY_CHOICES`).
     """
     if which not in HISTORY_CHOICES:
-        raise ValueError(f"Expected which to be one of {sorted(HISTORY_CHOICES)}. Received: which={which!r}")
+        raise ValueError(
+            f"Expected which to be one of {sorted(HISTORY_CHOICES)}. Received: which={which!r}"
+        )
     items = [str(item) for item in row["item_ids"]]
     if which == "test":
         test_position = int(row.get("test_position", -1))
@@ -65,17 +67,21 @@ def history_timeline(row: Mapping, titles: Mapping[str, str] | None = None) -> p
     if 0 <= test_position < count:
         splits[test_position] = "test target"
     times = pd.to_datetime(pd.Series(timestamps, dtype="float64"), unit="s", utc=True)
-    return pd.DataFrame({
-        "position": range(1, count + 1),
-        "time": times,
-        "item_id": items,
-        "title": [titles.get(item, "") for item in items],
-        "event_type": [str(value) if value is not None else "" for value in event_types],
-        "split": splits,
-    })
+    return pd.DataFrame(
+        {
+            "position": range(1, count + 1),
+            "time": times,
+            "item_id": items,
+            "title": [titles.get(item, "") for item in items],
+            "event_type": [str(value) if value is not None else "" for value in event_types],
+            "split": splits,
+        }
+    )
 
 
-def parse_history_text(text: str, known_items: set[str] | None = None) -> tuple[list[str], list[str]]:
+def parse_history_text(
+    text: str, known_items: set[str] | None = None
+) -> tuple[list[str], list[str]]:
     """Split an ad-hoc history ("12, 7 99") into item ids, oldest first.
 
     Args:
@@ -93,16 +99,19 @@ def parse_history_text(text: str, known_items: set[str] | None = None) -> tuple[
     return known, unknown
 
 
-def recommendations_frame(item_ids: Sequence[str], scores: Sequence[float],
-                          titles: Mapping[str, str] | None = None) -> pd.DataFrame:
+def recommendations_frame(
+    item_ids: Sequence[str], scores: Sequence[float], titles: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """Top-k table: `rank, item_id, title, score`."""
     titles = titles or {}
-    return pd.DataFrame({
-        "rank": range(1, len(item_ids) + 1),
-        "item_id": [str(item) for item in item_ids],
-        "title": [titles.get(str(item), "") for item in item_ids],
-        "score": [float(score) for score in scores],
-    })
+    return pd.DataFrame(
+        {
+            "rank": range(1, len(item_ids) + 1),
+            "item_id": [str(item) for item in item_ids],
+            "title": [titles.get(str(item), "") for item in item_ids],
+            "score": [float(score) for score in scores],
+        }
+    )
 
 
 def _as_list(values, count: int) -> list:

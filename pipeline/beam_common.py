@@ -103,8 +103,11 @@ class WriteArrowTables(beam.PTransform):
         return (
             tables
             | "CastToSchema" >> beam.Map(lambda table, schema: table.cast(schema), self._schema)
-            | "WriteParquet" >> beam.io.WriteToParquetBatched(
-                f"{self._folder}/part", schema=self._schema, codec="snappy",
+            | "WriteParquet"
+            >> beam.io.WriteToParquetBatched(
+                f"{self._folder}/part",
+                schema=self._schema,
+                codec="snappy",
                 file_name_suffix=".parquet",
             )
         )
@@ -131,7 +134,9 @@ class WriteDeadLetters(beam.PTransform):
     def expand(self, dead_letter_tables):
         if isinstance(dead_letter_tables, (list, tuple)):
             dead_letter_tables = dead_letter_tables | "FlattenDeadLetters" >> beam.Flatten()
-        non_empty = dead_letter_tables | "DropEmpty" >> beam.Filter(lambda table: table.num_rows > 0)
+        non_empty = dead_letter_tables | "DropEmpty" >> beam.Filter(
+            lambda table: table.num_rows > 0
+        )
         _ = non_empty | "WriteDeadLetterFiles" >> WriteArrowTables(
             self._folder, dead_letter.DEAD_LETTER_SCHEMA
         )

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-DEAD_LETTER_SCHEMA = pa.schema([
-    ("reason", pa.string()),
-    ("source", pa.string()),
-    ("line_number", pa.int64()),
-    ("raw", pa.string()),
-])
+DEAD_LETTER_SCHEMA = pa.schema(
+    [
+        ("reason", pa.string()),
+        ("source", pa.string()),
+        ("line_number", pa.int64()),
+        ("raw", pa.string()),
+    ]
+)
 
 # Every reason a row can be dead-lettered for (the keys of `stats.json` `dead_by_reason`).
 WRONG_COLUMN_COUNT = "wrong_column_count"
@@ -35,9 +37,18 @@ TRUNCATED_MAX_LENGTH = "truncated_max_length"
 EMPTY_TEXT = "empty_text"
 
 REASONS: tuple[str, ...] = (
-    WRONG_COLUMN_COUNT, INVALID_UTF8, MALFORMED_RECORD, MISSING_FIELD, EMPTY_ID,
-    UNPARSABLE_TIMESTAMP, ABSURD_TIMESTAMP, DUPLICATE, FILTERED_MIN_USER_COUNT,
-    FILTERED_MIN_ITEM_COUNT, TRUNCATED_MAX_LENGTH, EMPTY_TEXT,
+    WRONG_COLUMN_COUNT,
+    INVALID_UTF8,
+    MALFORMED_RECORD,
+    MISSING_FIELD,
+    EMPTY_ID,
+    UNPARSABLE_TIMESTAMP,
+    ABSURD_TIMESTAMP,
+    DUPLICATE,
+    FILTERED_MIN_USER_COUNT,
+    FILTERED_MIN_ITEM_COUNT,
+    TRUNCATED_MAX_LENGTH,
+    EMPTY_TEXT,
 )
 
 
@@ -94,9 +105,7 @@ def count_by_reason(dead_letters: pa.Table) -> dict[str, int]:
     if dead_letters.num_rows == 0:
         return {}
     counts = dead_letters.column("reason").value_counts()
-    return {
-        str(entry["values"]): int(entry["counts"]) for entry in counts.to_pylist()
-    }
+    return {str(entry["values"]): int(entry["counts"]) for entry in counts.to_pylist()}
 
 
 def decode_raw(line: bytes) -> str:

@@ -104,9 +104,7 @@ def _lines_containing(positions: np.ndarray, starts: np.ndarray, num_lines: int)
     return mask
 
 
-def parse_block(
-    block: bytes, first_line: int, spec: DelimitedSpec, source: str
-) -> ParsedBlock:
+def parse_block(block: bytes, first_line: int, spec: DelimitedSpec, source: str) -> ParsedBlock:
     """Parse a line-aligned block of a delimited log.
 
     Args:
@@ -121,11 +119,19 @@ def parse_block(
     nonempty = ends > starts
     delimiter_code = ord(spec.delimiter)
     delimiter_positions = np.flatnonzero(data == delimiter_code)
-    delimiters_per_line = np.bincount(
-        np.searchsorted(starts, delimiter_positions, side="right") - 1, minlength=num_lines
-    )[:num_lines] if num_lines else np.zeros(0, dtype=np.int64)
+    delimiters_per_line = (
+        np.bincount(
+            np.searchsorted(starts, delimiter_positions, side="right") - 1, minlength=num_lines
+        )[:num_lines]
+        if num_lines
+        else np.zeros(0, dtype=np.int64)
+    )
     carriage_returns = np.flatnonzero(data == _CARRIAGE_RETURN)
-    stray_cr = carriage_returns[~np.isin(carriage_returns, ends)] if len(carriage_returns) else carriage_returns
+    stray_cr = (
+        carriage_returns[~np.isin(carriage_returns, ends)]
+        if len(carriage_returns)
+        else carriage_returns
+    )
     slow = _lines_containing(stray_cr, starts, num_lines)
     if spec.quoting:
         slow |= _lines_containing(np.flatnonzero(data == _QUOTE), starts, num_lines)
@@ -153,16 +159,32 @@ def parse_block(
         fast[invalid] = False
     if fast_rows is not None:
         tables.append(fast_rows.append_column("line_number", pa.array(line_numbers[fast])))
-    slow_table = _parse_slow(block, np.flatnonzero(slow), starts, ends, line_numbers, spec,
-                             dead_reasons, dead_lines, dead_raws)
+    slow_table = _parse_slow(
+        block,
+        np.flatnonzero(slow),
+        starts,
+        ends,
+        line_numbers,
+        spec,
+        dead_reasons,
+        dead_lines,
+        dead_raws,
+    )
     if slow_table is not None:
         tables.append(slow_table)
-    schema = pa.schema([(name, pa.string()) for name in spec.field_names] + [("line_number", pa.int64())])
+    schema = pa.schema(
+        [(name, pa.string()) for name in spec.field_names] + [("line_number", pa.int64())]
+    )
     rows = pa.concat_tables(tables) if tables else schema.empty_table()
     dead = dead_letter.dead_letters_from_rows(dead_reasons, source, dead_lines, dead_raws)
     return ParsedBlock(
-        rows=rows, dead_letters=dead, rows_in=int(nonempty.sum()), block=block,
-        first_line=first_line, starts=starts, ends=ends,
+        rows=rows,
+        dead_letters=dead,
+        rows_in=int(nonempty.sum()),
+        block=block,
+        first_line=first_line,
+        starts=starts,
+        ends=ends,
     )
 
 
@@ -201,7 +223,9 @@ def _parse_fast(
                 f"Received: rows={table.num_rows}, lines={int(fast.sum())}"
             )
         return table, invalid
-    raise ValueError("Expected valid UTF-8 after removing invalid lines. Received: a second failure")
+    raise ValueError(
+        "Expected valid UTF-8 after removing invalid lines. Received: a second failure"
+    )
 
 
 def _arrow_csv(buffer: bytes, spec: DelimitedSpec) -> pa.Table:
@@ -209,14 +233,20 @@ def _arrow_csv(buffer: bytes, spec: DelimitedSpec) -> pa.Table:
     include = [f"column_{index}" for _, index in spec.fields]
     table = pacsv.read_csv(
         pa.BufferReader(buffer),
-        read_options=pacsv.ReadOptions(column_names=names, block_size=max(len(buffer) + 1, 1 << 20)),
+        read_options=pacsv.ReadOptions(
+            column_names=names, block_size=max(len(buffer) + 1, 1 << 20)
+        ),
         parse_options=pacsv.ParseOptions(
-            delimiter=spec.delimiter, quote_char=False, newlines_in_values=False,
+            delimiter=spec.delimiter,
+            quote_char=False,
+            newlines_in_values=False,
             ignore_empty_lines=True,
         ),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in include},
-            include_columns=include, strings_can_be_null=False, quoted_strings_can_be_null=False,
+            include_columns=include,
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
         ),
     )
     columns = [table.column(f"column_{index}").combine_chunks() for _, index in spec.fields]
@@ -268,8 +298,11 @@ def _parse_slow(
         else:
             values = text.split(spec.delimiter)
         if values is None or len(values) != spec.num_columns:
-            dead_reasons.append(dead_letter.WRONG_COLUMN_COUNT if values is not None
-                                else dead_letter.MALFORMED_RECORD)
+            dead_reasons.append(
+                dead_letter.WRONG_COLUMN_COUNT
+                if values is not None
+                else dead_letter.MALFORMED_RECORD
+            )
             dead_lines.append(int(line_numbers[index]))
             dead_raws.append(text)
             continue

@@ -42,8 +42,10 @@ class EventColumns:
 
     def mapping(self) -> dict[str, str | None]:
         return {
-            "user_id": self.user_column, "item_id": self.item_column,
-            "timestamp": self.timestamp_column, "event_type": self.event_type_column,
+            "user_id": self.user_column,
+            "item_id": self.item_column,
+            "timestamp": self.timestamp_column,
+            "event_type": self.event_type_column,
             "value": self.value_column,
         }
 
@@ -79,19 +81,24 @@ def resolve_event_format(
         )
     if input_format == "sasrec":
         spec = DelimitedSpec(" ", 2, (("user_id", 0), ("item_id", 1)), quoting=False)
-        return EventReadSpec("delimited", spec, (), False, True, ("user_id", "item_id", "timestamp"))
+        return EventReadSpec(
+            "delimited", spec, (), False, True, ("user_id", "item_id", "timestamp")
+        )
     if input_format == "movielens":
         return _resolve_movielens(paths)
     mapping = {field: column for field, column in columns.mapping().items() if column}
     if input_format in ("jsonl", "parquet"):
         available = _json_or_parquet_keys(input_format, paths[0])
         fields = _check_columns(mapping, available, paths[0])
-        return EventReadSpec(input_format, None, fields, False, False, tuple(name for name, _ in fields))
+        return EventReadSpec(
+            input_format, None, fields, False, False, tuple(name for name, _ in fields)
+        )
     header = _read_header(paths, delimiter)
     fields = _check_columns(mapping, header, paths[0])
     index = {name: position for position, name in enumerate(header)}
-    spec = DelimitedSpec(delimiter, len(header), tuple((field, index[key]) for field, key in fields),
-                         quoting=True)
+    spec = DelimitedSpec(
+        delimiter, len(header), tuple((field, index[key]) for field, key in fields), quoting=True
+    )
     return EventReadSpec("delimited", spec, (), True, False, tuple(name for name, _ in fields))
 
 
@@ -117,7 +124,9 @@ def _read_header(paths: list[str], delimiter: str) -> list[str]:
         line = sources.read_first_line(path).decode("utf-8", errors="replace").lstrip("\ufeff")
         headers.append(next(csv.reader([line], delimiter=delimiter), []))
     if any(header != headers[0] for header in headers):
-        raise ValueError(f"Expected every input file to have the same header. Received: paths={paths}")
+        raise ValueError(
+            f"Expected every input file to have the same header. Received: paths={paths}"
+        )
     if not headers[0] or headers[0] == [""]:
         raise ValueError(f"Expected a header line in {paths[0]}. Received: an empty first line")
     return headers[0]
@@ -148,19 +157,29 @@ def _resolve_movielens(paths: list[str]) -> EventReadSpec:
         header = first.split(",")
         missing = [name for name in MOVIELENS_COLUMNS if name not in header]
         if missing:
-            raise ValueError(f"Expected MovieLens columns {MOVIELENS_COLUMNS}. Received: header={first!r}")
+            raise ValueError(
+                f"Expected MovieLens columns {MOVIELENS_COLUMNS}. Received: header={first!r}"
+            )
         position = {name: header.index(name) for name in MOVIELENS_COLUMNS}
-        fields = (("user_id", position["userId"]), ("item_id", position["movieId"]),
-                  ("timestamp", position["timestamp"]), ("value", position["rating"]))
-        return EventReadSpec("delimited", DelimitedSpec(",", len(header), fields), (), True, False, present)
+        fields = (
+            ("user_id", position["userId"]),
+            ("item_id", position["movieId"]),
+            ("timestamp", position["timestamp"]),
+            ("value", position["rating"]),
+        )
+        return EventReadSpec(
+            "delimited", DelimitedSpec(",", len(header), fields), (), True, False, present
+        )
     if "::" in first:
         fields = (("user_id", 0), ("item_id", 2), ("value", 4), ("timestamp", 6))
-        return EventReadSpec("delimited", DelimitedSpec(":", 7, fields, quoting=False), (), False,
-                             False, present)
+        return EventReadSpec(
+            "delimited", DelimitedSpec(":", 7, fields, quoting=False), (), False, False, present
+        )
     if "\t" in first:
         fields = (("user_id", 0), ("item_id", 1), ("value", 2), ("timestamp", 3))
-        return EventReadSpec("delimited", DelimitedSpec("\t", 4, fields, quoting=False), (), False,
-                             False, present)
+        return EventReadSpec(
+            "delimited", DelimitedSpec("\t", 4, fields, quoting=False), (), False, False, present
+        )
     raise ValueError(
         "Expected a MovieLens ratings.csv (header userId,movieId,rating,timestamp), u.data (tab "
         f"separated) or ratings.dat (:: separated). Received: first line={first[:80]!r}"
@@ -225,11 +244,16 @@ def _read_parquet_chunk(chunk: sources.Chunk, spec: EventReadSpec) -> Iterator[P
     line_numbers = chunk.first_line + np.arange(table.num_rows, dtype=np.int64)
     columns["line_number"] = pa.array(line_numbers)
     rows = _complete(pa.table(columns), spec)
-    parsed = ParsedBlock(rows=rows, dead_letters=dead_letter.empty_dead_letters(), rows_in=table.num_rows)
+    parsed = ParsedBlock(
+        rows=rows, dead_letters=dead_letter.empty_dead_letters(), rows_in=table.num_rows
+    )
     parsed.raw_lines = lambda numbers: _parquet_raw(rows, numbers, chunk.first_line)  # type: ignore[method-assign]
     yield parsed
 
 
 def _parquet_raw(rows: pa.Table, line_numbers: np.ndarray, first_line: int) -> list[str]:
     picked = rows.take(pa.array(np.asarray(line_numbers) - first_line)).to_pylist()
-    return [json.dumps({key: value for key, value in row.items() if key != "line_number"}) for row in picked]
+    return [
+        json.dumps({key: value for key, value in row.items() if key != "line_number"})
+        for row in picked
+    ]

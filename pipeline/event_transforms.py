@@ -96,7 +96,9 @@ class PlanChunksFn(beam.DoFn):
         if self._spec.kind == "parquet":
             yield from plan_parquet_chunks(path, file_index)
         else:
-            yield from sources.plan_chunks(path, file_index, self._spec.has_header, self._chunk_bytes)
+            yield from sources.plan_chunks(
+                path, file_index, self._spec.has_header, self._chunk_bytes
+            )
 
 
 class ParseChunkFn(beam.DoFn):
@@ -110,7 +112,10 @@ class ParseChunkFn(beam.DoFn):
     def process(self, chunk: sources.Chunk):
         for parsed in read_event_chunk(chunk, self._spec, self._config.block_bytes):
             events, dead = validate_events(
-                parsed, self._config.plausible, chunk.file_index, chunk.path,
+                parsed,
+                self._config.plausible,
+                chunk.file_index,
+                chunk.path,
                 position_as_time=self._spec.position_as_time,
             )
             self._rows_in.inc(parsed.rows_in)
@@ -123,8 +128,11 @@ class ParseChunkFn(beam.DoFn):
             order = np.argsort(buckets, kind="stable")
             sorted_buckets = buckets[order]
             boundaries = np.flatnonzero(np.diff(sorted_buckets)) + 1
-            for start, end in zip(np.concatenate([[0], boundaries]),
-                                  np.concatenate([boundaries, [len(order)]]), strict=True):
+            for start, end in zip(
+                np.concatenate([[0], boundaries]),
+                np.concatenate([boundaries, [len(order)]]),
+                strict=True,
+            ):
                 # `take` (not `slice`): a compact table per bucket, so that encoding it for the
                 # shuffle does not serialise the buffers of the whole block.
                 yield int(sorted_buckets[start]), events.take(pa.array(order[start:end]))
@@ -164,12 +172,17 @@ class FilterRoundFn(beam.DoFn):
     def process(self, element, global_item_counts: pa.Table):
         bucket, events = element
         events, dead = filter_min_counts(
-            events, global_item_counts, self._config.min_user_count, self._config.min_item_count,
+            events,
+            global_item_counts,
+            self._config.min_user_count,
+            self._config.min_item_count,
             self._paths,
         )
         if dead.num_rows:
             yield _dead(dead)
-        yield pvalue.TaggedOutput(STATS, {"filter_removed_by_round": {str(self._round_index): dead.num_rows}})
+        yield pvalue.TaggedOutput(
+            STATS, {"filter_removed_by_round": {str(self._round_index): dead.num_rows}}
+        )
         yield bucket, events
 
 
@@ -194,14 +207,23 @@ class BuildSequencesFn(beam.DoFn):
         self._rows_out.inc(rows_out)
         self._users.inc(len(lengths))
         counts = np.bincount(lengths) if len(lengths) else np.zeros(0, np.int64)
-        yield pvalue.TaggedOutput(STATS, {
-            "rows_out": rows_out, "users": len(lengths),
-            "length_counts": {str(length): int(count) for length, count in enumerate(counts) if count},
-        })
+        yield pvalue.TaggedOutput(
+            STATS,
+            {
+                "rows_out": rows_out,
+                "users": len(lengths),
+                "length_counts": {
+                    str(length): int(count) for length, count in enumerate(counts) if count
+                },
+            },
+        )
         if sequences.num_rows:
-            yield pvalue.TaggedOutput(ITEM_COUNTS, item_counts(
-                pa.table({"item_id": sequences.column("item_ids").combine_chunks().flatten()})
-            ))
+            yield pvalue.TaggedOutput(
+                ITEM_COUNTS,
+                item_counts(
+                    pa.table({"item_id": sequences.column("item_ids").combine_chunks().flatten()})
+                ),
+            )
             yield sequences
 
 
@@ -218,7 +240,8 @@ class ReadEventLog(beam.PTransform):
             paths
             | "PlanChunks" >> beam.ParDo(PlanChunksFn(self._spec, self._config.chunk_bytes))
             | "DistributeChunks" >> beam.Reshuffle()
-            | "ParseChunks" >> beam.ParDo(ParseChunkFn(self._spec, self._config)).with_outputs(
+            | "ParseChunks"
+            >> beam.ParDo(ParseChunkFn(self._spec, self._config)).with_outputs(
                 DEAD_LETTER, STATS, main="events"
             )
         )
@@ -235,7 +258,8 @@ class GroupEventsByUser(beam.PTransform):
         return (
             keyed_tables
             | "GroupByBucket" >> beam.GroupByKey()
-            | "Deduplicate" >> beam.ParDo(DeduplicateBucketFn(self._paths)).with_outputs(
+            | "Deduplicate"
+            >> beam.ParDo(DeduplicateBucketFn(self._paths)).with_outputs(
                 DEAD_LETTER, main="buckets"
             )
         )
@@ -258,10 +282,12 @@ class FilterMinCounts(beam.PTransform):
             counts = (
                 buckets
                 | f"CountItems{round_index}" >> beam.ParDo(CountItemsFn())
-                | f"SumItemCounts{round_index}" >> beam.CombineGlobally(MergeCountTablesFn("item_id"))
+                | f"SumItemCounts{round_index}"
+                >> beam.CombineGlobally(MergeCountTablesFn("item_id"))
             )
             result = buckets | f"FilterRound{round_index}" >> beam.ParDo(
-                FilterRoundFn(self._config, self._paths, round_index), beam.pvalue.AsSingleton(counts)
+                FilterRoundFn(self._config, self._paths, round_index),
+                beam.pvalue.AsSingleton(counts),
             ).with_outputs(DEAD_LETTER, STATS, main="buckets")
             buckets = result.buckets
             dead.append(result[DEAD_LETTER])
@@ -272,8 +298,13 @@ class FilterMinCounts(beam.PTransform):
 class BuildSequences(beam.PTransform):
     """`(bucket, events)` -> outputs `sequences`, `dead_letter`, `stats`, `item_counts`."""
 
-    def __init__(self, config: EventsConfig, has_event_types: bool, paths: list[str],
-                 label: str | None = None):
+    def __init__(
+        self,
+        config: EventsConfig,
+        has_event_types: bool,
+        paths: list[str],
+        label: str | None = None,
+    ):
         super().__init__(label)
         self._config = config
         self._has_event_types = has_event_types
@@ -293,8 +324,9 @@ class EventsToSequences(beam.PTransform):
     partial counts without the dead letters, which `WriteDeadLetters` counts).
     """
 
-    def __init__(self, spec: EventReadSpec, config: EventsConfig, paths: list[str],
-                 label: str | None = None):
+    def __init__(
+        self, spec: EventReadSpec, config: EventsConfig, paths: list[str], label: str | None = None
+    ):
         super().__init__(label)
         self._spec = spec
         self._config = config
@@ -320,12 +352,14 @@ class EventsToSequences(beam.PTransform):
             MergeCountTablesFn("item_id")
         )
         all_stats = (
-            stats | "FlattenStats" >> beam.Flatten() | "SumStats" >> beam.CombineGlobally(SumCountsFn())
+            stats
+            | "FlattenStats" >> beam.Flatten()
+            | "SumStats" >> beam.CombineGlobally(SumCountsFn())
         )
         all_dead = dead | "FlattenDeadLetters" >> beam.Flatten()
         return {
-            "sequences": built.sequences, "item_counts": vocabulary, DEAD_LETTER: all_dead,
+            "sequences": built.sequences,
+            "item_counts": vocabulary,
+            DEAD_LETTER: all_dead,
             STATS: all_stats,
         }
-
-

@@ -22,15 +22,17 @@ from pipeline.timestamps import (
     parse_timestamps,
 )
 
-EVENT_SCHEMA = pa.schema([
-    ("user_id", pa.string()),
-    ("item_id", pa.string()),
-    ("timestamp", pa.int64()),
-    ("event_type", pa.string()),
-    ("value", pa.string()),
-    ("file_index", pa.int32()),
-    ("line_number", pa.int64()),
-])
+EVENT_SCHEMA = pa.schema(
+    [
+        ("user_id", pa.string()),
+        ("item_id", pa.string()),
+        ("timestamp", pa.int64()),
+        ("event_type", pa.string()),
+        ("value", pa.string()),
+        ("file_index", pa.int32()),
+        ("line_number", pa.int64()),
+    ]
+)
 
 _CODE_REASONS = {
     1: dead_letter.MISSING_FIELD,
@@ -66,8 +68,8 @@ def validate_events(
     users = pc.utf8_trim_whitespace(rows.column("user_id").combine_chunks())
     items = pc.utf8_trim_whitespace(rows.column("item_id").combine_chunks())
     code = np.zeros(count, dtype=np.int8)
-    missing = (
-        users.is_null().to_numpy(zero_copy_only=False) | items.is_null().to_numpy(zero_copy_only=False)
+    missing = users.is_null().to_numpy(zero_copy_only=False) | items.is_null().to_numpy(
+        zero_copy_only=False
     )
     empty = pc.fill_null(
         pc.or_(pc.equal(pc.utf8_length(users), 0), pc.equal(pc.utf8_length(items), 0)), False

@@ -83,9 +83,15 @@ def run_events_pipeline(
     spec = resolve_event_format(input_format, paths, columns, delimiter)
     outputs.prepare_output_dir(output_dir, ("sequences", "vocab", "dead_letter"))
     run_info = {
-        "pipeline": "events", "input": input_path, "inputs": paths, "format": input_format,
-        "columns": asdict(columns), "delimiter": delimiter, "config": _config_dict(config),
-        "fields_present": list(spec.fields_present), "runner": runner,
+        "pipeline": "events",
+        "input": input_path,
+        "inputs": paths,
+        "format": input_format,
+        "columns": asdict(columns),
+        "delimiter": delimiter,
+        "config": _config_dict(config),
+        "fields_present": list(spec.fields_present),
+        "runner": runner,
         "pipeline_args": list(pipeline_args or []),
     }
     options = pipeline_options(runner, pipeline_args or [])
@@ -101,7 +107,8 @@ def run_events_pipeline(
     )
     item_total = result["item_counts"] | "WriteVocabulary" >> WriteVocabulary(output_dir)
     _ = (result[STATS], result[DEAD_LETTER], item_total) | "WriteRunStats" >> outputs.WriteRunStats(
-        output_dir, {"rows_in": 0, "rows_out": 0, "users": 0}, vocabulary_key="items")
+        output_dir, {"rows_in": 0, "rows_out": 0, "users": 0}, vocabulary_key="items"
+    )
     run_info["metrics"] = run_pipeline(pipeline)
     run_info["seconds"] = round(time.time() - started, 3)
     outputs.finish_output_dir(output_dir, {"sequences": SEQUENCE_SCHEMA}, run_info)
@@ -110,5 +117,9 @@ def run_events_pipeline(
 
 def _config_dict(config: EventsConfig) -> dict[str, Any]:
     values = asdict(config)
-    return json.loads(json.dumps(values, default=lambda value: value.item()
-                                 if isinstance(value, np.generic) else str(value)))
+    return json.loads(
+        json.dumps(
+            values,
+            default=lambda value: value.item() if isinstance(value, np.generic) else str(value),
+        )
+    )

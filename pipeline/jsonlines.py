@@ -85,8 +85,13 @@ def parse_jsonl_block(
     rows = pa.concat_tables(tables) if tables else schema.empty_table()
     dead = dead_letter.dead_letters_from_rows(dead_reasons, source, dead_lines, dead_raws)
     return ParsedBlock(
-        rows=rows, dead_letters=dead, rows_in=len(nonempty), block=block,
-        first_line=first_line, starts=starts, ends=ends,
+        rows=rows,
+        dead_letters=dead,
+        rows_in=len(nonempty),
+        block=block,
+        first_line=first_line,
+        starts=starts,
+        ends=ends,
     )
 
 
@@ -109,9 +114,16 @@ def _as_strings(column: pa.ChunkedArray) -> pa.Array:
     if pa.types.is_null(column.type):
         return pa.nulls(len(column), pa.string())
     if pa.types.is_boolean(column.type) or pa.types.is_integer(column.type):
-        return column.cast(pa.string()) if not pa.types.is_boolean(column.type) else pa.array(
-            [None if value is None else ("true" if value else "false") for value in column.to_pylist()],
-            pa.string(),
+        return (
+            column.cast(pa.string())
+            if not pa.types.is_boolean(column.type)
+            else pa.array(
+                [
+                    None if value is None else ("true" if value else "false")
+                    for value in column.to_pylist()
+                ],
+                pa.string(),
+            )
         )
     if pa.types.is_floating(column.type) or pa.types.is_timestamp(column.type):
         return column.cast(pa.string())
@@ -121,7 +133,9 @@ def _as_strings(column: pa.ChunkedArray) -> pa.Array:
     )
 
 
-def _select(table: pa.Table, fields: tuple[tuple[str, str], ...], line_numbers: np.ndarray) -> pa.Table:
+def _select(
+    table: pa.Table, fields: tuple[tuple[str, str], ...], line_numbers: np.ndarray
+) -> pa.Table:
     columns = {}
     for name, key in fields:
         if key in table.column_names:

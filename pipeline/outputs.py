@@ -19,7 +19,14 @@ import pyarrow.compute as pc
 from pipeline import dead_letter
 from pipeline.beam_common import SumCountsFn, WriteDeadLetters, parquet_bytes, write_bytes
 
-__all__ = ["SumCountsFn", "WriteRunStats", "prepare_output_dir", "finish_output_dir", "write_stats", "sort_vocabulary"]
+__all__ = [
+    "SumCountsFn",
+    "WriteRunStats",
+    "prepare_output_dir",
+    "finish_output_dir",
+    "write_stats",
+    "sort_vocabulary",
+]
 
 
 def _filesystems():
@@ -46,24 +53,34 @@ def prepare_output_dir(output_dir: str, folders: tuple[str, ...]) -> None:
         os.makedirs(output_dir, exist_ok=True)
 
 
-def finish_output_dir(output_dir: str, schemas: dict[str, pa.Schema], run_info: dict[str, Any]) -> None:
+def finish_output_dir(
+    output_dir: str, schemas: dict[str, pa.Schema], run_info: dict[str, Any]
+) -> None:
     """Write empty Parquet files into empty output folders and write `run.json`."""
     filesystems = _filesystems()
     schemas = {**schemas, "dead_letter": dead_letter.DEAD_LETTER_SCHEMA}
     for folder, schema in schemas.items():
         pattern = f"{output_dir}/{folder}/*.parquet"
         if not filesystems.match([pattern])[0].metadata_list:
-            write_bytes(f"{output_dir}/{folder}/part-00000-of-00001.parquet",
-                        parquet_bytes(schema.empty_table()))
-    write_bytes(f"{output_dir}/run.json", json.dumps(run_info, indent=2, default=str).encode("utf-8"))
+            write_bytes(
+                f"{output_dir}/{folder}/part-00000-of-00001.parquet",
+                parquet_bytes(schema.empty_table()),
+            )
+    write_bytes(
+        f"{output_dir}/run.json", json.dumps(run_info, indent=2, default=str).encode("utf-8")
+    )
 
 
 def sort_vocabulary(counts: pa.Table, key: str) -> pa.Table:
     """`(key, count)` sorted by count descending, then key ascending."""
     order = pc.sort_indices(counts, sort_keys=[("count", "descending"), (key, "ascending")])
     sorted_counts = counts.take(order)
-    return pa.table({key: sorted_counts.column(key).cast(pa.string()),
-                     "count": sorted_counts.column("count").cast(pa.int64())})
+    return pa.table(
+        {
+            key: sorted_counts.column(key).cast(pa.string()),
+            "count": sorted_counts.column("count").cast(pa.int64()),
+        }
+    )
 
 
 def length_distribution(length_counts: dict[str, int]) -> dict[str, Any]:
@@ -79,10 +96,15 @@ def length_distribution(length_counts: dict[str, int]) -> dict[str, Any]:
         return int(lengths[np.searchsorted(cumulative, share * total, side="left")])
 
     return {
-        "min": int(lengths[0]), "max": int(lengths[-1]),
+        "min": int(lengths[0]),
+        "max": int(lengths[-1]),
         "mean": round(float((lengths * counts).sum() / total), 3),
-        "p50": quantile(0.5), "p90": quantile(0.9), "p99": quantile(0.99),
-        "histogram": {str(length): int(count) for length, count in zip(lengths, counts, strict=True)},
+        "p50": quantile(0.5),
+        "p90": quantile(0.9),
+        "p99": quantile(0.99),
+        "histogram": {
+            str(length): int(count) for length, count in zip(lengths, counts, strict=True)
+        },
     }
 
 
@@ -93,8 +115,11 @@ def summarize_stats(partial: dict[str, Any]) -> dict[str, Any]:
     rows_out = int(partial.get("rows_out", 0))
     rows_dead = int(sum(dead_by_reason.values()))
     stats: dict[str, Any] = {
-        "rows_in": rows_in, "rows_out": rows_out, "rows_dead": rows_dead,
-        "dead_by_reason": dead_by_reason, "balanced": rows_in == rows_out + rows_dead,
+        "rows_in": rows_in,
+        "rows_out": rows_out,
+        "rows_dead": rows_dead,
+        "dead_by_reason": dead_by_reason,
+        "balanced": rows_in == rows_out + rows_dead,
     }
     for key in ("users", "items", "texts", "tokens", "conversations", "tickers"):
         if key in partial:
@@ -104,7 +129,9 @@ def summarize_stats(partial: dict[str, Any]) -> dict[str, Any]:
     if "token_length_counts" in partial:
         stats["text_length_tokens"] = length_distribution(partial["token_length_counts"])
     if "filter_removed_by_round" in partial:
-        removed = {int(key): int(value) for key, value in partial["filter_removed_by_round"].items()}
+        removed = {
+            int(key): int(value) for key, value in partial["filter_removed_by_round"].items()
+        }
         stats["filter_removed_by_round"] = [removed[key] for key in sorted(removed)]
         stats["filter_converged"] = removed[max(removed)] == 0
     return stats
@@ -138,7 +165,9 @@ class WriteRunStats(beam.PTransform):
 
     def expand(self, inputs):
         stats, dead_letters, vocabulary_size = inputs
-        dead_counts = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(f"{self.output_dir}/dead_letter")
+        dead_counts = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(
+            f"{self.output_dir}/dead_letter"
+        )
         key = self.vocabulary_key
         vocabulary_stat = vocabulary_size | "VocabularyStat" >> beam.Map(lambda size: {key: size})
         zero = stats.pipeline | "ZeroStats" >> beam.Create([self.zero])

@@ -75,6 +75,7 @@ def run_pipeline(pipeline) -> dict[str, int]:
         return counters
     for counter in query.get("counters", []):
         value = counter.committed if counter.committed is not None else counter.attempted
-        counters[counter.key.metric.name] = counters.get(counter.key.metric.name, 0) + int(value or 0)
+        counters[counter.key.metric.name] = counters.get(counter.key.metric.name, 0) + int(
+            value or 0
+        )
     return dict(sorted(counters.items()))
-

@@ -15,19 +15,29 @@ import pyarrow.compute as pc
 
 from pipeline import dead_letter
 
-SEQUENCE_SCHEMA = pa.schema([
-    ("user_id", pa.string()),
-    ("item_ids", pa.list_(pa.string())),
-    ("timestamps", pa.list_(pa.int64())),
-    ("event_types", pa.list_(pa.string())),
-    ("valid_position", pa.int32()),
-    ("test_position", pa.int32()),
-])
+SEQUENCE_SCHEMA = pa.schema(
+    [
+        ("user_id", pa.string()),
+        ("item_ids", pa.list_(pa.string())),
+        ("timestamps", pa.list_(pa.int64())),
+        ("event_types", pa.list_(pa.string())),
+        ("valid_position", pa.int32()),
+        ("test_position", pa.int32()),
+    ]
+)
 ITEM_COUNT_SCHEMA = pa.schema([("item_id", pa.string()), ("count", pa.int64())])
 
 SORT_KEYS = [
     (name, "ascending", "at_start")
-    for name in ("user_id", "timestamp", "item_id", "event_type", "value", "file_index", "line_number")
+    for name in (
+        "user_id",
+        "timestamp",
+        "item_id",
+        "event_type",
+        "value",
+        "file_index",
+        "line_number",
+    )
 ]
 _HASH_MULTIPLIER = np.uint64(1_099_511_628_211)
 _NULL_SENTINEL = "\x00"
@@ -73,7 +83,9 @@ def string_hash(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     count = len(values)
     if count == 0 or values.buffers()[2] is None:
         return np.zeros(count, dtype=np.uint64)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset : values.offset + count + 1]
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[
+        values.offset : values.offset + count + 1
+    ]
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
     lengths = np.diff(offsets)
     starts = offsets[:-1]
@@ -141,8 +153,12 @@ def event_dead_letters(events: pa.Table, reason: str, sources: list[str]) -> pa.
     """Dead letters for parsed events: `raw` is the fields joined by commas."""
     timestamps = events.column("timestamp").cast(pa.string())
     raw = pc.binary_join_element_wise(
-        events.column("user_id"), events.column("item_id"), timestamps,
-        pc.fill_null(events.column("event_type"), ""), pc.fill_null(events.column("value"), ""), ",",
+        events.column("user_id"),
+        events.column("item_id"),
+        timestamps,
+        pc.fill_null(events.column("event_type"), ""),
+        pc.fill_null(events.column("value"), ""),
+        ",",
     )
     source = pa.array(sources, pa.string()).take(events.column("file_index").cast(pa.int64()))
     return dead_letter.dead_letters_from_arrays(reason, source, events.column("line_number"), raw)
@@ -153,8 +169,10 @@ def item_counts(events: pa.Table) -> pa.Table:
     if events.num_rows == 0:
         return ITEM_COUNT_SCHEMA.empty_table()
     counts = events.column("item_id").combine_chunks().value_counts()
-    return pa.table({"item_id": counts.field("values"), "count": counts.field("counts").cast(pa.int64())},
-                    schema=ITEM_COUNT_SCHEMA)
+    return pa.table(
+        {"item_id": counts.field("values"), "count": counts.field("counts").cast(pa.int64())},
+        schema=ITEM_COUNT_SCHEMA,
+    )
 
 
 def merge_counts(tables: list[pa.Table], key: str = "item_id") -> pa.Table:
@@ -167,7 +185,10 @@ def merge_counts(tables: list[pa.Table], key: str = "item_id") -> pa.Table:
 
 
 def filter_min_counts(
-    events: pa.Table, global_item_counts: pa.Table, min_user_count: int, min_item_count: int,
+    events: pa.Table,
+    global_item_counts: pa.Table,
+    min_user_count: int,
+    min_item_count: int,
     sources: list[str],
 ) -> tuple[pa.Table, pa.Table]:
     """One round of iterative filtering on a user bucket (events sorted by user).
@@ -177,20 +198,32 @@ def filter_min_counts(
     """
     dead = []
     if min_item_count > 0 and events.num_rows:
-        frequent = pc.filter(global_item_counts.column("item_id"),
-                             pc.greater_equal(global_item_counts.column("count"), min_item_count))
-        keep = pc.is_in(events.column("item_id"), value_set=frequent.combine_chunks()
-                        if isinstance(frequent, pa.ChunkedArray) else frequent)
+        frequent = pc.filter(
+            global_item_counts.column("item_id"),
+            pc.greater_equal(global_item_counts.column("count"), min_item_count),
+        )
+        keep = pc.is_in(
+            events.column("item_id"),
+            value_set=frequent.combine_chunks()
+            if isinstance(frequent, pa.ChunkedArray)
+            else frequent,
+        )
         if not pc.all(keep).as_py():
-            dead.append(event_dead_letters(events.filter(pc.invert(keep)),
-                                           dead_letter.FILTERED_MIN_ITEM_COUNT, sources))
+            dead.append(
+                event_dead_letters(
+                    events.filter(pc.invert(keep)), dead_letter.FILTERED_MIN_ITEM_COUNT, sources
+                )
+            )
             events = events.filter(keep)
     if min_user_count > 0 and events.num_rows:
         starts, lengths = user_groups(events)
         keep = np.repeat(lengths >= min_user_count, lengths)
         if not keep.all():
-            dead.append(event_dead_letters(events.filter(pa.array(~keep)),
-                                           dead_letter.FILTERED_MIN_USER_COUNT, sources))
+            dead.append(
+                event_dead_letters(
+                    events.filter(pa.array(~keep)), dead_letter.FILTERED_MIN_USER_COUNT, sources
+                )
+            )
             events = events.filter(pa.array(keep))
     return events, pa.concat_tables(dead) if dead else dead_letter.empty_dead_letters()
 
@@ -216,28 +249,37 @@ def build_sequences(
         most recent `max_length` of a user as `truncated_max_length` dead letters; `(U,)` lengths.
     """
     if events.num_rows == 0:
-        return SEQUENCE_SCHEMA.empty_table(), dead_letter.empty_dead_letters(), np.zeros(0, np.int64)
+        return (
+            SEQUENCE_SCHEMA.empty_table(),
+            dead_letter.empty_dead_letters(),
+            np.zeros(0, np.int64),
+        )
     starts, lengths = user_groups(events)
     dead = dead_letter.empty_dead_letters()
     if max_length > 0 and (lengths > max_length).any():
         group_end = np.repeat(starts + lengths, lengths)
         keep = (group_end - np.arange(events.num_rows)) <= max_length
-        dead = event_dead_letters(events.filter(pa.array(~keep)), dead_letter.TRUNCATED_MAX_LENGTH,
-                                  sources)
+        dead = event_dead_letters(
+            events.filter(pa.array(~keep)), dead_letter.TRUNCATED_MAX_LENGTH, sources
+        )
         events = events.filter(pa.array(keep))
         lengths = np.minimum(lengths, max_length)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
     timestamps = events.column("timestamp").combine_chunks()
     if has_event_types:
-        event_types = pa.ListArray.from_arrays(offsets, events.column("event_type").combine_chunks())
+        event_types = pa.ListArray.from_arrays(
+            offsets, events.column("event_type").combine_chunks()
+        )
     else:
         event_types = pa.nulls(len(lengths), pa.list_(pa.string()))
     valid_position, test_position = split_positions(timestamps.to_numpy(), starts, lengths, split)
     sequences = pa.table(
         {
             "user_id": events.column("user_id").take(pa.array(starts)),
-            "item_ids": pa.ListArray.from_arrays(offsets, events.column("item_id").combine_chunks()),
+            "item_ids": pa.ListArray.from_arrays(
+                offsets, events.column("item_id").combine_chunks()
+            ),
             "timestamps": pa.ListArray.from_arrays(offsets, timestamps),
             "event_types": event_types,
             "valid_position": pa.array(valid_position, pa.int32()),
@@ -265,6 +307,9 @@ def split_positions(
     valid = first_at_or_after(split.valid_cutoff)
     test = first_at_or_after(split.test_cutoff)
     valid_ok = (valid < lengths) & (valid != test) & (valid > 0)
-    valid_ok &= timestamps[np.minimum(starts + np.minimum(valid, lengths - 1), len(timestamps) - 1)] < split.test_cutoff
+    valid_ok &= (
+        timestamps[np.minimum(starts + np.minimum(valid, lengths - 1), len(timestamps) - 1)]
+        < split.test_cutoff
+    )
     test_ok = (test < lengths) & (test > 0)
     return np.where(valid_ok, valid, -1), np.where(test_ok, test, -1)

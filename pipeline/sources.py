@@ -63,7 +63,9 @@ def match_inputs(pattern: str) -> list[str]:
                 paths.append(result.path)
     paths = sorted(path for path in paths if not _is_hidden(path))
     if not paths:
-        raise FileNotFoundError(f"No input file matches the input path. Received: input={pattern!r}")
+        raise FileNotFoundError(
+            f"No input file matches the input path. Received: input={pattern!r}"
+        )
     return paths
 
 
@@ -85,7 +87,9 @@ def open_binary(path: str, compressed: bool | None = None):
 
     compressed = is_compressed(path) if compressed is None else compressed
     compression = CompressionTypes.AUTO if compressed else CompressionTypes.UNCOMPRESSED
-    return FileSystems.open(path, mime_type="application/octet-stream", compression_type=compression)
+    return FileSystems.open(
+        path, mime_type="application/octet-stream", compression_type=compression
+    )
 
 
 def read_first_line(path: str) -> bytes:
@@ -149,13 +153,21 @@ def plan_chunks(
     else:
         first_lines.pop()
     return [
-        Chunk(path, file_index, boundaries[k], boundaries[k + 1], first_lines[k],
-              has_header and k == 0)
+        Chunk(
+            path,
+            file_index,
+            boundaries[k],
+            boundaries[k + 1],
+            first_lines[k],
+            has_header and k == 0,
+        )
         for k in range(len(boundaries) - 1)
     ]
 
 
-def iter_blocks(chunk: Chunk, block_bytes: int = DEFAULT_BLOCK_BYTES) -> Iterator[tuple[int, bytes]]:
+def iter_blocks(
+    chunk: Chunk, block_bytes: int = DEFAULT_BLOCK_BYTES
+) -> Iterator[tuple[int, bytes]]:
     """Yield `(first_line, block)`: line-aligned blocks of the chunk, in order.
 
     The header line (when `chunk.skip_header`) is not part of any block; `first_line` is the

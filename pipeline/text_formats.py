@@ -43,21 +43,48 @@ class TextColumns:
     key: str
 
     @classmethod
-    def news(cls, id_column: str = "id", timestamp_column: str = "timestamp",
-             ticker_column: str = "ticker", text_column: str = "text",
-             source_column: str = "source", author_column: str = "author") -> TextColumns:
-        return cls("news", (("id", id_column), ("timestamp", timestamp_column),
-                            ("ticker", ticker_column), ("text", text_column),
-                            ("source", source_column), ("author", author_column)),
-                   ("timestamp", "ticker", "text"), "id")
+    def news(
+        cls,
+        id_column: str = "id",
+        timestamp_column: str = "timestamp",
+        ticker_column: str = "ticker",
+        text_column: str = "text",
+        source_column: str = "source",
+        author_column: str = "author",
+    ) -> TextColumns:
+        return cls(
+            "news",
+            (
+                ("id", id_column),
+                ("timestamp", timestamp_column),
+                ("ticker", ticker_column),
+                ("text", text_column),
+                ("source", source_column),
+                ("author", author_column),
+            ),
+            ("timestamp", "ticker", "text"),
+            "id",
+        )
 
     @classmethod
-    def chats(cls, conversation_column: str = "conversation_id", timestamp_column: str = "timestamp",
-              text_column: str = "text", intent_column: str = "intent") -> TextColumns:
-        return cls("chats", (("conversation_id", conversation_column),
-                             ("timestamp", timestamp_column), ("text", text_column),
-                             ("intent", intent_column)),
-                   ("conversation_id", "timestamp", "text"), "conversation_id")
+    def chats(
+        cls,
+        conversation_column: str = "conversation_id",
+        timestamp_column: str = "timestamp",
+        text_column: str = "text",
+        intent_column: str = "intent",
+    ) -> TextColumns:
+        return cls(
+            "chats",
+            (
+                ("conversation_id", conversation_column),
+                ("timestamp", timestamp_column),
+                ("text", text_column),
+                ("intent", intent_column),
+            ),
+            ("conversation_id", "timestamp", "text"),
+            "conversation_id",
+        )
 
 
 @dataclass(frozen=True)
@@ -96,10 +123,17 @@ def resolve_text_format(
             )
     mapped = {column for _, column in fields}
     outputs = {field for field, _ in columns.fields}
-    extras = tuple(name for name in available if name not in mapped and name not in outputs and name)
+    extras = tuple(
+        name for name in available if name not in mapped and name not in outputs and name
+    )
     fields.extend((name, name) for name in extras)
-    return TextReadSpec(input_format, tuple(fields), extras, tuple(available) if input_format == "csv"
-                        else (), delimiter)
+    return TextReadSpec(
+        input_format,
+        tuple(fields),
+        extras,
+        tuple(available) if input_format == "csv" else (),
+        delimiter,
+    )
 
 
 def _json_keys(path: str) -> list[str]:
@@ -154,8 +188,12 @@ def _read_csv(chunk: sources.Chunk, spec: TextReadSpec) -> Iterator[ParsedBlock]
             rows_in += 1
             raw = spec.delimiter.join(row)
             if _SURROGATE.search(raw):
-                _add_dead(dead, dead_letter.INVALID_UTF8, line_number,
-                          raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+                _add_dead(
+                    dead,
+                    dead_letter.INVALID_UTF8,
+                    line_number,
+                    raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
+                )
             elif len(row) != len(spec.header):
                 _add_dead(dead, dead_letter.WRONG_COLUMN_COUNT, line_number, raw)
             else:
@@ -180,6 +218,7 @@ def _csv_block(columns, lines, dead, rows_in, path) -> ParsedBlock:
     table = {field: pa.array(values, pa.string()) for field, values in columns.items()}
     table["line_number"] = pa.array(lines, pa.int64())
     return ParsedBlock(
-        rows=pa.table(table), rows_in=rows_in,
+        rows=pa.table(table),
+        rows_in=rows_in,
         dead_letters=dead_letter.dead_letters_from_rows(dead[0], path, dead[1], dead[2]),
     )

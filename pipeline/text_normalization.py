@@ -41,7 +41,11 @@ NORMALIZATION_RULES: tuple[tuple[str, str, str], ...] = (
     ("mentions", r"@[a-z0-9_]+", f" {USER_TOKEN} "),
     # A unit directly after the amount (`$5bn`, `$2m`) or a spelled-out one after a space
     # (`$5 billion`); never a letter of the next word (`$101 buyback` keeps `buyback`).
-    ("money", r"\$[0-9][0-9,]*(\.[0-9]+)?( ?(billion|million|thousand)|bn|mn|[kmb])?", f" {MONEY_TOKEN} "),
+    (
+        "money",
+        r"\$[0-9][0-9,]*(\.[0-9]+)?( ?(billion|million|thousand)|bn|mn|[kmb])?",
+        f" {MONEY_TOKEN} ",
+    ),
     ("percentages", r"[+-]?[0-9][0-9,]*(\.[0-9]+)? ?(%|percent|pct)", f" {PERCENT_TOKEN} "),
     ("cashtags", r"\$([a-z][a-z.]{0,5})", r" $\1 "),
     ("numbers", r"[+-]?[0-9][0-9,]*(\.[0-9]+)?", f" {NUMBER_TOKEN} "),
@@ -53,7 +57,9 @@ NORMALIZATION_RULES: tuple[tuple[str, str, str], ...] = (
     ("whitespace", r" +", " "),
 )
 
-_COMPILED_RULES = tuple((re.compile(pattern), replacement) for _, pattern, replacement in NORMALIZATION_RULES)
+_COMPILED_RULES = tuple(
+    (re.compile(pattern), replacement) for _, pattern, replacement in NORMALIZATION_RULES
+)
 
 
 def normalize_text(text: str) -> str:

@@ -68,8 +68,14 @@ class PlanTextChunksFn(beam.DoFn):
 class TokenizeChunkFn(beam.DoFn):
     """A chunk -> `(bucket, texts table)` with parsed timestamps and tokens; bad rows -> dead letters."""
 
-    def __init__(self, columns: TextColumns, spec: TextReadSpec, schema: pa.Schema,
-                 plausible: TimestampRange, num_buckets: int):
+    def __init__(
+        self,
+        columns: TextColumns,
+        spec: TextReadSpec,
+        schema: pa.Schema,
+        plausible: TimestampRange,
+        num_buckets: int,
+    ):
         self._columns = columns
         self._spec = spec
         self._schema = schema
@@ -77,8 +83,11 @@ class TokenizeChunkFn(beam.DoFn):
         self._num_buckets = num_buckets
         self._rows_in = Metrics.counter(METRICS_NAMESPACE, "rows_in")
         # optional fields of the kind (source, author, intent): empty means null
-        self._optional = {field for field, _ in columns.fields
-                          if field not in columns.required and field != columns.key}
+        self._optional = {
+            field
+            for field, _ in columns.fields
+            if field not in columns.required and field != columns.key
+        }
 
     def process(self, chunk: sources.Chunk):
         for parsed in read_text_chunk(chunk, self._spec):
@@ -112,9 +121,18 @@ class TokenizeChunkFn(beam.DoFn):
                 reasons[status == STATUS_MISSING] = dead_letter.MISSING_FIELD
                 continue
             values = pc.utf8_trim_whitespace(rows.column(field).combine_chunks())
-            empty = pc.fill_null(pc.equal(pc.utf8_length(values), 0), True).to_numpy(zero_copy_only=False)
-            reason = dead_letter.EMPTY_TEXT if field == "text" else (
-                dead_letter.EMPTY_ID if field == self._columns.key else dead_letter.MISSING_FIELD)
+            empty = pc.fill_null(pc.equal(pc.utf8_length(values), 0), True).to_numpy(
+                zero_copy_only=False
+            )
+            reason = (
+                dead_letter.EMPTY_TEXT
+                if field == "text"
+                else (
+                    dead_letter.EMPTY_ID
+                    if field == self._columns.key
+                    else dead_letter.MISSING_FIELD
+                )
+            )
             reasons[empty] = reason
         good = reasons == ""
         table = {}
@@ -124,12 +142,20 @@ class TokenizeChunkFn(beam.DoFn):
                 table[field] = pa.array(seconds, pa.int64())
             elif field == "tokens":
                 table[field] = pa.array(
-                    [tokenize(text) if keep else [] for text, keep in zip(texts.to_pylist(), good, strict=True)],
+                    [
+                        tokenize(text) if keep else []
+                        for text, keep in zip(texts.to_pylist(), good, strict=True)
+                    ],
                     pa.list_(pa.string()),
                 )
             elif field == self._columns.key and field not in rows.column_names:
-                table[field] = pa.array([f"{chunk.file_index}:{line}" for line in
-                                         rows.column("line_number").to_pylist()], pa.string())
+                table[field] = pa.array(
+                    [
+                        f"{chunk.file_index}:{line}"
+                        for line in rows.column("line_number").to_pylist()
+                    ],
+                    pa.string(),
+                )
             elif field in rows.column_names and field in self._optional:
                 values = rows.column(field).combine_chunks().cast(pa.string())
                 empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0)
@@ -145,8 +171,10 @@ class TokenizeChunkFn(beam.DoFn):
             return texts_table, dead_letter.empty_dead_letters()
         bad = np.flatnonzero(~good)
         bad_rows = rows.take(pa.array(bad))
-        raws = [json.dumps({key: value for key, value in row.items() if key != "line_number"})
-                for row in bad_rows.to_pylist()]
+        raws = [
+            json.dumps({key: value for key, value in row.items() if key != "line_number"})
+            for row in bad_rows.to_pylist()
+        ]
         dead = dead_letter.dead_letters_from_rows(
             list(reasons[bad]), chunk.path, bad_rows.column("line_number").to_pylist(), raws
         )
@@ -165,8 +193,11 @@ class DeduplicateTextsFn(beam.DoFn):
         _, tables = element
         texts = pa.concat_tables(list(tables))
         keys = [name for name in self._schema.names if name != "tokens"]
-        order = pc.sort_indices(texts, sort_keys=[(name, "ascending", "at_start") for name in keys]
-                                + [("file_index", "ascending"), ("line_number", "ascending")])
+        order = pc.sort_indices(
+            texts,
+            sort_keys=[(name, "ascending", "at_start") for name in keys]
+            + [("file_index", "ascending"), ("line_number", "ascending")],
+        )
         texts = texts.take(order)
         duplicate = np.ones(texts.num_rows, dtype=bool)
         duplicate[0] = False
@@ -179,37 +210,65 @@ class DeduplicateTextsFn(beam.DoFn):
         if duplicate.any():
             dropped = texts.filter(pa.array(duplicate))
             raws = [json.dumps({key: row[key] for key in keys}) for row in dropped.to_pylist()]
-            sources_column = pa.array(self._paths).take(dropped.column("file_index").cast(pa.int64()))
-            yield pvalue.TaggedOutput(DEAD_LETTER, dead_letter.dead_letters_from_arrays(
-                dead_letter.DUPLICATE, sources_column, dropped.column("line_number"),
-                pa.array(raws, pa.string()),
-            ))
+            sources_column = pa.array(self._paths).take(
+                dropped.column("file_index").cast(pa.int64())
+            )
+            yield pvalue.TaggedOutput(
+                DEAD_LETTER,
+                dead_letter.dead_letters_from_arrays(
+                    dead_letter.DUPLICATE,
+                    sources_column,
+                    dropped.column("line_number"),
+                    pa.array(raws, pa.string()),
+                ),
+            )
             texts = texts.filter(pa.array(~duplicate))
         texts = texts.select(self._schema.names)
         self._rows_out.inc(texts.num_rows)
         tokens = texts.column("tokens").combine_chunks()
         lengths = pc.list_value_length(tokens).to_numpy(zero_copy_only=False)
         counts = np.bincount(lengths) if len(lengths) else np.zeros(0, np.int64)
-        yield pvalue.TaggedOutput(STATS, {
-            "rows_out": texts.num_rows, "texts": texts.num_rows,
-            "token_length_counts": {str(n): int(c) for n, c in enumerate(counts) if c},
-        })
+        yield pvalue.TaggedOutput(
+            STATS,
+            {
+                "rows_out": texts.num_rows,
+                "texts": texts.num_rows,
+                "token_length_counts": {str(n): int(c) for n, c in enumerate(counts) if c},
+            },
+        )
         flat = tokens.flatten()
         if len(flat):
             value_counts = flat.value_counts()
-            yield pvalue.TaggedOutput(TOKEN_COUNTS, merge_counts([pa.table({
-                "token": value_counts.field("values"),
-                "count": value_counts.field("counts").cast(pa.int64()),
-            })], "token"))
+            yield pvalue.TaggedOutput(
+                TOKEN_COUNTS,
+                merge_counts(
+                    [
+                        pa.table(
+                            {
+                                "token": value_counts.field("values"),
+                                "count": value_counts.field("counts").cast(pa.int64()),
+                            }
+                        )
+                    ],
+                    "token",
+                ),
+            )
         yield texts
 
 
 class TextsToTokens(beam.PTransform):
     """Composite: `(file_index, path)` -> dict of `texts`, `token_counts`, `dead_letter`, `stats`."""
 
-    def __init__(self, columns: TextColumns, spec: TextReadSpec, plausible: TimestampRange,
-                 paths: list[str], num_buckets: int = 8,
-                 chunk_bytes: int = sources.DEFAULT_CHUNK_BYTES, label: str | None = None):
+    def __init__(
+        self,
+        columns: TextColumns,
+        spec: TextReadSpec,
+        plausible: TimestampRange,
+        paths: list[str],
+        num_buckets: int = 8,
+        chunk_bytes: int = sources.DEFAULT_CHUNK_BYTES,
+        label: str | None = None,
+    ):
         super().__init__(label)
         self._columns = columns
         self._spec = spec
@@ -224,14 +283,18 @@ class TextsToTokens(beam.PTransform):
             file_paths
             | "PlanChunks" >> beam.ParDo(PlanTextChunksFn(self._spec, self._chunk_bytes))
             | "DistributeChunks" >> beam.Reshuffle()
-            | "TokenizeChunks" >> beam.ParDo(TokenizeChunkFn(
-                self._columns, self._spec, self._schema, self._plausible, self._num_buckets
-            )).with_outputs(DEAD_LETTER, STATS, main="texts")
+            | "TokenizeChunks"
+            >> beam.ParDo(
+                TokenizeChunkFn(
+                    self._columns, self._spec, self._schema, self._plausible, self._num_buckets
+                )
+            ).with_outputs(DEAD_LETTER, STATS, main="texts")
         )
         deduplicated = (
             read.texts
             | "GroupByBucket" >> beam.GroupByKey()
-            | "Deduplicate" >> beam.ParDo(DeduplicateTextsFn(self._schema, self._paths)).with_outputs(
+            | "Deduplicate"
+            >> beam.ParDo(DeduplicateTextsFn(self._schema, self._paths)).with_outputs(
                 DEAD_LETTER, STATS, TOKEN_COUNTS, main="texts"
             )
         )
@@ -243,6 +306,13 @@ class TextsToTokens(beam.PTransform):
             | "FlattenStats" >> beam.Flatten()
             | "SumStats" >> beam.CombineGlobally(SumCountsFn())
         )
-        dead = (read[DEAD_LETTER], deduplicated[DEAD_LETTER]) | "FlattenDeadLetters" >> beam.Flatten()
-        return {"texts": deduplicated.texts, "token_counts": token_counts, DEAD_LETTER: dead,
-                STATS: stats}
+        dead = (
+            read[DEAD_LETTER],
+            deduplicated[DEAD_LETTER],
+        ) | "FlattenDeadLetters" >> beam.Flatten()
+        return {
+            "texts": deduplicated.texts,
+            "token_counts": token_counts,
+            DEAD_LETTER: dead,
+            STATS: stats,
+        }

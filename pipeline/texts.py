@@ -82,9 +82,16 @@ def run_text_pipeline(
     schema = texts_schema(columns, spec)
     outputs.prepare_output_dir(output_dir, ("texts", "vocab", "dead_letter"))
     run_info = {
-        "pipeline": kind, "input": input_path, "inputs": paths, "format": input_format,
-        "columns": asdict(columns), "extra_columns": list(spec.extras), "delimiter": delimiter,
-        "plausible_timestamps": asdict(plausible), "num_buckets": num_buckets, "runner": runner,
+        "pipeline": kind,
+        "input": input_path,
+        "inputs": paths,
+        "format": input_format,
+        "columns": asdict(columns),
+        "extra_columns": list(spec.extras),
+        "delimiter": delimiter,
+        "plausible_timestamps": asdict(plausible),
+        "num_buckets": num_buckets,
+        "runner": runner,
         "pipeline_args": list(pipeline_args or []),
     }
     options = pipeline_options(runner, pipeline_args or [])
@@ -99,8 +106,13 @@ def run_text_pipeline(
     token_total = result["token_counts"] | "WriteTokenVocabulary" >> beam.Map(
         _write_token_vocabulary, output_dir
     )
-    _ = (result[STATS], result[DEAD_LETTER], token_total) | "WriteRunStats" >> outputs.WriteRunStats(
-        output_dir, {"rows_in": 0, "rows_out": 0, "texts": 0}, vocabulary_key="tokens")
+    _ = (
+        result[STATS],
+        result[DEAD_LETTER],
+        token_total,
+    ) | "WriteRunStats" >> outputs.WriteRunStats(
+        output_dir, {"rows_in": 0, "rows_out": 0, "texts": 0}, vocabulary_key="tokens"
+    )
     run_info["metrics"] = run_pipeline(pipeline)
     run_info["seconds"] = round(time.time() - started, 3)
     outputs.finish_output_dir(output_dir, {"texts": schema}, run_info)
@@ -109,11 +121,15 @@ def run_text_pipeline(
     return json.loads(Path(output_dir, "stats.json").read_text())
 
 
-def run_news_pipeline(input_path: str | Path, output_dir: str | Path, **options: Any) -> dict[str, Any]:
+def run_news_pipeline(
+    input_path: str | Path, output_dir: str | Path, **options: Any
+) -> dict[str, Any]:
     """`run_text_pipeline("news", ...)`."""
     return run_text_pipeline("news", input_path, output_dir, **options)
 
 
-def run_chats_pipeline(input_path: str | Path, output_dir: str | Path, **options: Any) -> dict[str, Any]:
+def run_chats_pipeline(
+    input_path: str | Path, output_dir: str | Path, **options: Any
+) -> dict[str, Any]:
     """`run_text_pipeline("chats", ...)`."""
     return run_text_pipeline("chats", input_path, output_dir, **options)

@@ -85,7 +85,9 @@ def parse_timestamps(
         return _mark_absurd(seconds, status, plausible)
     values = values.cast(pa.string())
     stripped = pc.utf8_trim_whitespace(values)
-    missing = pc.fill_null(pc.equal(pc.utf8_length(stripped), 0), True).to_numpy(zero_copy_only=False)
+    missing = pc.fill_null(pc.equal(pc.utf8_length(stripped), 0), True).to_numpy(
+        zero_copy_only=False
+    )
     status[missing] = STATUS_MISSING
     integer = pc.fill_null(pc.match_substring_regex(stripped, _INTEGER_PATTERN), False)
     integer_mask = integer.to_numpy(zero_copy_only=False)
@@ -93,8 +95,8 @@ def parse_timestamps(
         seconds[:] = stripped.cast(pa.int64()).to_numpy(zero_copy_only=False)
         return _mark_absurd(seconds, status, plausible)
     if integer_mask.any():
-        seconds[integer_mask] = pc.filter(stripped, integer).cast(pa.int64()).to_numpy(
-            zero_copy_only=False
+        seconds[integer_mask] = (
+            pc.filter(stripped, integer).cast(pa.int64()).to_numpy(zero_copy_only=False)
         )
     number = pc.fill_null(pc.match_substring_regex(stripped, _NUMBER_PATTERN), False)
     number_mask = number.to_numpy(zero_copy_only=False) & ~integer_mask
@@ -108,9 +110,7 @@ def parse_timestamps(
         valid = parsed.notna().to_numpy()
         parsed_seconds = np.zeros(len(parsed), dtype=np.int64)
         if valid.any():
-            parsed_seconds[valid] = (
-                parsed[valid].dt.as_unit("s").astype("int64").to_numpy()
-            )
+            parsed_seconds[valid] = parsed[valid].dt.as_unit("s").astype("int64").to_numpy()
         positions = np.flatnonzero(other_mask)
         seconds[positions] = parsed_seconds
         status[positions[~valid]] = STATUS_UNPARSABLE

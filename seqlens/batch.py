@@ -104,10 +104,22 @@ class BatchSettings:
     gate_requests: int = 256
 
     def __post_init__(self) -> None:
-        for name in ("num_users", "num_items", "num_days", "num_chats", "max_length",
-                     "recommender_epochs", "recommender_blocks", "recommender_heads",
-                     "recommender_batch_size", "text_epochs", "embedding_dim",
-                     "text_embedding_dim", "top_k", "gate_requests"):
+        for name in (
+            "num_users",
+            "num_items",
+            "num_days",
+            "num_chats",
+            "max_length",
+            "recommender_epochs",
+            "recommender_blocks",
+            "recommender_heads",
+            "recommender_batch_size",
+            "text_epochs",
+            "embedding_dim",
+            "text_embedding_dim",
+            "top_k",
+            "gate_requests",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(
@@ -130,17 +142,29 @@ class BatchSettings:
             )
         if not self.learning_rate >= 0:
             raise ValueError(
-                "Expected learning_rate to be >= 0. "
-                f"Received: learning_rate={self.learning_rate!r}"
+                f"Expected learning_rate to be >= 0. Received: learning_rate={self.learning_rate!r}"
             )
 
     @classmethod
     def fast(cls, seed: int = 42) -> BatchSettings:
         """The smallest settings that still exercise every step (tests, `seqlens demo --fast`)."""
-        return cls(seed=seed, num_users=60, num_items=40, num_days=20, num_chats=300,
-                   max_length=20, recommender_epochs=2, recommender_blocks=1,
-                   recommender_heads=1, recommender_batch_size=16, text_epochs=1, embedding_dim=16, text_embedding_dim=16,
-                   latency_p99_ms=FAST_LATENCY_P99_MS, gate_requests=32)
+        return cls(
+            seed=seed,
+            num_users=60,
+            num_items=40,
+            num_days=20,
+            num_chats=300,
+            max_length=20,
+            recommender_epochs=2,
+            recommender_blocks=1,
+            recommender_heads=1,
+            recommender_batch_size=16,
+            text_epochs=1,
+            embedding_dim=16,
+            text_embedding_dim=16,
+            latency_p99_ms=FAST_LATENCY_P99_MS,
+            gate_requests=32,
+        )
 
     @classmethod
     def demo(cls, seed: int = 42) -> BatchSettings:
@@ -206,14 +230,16 @@ def interval_run_root(base_root: str | Path, interval_key: str) -> Path:
 
 # --- running commands ---------------------------------------------------------------------------
 
+
 def command_available(*words: str) -> bool:
     """Whether `seqlens <words...>` is registered (e.g. `command_available("train", "intent")`)."""
     from seqlens.cli import build_parser
 
     parser = build_parser()
     for word in words:
-        subparsers = [action for action in parser._actions
-                      if action.__class__.__name__ == "_SubParsersAction"]
+        subparsers = [
+            action for action in parser._actions if action.__class__.__name__ == "_SubParsersAction"
+        ]
         if not subparsers or word not in subparsers[0].choices:
             return False
         parser = subparsers[0].choices[word]
@@ -247,17 +273,33 @@ def _read_json(path: Path) -> dict:
 
 # --- the steps ----------------------------------------------------------------------------------
 
+
 def generate_inputs(run: BatchRun) -> dict[str, str]:
     """Write the synthetic logs (deterministic under the seed) to `<root>/raw`."""
     settings = run.settings
-    run_command(("generate",), [
-        "--output", run.layout.raw_dir, "--users", settings.num_users,
-        "--items", settings.num_items, "--days", settings.num_days,
-        "--chats", settings.num_chats, "--seed", settings.seed,
-    ])
+    run_command(
+        ("generate",),
+        [
+            "--output",
+            run.layout.raw_dir,
+            "--users",
+            settings.num_users,
+            "--items",
+            settings.num_items,
+            "--days",
+            settings.num_days,
+            "--chats",
+            settings.num_chats,
+            "--seed",
+            settings.seed,
+        ],
+    )
     layout = run.layout
-    return {"events": str(layout.raw_events), "news": str(layout.raw_news),
-            "chats": str(layout.raw_chats)}
+    return {
+        "events": str(layout.raw_events),
+        "news": str(layout.raw_news),
+        "chats": str(layout.raw_chats),
+    }
 
 
 def run_pipeline(run: BatchRun, kind: str, input_path: str | Path | None = None) -> str:
@@ -265,8 +307,11 @@ def run_pipeline(run: BatchRun, kind: str, input_path: str | Path | None = None)
     if kind not in PIPELINE_KINDS:
         raise ValueError(f"Expected kind to be one of {PIPELINE_KINDS}. Received: kind={kind!r}")
     layout = run.layout
-    source = Path(input_path) if input_path else {
-        "events": layout.raw_events, "news": layout.raw_news, "chats": layout.raw_chats}[kind]
+    source = (
+        Path(input_path)
+        if input_path
+        else {"events": layout.raw_events, "news": layout.raw_news, "chats": layout.raw_chats}[kind]
+    )
     output = layout.data_run(kind)
     options = ["--input", source, "--output", output]
     if run.until_timestamp is not None:
@@ -289,26 +334,56 @@ def train_recommender(run: BatchRun) -> str:
     settings = run.settings
     layout = run.layout
     output = layout.model_dir("recommender")
-    run_command(("train", "recommender"), [
-        "--data", layout.data_run("events"), "--output", output,
-        "--epochs", settings.recommender_epochs, "--embedding-dim", settings.embedding_dim,
-        "--num-blocks", settings.recommender_blocks, "--num-heads", settings.recommender_heads,
-        "--batch-size", settings.recommender_batch_size,
-        "--max-length", settings.max_length, "--learning-rate", settings.learning_rate,
-        "--dropout", settings.recommender_dropout, "--weight-decay", settings.recommender_weight_decay,
-        "--learning-rate-decay-epochs", "none",
-        "--seed", settings.seed,
-    ])
+    run_command(
+        ("train", "recommender"),
+        [
+            "--data",
+            layout.data_run("events"),
+            "--output",
+            output,
+            "--epochs",
+            settings.recommender_epochs,
+            "--embedding-dim",
+            settings.embedding_dim,
+            "--num-blocks",
+            settings.recommender_blocks,
+            "--num-heads",
+            settings.recommender_heads,
+            "--batch-size",
+            settings.recommender_batch_size,
+            "--max-length",
+            settings.max_length,
+            "--learning-rate",
+            settings.learning_rate,
+            "--dropout",
+            settings.recommender_dropout,
+            "--weight-decay",
+            settings.recommender_weight_decay,
+            "--learning-rate-decay-epochs",
+            "none",
+            "--seed",
+            settings.seed,
+        ],
+    )
     return str(output)
 
 
 def evaluate_recommender(run: BatchRun) -> dict[str, float]:
     """Evaluate the recommender on the held-out targets; return its headline metrics."""
     model_dir = run.layout.model_dir("recommender")
-    run_command(("evaluate", "recommender"), [
-        "--model", model_dir, "--data", run.layout.data_run("events"),
-        "--k", run.settings.top_k, "--seed", run.settings.seed,
-    ])
+    run_command(
+        ("evaluate", "recommender"),
+        [
+            "--model",
+            model_dir,
+            "--data",
+            run.layout.data_run("events"),
+            "--k",
+            run.settings.top_k,
+            "--seed",
+            run.settings.seed,
+        ],
+    )
     return _headline_metrics(_read_json(model_dir / "metrics.json"))
 
 
@@ -318,10 +393,21 @@ def train_text_model(run: BatchRun, task: str) -> str:
         raise ValueError(f"Expected task to be one of {TEXT_TASKS}. Received: task={task!r}")
     data = run.layout.data_run("news" if task == "sentiment" else "chats")
     output = run.layout.model_dir(task)
-    run_command(("train", task), [
-        "--input", data, "--output", output, "--epochs", run.settings.text_epochs,
-        "--embedding-dim", run.settings.text_embedding_dim, "--seed", run.settings.seed,
-    ])
+    run_command(
+        ("train", task),
+        [
+            "--input",
+            data,
+            "--output",
+            output,
+            "--epochs",
+            run.settings.text_epochs,
+            "--embedding-dim",
+            run.settings.text_embedding_dim,
+            "--seed",
+            run.settings.seed,
+        ],
+    )
     return str(output)
 
 
@@ -367,8 +453,9 @@ def _candidate_fingerprint(model_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def validation_gate(run: BatchRun, names: tuple[str, ...] = MODEL_NAMES,
-                    tolerance: float = DEFAULT_METRIC_TOLERANCE) -> dict[str, dict]:
+def validation_gate(
+    run: BatchRun, names: tuple[str, ...] = MODEL_NAMES, tolerance: float = DEFAULT_METRIC_TOLERANCE
+) -> dict[str, dict]:
     """Compare each candidate's headline metric with the version being served; publish nothing.
 
     The TFX Evaluator's blessing: a candidate passes when its headline metric
@@ -403,25 +490,42 @@ def validation_gate(run: BatchRun, names: tuple[str, ...] = MODEL_NAMES,
         candidate = headline_metric_value(name, _read_json(model_dir / "metrics.json"))
         published = None
         if served is not None:
-            served_metrics = serving_versions.read_export_metadata(
-                base_path / str(served)).get("metrics", {})
+            served_metrics = serving_versions.read_export_metadata(base_path / str(served)).get(
+                "metrics", {}
+            )
             published = headline_metric_value(name, served_metrics)
         check = compare_metric(
             {metric: candidate} if candidate is not None else {},
             None if served is None else ({metric: published} if published is not None else {}),
-            metric, tolerance)
-        result = {"passed": check.passed, "reasons": [check.reason] if check.reason else [],
-                  "metric": metric, "candidate": candidate, "published": published,
-                  "served_version": served}
+            metric,
+            tolerance,
+        )
+        result = {
+            "passed": check.passed,
+            "reasons": [check.reason] if check.reason else [],
+            "metric": metric,
+            "candidate": candidate,
+            "published": published,
+            "served_version": served,
+        }
         if not check.passed:
-            serving_versions.append_publish_log(run.serving_root, {
-                "name": name, "version": serving_versions.next_version(base_path),
-                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "decision": "rejected", "reasons": result["reasons"],
-                "checks": {"no_metric_regression": check.to_json()},
-                "metrics": {metric: candidate}, "path": None, "stage": "validation_gate",
-                "source": str(model_dir), "previous_version": served, "metric": metric,
-            })
+            serving_versions.append_publish_log(
+                run.serving_root,
+                {
+                    "name": name,
+                    "version": serving_versions.next_version(base_path),
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "decision": "rejected",
+                    "reasons": result["reasons"],
+                    "checks": {"no_metric_regression": check.to_json()},
+                    "metrics": {metric: candidate},
+                    "path": None,
+                    "stage": "validation_gate",
+                    "source": str(model_dir),
+                    "previous_version": served,
+                    "metric": metric,
+                },
+            )
         memory[name] = {"key": key, "result": result}
         results[name] = result
     memory_path.parent.mkdir(parents=True, exist_ok=True)
@@ -456,20 +560,37 @@ def publish_models(run: BatchRun, names: tuple[str, ...]) -> dict[str, int | Non
         base_path = serving_versions.model_base_path(run.serving_root, name)
         previous = marker.get(name, {})
         if previous.get("fingerprint") == fingerprint and (
-                previous.get("version") is None or (base_path / str(previous["version"])).is_dir()):
+            previous.get("version") is None or (base_path / str(previous["version"])).is_dir()
+        ):
             outcome[name] = previous.get("version")
             continue
         if not command_available("publish"):
             raise StepUnavailableError("`seqlens publish` is not registered yet")
-        argv = ["publish", "--model", str(model_dir), "--serving-root", str(run.serving_root),
-                "--name", name, "--data", str(_data_run_of_model(run, name)),
-                "--tolerance", str(DEFAULT_METRIC_TOLERANCE),
-                "--latency-p99-ms", str(run.settings.latency_p99_ms),
-                "--requests", str(run.settings.gate_requests),
-                "--seed", str(run.settings.seed)]
+        argv = [
+            "publish",
+            "--model",
+            str(model_dir),
+            "--serving-root",
+            str(run.serving_root),
+            "--name",
+            name,
+            "--data",
+            str(_data_run_of_model(run, name)),
+            "--tolerance",
+            str(DEFAULT_METRIC_TOLERANCE),
+            "--latency-p99-ms",
+            str(run.settings.latency_p99_ms),
+            "--requests",
+            str(run.settings.gate_requests),
+            "--seed",
+            str(run.settings.seed),
+        ]
         code = main(argv)
-        entries = [entry for entry in serving_versions.read_publish_log(run.serving_root)
-                   if entry.get("name") == name]
+        entries = [
+            entry
+            for entry in serving_versions.read_publish_log(run.serving_root)
+            if entry.get("name") == name
+        ]
         last = entries[-1] if entries else {}
         if code == 0 and last.get("decision") == "published":
             outcome[name] = int(last["version"])
@@ -479,8 +600,12 @@ def publish_models(run: BatchRun, names: tuple[str, ...]) -> dict[str, int | Non
             raise StepInputError(f"`seqlens {' '.join(argv)}` exited with code 2 (bad input)")
         else:
             raise StepFailedError(f"`seqlens {' '.join(argv)}` exited with code {code}")
-        marker[name] = {"fingerprint": fingerprint, "version": outcome[name],
-                        "decision": last.get("decision"), "time": last.get("time")}
+        marker[name] = {
+            "fingerprint": fingerprint,
+            "version": outcome[name],
+            "decision": last.get("decision"),
+            "time": last.get("time"),
+        }
         marker_path.write_text(json.dumps(marker, indent=2) + "\n")
     return outcome
 
@@ -495,8 +620,10 @@ def raise_alerts(run: BatchRun, sentiment_model: str | Path | None = None) -> di
     """Score the news data run with the sentiment model and write the alerts; return a summary."""
     layout = run.layout
     model = Path(sentiment_model) if sentiment_model else layout.model_dir("sentiment")
-    run_command(("alerts",), ["--news", layout.data_run("news"), "--model", model,
-                 "--output", layout.alerts_dir])
+    run_command(
+        ("alerts",),
+        ["--news", layout.data_run("news"), "--model", model, "--output", layout.alerts_dir],
+    )
     alerts_file = layout.alerts_file
     count = len(alerts_file.read_text().splitlines()) if alerts_file.exists() else 0
     return {"alerts_file": str(alerts_file), "alerts": count}

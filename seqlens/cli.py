@@ -49,16 +49,16 @@ COMMAND_GROUPS: dict[str, str] = {
 class CommandGroups:
     """What a command module receives: the top-level subparsers and the two-level groups."""
 
-    def __init__(self, top: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]):
+    def __init__(
+        self, top: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]
+    ):
         self.top = top
         self._groups = groups
 
     def group(self, name: str) -> argparse._SubParsersAction:
         """The subparsers of a two-level group such as `train`."""
         if name not in self._groups:
-            raise ValueError(
-                f"Expected a group in {sorted(self._groups)}. Received: name={name!r}"
-            )
+            raise ValueError(f"Expected a group in {sorted(self._groups)}. Received: name={name!r}")
         return self._groups[name]
 
 

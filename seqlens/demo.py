@@ -55,8 +55,9 @@ def demo_steps(run) -> list[tuple[str, tuple[str, ...], Callable[[dict], object]
     from seqlens import batch
 
     def publish(results: dict) -> dict:
-        passed = tuple(name for name, check in results["validation gate"].items()
-                       if check["passed"])
+        passed = tuple(
+            name for name, check in results["validation gate"].items() if check["passed"]
+        )
         return batch.publish_models(run, passed)
 
     return [
@@ -64,16 +65,27 @@ def demo_steps(run) -> list[tuple[str, tuple[str, ...], Callable[[dict], object]
         ("pipeline events", ("generate",), lambda results: batch.run_pipeline(run, "events")),
         ("pipeline news", ("generate",), lambda results: batch.run_pipeline(run, "news")),
         ("pipeline chats", ("generate",), lambda results: batch.run_pipeline(run, "chats")),
-        ("train recommender", ("pipeline events",),
-         lambda results: batch.train_recommender(run)),
-        ("evaluate recommender", ("train recommender",),
-         lambda results: batch.evaluate_recommender(run)),
-        ("train sentiment", ("pipeline news",),
-         lambda results: batch.train_text_model(run, "sentiment")),
-        ("train intent", ("pipeline chats",),
-         lambda results: batch.train_text_model(run, "intent")),
-        ("validation gate", ("evaluate recommender", "train sentiment", "train intent"),
-         lambda results: batch.validation_gate(run)),
+        ("train recommender", ("pipeline events",), lambda results: batch.train_recommender(run)),
+        (
+            "evaluate recommender",
+            ("train recommender",),
+            lambda results: batch.evaluate_recommender(run),
+        ),
+        (
+            "train sentiment",
+            ("pipeline news",),
+            lambda results: batch.train_text_model(run, "sentiment"),
+        ),
+        (
+            "train intent",
+            ("pipeline chats",),
+            lambda results: batch.train_text_model(run, "intent"),
+        ),
+        (
+            "validation gate",
+            ("evaluate recommender", "train sentiment", "train intent"),
+            lambda results: batch.validation_gate(run),
+        ),
         ("publish", ("validation gate",), publish),
         ("alerts", ("pipeline news", "train sentiment"), lambda results: batch.raise_alerts(run)),
     ]
@@ -108,8 +120,13 @@ def echo_line(line: str) -> None:
     print(line, flush=True)
 
 
-def run_demo(output: str | Path, seed: int = 42, fast: bool = False,
-             echo: Callable[[str], None] = echo_line, capture_logs: bool = True) -> DemoReport:
+def run_demo(
+    output: str | Path,
+    seed: int = 42,
+    fast: bool = False,
+    echo: Callable[[str], None] = echo_line,
+    capture_logs: bool = True,
+) -> DemoReport:
     """Run every demo step into `output`; a step whose part is missing is skipped, with a reason.
 
     Args:
@@ -141,14 +158,17 @@ def run_demo(output: str | Path, seed: int = 42, fast: bool = False,
             try:
                 with capture:
                     results[name] = function(results)
-                outcome = StepOutcome(name, "ok", time.perf_counter() - step_started,
-                                      _describe(results[name]))
+                outcome = StepOutcome(
+                    name, "ok", time.perf_counter() - step_started, _describe(results[name])
+                )
             except batch.StepUnavailableError as error:
-                outcome = StepOutcome(name, "skipped", time.perf_counter() - step_started,
-                                      str(error))
+                outcome = StepOutcome(
+                    name, "skipped", time.perf_counter() - step_started, str(error)
+                )
             except batch.StepFailedError as error:
-                outcome = StepOutcome(name, "failed", time.perf_counter() - step_started,
-                                      str(error))
+                outcome = StepOutcome(
+                    name, "failed", time.perf_counter() - step_started, str(error)
+                )
         report.steps.append(outcome)
         echo(f"{prefix} {outcome.status:<7} {outcome.seconds:7.1f} s  {outcome.detail}")
         if outcome.status == "failed":

@@ -27,25 +27,31 @@ def describe(dags_folder: str) -> dict:
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=dags_folder)
-    result: dict = {"import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
-                    "dag_ids": sorted(bag.dag_ids)}
+    result: dict = {
+        "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
+        "dag_ids": sorted(bag.dag_ids),
+    }
     dag = bag.get_dag(DAG_ID)
     if dag is None:
         return result
-    result.update({
-        "tasks": {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks},
-        "trigger_rules": {task.task_id: str(getattr(task.trigger_rule, "value", task.trigger_rule))
-                          for task in dag.tasks},
-        "retries": {task.task_id: task.retries for task in dag.tasks},
-        "retry_delays": {task.task_id: task.retry_delay.total_seconds() for task in dag.tasks},
-        "catchup": dag.catchup,
-        "tags": sorted(dag.tags),
-        "start_date_tz": str(dag.start_date.tzinfo) if dag.start_date else None,
-        "timetable": type(dag.timetable).__name__,
-        "schedule_description": str(getattr(dag.timetable, "description", "")),
-        "doc_md": dag.doc_md or "",
-        "params": sorted(dag.params.keys()),
-    })
+    result.update(
+        {
+            "tasks": {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks},
+            "trigger_rules": {
+                task.task_id: str(getattr(task.trigger_rule, "value", task.trigger_rule))
+                for task in dag.tasks
+            },
+            "retries": {task.task_id: task.retries for task in dag.tasks},
+            "retry_delays": {task.task_id: task.retry_delay.total_seconds() for task in dag.tasks},
+            "catchup": dag.catchup,
+            "tags": sorted(dag.tags),
+            "start_date_tz": str(dag.start_date.tzinfo) if dag.start_date else None,
+            "timetable": type(dag.timetable).__name__,
+            "schedule_description": str(getattr(dag.timetable, "description", "")),
+            "doc_md": dag.doc_md or "",
+            "params": sorted(dag.params.keys()),
+        }
+    )
     return result
 
 
@@ -57,8 +63,9 @@ def run_tests(dags_folder: str, runs: list[dict]) -> list[dict]:
     dag = DagBag(dag_folder=dags_folder).get_dag(DAG_ID)
     results = []
     for run in runs:
-        dag_run = dag.test(logical_date=pendulum.parse(run["logical_date"]),
-                           run_conf=run.get("conf", {}))
+        dag_run = dag.test(
+            logical_date=pendulum.parse(run["logical_date"]), run_conf=run.get("conf", {})
+        )
         states = {ti.task_id: _state(ti.state) for ti in dag_run.get_task_instances()}
         results.append({"state": _state(dag_run.state), "tasks": states})
     return results
@@ -71,11 +78,16 @@ def _state(state) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("action", choices=("describe", "test"))
-    parser.add_argument("--run", action="append", default=[],
-                        help='JSON: {"logical_date": "...", "conf": {...}} (repeatable)')
+    parser.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        help='JSON: {"logical_date": "...", "conf": {...}} (repeatable)',
+    )
     args = parser.parse_args()
-    dags_folder = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER",
-                                 str(Path(__file__).resolve().parents[1] / "airflow_dags"))
+    dags_folder = os.environ.get(
+        "AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve().parents[1] / "airflow_dags")
+    )
     if args.action == "describe":
         result = describe(dags_folder)
     else:

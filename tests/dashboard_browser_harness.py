@@ -18,9 +18,17 @@ from pathlib import Path
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-dev-shm-usage", "--window-size=1400,1000")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+)
 # page name -> (url path, title). st.Page derives the url path from the file name; the
 # default page (Recommendations) lives at the root.
 PAGES = {
@@ -46,10 +54,26 @@ def free_port() -> int:
 def streamlit_server(root: Path, log_path: Path, timeout_seconds: float = 60.0) -> Iterator[str]:
     """Start `streamlit run dashboard/app.py` on a free localhost port; yield its base URL."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-               "--", "--artifacts", str(root)]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--",
+        "--artifacts",
+        str(root),
+    ]
     environment = {**os.environ, "SEQLENS_ARTIFACTS": str(root)}
     with open(log_path, "w") as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
@@ -58,7 +82,9 @@ def streamlit_server(root: Path, log_path: Path, timeout_seconds: float = 60.0) 
             deadline = time.monotonic() + timeout_seconds
             while True:
                 if server.poll() is not None:
-                    raise RuntimeError(f"streamlit exited early: {Path(log_path).read_text()[-2000:]}")
+                    raise RuntimeError(
+                        f"streamlit exited early: {Path(log_path).read_text()[-2000:]}"
+                    )
                 try:
                     with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                         if response.read().strip() == b"ok":
@@ -98,8 +124,9 @@ def chromium(user_data_dir: Path, width: int = 1400, height: int = 1000):
         driver.quit()
 
 
-def wait_until_rendered(driver, title: str, timeout_seconds: float = 300.0,
-                        settle_seconds: float = 0.5) -> None:
+def wait_until_rendered(
+    driver, title: str, timeout_seconds: float = 300.0, settle_seconds: float = 0.5
+) -> None:
     """Wait until the page's title heading is shown and the script has finished running.
 
     `settle_seconds` more are waited at the end so charts finish drawing (for screenshots).
@@ -112,12 +139,15 @@ def wait_until_rendered(driver, title: str, timeout_seconds: float = 300.0,
         state, headings = driver.execute_script(
             "const app = document.querySelector('[data-testid=\"stApp\"]');"
             "return [app ? app.getAttribute('data-test-script-state') : null,"
-            " Array.from(document.querySelectorAll('h1')).map(h => h.textContent)];")
+            " Array.from(document.querySelectorAll('h1')).map(h => h.textContent)];"
+        )
         if state == "notRunning" and any(title in heading for heading in headings):
             time.sleep(settle_seconds)
             return
         time.sleep(0.05)
-    raise TimeoutError(f"page {title!r} did not finish rendering; headings={headings}, state={state}")
+    raise TimeoutError(
+        f"page {title!r} did not finish rendering; headings={headings}, state={state}"
+    )
 
 
 def error_texts(driver) -> list[str]:
@@ -126,14 +156,17 @@ def error_texts(driver) -> list[str]:
 
     errors = [element.text for element in driver.find_elements(By.CSS_SELECTOR, ERROR_SELECTOR)]
     dialogs = [element.text for element in driver.find_elements(By.CSS_SELECTOR, '[role="dialog"]')]
-    return errors + [text for text in dialogs if "not found" in text.lower() or "error" in text.lower()]
+    return errors + [
+        text for text in dialogs if "not found" in text.lower() or "error" in text.lower()
+    ]
 
 
 def full_page_screenshot(driver, path: Path) -> None:
     """Screenshot of the whole page: grow the window to the content's height first."""
     height = driver.execute_script(
         "const main = document.querySelector('[data-testid=\"stMain\"]') || document.body;"
-        "return Math.max(main.scrollHeight, document.body.scrollHeight);")
+        "return Math.max(main.scrollHeight, document.body.scrollHeight);"
+    )
     width = driver.get_window_size()["width"]
     driver.set_window_size(width, min(max(int(height) + 120, 800), 4000))
     time.sleep(0.5)

@@ -25,21 +25,33 @@ class TinyAttentionRecommender(keras.Model):
         seed: weight initialisation seed.
     """
 
-    def __init__(self, vocabulary_size: int, max_length: int, embedding_dim: int = 16,
-                 num_heads: int = 2, seed: int = 7, **kwargs):
+    def __init__(
+        self,
+        vocabulary_size: int,
+        max_length: int,
+        embedding_dim: int = 16,
+        num_heads: int = 2,
+        seed: int = 7,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.vocabulary_size = vocabulary_size
         self.max_length = max_length
         self.num_heads = num_heads
         initializer = keras.initializers.RandomNormal(stddev=0.5, seed=seed)
-        self.item_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim,
-                                                     embeddings_initializer=initializer)
+        self.item_embedding = keras.layers.Embedding(
+            vocabulary_size, embedding_dim, embeddings_initializer=initializer
+        )
         self.position_embedding = keras.layers.Embedding(
-            max_length, embedding_dim,
-            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.1, seed=seed + 1))
+            max_length,
+            embedding_dim,
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.1, seed=seed + 1),
+        )
         self.attention = keras.layers.MultiHeadAttention(
-            num_heads=num_heads, key_dim=embedding_dim // num_heads,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2))
+            num_heads=num_heads,
+            key_dim=embedding_dim // num_heads,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2),
+        )
         self.build((None, max_length))
 
     def build(self, input_shape):
@@ -58,8 +70,9 @@ class TinyAttentionRecommender(keras.Model):
         mask = ops.logical_and(causal[None], valid[:, None, :])  # (B, T, T)
         # A fully padded row would have no key at all: let it attend to itself.
         mask = ops.logical_or(mask, ops.eye(self.max_length, dtype="bool")[None])
-        output, scores = self.attention(hidden, hidden, attention_mask=mask,
-                                        return_attention_scores=True)
+        output, scores = self.attention(
+            hidden, hidden, attention_mask=mask, return_attention_scores=True
+        )
         return output + hidden, scores  # (B, T, D), (B, H, T, T)
 
     def call(self, item_indices):
@@ -86,8 +99,13 @@ def make_vocabulary(num_items: int) -> list[str]:
     return ["[PAD]", "[OOV]"] + [f"item_{index:04d}" for index in range(num_items)]
 
 
-def reference_recommend(model: TinyAttentionRecommender, vocabulary: list[str],
-                        histories: list[list[str]], k: int, exclude_history: bool = True):
+def reference_recommend(
+    model: TinyAttentionRecommender,
+    vocabulary: list[str],
+    histories: list[list[str]],
+    k: int,
+    exclude_history: bool = True,
+):
     """The Keras model called directly, with the serving rules written in NumPy.
 
     Returns `(item_ids list[list[str]], scores (B, k), attention (B, T_kept))`.
@@ -95,9 +113,9 @@ def reference_recommend(model: TinyAttentionRecommender, vocabulary: list[str],
     index_of = {item: index for index, item in enumerate(vocabulary) if index > OOV_INDEX}
     batch = np.full((len(histories), model.max_length), PADDING_INDEX, dtype="int32")
     for row, history in enumerate(histories):
-        kept = [index_of.get(item, OOV_INDEX) for item in history if item][-model.max_length:]
+        kept = [index_of.get(item, OOV_INDEX) for item in history if item][-model.max_length :]
         if kept:
-            batch[row, -len(kept):] = kept
+            batch[row, -len(kept) :] = kept
     scores, attention = (keras.ops.convert_to_numpy(x) for x in model.score_last(batch))
     scores = scores.astype("float64")
     scores[:, [PADDING_INDEX, OOV_INDEX]] = -np.inf

@@ -23,7 +23,9 @@ KEYWORDS = {
 UNSEEN_KEYWORDS = ("mortgage", "pension", "insurance")
 
 
-def planted_texts(count: int, seed: int, keywords: dict = KEYWORDS) -> tuple[list[str], list[str], list[str]]:
+def planted_texts(
+    count: int, seed: int, keywords: dict = KEYWORDS
+) -> tuple[list[str], list[str], list[str]]:
     """`(texts, labels, planted_keyword)`: 5-10 filler words and one label keyword each."""
     rng = np.random.default_rng(seed)
     names = sorted(keywords)
@@ -48,9 +50,20 @@ def out_of_scope_texts(count: int, seed: int) -> list[str]:
 def training_config(**overrides):
     from models.text.training import TextTrainingConfig
 
-    values = dict(task="intent", sequence_length=16, embedding_dim=32, feed_forward_dim=64,
-                  attention_units=32, epochs=8, batch_size=32, learning_rate=3e-3,
-                  max_ngrams=2_000, ngrams_per_token=8, linear_ensemble=False, seed=7)
+    values = dict(
+        task="intent",
+        sequence_length=16,
+        embedding_dim=32,
+        feed_forward_dim=64,
+        attention_units=32,
+        epochs=8,
+        batch_size=32,
+        learning_rate=3e-3,
+        max_ngrams=2_000,
+        ngrams_per_token=8,
+        linear_ensemble=False,
+        seed=7,
+    )
     values.update(overrides)
     return TextTrainingConfig(**values)
 
@@ -79,5 +92,6 @@ def untrained_copy_of_planted_model() -> Path:
     shutil.copytree(source, folder)
     config = json.loads((folder / "config.json").read_text())
     build_text_classifier(TextClassifierConfig.from_dict(config["classifier"])).save(
-        folder / "model.keras")
+        folder / "model.keras"
+    )
     return folder

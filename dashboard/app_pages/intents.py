@@ -12,10 +12,14 @@ root = artifacts_root()
 CHAT_LOG_LIMIT = 2000
 
 st.title("Intents")
-st.caption("Type a customer message to see its intent, how sure the model is, whether it is "
-           "out of scope, and which words it attended to.")
+st.caption(
+    "Type a customer message to see its intent, how sure the model is, whether it is "
+    "out of scope, and which words it attended to."
+)
 
-message = st.text_input("Message", placeholder="e.g. I want to cancel my order", key="intent_message")
+message = st.text_input(
+    "Message", placeholder="e.g. I want to cancel my order", key="intent_message"
+)
 if message.strip():
     with empty_state_on_missing():
         prediction = cache.predict_texts(root, "intent", [message]).iloc[0]
@@ -24,7 +28,9 @@ if message.strip():
         intent_column.metric("Intent", summary["intent"])
         confidence_column.metric("Confidence", f"{summary['confidence']:.0%}")
         scope_column.metric("Out of scope", "yes" if summary["out_of_scope"] else "no")
-        st.html(highlight_tokens_html(list(prediction["tokens"]), list(prediction["token_attention"])))
+        st.html(
+            highlight_tokens_html(list(prediction["tokens"]), list(prediction["token_attention"]))
+        )
 
 st.header("Chat log")
 with empty_state_on_missing():
@@ -33,9 +39,11 @@ with empty_state_on_missing():
     label_column = "label"
     try:
         predictions = cache.predict_texts(root, "intent", recent["text"].astype(str).tolist())
-        recent = recent.assign(label=predictions["label"].to_numpy(),
-                               out_of_scope=predictions["out_of_scope"].to_numpy(),
-                               confidence=predictions["confidence"].to_numpy())
+        recent = recent.assign(
+            label=predictions["label"].to_numpy(),
+            out_of_scope=predictions["out_of_scope"].to_numpy(),
+            confidence=predictions["confidence"].to_numpy(),
+        )
         st.caption(f"Predicted intents of the {len(recent)} most recent messages.")
     except MissingArtifact as error:
         show_empty_state(error)
@@ -50,8 +58,10 @@ with empty_state_on_missing():
     else:
         if label_column == "label":
             st.metric("Out-of-scope share", f"{float(recent['out_of_scope'].mean()):.1%}")
-        st.plotly_chart(charts.intent_distribution(counts, share if label_column == "label" else None),
-                        key="intent_chart")
+        st.plotly_chart(
+            charts.intent_distribution(counts, share if label_column == "label" else None),
+            key="intent_chart",
+        )
         if label_column == "label":
             with st.expander("Least confident messages"):
                 unsure = recent.nsmallest(10, "confidence")[["time", "text", "label", "confidence"]]

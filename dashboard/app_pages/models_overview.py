@@ -18,8 +18,10 @@ from dashboard.ui import artifacts_root, empty_state_on_missing
 root = artifacts_root()
 
 st.title("Models")
-st.caption("Every trained model's metrics, each under the protocol it was measured with, "
-           "beside the baselines; how training went; and what the validation gate published.")
+st.caption(
+    "Every trained model's metrics, each under the protocol it was measured with, "
+    "beside the baselines; how training went; and what the validation gate published."
+)
 
 with empty_state_on_missing():
     folders = cache.model_folders(root)
@@ -29,13 +31,17 @@ with empty_state_on_missing():
         st.subheader(folder.name)
         table = comparison_table(folder.name, folder.metrics)
         if table.empty:
-            st.info(f"No metrics.json for {folder.name} yet: `seqlens evaluate {folder.name}` "
-                    "writes it.")
+            st.info(
+                f"No metrics.json for {folder.name} yet: `seqlens evaluate {folder.name}` "
+                "writes it."
+            )
             continue
         st.dataframe(table, hide_index=True, key=f"metrics_{folder.name}")
         notes = report_notes(folder.metrics)
         if notes:
-            st.caption("  \n".join(escape_markdown(f"{key}: {value}") for key, value in notes.items()))
+            st.caption(
+                "  \n".join(escape_markdown(f"{key}: {value}") for key, value in notes.items())
+            )
     others = [folder for folder in folders if folder.is_baseline and folder.metrics]
     if others:
         st.subheader("Other model folders")
@@ -46,21 +52,33 @@ with empty_state_on_missing():
     if not with_history:
         st.info("No model folder has a history.json yet (`seqlens train ...` writes it).")
     else:
-        chosen = st.segmented_control("Model", [folder.name for folder in with_history],
-                                      default=with_history[0].name, key="curves_model")
+        chosen = st.segmented_control(
+            "Model",
+            [folder.name for folder in with_history],
+            default=with_history[0].name,
+            key="curves_model",
+        )
         folder = next((item for item in with_history if item.name == chosen), with_history[0])
         groups = group_curves(history_series(folder.history))
         losses = {name: values for name, values in groups.pop("loss", {}).items()}
-        quantities = st.multiselect("Validation metrics", list(groups), default=default_curves(list(groups)),
-                                    key=f"curves_{folder.name}")
+        quantities = st.multiselect(
+            "Validation metrics",
+            list(groups),
+            default=default_curves(list(groups)),
+            key=f"curves_{folder.name}",
+        )
         loss_column, metric_column = st.columns(2)
         if losses:
-            loss_column.plotly_chart(charts.training_curves(losses, f"{folder.name}: loss"),
-                                     key="curve_loss")
-        selected = {name: values for quantity in quantities for name, values in groups[quantity].items()}
+            loss_column.plotly_chart(
+                charts.training_curves(losses, f"{folder.name}: loss"), key="curve_loss"
+            )
+        selected = {
+            name: values for quantity in quantities for name, values in groups[quantity].items()
+        }
         if selected:
-            metric_column.plotly_chart(charts.training_curves(selected, f"{folder.name}: metrics"),
-                                       key="curve_metrics")
+            metric_column.plotly_chart(
+                charts.training_curves(selected, f"{folder.name}: metrics"), key="curve_metrics"
+            )
 
 st.header("Published versions")
 with empty_state_on_missing():

@@ -27,13 +27,15 @@ def show_recommendations(history: list[str], k: int, titles: dict[str, str], key
     left, right = st.columns([2, 3])
     with left:
         st.markdown("**Top recommendations**")
-        st.dataframe(recommendations_frame(item_ids, scores, titles), hide_index=True,
-                     key=f"{key}_table")
+        st.dataframe(
+            recommendations_frame(item_ids, scores, titles), hide_index=True, key=f"{key}_table"
+        )
     with right:
         st.markdown("**Why**")
         if attention.shape[0] == 0:
-            st.info("This recommender has no attention layer (e.g. a GRU baseline): "
-                    "nothing to explain.")
+            st.info(
+                "This recommender has no attention layer (e.g. a GRU baseline): nothing to explain."
+            )
         else:
             st.markdown(escape_markdown(explain(attention, attended, top_n=3, titles=titles)))
         if attended and attention.shape[0] > 0:
@@ -42,14 +44,18 @@ def show_recommendations(history: list[str], k: int, titles: dict[str, str], key
 
 
 st.title("Recommendations")
-st.caption("Pick a user to see their history, what the recommender suggests next, "
-           "and which past interactions its attention rested on.")
+st.caption(
+    "Pick a user to see their history, what the recommender suggests next, "
+    "and which past interactions its attention rested on."
+)
 
 if not st.session_state.get(ITEM_METADATA_KEY):
     st.session_state[ITEM_METADATA_KEY] = str(find_item_metadata(root) or "")
 metadata_path = st.sidebar.text_input(
-    "Item metadata CSV (optional)", key=ITEM_METADATA_KEY,
-    help="A MovieLens movies.csv (movieId,title,...) or item_id,title CSV; adds titles.")
+    "Item metadata CSV (optional)",
+    key=ITEM_METADATA_KEY,
+    help="A MovieLens movies.csv (movieId,title,...) or item_id,title CSV; adds titles.",
+)
 titles: dict[str, str] = {}
 try:
     titles = cache.item_titles(Path(metadata_path) if metadata_path else None)
@@ -66,8 +72,12 @@ with empty_state_on_missing():
         st.warning(f"No user id contains {escape_markdown(query)}.")
     else:
         user = st.selectbox(f"User ({len(matches)} shown of {len(sequences)})", matches)
-        which = st.radio("History given to the model", list(HISTORY_CHOICES),
-                         format_func=HISTORY_CHOICES.get, horizontal=True)
+        which = st.radio(
+            "History given to the model",
+            list(HISTORY_CHOICES),
+            format_func=HISTORY_CHOICES.get,
+            horizontal=True,
+        )
         row = sequences[sequences["user_id"] == user].iloc[0]
         timeline = history_timeline(row, titles)
         st.plotly_chart(charts.history_timeline(timeline), key="timeline_chart")
@@ -77,14 +87,18 @@ with empty_state_on_missing():
             show_recommendations(user_history(row, which), k, titles, key="user")
 
 st.header("Try a history")
-st.caption("Type item ids, oldest first, separated by commas or spaces; recommendations update live.")
+st.caption(
+    "Type item ids, oldest first, separated by commas or spaces; recommendations update live."
+)
 typed = st.text_area("Ad-hoc history", placeholder="e.g. 12, 7, 99", key="adhoc_history")
 if typed.strip():
     with empty_state_on_missing():
         known, unknown = parse_history_text(typed, cache.item_vocabulary(root))
         if unknown:
-            st.warning("Not in the model's vocabulary, ignored: "
-                       + escape_markdown(", ".join(unknown[:20])))
+            st.warning(
+                "Not in the model's vocabulary, ignored: "
+                + escape_markdown(", ".join(unknown[:20]))
+            )
         if known:
             show_recommendations(known, k, titles, key="adhoc")
         else:

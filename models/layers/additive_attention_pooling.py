@@ -48,7 +48,8 @@ class AdditiveAttentionPooling(keras.layers.Layer):
     def build(self, inputs_shape, padding_mask_shape=None):
         feature_size = inputs_shape[-1]
         self.projection = self.add_weight(
-            name="projection", shape=(feature_size, self.attention_units),
+            name="projection",
+            shape=(feature_size, self.attention_units),
             initializer="glorot_uniform",
         )
         self.projection_bias = self.add_weight(

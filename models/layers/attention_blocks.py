@@ -78,7 +78,9 @@ class CausalSelfAttentionBlock(keras.layers.Layer):
             flash_attention=self.flash_attention,
             name="attention",
         )
-        self.feed_forward_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="feed_forward_norm")
+        self.feed_forward_norm = keras.layers.LayerNormalization(
+            epsilon=1e-6, name="feed_forward_norm"
+        )
         self.feed_forward_inner = keras.layers.Dense(
             dimension * self.feed_forward_multiplier, activation="gelu", name="feed_forward_inner"
         )
@@ -90,10 +92,19 @@ class CausalSelfAttentionBlock(keras.layers.Layer):
         self.feed_forward_inner.build(input_shape)
         self.feed_forward_outer.build((*input_shape[:-1], dimension * self.feed_forward_multiplier))
 
-    def call(self, inputs, padding_mask, return_attention_scores=False, training=None, last_query_only=False):
+    def call(
+        self,
+        inputs,
+        padding_mask,
+        return_attention_scores=False,
+        training=None,
+        last_query_only=False,
+    ):
         if last_query_only and self.attention_window is not None:
-            raise ValueError("Expected last_query_only only with full attention. "
-                             f"Received: attention_window={self.attention_window}")
+            raise ValueError(
+                "Expected last_query_only only with full attention. "
+                f"Received: attention_window={self.attention_window}"
+            )
         # Keys: real items only; padded query rows may see anything (their output is discarded),
         # so that no row is fully masked.
         key_valid = ops.expand_dims(padding_mask, 1)  # (B, 1, T)
@@ -115,7 +126,9 @@ class CausalSelfAttentionBlock(keras.layers.Layer):
         attended, scores = result if return_attention_scores else (result, None)
         residual = inputs[:, -1:, :] if last_query_only else inputs
         hidden = residual + self.dropout_layer(attended, training=training)  # (B, Tq, D)
-        feed_forward = self.feed_forward_outer(self.feed_forward_inner(self.feed_forward_norm(hidden)))
+        feed_forward = self.feed_forward_outer(
+            self.feed_forward_inner(self.feed_forward_norm(hidden))
+        )
         hidden = hidden + self.dropout_layer(feed_forward, training=training)
         if return_attention_scores:
             return hidden, scores

@@ -44,8 +44,15 @@ class TextEmbedding(keras.layers.Layer):
         Embeddings, shape `(B, T, D)`.
     """
 
-    def __init__(self, vocabulary_size: int, sequence_length: int, embedding_dim: int,
-                 ngram_vocabulary_size: int = 0, dropout: float = 0.1, **kwargs):
+    def __init__(
+        self,
+        vocabulary_size: int,
+        sequence_length: int,
+        embedding_dim: int,
+        ngram_vocabulary_size: int = 0,
+        dropout: float = 0.1,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         _check_positive("vocabulary_size", vocabulary_size)
         _check_positive("sequence_length", sequence_length)
@@ -64,15 +71,18 @@ class TextEmbedding(keras.layers.Layer):
 
     def build(self, token_ids_shape, ngram_ids_shape=None):
         self.token_embedding = keras.layers.Embedding(
-            self.vocabulary_size, self.embedding_dim, name="token_embedding")
+            self.vocabulary_size, self.embedding_dim, name="token_embedding"
+        )
         self.token_embedding.build(token_ids_shape)
         self.position_embedding = self.add_weight(
-            name="position_embedding", shape=(self.sequence_length, self.embedding_dim),
+            name="position_embedding",
+            shape=(self.sequence_length, self.embedding_dim),
             initializer=keras.initializers.RandomNormal(stddev=0.02),
         )
         if self.ngram_vocabulary_size:
             self.ngram_embedding = keras.layers.Embedding(
-                self.ngram_vocabulary_size, self.embedding_dim, name="ngram_embedding")
+                self.ngram_vocabulary_size, self.embedding_dim, name="ngram_embedding"
+            )
             self.ngram_embedding.build(ngram_ids_shape or (None, None, None))
         self.embedding_dropout = keras.layers.Dropout(self.dropout)
         super().build(token_ids_shape)
@@ -94,11 +104,15 @@ class TextEmbedding(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "vocabulary_size": self.vocabulary_size, "sequence_length": self.sequence_length,
-            "embedding_dim": self.embedding_dim,
-            "ngram_vocabulary_size": self.ngram_vocabulary_size, "dropout": self.dropout,
-        })
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "sequence_length": self.sequence_length,
+                "embedding_dim": self.embedding_dim,
+                "ngram_vocabulary_size": self.ngram_vocabulary_size,
+                "dropout": self.dropout,
+            }
+        )
         return config
 
 
@@ -122,8 +136,14 @@ class TransformerBlock(keras.layers.Layer):
         `(outputs, attention_scores)`: shapes `(B, T, D)` and `(B, heads, T, T)`.
     """
 
-    def __init__(self, num_heads: int = 2, key_dim: int = 32, feed_forward_dim: int = 128,
-                 dropout: float = 0.1, **kwargs):
+    def __init__(
+        self,
+        num_heads: int = 2,
+        key_dim: int = 32,
+        feed_forward_dim: int = 128,
+        dropout: float = 0.1,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         _check_positive("num_heads", num_heads)
         _check_positive("key_dim", key_dim)
@@ -138,7 +158,8 @@ class TransformerBlock(keras.layers.Layer):
         input_shape = inputs_shape
         width = input_shape[-1]
         self.attention = keras.layers.MultiHeadAttention(
-            num_heads=self.num_heads, key_dim=self.key_dim, dropout=self.dropout, name="attention")
+            num_heads=self.num_heads, key_dim=self.key_dim, dropout=self.dropout, name="attention"
+        )
         self.attention.build(input_shape, input_shape)
         self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="attention_norm")
         self.attention_norm.build(input_shape)
@@ -161,7 +182,10 @@ class TransformerBlock(keras.layers.Layer):
             eye = ops.cast(ops.eye(ops.shape(inputs)[1]), "bool")[None]
             attention_mask = ops.logical_or(attention_mask, eye)
         attended, scores = self.attention(
-            inputs, inputs, attention_mask=attention_mask, return_attention_scores=True,
+            inputs,
+            inputs,
+            attention_mask=attention_mask,
+            return_attention_scores=True,
             training=training,
         )  # (B, T, D), (B, heads, T, T)
         hidden = self.attention_norm(inputs + self.residual_dropout(attended, training=training))
@@ -175,8 +199,12 @@ class TransformerBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "num_heads": self.num_heads, "key_dim": self.key_dim,
-            "feed_forward_dim": self.feed_forward_dim, "dropout": self.dropout,
-        })
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "key_dim": self.key_dim,
+                "feed_forward_dim": self.feed_forward_dim,
+                "dropout": self.dropout,
+            }
+        )
         return config

@@ -39,14 +39,18 @@ class MarkovChainScorer:
 
     def __init__(self, sequences: list[np.ndarray], vocabulary_size: int):
         if vocabulary_size <= ITEM_INDEX_OFFSET:
-            raise ValueError(f"Expected vocabulary_size > 2. Received: vocabulary_size={vocabulary_size}")
+            raise ValueError(
+                f"Expected vocabulary_size > 2. Received: vocabulary_size={vocabulary_size}"
+            )
         pairs = [np.stack([s[:-1], s[1:]], axis=1) for s in sequences if len(s) >= 2]
         pairs_array = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
         self.transitions = sparse.csr_matrix(
             (np.ones(len(pairs_array)), (pairs_array[:, 0], pairs_array[:, 1])),
             shape=(vocabulary_size, vocabulary_size),
         )
-        counts = np.bincount(np.concatenate(sequences), minlength=vocabulary_size).astype(np.float64)
+        counts = np.bincount(np.concatenate(sequences), minlength=vocabulary_size).astype(
+            np.float64
+        )
         # Popularity breaks ties: strictly below one transition count.
         self.fallback = 0.5 * counts / max(counts.max(), 1.0)
 

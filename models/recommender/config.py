@@ -12,10 +12,18 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 RESUMABLE_CHANGES = ("epochs", "patience")
 FINAL_LEARNING_RATE_FRACTION = 0.01
 # Fields newer than some saved checkpoints, with the value those older runs trained with.
-FIELDS_ADDED_LATER = {"learning_rate_decay_epochs": None, "exclude_history_from_loss": False, "output_bias": False,
-                      "weight_decay": 0.0, "pairwise_weight": 0.0, "ema_momentum": None,
-                     "adam_epsilon": 1e-7, "label_smoothing": 0.0, "train_on_unmonitored_validation": False,
-                     "train_every_position": False}
+FIELDS_ADDED_LATER = {
+    "learning_rate_decay_epochs": None,
+    "exclude_history_from_loss": False,
+    "output_bias": False,
+    "weight_decay": 0.0,
+    "pairwise_weight": 0.0,
+    "ema_momentum": None,
+    "adam_epsilon": 1e-7,
+    "label_smoothing": 0.0,
+    "train_on_unmonitored_validation": False,
+    "train_every_position": False,
+}
 
 
 @dataclass
@@ -84,25 +92,33 @@ class RecommenderConfig:
         choices = {"model": MODEL_KINDS, "loss": LOSSES, "precision": PRECISIONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(f"Expected {name} in {allowed}. Received: {name}={getattr(self, name)!r}")
+                raise ValueError(
+                    f"Expected {name} in {allowed}. Received: {name}={getattr(self, name)!r}"
+                )
         for name in ("hidden_dim", "num_blocks", "num_heads", "max_length", "batch_size", "epochs"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Expected {name} to be a positive integer. Received: {name}={value!r}")
+                raise ValueError(
+                    f"Expected {name} to be a positive integer. Received: {name}={value!r}"
+                )
         if self.exclude_history_from_loss and self.loss != "softmax":
             raise ValueError(
                 "Expected exclude_history_from_loss only with loss='softmax'. "
                 f"Received: loss={self.loss!r}, exclude_history_from_loss=True"
             )
         if not self.pairwise_weight >= 0:
-            raise ValueError(f"Expected pairwise_weight >= 0. Received: pairwise_weight={self.pairwise_weight}")
+            raise ValueError(
+                f"Expected pairwise_weight >= 0. Received: pairwise_weight={self.pairwise_weight}"
+            )
         if self.pairwise_weight and self.loss != "softmax":
             raise ValueError(
                 "Expected pairwise_weight only with loss='softmax'. "
                 f"Received: loss={self.loss!r}, pairwise_weight={self.pairwise_weight}"
             )
         if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"Expected label_smoothing in [0, 1). Received: label_smoothing={self.label_smoothing}")
+            raise ValueError(
+                f"Expected label_smoothing in [0, 1). Received: label_smoothing={self.label_smoothing}"
+            )
         if self.label_smoothing and self.loss != "softmax":
             raise ValueError(
                 "Expected label_smoothing only with loss='softmax'. "
@@ -111,15 +127,24 @@ class RecommenderConfig:
         if self.patience < 1:
             raise ValueError(f"Expected patience >= 1. Received: patience={self.patience}")
         if not self.learning_rate >= 0:
-            raise ValueError(f"Expected learning_rate >= 0. Received: learning_rate={self.learning_rate}")
+            raise ValueError(
+                f"Expected learning_rate >= 0. Received: learning_rate={self.learning_rate}"
+            )
         if not self.weight_decay >= 0:
-            raise ValueError(f"Expected weight_decay >= 0. Received: weight_decay={self.weight_decay}")
+            raise ValueError(
+                f"Expected weight_decay >= 0. Received: weight_decay={self.weight_decay}"
+            )
         if not self.adam_epsilon > 0:
-            raise ValueError(f"Expected adam_epsilon > 0. Received: adam_epsilon={self.adam_epsilon}")
+            raise ValueError(
+                f"Expected adam_epsilon > 0. Received: adam_epsilon={self.adam_epsilon}"
+            )
         if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
-            raise ValueError(f"Expected ema_momentum None or in (0, 1). Received: ema_momentum={self.ema_momentum}")
+            raise ValueError(
+                f"Expected ema_momentum None or in (0, 1). Received: ema_momentum={self.ema_momentum}"
+            )
         if self.validation_users is not None and (
-            isinstance(self.validation_users, bool) or not isinstance(self.validation_users, int)
+            isinstance(self.validation_users, bool)
+            or not isinstance(self.validation_users, int)
             or self.validation_users < 1
         ):
             raise ValueError(
@@ -128,7 +153,9 @@ class RecommenderConfig:
             )
         for name in ("train_on_unmonitored_validation", "train_every_position"):
             if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"Expected {name} to be a bool. Received: {name}={getattr(self, name)!r}")
+                raise ValueError(
+                    f"Expected {name} to be a bool. Received: {name}={getattr(self, name)!r}"
+                )
         decay = self.learning_rate_decay_epochs
         if decay is not None and (not isinstance(decay, int) or decay < 1):
             raise ValueError(
@@ -158,5 +185,3 @@ class RecommenderConfig:
             elif field.name in FIELDS_ADDED_LATER:
                 values[field.name] = FIELDS_ADDED_LATER[field.name]
         return cls(**values)
-
-

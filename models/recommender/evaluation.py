@@ -29,7 +29,9 @@ PROTOCOL_DESCRIPTIONS = {
 
 
 def _folder_label(folder: Path, config: dict, validation_targets_trained: int) -> str:
-    trained = f", + {validation_targets_trained} validation targets" if validation_targets_trained else ""
+    trained = (
+        f", + {validation_targets_trained} validation targets" if validation_targets_trained else ""
+    )
     return f"{folder.name} ({config.get('model', '?')}, loss {config.get('loss', '?')}{trained})"
 
 
@@ -69,7 +71,9 @@ def evaluate_recommender_folder(
     from models.recommender.training import model_scorer
 
     if k not in HIT_CUTOFFS or k not in NDCG_CUTOFFS:
-        raise ValueError(f"Expected k in {sorted(set(HIT_CUTOFFS) & set(NDCG_CUTOFFS))}. Received: k={k}")
+        raise ValueError(
+            f"Expected k in {sorted(set(HIT_CUTOFFS) & set(NDCG_CUTOFFS))}. Received: k={k}"
+        )
     recommender = load_recommender(model_dir)
     data = reindex_to_vocabulary(data, recommender.item_ids)
     validation_trained = _validation_trained(data, recommender.config)
@@ -85,7 +89,9 @@ def evaluate_recommender_folder(
     histories = [h for h, kept in zip(histories, keep, strict=True) if kept]
     targets, users = targets[keep], users[keep]
     if len(targets) == 0:
-        raise ValueError(f"Expected users with a {split} target in the model's vocabulary. Received: none")
+        raise ValueError(
+            f"Expected users with a {split} target in the model's vocabulary. Received: none"
+        )
     interacted = [data.sequences[u] for u in users]
     # The baselines count the same training targets as the model under test.
     training = data.training_sequences(validation_trained)
@@ -94,17 +100,25 @@ def evaluate_recommender_folder(
         "most_popular": MostPopularScorer(data.item_counts(validation_trained)),
         "markov": MarkovChainScorer(training, data.vocabulary_size),
     }
-    labels = {"recommender": _folder_label(Path(model_dir), recommender.config, int(validation_trained.sum())),
-              "most_popular": "most popular (training counts)",
-              "markov": "first-order Markov chain (training transitions, popularity fallback)"}
+    labels = {
+        "recommender": _folder_label(
+            Path(model_dir), recommender.config, int(validation_trained.sum())
+        ),
+        "most_popular": "most popular (training counts)",
+        "markov": "first-order Markov chain (training transitions, popularity fallback)",
+    }
     for folder, other, trained in zip(compare, others, others_trained, strict=True):
         if other.item_ids != recommender.item_ids:
-            raise ValueError(f"Expected the same item vocabulary as --model. Received: compare={folder!r}")
+            raise ValueError(
+                f"Expected the same item vocabulary as --model. Received: compare={folder!r}"
+            )
         name = Path(folder).name
         scorers[name] = model_scorer(other.model, other.max_length)
         labels[name] = _folder_label(Path(folder), other.config, int(trained.sum()))
     models = {
-        name: evaluate_scorer(score, histories, targets, interacted, data.vocabulary_size, PROTOCOLS, seed=seed)
+        name: evaluate_scorer(
+            score, histories, targets, interacted, data.vocabulary_size, PROTOCOLS, seed=seed
+        )
         for name, score in scorers.items()
     }
     model_dir = Path(model_dir)
@@ -120,10 +134,16 @@ def evaluate_recommender_folder(
         "protocols": PROTOCOL_DESCRIPTIONS,
         "labels": labels,
         "models": models,
-        "flat": {f"{name}/{key}": value for name, metrics in models.items()
-                 for key, value in flatten_metrics(metrics).items()},
-        "headline": {f"{protocol}/{metric}@{k}": models["recommender"][protocol][f"{metric}@{k}"]
-                     for protocol in PROTOCOLS for metric in ("HR", "NDCG")},
+        "flat": {
+            f"{name}/{key}": value
+            for name, metrics in models.items()
+            for key, value in flatten_metrics(metrics).items()
+        },
+        "headline": {
+            f"{protocol}/{metric}@{k}": models["recommender"][protocol][f"{metric}@{k}"]
+            for protocol in PROTOCOLS
+            for metric in ("HR", "NDCG")
+        },
         "config": recommender.config,
         "training": json.loads(history_file.read_text()) if history_file.exists() else None,
         "data_run": data_run,

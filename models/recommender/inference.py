@@ -53,9 +53,14 @@ class Recommender:
 
     def encode(self, history: list[str]) -> np.ndarray:
         """Item-id strings -> indices (unknown ids -> OOV), the last `max_length` kept."""
-        return np.array([self._lookup.get(str(item), OOV_INDEX) for item in history][-self.max_length :], dtype=np.int32)
+        return np.array(
+            [self._lookup.get(str(item), OOV_INDEX) for item in history][-self.max_length :],
+            dtype=np.int32,
+        )
 
-    def recommend(self, histories: list[list[str]], k: int = 10, exclude_history: bool = True) -> Recommendations:
+    def recommend(
+        self, histories: list[list[str]], k: int = 10, exclude_history: bool = True
+    ) -> Recommendations:
         """Top-`k` next items for each history (oldest item first).
 
         Args:

@@ -60,7 +60,9 @@ def full_softmax_loss(hidden, embeddings, targets, inputs=None, bias=None, label
     logits = ops.matmul(flat_hidden, ops.transpose(ops.cast(embeddings, hidden.dtype)))
     # Padding and OOV can never be a next item: keep them out of the normaliser.
     items = ops.arange(ops.shape(embeddings)[0])
-    logits = ops.cast(logits, "float32") + ops.where(items < 2, NEGATIVE_INFINITY, 0.0)[None, :]  # (B*T, V)
+    logits = (
+        ops.cast(logits, "float32") + ops.where(items < 2, NEGATIVE_INFINITY, 0.0)[None, :]
+    )  # (B*T, V)
     if bias is not None:
         logits = logits + ops.cast(bias, "float32")[None, :]
     if inputs is not None:
@@ -68,15 +70,22 @@ def full_softmax_loss(hidden, embeddings, targets, inputs=None, bias=None, label
         seen = ops.logical_and(seen, ops.not_equal(items[None, :], flat_targets[:, None]))
         logits = ops.where(seen, NEGATIVE_INFINITY, logits)
     if not label_smoothing:
-        losses = ops.sparse_categorical_crossentropy(flat_targets, logits, from_logits=True)  # (B*T,)
+        losses = ops.sparse_categorical_crossentropy(
+            flat_targets, logits, from_logits=True
+        )  # (B*T,)
         return _masked_mean(losses, flat_targets)
     # -log p(target) = lse - logit[target]; the mean over candidates of -log p = lse - mean(logits).
     candidates = logits > NEGATIVE_INFINITY / 2  # (B*T, V): the items in each normaliser
     log_normaliser = ops.logsumexp(logits, axis=-1)  # (B*T,)
-    target_logits = ops.take_along_axis(logits, ops.cast(flat_targets, "int32")[:, None], axis=-1)[:, 0]
+    target_logits = ops.take_along_axis(logits, ops.cast(flat_targets, "int32")[:, None], axis=-1)[
+        :, 0
+    ]
     candidate_means = ops.sum(ops.where(candidates, logits, 0.0), axis=-1) / ops.maximum(
-        ops.sum(ops.cast(candidates, "float32"), axis=-1), 1.0)  # (B*T,)
-    losses = log_normaliser - (1.0 - label_smoothing) * target_logits - label_smoothing * candidate_means
+        ops.sum(ops.cast(candidates, "float32"), axis=-1), 1.0
+    )  # (B*T,)
+    losses = (
+        log_normaliser - (1.0 - label_smoothing) * target_logits - label_smoothing * candidate_means
+    )
     return _masked_mean(losses, flat_targets)
 
 
@@ -91,14 +100,24 @@ def history_indicator(inputs, vocabulary_size):
     batch, length = ops.shape(inputs)[0], ops.shape(inputs)[1]
     inputs = ops.cast(inputs, "int32")
     earlier = ops.arange(length)[None, :] <= ops.arange(length)[:, None]  # (T, T): s <= t
-    history = ops.where(earlier[None, :, :], inputs[:, None, :], 0)  # (B, T, T): inputs[b, s] if s <= t
-    rows = ops.broadcast_to(ops.arange(batch * length, dtype="int32")[:, None], (batch * length, length))
-    indices = ops.stack([ops.reshape(rows, (-1,)), ops.reshape(history, (-1,))], axis=1)  # (B*T*T, 2)
-    counts = ops.scatter(indices, ops.ones((batch * length * length,), "float32"), (batch * length, vocabulary_size))
+    history = ops.where(
+        earlier[None, :, :], inputs[:, None, :], 0
+    )  # (B, T, T): inputs[b, s] if s <= t
+    rows = ops.broadcast_to(
+        ops.arange(batch * length, dtype="int32")[:, None], (batch * length, length)
+    )
+    indices = ops.stack(
+        [ops.reshape(rows, (-1,)), ops.reshape(history, (-1,))], axis=1
+    )  # (B*T*T, 2)
+    counts = ops.scatter(
+        indices, ops.ones((batch * length * length,), "float32"), (batch * length, vocabulary_size)
+    )
     return ops.logical_and(counts > 0, ops.arange(vocabulary_size)[None, :] > 0)
 
 
-def sampled_softmax_loss(hidden, embeddings, targets, negatives, target_log_q, negative_log_q, bias=None):
+def sampled_softmax_loss(
+    hidden, embeddings, targets, negatives, target_log_q, negative_log_q, bias=None
+):
     """Sampled softmax with log-Q correction.
 
     Args:
@@ -112,7 +131,9 @@ def sampled_softmax_loss(hidden, embeddings, targets, negatives, target_log_q, n
     negative_embeddings = ops.take(embeddings, negatives, axis=0)  # (K, D)
     negative = ops.cast(ops.einsum("btd,kd->btk", hidden, negative_embeddings), "float32")
     positive = positive + _item_bias(bias, targets) - ops.cast(target_log_q, "float32")
-    negative = negative + _item_bias(bias, negatives) - ops.cast(negative_log_q, "float32")  # (B, T, K)
+    negative = (
+        negative + _item_bias(bias, negatives) - ops.cast(negative_log_q, "float32")
+    )  # (B, T, K)
     hits = ops.equal(ops.expand_dims(targets, -1), negatives[None, None, :])  # (B, T, K)
     negative = ops.where(hits, NEGATIVE_INFINITY, negative)
     logits = ops.concatenate([ops.expand_dims(positive, -1), negative], axis=-1)  # (B, T, 1+K)
@@ -143,5 +164,7 @@ def uniform_pairwise_loss(hidden, embeddings, targets, negatives, bias=None):
     A negative that equals its target contributes nothing (it is not a negative).
     """
     positive, negative = _target_and_negative_scores(hidden, embeddings, targets, negatives, bias)
-    losses = ops.where(ops.equal(targets, negatives), 0.0, ops.softplus(negative - positive))  # (B, T)
+    losses = ops.where(
+        ops.equal(targets, negatives), 0.0, ops.softplus(negative - positive)
+    )  # (B, T)
     return _masked_mean(losses, targets)

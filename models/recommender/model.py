@@ -44,9 +44,18 @@ class SequentialRecommender(keras.Model):
             distribution (`losses.full_softmax_loss`); 0 = none.
     """
 
-    def __init__(self, vocabulary_size: int, hidden_dim: int, max_length: int, loss: str = "softmax",
-                 exclude_history_from_loss: bool = False, output_bias: bool = False, pairwise_weight: float = 0.0,
-                 label_smoothing: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        vocabulary_size: int,
+        hidden_dim: int,
+        max_length: int,
+        loss: str = "softmax",
+        exclude_history_from_loss: bool = False,
+        output_bias: bool = False,
+        pairwise_weight: float = 0.0,
+        label_smoothing: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if vocabulary_size <= ITEM_INDEX_OFFSET:
             raise ValueError(
@@ -81,10 +90,15 @@ class SequentialRecommender(keras.Model):
         self.hidden_dim = hidden_dim
         self.max_length = max_length
         self.loss_name = loss
-        self.item_embedding = keras.layers.Embedding(vocabulary_size, hidden_dim, name="item_embedding")
+        self.item_embedding = keras.layers.Embedding(
+            vocabulary_size, hidden_dim, name="item_embedding"
+        )
         self.output_bias = bool(output_bias)
-        self.item_bias = (self.add_weight(shape=(vocabulary_size,), initializer="zeros", name="item_bias")
-                          if self.output_bias else None)
+        self.item_bias = (
+            self.add_weight(shape=(vocabulary_size,), initializer="zeros", name="item_bias")
+            if self.output_bias
+            else None
+        )
 
     def encode(self, item_ids, training=None, return_attention=False, last_position_only=False):
         """`(B, T)` indices -> hidden states `(B, T, D)` (`(B, T', D)` with `T' >= 1` ending at
@@ -101,19 +115,32 @@ class SequentialRecommender(keras.Model):
         embeddings = self.item_embedding.embeddings
         if self.loss_name == "softmax":
             history = x if self.exclude_history_from_loss else None
-            loss = losses.full_softmax_loss(y_pred, embeddings, y["targets"], inputs=history, bias=self.item_bias,
-                                            label_smoothing=self.label_smoothing)
+            loss = losses.full_softmax_loss(
+                y_pred,
+                embeddings,
+                y["targets"],
+                inputs=history,
+                bias=self.item_bias,
+                label_smoothing=self.label_smoothing,
+            )
             if self.pairwise_weight:
                 loss = loss + self.pairwise_weight * losses.uniform_pairwise_loss(
-                    y_pred, embeddings, y["targets"], y["negatives"], bias=self.item_bias)
+                    y_pred, embeddings, y["targets"], y["negatives"], bias=self.item_bias
+                )
         elif self.loss_name == "sampled_softmax":
             loss = losses.sampled_softmax_loss(
-                y_pred, embeddings, y["targets"], y["negatives"], y["target_log_q"], y["negative_log_q"],
+                y_pred,
+                embeddings,
+                y["targets"],
+                y["negatives"],
+                y["target_log_q"],
+                y["negative_log_q"],
                 bias=self.item_bias,
             )
         else:
-            loss = losses.binary_cross_entropy_loss(y_pred, embeddings, y["targets"], y["negatives"],
-                                                    bias=self.item_bias)
+            loss = losses.binary_cross_entropy_loss(
+                y_pred, embeddings, y["targets"], y["negatives"], bias=self.item_bias
+            )
         if self.losses:
             loss = loss + ops.sum(self.losses)
         return loss
@@ -129,7 +156,9 @@ class SequentialRecommender(keras.Model):
             attention weights of the last position over the history; `None` for models
             without attention).
         """
-        hidden, attention = self.encode(item_ids, training=False, return_attention=True, last_position_only=True)
+        hidden, attention = self.encode(
+            item_ids, training=False, return_attention=True, last_position_only=True
+        )
         last = ops.cast(hidden[:, -1, :], "float32")  # (B, D)
         if attention is not None:
             attention = ops.cast(attention[:, :, -1, :], "float32")  # (B, heads, T)
@@ -217,11 +246,18 @@ class SASRecModel(SequentialRecommender):
         self.dropout = dropout
         self.attention_window = attention_window
         self.flash_attention = flash_attention
-        self.position_embedding = keras.layers.Embedding(max_length, hidden_dim, name="position_embedding")
+        self.position_embedding = keras.layers.Embedding(
+            max_length, hidden_dim, name="position_embedding"
+        )
         self.input_dropout = keras.layers.Dropout(dropout)
         self.blocks = [
             CausalSelfAttentionBlock(
-                hidden_dim, num_heads, dropout, attention_window, flash_attention, name=f"block_{index}"
+                hidden_dim,
+                num_heads,
+                dropout,
+                attention_window,
+                flash_attention,
+                name=f"block_{index}",
             )
             for index in range(num_blocks)
         ]
@@ -242,7 +278,9 @@ class SASRecModel(SequentialRecommender):
         padding_mask = ops.not_equal(item_ids, PADDING_INDEX)  # (B, T)
         keep = ops.cast(ops.expand_dims(padding_mask, -1), self.compute_dtype)  # (B, T, 1)
         positions = ops.arange(length, dtype="int32") + (self.max_length - length)  # (T,)
-        hidden = self.item_embedding(item_ids) * ops.cast(math.sqrt(self.hidden_dim), self.compute_dtype)
+        hidden = self.item_embedding(item_ids) * ops.cast(
+            math.sqrt(self.hidden_dim), self.compute_dtype
+        )
         hidden = hidden + self.position_embedding(positions)[None, :, :]
         hidden = self.input_dropout(hidden, training=training) * keep  # (B, T, D)
         attention = None
@@ -253,8 +291,13 @@ class SASRecModel(SequentialRecommender):
             final = index == len(self.blocks) - 1
             only_last = shortcut and final
             if return_attention and final:
-                hidden, attention = block(hidden, padding_mask, return_attention_scores=True, training=training,
-                                          last_query_only=only_last)
+                hidden, attention = block(
+                    hidden,
+                    padding_mask,
+                    return_attention_scores=True,
+                    training=training,
+                    last_query_only=only_last,
+                )
             else:
                 hidden = block(hidden, padding_mask, training=training, last_query_only=only_last)
             hidden = hidden * (keep[:, -1:, :] if only_last else keep)

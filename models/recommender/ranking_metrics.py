@@ -47,7 +47,9 @@ def metrics_from_ranks(ranks: np.ndarray) -> dict[str, float]:
     return metrics
 
 
-def full_ranks(scores: np.ndarray, histories: Sequence[np.ndarray], targets: np.ndarray) -> np.ndarray:
+def full_ranks(
+    scores: np.ndarray, histories: Sequence[np.ndarray], targets: np.ndarray
+) -> np.ndarray:
     """Ranks under `full`: `scores (N, V)` over all indices; history, padding and OOV excluded."""
     scores = np.array(scores, dtype=np.float64, copy=True)
     rows = np.arange(len(targets))
@@ -60,7 +62,10 @@ def full_ranks(scores: np.ndarray, histories: Sequence[np.ndarray], targets: np.
 
 
 def sample_negatives(
-    interacted: Sequence[np.ndarray], vocabulary_size: int, seed: int, count: int = SAMPLED_NEGATIVES
+    interacted: Sequence[np.ndarray],
+    vocabulary_size: int,
+    seed: int,
+    count: int = SAMPLED_NEGATIVES,
 ) -> np.ndarray:
     """`(N, count)` item indices drawn uniformly (with replacement, as in SASRec) from the items
     each user never interacted with."""
@@ -110,7 +115,9 @@ def evaluate_scorer(
     """
     unknown = [p for p in protocols if p not in PROTOCOLS]
     if unknown:
-        raise ValueError(f"Expected protocols from {PROTOCOLS}. Received: protocols={list(protocols)}")
+        raise ValueError(
+            f"Expected protocols from {PROTOCOLS}. Received: protocols={list(protocols)}"
+        )
     targets = np.asarray(targets, dtype=np.int64)
     negatives = (
         sample_negatives(interacted, vocabulary_size, seed) if "sampled100" in protocols else None
@@ -120,7 +127,9 @@ def evaluate_scorer(
         stop = start + batch_size
         batch_scores = np.asarray(score(list(histories[start:stop])))
         if "full" in protocols:
-            ranks["full"].append(full_ranks(batch_scores, histories[start:stop], targets[start:stop]))
+            ranks["full"].append(
+                full_ranks(batch_scores, histories[start:stop], targets[start:stop])
+            )
         if negatives is not None:
             ranks["sampled100"].append(
                 sampled_ranks(batch_scores, targets[start:stop], negatives[start:stop])
@@ -130,4 +139,8 @@ def evaluate_scorer(
 
 def flatten_metrics(metrics: dict[str, dict[str, float]]) -> dict[str, float]:
     """`{"full": {"NDCG@10": x}}` -> `{"full/NDCG@10": x}`: each name carries its protocol."""
-    return {f"{protocol}/{name}": value for protocol, values in metrics.items() for name, value in values.items()}
+    return {
+        f"{protocol}/{name}": value
+        for protocol, values in metrics.items()
+        for name, value in values.items()
+    }

@@ -54,7 +54,9 @@ def every_position_windows(sequences: list[np.ndarray], max_length: int) -> list
         target) gives none.
     """
     if not isinstance(max_length, int) or max_length < 1:
-        raise ValueError(f"Expected max_length to be a positive integer. Received: max_length={max_length!r}")
+        raise ValueError(
+            f"Expected max_length to be a positive integer. Received: max_length={max_length!r}"
+        )
     return [
         sequence[max(0, end - max_length - 1) : end]
         for sequence in sequences
@@ -106,11 +108,17 @@ class NextItemBatches(keras.utils.PyDataset):
         if loss not in LOSSES:
             raise ValueError(f"Expected loss to be one of {LOSSES}. Received: loss={loss!r}")
         if tokens_per_batch < 1:
-            raise ValueError(f"Expected tokens_per_batch >= 1. Received: tokens_per_batch={tokens_per_batch}")
+            raise ValueError(
+                f"Expected tokens_per_batch >= 1. Received: tokens_per_batch={tokens_per_batch}"
+            )
         if uniform_negatives and loss != "softmax":
-            raise ValueError(f"Expected uniform_negatives only with loss='softmax'. Received: loss={loss!r}")
+            raise ValueError(
+                f"Expected uniform_negatives only with loss='softmax'. Received: loss={loss!r}"
+            )
         if loss == "sampled_softmax" and item_counts is None:
-            raise ValueError("Expected item_counts for loss='sampled_softmax'. Received: item_counts=None")
+            raise ValueError(
+                "Expected item_counts for loss='sampled_softmax'. Received: item_counts=None"
+            )
         self.max_length = max_length
         self.vocabulary_size = vocabulary_size
         self.tokens_per_batch = tokens_per_batch
@@ -123,7 +131,9 @@ class NextItemBatches(keras.utils.PyDataset):
             sequences = every_position_windows(sequences, max_length)
         usable = [s for s in sequences if len(s) >= 2]
         if not usable:
-            raise ValueError("Expected at least one training sequence with 2 or more items. Received: none")
+            raise ValueError(
+                "Expected at least one training sequence with 2 or more items. Received: none"
+            )
         lengths = np.array([min(len(s) - 1, max_length) for s in usable])
         self.num_sequences = len(usable)
         self.num_targets = int(lengths.sum())
@@ -151,7 +161,9 @@ class NextItemBatches(keras.utils.PyDataset):
             rows = len(inputs)
             order = rng.permutation(rows) if self.shuffle else np.arange(rows)
             per_batch = max(1, self.tokens_per_batch // inputs.shape[1])
-            plan += [(bucket, order[start : start + per_batch]) for start in range(0, rows, per_batch)]
+            plan += [
+                (bucket, order[start : start + per_batch]) for start in range(0, rows, per_batch)
+            ]
         if self.shuffle:
             plan = [plan[i] for i in rng.permutation(len(plan))]
         # Keras' TensorFlow adapter infers the batch signature from the first two batches: make
@@ -183,7 +195,9 @@ class NextItemBatches(keras.utils.PyDataset):
         elif self.loss == "sampled_softmax":
             probabilities = self.sampling_probabilities
             negatives = rng.choice(len(probabilities), size=self.num_negatives, p=probabilities)
-            expected = np.log(np.maximum(self.num_negatives * probabilities, 1e-12)).astype("float32")
+            expected = np.log(np.maximum(self.num_negatives * probabilities, 1e-12)).astype(
+                "float32"
+            )
             y["negatives"] = negatives.astype(np.int32)
             y["negative_log_q"] = expected[negatives]
             y["target_log_q"] = expected[batch_targets]
@@ -211,11 +225,15 @@ def tensorflow_epoch_dataset(batches: NextItemBatches):
     for choice, (bucket, indices) in enumerate(indices_of_bucket.items()):
         items = [batches[index] for index in indices]
         inputs = np.stack([item_inputs for item_inputs, _ in items])  # (n, B, L)
-        labels = {key: np.stack([y[key] for _, y in items]) for key in items[0][1]}  # targets, negatives, ...
+        labels = {
+            key: np.stack([y[key] for _, y in items]) for key in items[0][1]
+        }  # targets, negatives, ...
         datasets.append(tf.data.Dataset.from_tensor_slices((inputs, labels)))
         choice_of_bucket[bucket] = choice
     order = np.array([choice_of_bucket[bucket] for bucket, _ in batches.plan], dtype=np.int64)
-    dataset = tf.data.Dataset.choose_from_datasets(datasets, tf.data.Dataset.from_tensor_slices(order))
+    dataset = tf.data.Dataset.choose_from_datasets(
+        datasets, tf.data.Dataset.from_tensor_slices(order)
+    )
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(order))).prefetch(2)
     options = tf.data.Options()
     options.autotune.enabled = False

@@ -151,7 +151,9 @@ def read_sasrec_text(path: str | Path) -> SequenceData:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Expected a SASRec `user item` text file. Received: path={str(path)!r}")
+        raise FileNotFoundError(
+            f"Expected a SASRec `user item` text file. Received: path={str(path)!r}"
+        )
     by_user: dict[str, list[str]] = collections.defaultdict(list)
     counter: collections.Counter = collections.Counter()
     with path.open(encoding="utf-8") as handle:
@@ -164,7 +166,9 @@ def read_sasrec_text(path: str | Path) -> SequenceData:
     item_ids = _vocabulary_from_counts(counter)
     lookup = {item: index + ITEM_INDEX_OFFSET for index, item in enumerate(item_ids)}
     users = sorted(by_user, key=lambda user: (len(user), user))
-    sequences = [np.array([lookup[item] for item in by_user[user]], dtype=np.int32) for user in users]
+    sequences = [
+        np.array([lookup[item] for item in by_user[user]], dtype=np.int32) for user in users
+    ]
     valid, test = leave_one_out_positions(np.array([len(s) for s in sequences]))
     return SequenceData(item_ids, sequences, valid, test, users)
 
@@ -185,7 +189,8 @@ def reindex_to_vocabulary(data: SequenceData, item_ids: list[str]) -> SequenceDa
     """The same sequences with indices of another vocabulary (a model's); unknown ids -> OOV."""
     lookup = {item: index + ITEM_INDEX_OFFSET for index, item in enumerate(item_ids)}
     mapping = np.array(
-        [PADDING_INDEX, OOV_INDEX, *[lookup.get(item, OOV_INDEX) for item in data.item_ids]], dtype=np.int32
+        [PADDING_INDEX, OOV_INDEX, *[lookup.get(item, OOV_INDEX) for item in data.item_ids]],
+        dtype=np.int32,
     )
     return SequenceData(
         item_ids=list(item_ids),

@@ -41,43 +41,69 @@ from models.recommender.sequence_data import (
 
 logger = logging.getLogger(__name__)
 
+
 def learning_rate(config: RecommenderConfig, steps_per_epoch: int):
     """Adam's learning rate: the constant or its cosine decay over `learning_rate_decay_epochs`."""
     if config.learning_rate_decay_epochs is None:
         return config.learning_rate
     return keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, decay_steps=config.learning_rate_decay_epochs * steps_per_epoch,
+        config.learning_rate,
+        decay_steps=config.learning_rate_decay_epochs * steps_per_epoch,
         alpha=FINAL_LEARNING_RATE_FRACTION,
     )
 
 
-def build_model(config: RecommenderConfig, vocabulary_size: int, steps_per_epoch: int = 1) -> keras.Model:
+def build_model(
+    config: RecommenderConfig, vocabulary_size: int, steps_per_epoch: int = 1
+) -> keras.Model:
     """A fresh, built, compiled model for `config` (`steps_per_epoch` sizes the learning-rate decay)."""
     from models.recommender.baselines import GRU4RecModel
     from models.recommender.model import SASRecModel
 
     if config.model == "sasrec":
         model = SASRecModel(
-            vocabulary_size, config.hidden_dim, config.max_length, config.loss, config.num_blocks,
-            config.num_heads, config.dropout, config.attention_window, config.flash_attention,
-            exclude_history_from_loss=config.exclude_history_from_loss, output_bias=config.output_bias,
-            pairwise_weight=config.pairwise_weight, label_smoothing=config.label_smoothing,
+            vocabulary_size,
+            config.hidden_dim,
+            config.max_length,
+            config.loss,
+            config.num_blocks,
+            config.num_heads,
+            config.dropout,
+            config.attention_window,
+            config.flash_attention,
+            exclude_history_from_loss=config.exclude_history_from_loss,
+            output_bias=config.output_bias,
+            pairwise_weight=config.pairwise_weight,
+            label_smoothing=config.label_smoothing,
         )
     else:
-        model = GRU4RecModel(vocabulary_size, config.hidden_dim, config.max_length, config.loss, config.dropout,
-                             exclude_history_from_loss=config.exclude_history_from_loss,
-                             output_bias=config.output_bias, pairwise_weight=config.pairwise_weight,
-                             label_smoothing=config.label_smoothing)
+        model = GRU4RecModel(
+            vocabulary_size,
+            config.hidden_dim,
+            config.max_length,
+            config.loss,
+            config.dropout,
+            exclude_history_from_loss=config.exclude_history_from_loss,
+            output_bias=config.output_bias,
+            pairwise_weight=config.pairwise_weight,
+            label_smoothing=config.label_smoothing,
+        )
     model.build((None, config.max_length))
-    optimizer = keras.optimizers.Adam(learning_rate(config, steps_per_epoch), weight_decay=config.weight_decay or None,
-                                      epsilon=config.adam_epsilon, use_ema=config.ema_momentum is not None,
-                                      ema_momentum=config.ema_momentum or 0.99)
+    optimizer = keras.optimizers.Adam(
+        learning_rate(config, steps_per_epoch),
+        weight_decay=config.weight_decay or None,
+        epsilon=config.adam_epsilon,
+        use_ema=config.ema_momentum is not None,
+        ema_momentum=config.ema_momentum or 0.99,
+    )
     if config.ema_momentum is not None:
         # Keras' fit ends by overwriting the weights with their average; the trainer runs one fit per
         # epoch, trains on from its own weights and swaps the average in to validate and keep it.
         optimizer.finalize_variable_values = lambda variables: None
     if config.weight_decay:  # decay the matrices only, as AdamW is usually run
-        optimizer.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if len(v.shape) < 2])
+        optimizer.exclude_from_weight_decay(
+            var_list=[v for v in model.trainable_variables if len(v.shape) < 2]
+        )
     model.compile(optimizer=optimizer, jit_compile=resolve_jit_compile(config.jit_compile))
     model.optimizer.build(model.trainable_variables)
     return model
@@ -112,7 +138,9 @@ def averaged_weights(model: keras.Model):
     def swap():
         averages = optimizer._model_variables_moving_average
         for weight, average in zip(optimizer._trainable_variables, averages, strict=True):
-            trained = np.array(keras.ops.convert_to_numpy(weight.value), copy=True)  # not a view of the buffer
+            trained = np.array(
+                keras.ops.convert_to_numpy(weight.value), copy=True
+            )  # not a view of the buffer
             weight.assign(average.value)
             average.assign(trained)
 
@@ -125,9 +153,14 @@ def averaged_weights(model: keras.Model):
 
 def model_scorer(model: keras.Model, max_length: int) -> Callable[[list[np.ndarray]], np.ndarray]:
     """`histories -> (B, V)` scores via the compiled predict function and the tied table."""
-    table = np.asarray(keras.ops.convert_to_numpy(model.item_embedding.embeddings), dtype=np.float32)
-    bias = (np.zeros(len(table), np.float32) if model.item_bias is None
-            else np.asarray(keras.ops.convert_to_numpy(model.item_bias), dtype=np.float32))
+    table = np.asarray(
+        keras.ops.convert_to_numpy(model.item_embedding.embeddings), dtype=np.float32
+    )
+    bias = (
+        np.zeros(len(table), np.float32)
+        if model.item_bias is None
+        else np.asarray(keras.ops.convert_to_numpy(model.item_bias), dtype=np.float32)
+    )
 
     def score(histories: list[np.ndarray]) -> np.ndarray:
         hidden = model.predict_on_batch(left_pad(histories, max_length))  # (B, T, D)
@@ -140,9 +173,14 @@ def model_scorer(model: keras.Model, max_length: int) -> Callable[[list[np.ndarr
 
 def _save_checkpoint(model: keras.Model, folder: Path, state: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = {f"model_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.variables)}
+    arrays = {
+        f"model_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.variables)
+    }
     arrays.update(
-        {f"optimizer_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.optimizer.variables)}
+        {
+            f"optimizer_{i}": keras.ops.convert_to_numpy(v.value)
+            for i, v in enumerate(model.optimizer.variables)
+        }
     )
     np.savez(folder / "variables.tmp.npz", **arrays)
     (folder / "variables.tmp.npz").replace(folder / "variables.npz")
@@ -186,14 +224,20 @@ def validation_trained_users(data: SequenceData, config: RecommenderConfig) -> n
 def _validation_subset(data: SequenceData, config: RecommenderConfig):
     monitored = monitored_validation_users(data, config)
     histories = [data.sequences[u][: data.valid_positions[u]] for u in monitored]
-    targets = np.array([data.sequences[u][data.valid_positions[u]] for u in monitored], dtype=np.int32)
+    targets = np.array(
+        [data.sequences[u][data.valid_positions[u]] for u in monitored], dtype=np.int32
+    )
     return histories, targets, monitored
 
 
-def write_model_folder_files(output: Path, config: RecommenderConfig, data: SequenceData, data_run: str | None) -> None:
+def write_model_folder_files(
+    output: Path, config: RecommenderConfig, data: SequenceData, data_run: str | None
+) -> None:
     """`config.json` (with index conventions), `item_vocab.txt`, `data_run.json`."""
     output.mkdir(parents=True, exist_ok=True)
-    (output / "item_vocab.txt").write_text("".join(f"{item}\n" for item in data.item_ids), encoding="utf-8")
+    (output / "item_vocab.txt").write_text(
+        "".join(f"{item}\n" for item in data.item_ids), encoding="utf-8"
+    )
     document = {
         **config.to_dict(),
         "vocabulary_size": data.vocabulary_size,
@@ -206,8 +250,12 @@ def write_model_folder_files(output: Path, config: RecommenderConfig, data: Sequ
         },
     }
     (output / "config.json").write_text(json.dumps(document, indent=2))
-    (output / "data_run.json").write_text(json.dumps({"data_run": data_run, "users": len(data.sequences),
-                                                      "items": len(data.item_ids)}, indent=2))
+    (output / "data_run.json").write_text(
+        json.dumps(
+            {"data_run": data_run, "users": len(data.sequences), "items": len(data.item_ids)},
+            indent=2,
+        )
+    )
 
 
 def train_recommender(
@@ -237,8 +285,11 @@ def train_recommender(
     resuming = resume and (checkpoint / "state.json").exists()
     if resuming:
         saved = json.loads((checkpoint / "state.json").read_text())["config"]
-        differing = [k for k, v in config.to_dict().items()
-                     if saved.get(k, FIELDS_ADDED_LATER.get(k)) != v and k not in RESUMABLE_CHANGES]
+        differing = [
+            k
+            for k, v in config.to_dict().items()
+            if saved.get(k, FIELDS_ADDED_LATER.get(k)) != v and k not in RESUMABLE_CHANGES
+        ]
         if differing:
             raise ValueError(
                 f"Expected the same config as the interrupted run (except {RESUMABLE_CHANGES}). "
@@ -249,24 +300,51 @@ def train_recommender(
     try:
         validation_trained = validation_trained_users(data, config)
         batches = NextItemBatches(
-            data.training_sequences(validation_trained), config.max_length, data.vocabulary_size,
-            config.tokens_per_batch, config.loss, config.seed, config.num_negatives,
+            data.training_sequences(validation_trained),
+            config.max_length,
+            data.vocabulary_size,
+            config.tokens_per_batch,
+            config.loss,
+            config.seed,
+            config.num_negatives,
             data.item_counts(validation_trained) if config.loss == "sampled_softmax" else None,
-            uniform_negatives=config.pairwise_weight > 0, every_position=config.train_every_position,
+            uniform_negatives=config.pairwise_weight > 0,
+            every_position=config.train_every_position,
         )
         keras.utils.set_random_seed(config.seed)
         model = build_model(config, data.vocabulary_size, steps_per_epoch=len(batches))
-        state = {"epoch": 0, "best_epoch": -1, "best_ndcg": -1.0, "wait": 0, "history": [], "elapsed": 0.0}
+        state = {
+            "epoch": 0,
+            "best_epoch": -1,
+            "best_ndcg": -1.0,
+            "wait": 0,
+            "history": [],
+            "elapsed": 0.0,
+        }
         if resuming:
             state = _load_checkpoint(model, checkpoint)
-            logger.info("resuming from epoch %d (best %.4f at epoch %d)", state["epoch"], state["best_ndcg"], state["best_epoch"])
+            logger.info(
+                "resuming from epoch %d (best %.4f at epoch %d)",
+                state["epoch"],
+                state["best_ndcg"],
+                state["best_epoch"],
+            )
         write_model_folder_files(output, config, data, data_run)
         histories, targets, users = _validation_subset(data, config)
-        logger.info("early stopping monitors %d users' validation targets; %d other users' validation targets "
-                    "are trained on", len(users), int(validation_trained.sum()))
-        logger.info("%d training targets in %d sequences%s", batches.num_targets, batches.num_sequences,
-                    " (histories longer than max_length cut into windows)" if config.train_every_position else
-                    " (only the last max_length positions of each history)")
+        logger.info(
+            "early stopping monitors %d users' validation targets; %d other users' validation targets "
+            "are trained on",
+            len(users),
+            int(validation_trained.sum()),
+        )
+        logger.info(
+            "%d training targets in %d sequences%s",
+            batches.num_targets,
+            batches.num_sequences,
+            " (histories longer than max_length cut into windows)"
+            if config.train_every_position
+            else " (only the last max_length positions of each history)",
+        )
         interacted = [data.sequences[u] for u in users]
         started = time.perf_counter() - state["elapsed"]
         for epoch in range(state["epoch"], config.epochs):
@@ -274,33 +352,65 @@ def train_recommender(
                 break
             epoch_start = time.perf_counter()
             batches.set_epoch(epoch)
-            epoch_input = tensorflow_epoch_dataset(batches) if keras.backend.backend() == "tensorflow" else batches
+            epoch_input = (
+                tensorflow_epoch_dataset(batches)
+                if keras.backend.backend() == "tensorflow"
+                else batches
+            )
             fitted = model.fit(epoch_input, epochs=1, verbose=verbose, shuffle=False)
             train_seconds = time.perf_counter() - epoch_start
             with averaged_weights(model):
-                metrics = evaluate_scorer(model_scorer(model, config.max_length), histories, targets, interacted,
-                                          data.vocabulary_size, protocols=("full",), seed=config.seed)["full"]
+                metrics = evaluate_scorer(
+                    model_scorer(model, config.max_length),
+                    histories,
+                    targets,
+                    interacted,
+                    data.vocabulary_size,
+                    protocols=("full",),
+                    seed=config.seed,
+                )["full"]
                 improved = metrics["NDCG@10"] > state["best_ndcg"]
                 if improved:  # keep what was validated: the average, when there is one
                     model.save(output / "model.keras")
-            entry = {"epoch": epoch + 1, "loss": float(fitted.history["loss"][-1]),
-                     **{f"valid/full/{name}": value for name, value in metrics.items()},
-                     "train_seconds": train_seconds, "epoch_seconds": time.perf_counter() - epoch_start,
-                     "elapsed_seconds": time.perf_counter() - started}
+            entry = {
+                "epoch": epoch + 1,
+                "loss": float(fitted.history["loss"][-1]),
+                **{f"valid/full/{name}": value for name, value in metrics.items()},
+                "train_seconds": train_seconds,
+                "epoch_seconds": time.perf_counter() - epoch_start,
+                "elapsed_seconds": time.perf_counter() - started,
+            }
             state["history"].append(entry)
             if improved:
-                state.update(best_ndcg=metrics["NDCG@10"], best_epoch=epoch + 1, wait=0,
-                             best_elapsed_seconds=entry["elapsed_seconds"])
+                state.update(
+                    best_ndcg=metrics["NDCG@10"],
+                    best_epoch=epoch + 1,
+                    wait=0,
+                    best_elapsed_seconds=entry["elapsed_seconds"],
+                )
             else:
                 state["wait"] += 1
             state.update(epoch=epoch + 1, elapsed=entry["elapsed_seconds"], config=config.to_dict())
             _save_checkpoint(model, checkpoint, state)
-            (output / "history.json").write_text(json.dumps(
-                {"epochs": state["history"], "best_epoch": state["best_epoch"],
-                 "best_valid_full_ndcg_at_10": state["best_ndcg"],
-                 "seconds_to_best_epoch": state.get("best_elapsed_seconds")}, indent=2))
-            logger.info("epoch %d: loss %.4f, valid full NDCG@10 %.4f HR@10 %.4f (%.1f s)", epoch + 1,
-                        entry["loss"], metrics["NDCG@10"], metrics["HR@10"], entry["epoch_seconds"])
+            (output / "history.json").write_text(
+                json.dumps(
+                    {
+                        "epochs": state["history"],
+                        "best_epoch": state["best_epoch"],
+                        "best_valid_full_ndcg_at_10": state["best_ndcg"],
+                        "seconds_to_best_epoch": state.get("best_elapsed_seconds"),
+                    },
+                    indent=2,
+                )
+            )
+            logger.info(
+                "epoch %d: loss %.4f, valid full NDCG@10 %.4f HR@10 %.4f (%.1f s)",
+                epoch + 1,
+                entry["loss"],
+                metrics["NDCG@10"],
+                metrics["HR@10"],
+                entry["epoch_seconds"],
+            )
             if on_epoch_end is not None:
                 on_epoch_end(epoch, entry)
         best = keras.saving.load_model(output / "model.keras", compile=False)

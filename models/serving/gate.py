@@ -42,43 +42,68 @@ class GateCheck:
         return {"passed": self.passed, "reason": self.reason, **self.details}
 
 
-def compare_rankings(served_ids: Sequence[Sequence[str]], served_scores: np.ndarray,
-                     keras_ids: Sequence[Sequence[str]], keras_scores: np.ndarray,
-                     score_tolerance: float) -> GateCheck:
+def compare_rankings(
+    served_ids: Sequence[Sequence[str]],
+    served_scores: np.ndarray,
+    keras_ids: Sequence[Sequence[str]],
+    keras_scores: np.ndarray,
+    score_tolerance: float,
+) -> GateCheck:
     """Same top-k and scores within `score_tolerance` (absolute), user by user.
 
     Two rankings that differ only by the order of items whose scores are within the tolerance
     (ties) still match: the positions where the ids differ must all be inside such a tie.
     """
     if score_tolerance < 0:
-        raise ValueError(f"Expected score_tolerance >= 0. Received: score_tolerance={score_tolerance}")
+        raise ValueError(
+            f"Expected score_tolerance >= 0. Received: score_tolerance={score_tolerance}"
+        )
     served_scores, keras_scores = np.asarray(served_scores, float), np.asarray(keras_scores, float)
     if served_scores.shape != keras_scores.shape or len(served_ids) != len(keras_ids):
-        return GateCheck("matches_keras", False,
-                         f"served output shape {served_scores.shape} differs from Keras {keras_scores.shape}")
+        return GateCheck(
+            "matches_keras",
+            False,
+            f"served output shape {served_scores.shape} differs from Keras {keras_scores.shape}",
+        )
     finite = np.isfinite(keras_scores)
     difference = np.where(finite, np.abs(served_scores - np.where(finite, keras_scores, 0.0)), 0.0)
     max_difference = float(difference.max(initial=0.0))
     mismatched_users = 0
     for row, (served_row, keras_row) in enumerate(zip(served_ids, keras_ids, strict=True)):
-        differing = [j for j, (a, b) in enumerate(zip(served_row, keras_row, strict=True)) if a != b]
+        differing = [
+            j for j, (a, b) in enumerate(zip(served_row, keras_row, strict=True)) if a != b
+        ]
         # A different item is acceptable only inside a tie: same score at that position, and
         # the Keras score ties with a neighbour (or sits at the cut-off, where the tie partner
         # is the first item below the top-k).
-        if not all(difference[row, j] <= score_tolerance
-                   and (_in_tie(keras_scores[row], j, score_tolerance) or j == len(keras_row) - 1)
-                   for j in differing):
+        if not all(
+            difference[row, j] <= score_tolerance
+            and (_in_tie(keras_scores[row], j, score_tolerance) or j == len(keras_row) - 1)
+            for j in differing
+        ):
             mismatched_users += 1
-    details = {"users": len(keras_ids), "users_with_different_top_k": mismatched_users,
-               "max_abs_score_difference": max_difference, "score_tolerance": score_tolerance}
+    details = {
+        "users": len(keras_ids),
+        "users_with_different_top_k": mismatched_users,
+        "max_abs_score_difference": max_difference,
+        "score_tolerance": score_tolerance,
+    }
     if mismatched_users:
-        return GateCheck("matches_keras", False,
-                         f"SavedModel top-k differs from the Keras model for {mismatched_users} of "
-                         f"{len(keras_ids)} held-out users", details)
+        return GateCheck(
+            "matches_keras",
+            False,
+            f"SavedModel top-k differs from the Keras model for {mismatched_users} of "
+            f"{len(keras_ids)} held-out users",
+            details,
+        )
     if max_difference > score_tolerance:
-        return GateCheck("matches_keras", False,
-                         f"SavedModel scores differ from the Keras model by up to {max_difference:.3g} "
-                         f"(tolerance {score_tolerance:g})", details)
+        return GateCheck(
+            "matches_keras",
+            False,
+            f"SavedModel scores differ from the Keras model by up to {max_difference:.3g} "
+            f"(tolerance {score_tolerance:g})",
+            details,
+        )
     return GateCheck("matches_keras", True, "", details)
 
 
@@ -87,17 +112,29 @@ def _in_tie(scores: np.ndarray, position: int, tolerance: float) -> bool:
     return any(abs(scores[position] - other) <= tolerance for other in neighbours)
 
 
-def compare_metric(candidate_metrics: Mapping[str, float], published_metrics: Mapping[str, float] | None,
-                   metric: str, tolerance: float) -> GateCheck:
+def compare_metric(
+    candidate_metrics: Mapping[str, float],
+    published_metrics: Mapping[str, float] | None,
+    metric: str,
+    tolerance: float,
+) -> GateCheck:
     """No regression of `metric` beyond `tolerance` (absolute) against the published version."""
     if tolerance < 0:
         raise ValueError(f"Expected tolerance >= 0. Received: tolerance={tolerance}")
     candidate = candidate_metrics.get(metric)
-    details = {"metric": metric, "candidate": candidate, "tolerance": tolerance,
-               "published": None if published_metrics is None else published_metrics.get(metric)}
+    details = {
+        "metric": metric,
+        "candidate": candidate,
+        "tolerance": tolerance,
+        "published": None if published_metrics is None else published_metrics.get(metric),
+    }
     if candidate is None or not np.isfinite(candidate):
-        return GateCheck("no_metric_regression", False,
-                         f"the candidate's metrics.json has no value for {metric!r}", details)
+        return GateCheck(
+            "no_metric_regression",
+            False,
+            f"the candidate's metrics.json has no value for {metric!r}",
+            details,
+        )
     if published_metrics is None:
         details["note"] = "no version published yet"
         return GateCheck("no_metric_regression", True, "", details)
@@ -106,9 +143,13 @@ def compare_metric(candidate_metrics: Mapping[str, float], published_metrics: Ma
         details["note"] = f"the published version has no {metric!r}; nothing to compare"
         return GateCheck("no_metric_regression", True, "", details)
     if candidate < published - tolerance:
-        return GateCheck("no_metric_regression", False,
-                         f"{metric} regressed from {published:.4f} (published) to {candidate:.4f} "
-                         f"(candidate), more than the tolerance {tolerance:g}", details)
+        return GateCheck(
+            "no_metric_regression",
+            False,
+            f"{metric} regressed from {published:.4f} (published) to {candidate:.4f} "
+            f"(candidate), more than the tolerance {tolerance:g}",
+            details,
+        )
     return GateCheck("no_metric_regression", True, "", details)
 
 
@@ -123,9 +164,13 @@ def measure_latency(call: Callable[[], Any], repeats: int, warmup: int = 20) -> 
         start = time.perf_counter()
         call()
         timings[index] = (time.perf_counter() - start) * 1000.0
-    return {"p50_ms": float(np.percentile(timings, 50)), "p90_ms": float(np.percentile(timings, 90)),
-            "p99_ms": float(np.percentile(timings, 99)), "mean_ms": float(timings.mean()),
-            "requests": repeats}
+    return {
+        "p50_ms": float(np.percentile(timings, 50)),
+        "p90_ms": float(np.percentile(timings, 90)),
+        "p99_ms": float(np.percentile(timings, 99)),
+        "mean_ms": float(timings.mean()),
+        "requests": repeats,
+    }
 
 
 def check_latency(call: Callable[[], Any], p99_limit_ms: float, repeats: int = 200) -> GateCheck:
@@ -135,15 +180,23 @@ def check_latency(call: Callable[[], Any], p99_limit_ms: float, repeats: int = 2
     figures = measure_latency(call, repeats)
     details = {**figures, "p99_limit_ms": p99_limit_ms}
     if figures["p99_ms"] > p99_limit_ms:
-        return GateCheck("latency", False,
-                         f"p99 latency {figures['p99_ms']:.2f} ms over {repeats} single requests "
-                         f"exceeds the limit {p99_limit_ms:g} ms", details)
+        return GateCheck(
+            "latency",
+            False,
+            f"p99 latency {figures['p99_ms']:.2f} ms over {repeats} single requests "
+            f"exceeds the limit {p99_limit_ms:g} ms",
+            details,
+        )
     return GateCheck("latency", True, "", details)
 
 
-def check_session_loader(export_dir: str, inputs: Mapping[str, np.ndarray],
-                         expected: Mapping[str, np.ndarray], tolerance: float = 1e-4,
-                         signature_name: str = "serving_default") -> GateCheck:
+def check_session_loader(
+    export_dir: str,
+    inputs: Mapping[str, np.ndarray],
+    expected: Mapping[str, np.ndarray],
+    tolerance: float = 1e-4,
+    signature_name: str = "serving_default",
+) -> GateCheck:
     """Load the SavedModel the way TF Serving does (TF1 session loader) and run one request.
 
     `tf.saved_model.load` restores Python objects; TF Serving (and `saved_model_cli run`) instead
@@ -162,8 +215,11 @@ def check_session_loader(export_dir: str, inputs: Mapping[str, np.ndarray],
             outputs = session.run(fetches, feed)
     except (tf.errors.OpError, KeyError, ValueError) as error:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        return GateCheck("session_loader", False,
-                         f"TF Serving's session loader cannot run the SavedModel: {first_line[:300]}")
+        return GateCheck(
+            "session_loader",
+            False,
+            f"TF Serving's session loader cannot run the SavedModel: {first_line[:300]}",
+        )
     mismatched = []
     for name, value in expected.items():
         served = outputs.get(name)
@@ -177,9 +233,12 @@ def check_session_loader(export_dir: str, inputs: Mapping[str, np.ndarray],
             mismatched.append(name)
     details = {"outputs": sorted(outputs), "mismatched_outputs": mismatched}
     if mismatched:
-        return GateCheck("session_loader", False,
-                         f"the session loader's outputs differ from tf.saved_model.load's: {mismatched}",
-                         details)
+        return GateCheck(
+            "session_loader",
+            False,
+            f"the session loader's outputs differ from tf.saved_model.load's: {mismatched}",
+            details,
+        )
     return GateCheck("session_loader", True, "", details)
 
 
@@ -208,7 +267,11 @@ def find_metric(metrics: dict[str, Any], metric: str) -> float | None:
 
     def walk(node: Any, path: tuple[str, ...]) -> None:
         for key, value in node.items():
-            if str(key).lower() == wanted and isinstance(value, int | float) and not isinstance(value, bool):
+            if (
+                str(key).lower() == wanted
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+            ):
                 text = "/".join(path).lower()
                 baseline = any(name in text for name in _BASELINE_NAMES)
                 protocol = 0 if "full" in text else 2 if "sampled" in text else 1
@@ -232,7 +295,8 @@ def headline_metric_value(kind: str, metrics: dict[str, Any]) -> float | None:
     """
     if kind not in HEADLINE_METRICS:
         raise ValueError(
-            f"Expected kind to be one of {sorted(HEADLINE_METRICS)}. Received: kind={kind!r}")
+            f"Expected kind to be one of {sorted(HEADLINE_METRICS)}. Received: kind={kind!r}"
+        )
     subtree = metrics
     if kind in TEXT_TASKS and isinstance(metrics.get("attention_model"), dict):
         subtree = metrics["attention_model"]

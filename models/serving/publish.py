@@ -44,7 +44,6 @@ from models.serving.gate import (
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass
 class ServingCandidate:
     """Everything the gate needs to know about one model about to be published.
@@ -89,24 +88,41 @@ class PublishDecision:
         return self.decision == "published"
 
     def log_entry(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "time": self.time,
-                "decision": self.decision, "reasons": self.reasons, "checks": self.checks,
-                "metrics": self.metrics, "path": self.path, **self.extra}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "time": self.time,
+            "decision": self.decision,
+            "reasons": self.reasons,
+            "checks": self.checks,
+            "metrics": self.metrics,
+            "path": self.path,
+            **self.extra,
+        }
 
     def summary(self) -> str:
         if self.decision == "published":
             return f"published {self.name} version {self.version} at {self.path}"
         if self.decision == "rolled_back":
-            return (f"rolled back {self.name}: version {self.extra.get('retired_version')} retired, "
-                    f"now serving version {self.version}")
+            return (
+                f"rolled back {self.name}: version {self.extra.get('retired_version')} retired, "
+                f"now serving version {self.version}"
+            )
         return f"rejected {self.name} version {self.version}: " + "; ".join(self.reasons)
 
 
-def publish_candidate(candidate: ServingCandidate, serving_root: str | Path, name: str, *,
-                      version: int | None = None, keep: int = DEFAULT_KEEP,
-                      metric_tolerance: float = DEFAULT_METRIC_TOLERANCE,
-                      latency_p99_ms: float = DEFAULT_LATENCY_P99_MS, latency_requests: int = DEFAULT_LATENCY_REQUESTS,
-                      before_commit: Callable[[Path], None] | None = None) -> PublishDecision:
+def publish_candidate(
+    candidate: ServingCandidate,
+    serving_root: str | Path,
+    name: str,
+    *,
+    version: int | None = None,
+    keep: int = DEFAULT_KEEP,
+    metric_tolerance: float = DEFAULT_METRIC_TOLERANCE,
+    latency_p99_ms: float = DEFAULT_LATENCY_P99_MS,
+    latency_requests: int = DEFAULT_LATENCY_REQUESTS,
+    before_commit: Callable[[Path], None] | None = None,
+) -> PublishDecision:
     """Export, gate and (if it passes) atomically publish `candidate` as `<serving_root>/<name>/<version>`.
 
     Args:
@@ -135,42 +151,68 @@ def publish_candidate(candidate: ServingCandidate, serving_root: str | Path, nam
     if chosen < 1 or (base_path / str(chosen)).exists():
         raise ValueError(f"Expected a new positive version number. Received: version={version}")
     served = serving_versions.latest_version(base_path)
-    served_metrics = (serving_versions.read_export_metadata(base_path / str(served)).get("metrics", {})
-                      if served is not None else None)
+    served_metrics = (
+        serving_versions.read_export_metadata(base_path / str(served)).get("metrics", {})
+        if served is not None
+        else None
+    )
 
     staged = serving_versions.staging_dir(base_path, chosen)
     checks: dict[str, GateCheck] = {}
     try:
         candidate.write_savedmodel(staged, name)
         metadata = serving_versions.read_export_metadata(staged)
-        serving_versions.write_export_metadata(staged, {
-            **metadata, "metrics": dict(candidate.metrics), "source": candidate.source,
-            "version": chosen, "exported_at": _now()})
+        serving_versions.write_export_metadata(
+            staged,
+            {
+                **metadata,
+                "metrics": dict(candidate.metrics),
+                "source": candidate.source,
+                "version": chosen,
+                "exported_at": _now(),
+            },
+        )
         checks["no_metric_regression"] = compare_metric(
             _headline(candidate.metrics, candidate.metric),
             None if served_metrics is None else _headline(served_metrics, candidate.metric),
-            candidate.metric, metric_tolerance)
+            candidate.metric,
+            metric_tolerance,
+        )
         try:
             loaded = tf.saved_model.load(str(staged))
             checks["matches_keras"] = candidate.compare_with_keras(loaded)
             signature = loaded.signatures["serving_default"]
             inputs = {key: tf.constant(value) for key, value in candidate.latency_inputs.items()}
-            checks["latency"] = check_latency(lambda: signature(**inputs), latency_p99_ms,
-                                              repeats=latency_requests)
+            checks["latency"] = check_latency(
+                lambda: signature(**inputs), latency_p99_ms, repeats=latency_requests
+            )
             expected = {key: value.numpy() for key, value in signature(**inputs).items()}
-            checks["session_loader"] = check_session_loader(str(staged), candidate.latency_inputs,
-                                                            expected)
+            checks["session_loader"] = check_session_loader(
+                str(staged), candidate.latency_inputs, expected
+            )
         except (tf.errors.OpError, ValueError, TypeError, KeyError) as error:
-            checks["reload"] = GateCheck("reload", False,
-                                         f"the reloaded SavedModel failed: {type(error).__name__}: "
-                                         f"{str(error).splitlines()[0] if str(error) else ''}")
+            checks["reload"] = GateCheck(
+                "reload",
+                False,
+                f"the reloaded SavedModel failed: {type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''}",
+            )
         reasons = [check.reason for check in checks.values() if not check.passed]
         decision = PublishDecision(
-            name=name, version=chosen, decision="rejected" if reasons else "published",
-            reasons=reasons, checks={key: check.to_json() for key, check in checks.items()},
-            metrics=dict(candidate.metrics), time=_now(),
-            extra={"kind": candidate.kind, "source": candidate.source,
-                   "previous_version": served, "metric": candidate.metric})
+            name=name,
+            version=chosen,
+            decision="rejected" if reasons else "published",
+            reasons=reasons,
+            checks={key: check.to_json() for key, check in checks.items()},
+            metrics=dict(candidate.metrics),
+            time=_now(),
+            extra={
+                "kind": candidate.kind,
+                "source": candidate.source,
+                "previous_version": served,
+                "metric": candidate.metric,
+            },
+        )
         if not reasons:
             if before_commit is not None:
                 before_commit(staged)
@@ -183,11 +225,21 @@ def publish_candidate(candidate: ServingCandidate, serving_root: str | Path, nam
     return decision
 
 
-def publish_model(model_dir: str | Path, serving_root: str | Path, name: str, *,
-                  data: str | Path | None = None, metric_tolerance: float = DEFAULT_METRIC_TOLERANCE,
-                  keep: int = DEFAULT_KEEP, latency_p99_ms: float = DEFAULT_LATENCY_P99_MS,
-                  version: int | None = None, num_requests: int = DEFAULT_GATE_REQUESTS, seed: int = 0,
-                  score_tolerance: float = DEFAULT_SCORE_TOLERANCE, jit_compile: bool = False) -> PublishDecision:
+def publish_model(
+    model_dir: str | Path,
+    serving_root: str | Path,
+    name: str,
+    *,
+    data: str | Path | None = None,
+    metric_tolerance: float = DEFAULT_METRIC_TOLERANCE,
+    keep: int = DEFAULT_KEEP,
+    latency_p99_ms: float = DEFAULT_LATENCY_P99_MS,
+    version: int | None = None,
+    num_requests: int = DEFAULT_GATE_REQUESTS,
+    seed: int = 0,
+    score_tolerance: float = DEFAULT_SCORE_TOLERANCE,
+    jit_compile: bool = False,
+) -> PublishDecision:
     """Gate and publish a trained model folder (recommender, sentiment or intent): the Python API
     behind `seqlens publish`, for the demo and the Airflow DAG.
 
@@ -209,17 +261,34 @@ def publish_model(model_dir: str | Path, serving_root: str | Path, name: str, *,
     """
     from models.serving.candidates import candidate_from_model_dir
 
-    candidate = candidate_from_model_dir(model_dir, data, num_requests=num_requests, seed=seed,
-                                         score_tolerance=score_tolerance, jit_compile=jit_compile)
-    decision = publish_candidate(candidate, serving_root, name, version=version, keep=keep,
-                                 metric_tolerance=metric_tolerance, latency_p99_ms=latency_p99_ms)
+    candidate = candidate_from_model_dir(
+        model_dir,
+        data,
+        num_requests=num_requests,
+        seed=seed,
+        score_tolerance=score_tolerance,
+        jit_compile=jit_compile,
+    )
+    decision = publish_candidate(
+        candidate,
+        serving_root,
+        name,
+        version=version,
+        keep=keep,
+        metric_tolerance=metric_tolerance,
+        latency_p99_ms=latency_p99_ms,
+    )
     if decision.published:
         serving_versions.write_models_config(serving_root)
     return decision
 
 
-def export_version(write_savedmodel: Callable[[Path, str], Any], serving_root: str | Path, name: str,
-                   version: int | None = None) -> Path:
+def export_version(
+    write_savedmodel: Callable[[Path, str], Any],
+    serving_root: str | Path,
+    name: str,
+    version: int | None = None,
+) -> Path:
     """Write a version without the gate (`seqlens export`), still staged and renamed atomically."""
     base_path = serving_versions.model_base_path(serving_root, name)
     serving_versions.remove_stale_staging(base_path)
@@ -230,7 +299,9 @@ def export_version(write_savedmodel: Callable[[Path, str], Any], serving_root: s
     try:
         write_savedmodel(staged, name)
         metadata = serving_versions.read_export_metadata(staged)
-        serving_versions.write_export_metadata(staged, {**metadata, "version": chosen, "exported_at": _now()})
+        serving_versions.write_export_metadata(
+            staged, {**metadata, "version": chosen, "exported_at": _now()}
+        )
         return serving_versions.commit_version(staged, base_path, chosen)
     finally:
         if staged.exists():
@@ -242,10 +313,16 @@ def roll_back_model(serving_root: str | Path, name: str) -> PublishDecision:
     base_path = serving_versions.model_base_path(serving_root, name)
     retired, serving = serving_versions.roll_back(base_path)
     decision = PublishDecision(
-        name=name, version=serving, decision="rolled_back",
-        reasons=[f"manual rollback: version {retired} retired"], checks={},
+        name=name,
+        version=serving,
+        decision="rolled_back",
+        reasons=[f"manual rollback: version {retired} retired"],
+        checks={},
         metrics=serving_versions.read_export_metadata(base_path / str(serving)).get("metrics", {}),
-        path=str(base_path / str(serving)), time=_now(), extra={"retired_version": retired})
+        path=str(base_path / str(serving)),
+        time=_now(),
+        extra={"retired_version": retired},
+    )
     serving_versions.append_publish_log(serving_root, decision.log_entry())
     return decision
 

@@ -75,25 +75,36 @@ class RecommenderServingSpec:
         if self.max_length < 1:
             raise ValueError(f"Expected max_length >= 1. Received: max_length={self.max_length}")
         if self.padding_side not in ("left", "right"):
-            raise ValueError("Expected padding_side to be 'left' or 'right'. "
-                             f"Received: padding_side={self.padding_side!r}")
+            raise ValueError(
+                "Expected padding_side to be 'left' or 'right'. "
+                f"Received: padding_side={self.padding_side!r}"
+            )
         for name in ("padding_index", "oov_index"):
             if not 0 <= getattr(self, name) < size:
-                raise ValueError(f"Expected {name} in [0, {size}). "
-                                 f"Received: {name}={getattr(self, name)}")
+                raise ValueError(
+                    f"Expected {name} in [0, {size}). Received: {name}={getattr(self, name)}"
+                )
         if any(not item or "\n" in item or "\r" in item for item in vocabulary):
             bad = next(item for item in vocabulary if not item or "\n" in item or "\r" in item)
-            raise ValueError("Expected non-empty item ids without line breaks. "
-                             f"Received: item_vocabulary entry {bad!r}")
+            raise ValueError(
+                "Expected non-empty item ids without line breaks. "
+                f"Received: item_vocabulary entry {bad!r}"
+            )
         if len(set(vocabulary)) != size:
-            raise ValueError("Expected unique item ids. "
-                             f"Received: item_vocabulary with {size - len(set(vocabulary))} duplicates")
+            raise ValueError(
+                "Expected unique item ids. "
+                f"Received: item_vocabulary with {size - len(set(vocabulary))} duplicates"
+            )
         if self.popularity is not None and len(self.popularity) != size:
-            raise ValueError(f"Expected popularity of length {size}. "
-                             f"Received: popularity of length {len(self.popularity)}")
+            raise ValueError(
+                f"Expected popularity of length {size}. "
+                f"Received: popularity of length {len(self.popularity)}"
+            )
         if self.num_items < 1:
-            raise ValueError("Expected at least one recommendable item. "
-                             f"Received: non_item_indices={self.non_item_indices}")
+            raise ValueError(
+                "Expected at least one recommendable item. "
+                f"Received: non_item_indices={self.non_item_indices}"
+            )
 
     @property
     def vocabulary_size(self) -> int:
@@ -121,8 +132,9 @@ class RecommenderServingSpec:
         return [self.item_vocabulary[index] for index in order]
 
 
-def build_serving_module(model: Any, spec: RecommenderServingSpec, vocabulary_path: str,
-                         jit_compile: bool = False) -> Any:
+def build_serving_module(
+    model: Any, spec: RecommenderServingSpec, vocabulary_path: str, jit_compile: bool = False
+) -> Any:
     """A `tf.Module` tracking `model`, the vocabulary tables and the two signature functions.
 
     With `jit_compile`, the model's forward pass and the catalogue scoring (`(B, T)` indices ->
@@ -135,13 +147,17 @@ def build_serving_module(model: Any, spec: RecommenderServingSpec, vocabulary_pa
     module.vocabulary = tf.saved_model.Asset(vocabulary_path)
     line = tf.lookup.TextFileIndex
     module.index_of_item = tf.lookup.StaticHashTable(
-        tf.lookup.TextFileInitializer(module.vocabulary, tf.string, line.WHOLE_LINE,
-                                      tf.int64, line.LINE_NUMBER),
-        default_value=spec.oov_index)
+        tf.lookup.TextFileInitializer(
+            module.vocabulary, tf.string, line.WHOLE_LINE, tf.int64, line.LINE_NUMBER
+        ),
+        default_value=spec.oov_index,
+    )
     module.item_of_index = tf.lookup.StaticHashTable(
-        tf.lookup.TextFileInitializer(module.vocabulary, tf.int64, line.LINE_NUMBER,
-                                      tf.string, line.WHOLE_LINE),
-        default_value="")
+        tf.lookup.TextFileInitializer(
+            module.vocabulary, tf.int64, line.LINE_NUMBER, tf.string, line.WHOLE_LINE
+        ),
+        default_value="",
+    )
     recommendable = tf.constant(spec.recommendable_mask())
     popularity = tf.constant(spec.popularity_scores())
     max_length, num_items = spec.max_length, spec.num_items
@@ -173,8 +189,9 @@ def build_serving_module(model: Any, spec: RecommenderServingSpec, vocabulary_pa
         batch_size = tf.shape(history)[0]
         checks = [
             tf.debugging.assert_positive(k, message="k must be >= 1 for every row"),
-            tf.debugging.assert_equal(tf.shape(k)[0], batch_size,
-                                      message="k needs one value per history row (shape [B])"),
+            tf.debugging.assert_equal(
+                tf.shape(k)[0], batch_size, message="k needs one value per history row (shape [B])"
+            ),
         ]
         with tf.control_dependencies(checks):
             present = tf.not_equal(history, "")  # (B, W)
@@ -186,25 +203,36 @@ def build_serving_module(model: Any, spec: RecommenderServingSpec, vocabulary_pa
         kept = tf.minimum(count, max_length)
         compact = tf.cumsum(tf.cast(present, tf.int32), axis=1) - 1 - (count - kept)[:, None]
         used = tf.logical_and(present, compact >= 0)  # (B, W)
-        position = compact if spec.padding_side == "right" else compact + (max_length - kept)[:, None]
+        position = (
+            compact if spec.padding_side == "right" else compact + (max_length - kept)[:, None]
+        )
         used_cells = tf.where(used)  # (N, 2)
-        targets = tf.stack([used_cells[:, 0],
-                            tf.cast(tf.gather_nd(position, used_cells), tf.int64)], axis=1)
+        targets = tf.stack(
+            [used_cells[:, 0], tf.cast(tf.gather_nd(position, used_cells), tf.int64)], axis=1
+        )
         model_input = tf.tensor_scatter_nd_update(
             tf.fill([batch_size, max_length], tf.constant(spec.padding_index, tf.int32)),
-            targets, tf.cast(tf.gather_nd(indices, used_cells), tf.int32))  # (B, T)
+            targets,
+            tf.cast(tf.gather_nd(indices, used_cells), tf.int32),
+        )  # (B, T)
         scores, attention = score_model_input(model_input, count)  # (B, V), (B, T)
-        attention = tf.where(used, tf.gather(attention, tf.clip_by_value(position, 0, max_length - 1),
-                                             batch_dims=1), 0.0)  # (B, W)
+        attention = tf.where(
+            used,
+            tf.gather(attention, tf.clip_by_value(position, 0, max_length - 1), batch_dims=1),
+            0.0,
+        )  # (B, W)
         if exclude_history:
             seen = tf.where(is_item)
             seen_targets = tf.stack([seen[:, 0], tf.gather_nd(indices, seen)], axis=1)
             scores = tf.tensor_scatter_nd_update(
-                scores, seen_targets, tf.fill(tf.shape(seen[:, :1])[:1], -np.inf))
+                scores, seen_targets, tf.fill(tf.shape(seen[:, :1])[:1], -np.inf)
+            )
         row_k = tf.minimum(k, num_items)  # (B,)
         top = tf.math.top_k(scores, k=tf.maximum(tf.reduce_max(row_k), 1))
-        wanted = tf.logical_and(tf.range(tf.shape(top.indices)[1])[None, :] < row_k[:, None],
-                                tf.math.is_finite(top.values))  # (B, K)
+        wanted = tf.logical_and(
+            tf.range(tf.shape(top.indices)[1])[None, :] < row_k[:, None],
+            tf.math.is_finite(top.values),
+        )  # (B, K)
         item_ids = module.item_of_index.lookup(tf.cast(top.indices, tf.int64))
         return {
             "item_ids": tf.where(wanted, item_ids, ""),
@@ -212,14 +240,18 @@ def build_serving_module(model: Any, spec: RecommenderServingSpec, vocabulary_pa
             "attention": attention,
         }
 
-    input_signature = [tf.TensorSpec([None, None], tf.string, name="history"),
-                       tf.TensorSpec([None], tf.int32, name="k")]
+    input_signature = [
+        tf.TensorSpec([None, None], tf.string, name="history"),
+        tf.TensorSpec([None], tf.int32, name="k"),
+    ]
     module.serving_default = tf.function(
         lambda history, k: recommend(history, k, exclude_history=True),
-        input_signature=input_signature)
+        input_signature=input_signature,
+    )
     module.include_history = tf.function(
         lambda history, k: recommend(history, k, exclude_history=False),
-        input_signature=input_signature)
+        input_signature=input_signature,
+    )
     track_function_variables(module, [module.serving_default, module.include_history])
     return module
 
@@ -249,10 +281,14 @@ def warmup_inputs(spec: RecommenderServingSpec, request_length: int = 50) -> lis
     ]
 
 
-def export_recommender_savedmodel(model: Any, spec: RecommenderServingSpec,
-                                  export_dir: str | Path, model_name: str,
-                                  metadata: dict[str, Any] | None = None,
-                                  jit_compile: bool = False) -> Path:
+def export_recommender_savedmodel(
+    model: Any,
+    spec: RecommenderServingSpec,
+    export_dir: str | Path,
+    model_name: str,
+    metadata: dict[str, Any] | None = None,
+    jit_compile: bool = False,
+) -> Path:
     """Write the SavedModel (signatures, vocabulary asset, warm-up requests, metadata).
 
     Args:
@@ -271,7 +307,9 @@ def export_recommender_savedmodel(model: Any, spec: RecommenderServingSpec,
 
     export_dir = Path(export_dir)
     if export_dir.exists():
-        raise ValueError(f"Expected export_dir not to exist. Received: export_dir={str(export_dir)!r}")
+        raise ValueError(
+            f"Expected export_dir not to exist. Received: export_dir={str(export_dir)!r}"
+        )
     with tempfile.TemporaryDirectory(prefix="seqlens-vocab-") as staging:
         vocabulary_path = Path(staging) / VOCABULARY_ASSET_NAME
         vocabulary_path.write_text("\n".join(spec.item_vocabulary) + "\n", encoding="utf-8")
@@ -282,13 +320,19 @@ def export_recommender_savedmodel(model: Any, spec: RecommenderServingSpec,
         }
         tf.saved_model.save(module, str(export_dir), signatures=signatures)
     write_warmup_requests(export_dir, model_name, warmup_inputs(spec))
-    write_export_metadata(export_dir, {
-        "kind": "recommender", "model_name": model_name, "max_length": spec.max_length,
-        "vocabulary_size": spec.vocabulary_size, "num_items": spec.num_items,
-        "signatures": [SIGNATURE_EXCLUDING_HISTORY, SIGNATURE_INCLUDING_HISTORY],
-        "xla_jit_compile": bool(jit_compile),
-        **(metadata or {}),
-    })
+    write_export_metadata(
+        export_dir,
+        {
+            "kind": "recommender",
+            "model_name": model_name,
+            "max_length": spec.max_length,
+            "vocabulary_size": spec.vocabulary_size,
+            "num_items": spec.num_items,
+            "signatures": [SIGNATURE_EXCLUDING_HISTORY, SIGNATURE_INCLUDING_HISTORY],
+            "xla_jit_compile": bool(jit_compile),
+            **(metadata or {}),
+        },
+    )
     return export_dir
 
 
@@ -297,6 +341,5 @@ def pad_histories(histories: Sequence[Sequence[str]]) -> np.ndarray:
     width = max((len(history) for history in histories), default=0)
     padded = np.full((len(histories), width), "", dtype=object)
     for row, history in enumerate(histories):
-        padded[row, :len(history)] = list(history)
+        padded[row, : len(history)] = list(history)
     return padded
-

@@ -69,10 +69,14 @@ class TextServingSpec:
         if len(self.labels) < 2:
             raise ValueError(f"Expected at least two labels. Received: labels={self.labels!r}")
         if self.task == "sentiment" and not {"positive", "negative"} <= set(self.labels):
-            raise ValueError("Expected sentiment labels to include 'positive' and 'negative'. "
-                             f"Received: labels={self.labels!r}")
+            raise ValueError(
+                "Expected sentiment labels to include 'positive' and 'negative'. "
+                f"Received: labels={self.labels!r}"
+            )
         if self.sequence_length < 1:
-            raise ValueError(f"Expected sequence_length >= 1. Received: sequence_length={self.sequence_length}")
+            raise ValueError(
+                f"Expected sequence_length >= 1. Received: sequence_length={self.sequence_length}"
+            )
         if not self.tokens:
             raise ValueError("Expected a non-empty token vocabulary. Received: tokens=()")
 
@@ -81,15 +85,21 @@ def text_spec_from_model(text_model: Any) -> TextServingSpec:
     """The spec of a `models.text.inference.TextModel`."""
     vocabulary = text_model.vocabulary
     return TextServingSpec(
-        task=text_model.task, labels=tuple(text_model.labels),
-        sequence_length=text_model.sequence_length, tokens=tuple(vocabulary.tokens),
+        task=text_model.task,
+        labels=tuple(text_model.labels),
+        sequence_length=text_model.sequence_length,
+        tokens=tuple(vocabulary.tokens),
         ngrams=tuple(vocabulary.ngrams) if vocabulary.ngrams else None,
-        ngram_min=vocabulary.ngram_min, ngram_max=vocabulary.ngram_max,
-        ngrams_per_token=vocabulary.ngrams_per_token, oos_threshold=text_model.oos_threshold)
+        ngram_min=vocabulary.ngram_min,
+        ngram_max=vocabulary.ngram_max,
+        ngrams_per_token=vocabulary.ngrams_per_token,
+        oos_threshold=text_model.oos_threshold,
+    )
 
 
-def build_text_serving_module(model: Any, spec: TextServingSpec, tokens_path: str,
-                              ngrams_path: str | None) -> Any:
+def build_text_serving_module(
+    model: Any, spec: TextServingSpec, tokens_path: str, ngrams_path: str | None
+) -> Any:
     """A `tf.Module` tracking the Keras model, the vocabulary tables and `serving_default`."""
     import tensorflow as tf
 
@@ -99,13 +109,19 @@ def build_text_serving_module(model: Any, spec: TextServingSpec, tokens_path: st
     line = tf.lookup.TextFileIndex
     module.tokens = tf.saved_model.Asset(tokens_path)
     module.token_table = tf.lookup.StaticHashTable(
-        tf.lookup.TextFileInitializer(module.tokens, tf.string, line.WHOLE_LINE, tf.int64, line.LINE_NUMBER),
-        default_value=-1)
+        tf.lookup.TextFileInitializer(
+            module.tokens, tf.string, line.WHOLE_LINE, tf.int64, line.LINE_NUMBER
+        ),
+        default_value=-1,
+    )
     if ngrams_path is not None:
         module.ngrams = tf.saved_model.Asset(ngrams_path)
         module.ngram_table = tf.lookup.StaticHashTable(
-            tf.lookup.TextFileInitializer(module.ngrams, tf.string, line.WHOLE_LINE, tf.int64, line.LINE_NUMBER),
-            default_value=-1)
+            tf.lookup.TextFileInitializer(
+                module.ngrams, tf.string, line.WHOLE_LINE, tf.int64, line.LINE_NUMBER
+            ),
+            default_value=-1,
+        )
     labels = tf.constant(list(spec.labels))
     length, per_token = spec.sequence_length, spec.ngrams_per_token
 
@@ -113,17 +129,27 @@ def build_text_serving_module(model: Any, spec: TextServingSpec, tokens_path: st
         seen = pieces[:, :length]  # ragged (B, <=T)
         found = tf.ragged.map_flat_values(module.token_table.lookup, seen)
         token_ids = tf.ragged.map_flat_values(lambda ids: tf.where(ids >= 0, ids + 2, 1), found)
-        features = {"token_ids": tf.cast(token_ids.to_tensor(default_value=0, shape=[None, length]), tf.int32)}
+        features = {
+            "token_ids": tf.cast(
+                token_ids.to_tensor(default_value=0, shape=[None, length]), tf.int32
+            )
+        }
         if ngrams_path is not None:
-            characters = tf.strings.unicode_split(tf.strings.join(["<", seen.flat_values, ">"]), "UTF-8")
-            grams = tf.strings.ngrams(characters, ngram_width=tuple(range(spec.ngram_min, spec.ngram_max + 1)),
-                                      separator="")  # ragged (W, None)
+            characters = tf.strings.unicode_split(
+                tf.strings.join(["<", seen.flat_values, ">"]), "UTF-8"
+            )
+            grams = tf.strings.ngrams(
+                characters,
+                ngram_width=tuple(range(spec.ngram_min, spec.ngram_max + 1)),
+                separator="",
+            )  # ragged (W, None)
             gram_ids = tf.ragged.map_flat_values(module.ngram_table.lookup, grams) + 1
             gram_ids = tf.ragged.boolean_mask(gram_ids, gram_ids > 0)[:, :per_token]
             dense = gram_ids.to_tensor(default_value=0, shape=[None, per_token])  # (W, G)
             per_text = tf.RaggedTensor.from_row_splits(dense, seen.row_splits)
             features["ngram_ids"] = tf.cast(
-                per_text.to_tensor(default_value=0, shape=[None, length, per_token]), tf.int32)
+                per_text.to_tensor(default_value=0, shape=[None, length, per_token]), tf.int32
+            )
         return features
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
@@ -142,12 +168,16 @@ def build_text_serving_module(model: Any, spec: TextServingSpec, tokens_path: st
         result = {
             "label": tf.gather(labels, best),
             "classes": tf.tile(labels[None, :], [tf.shape(text)[0], 1]),
-            "probabilities": probabilities, "confidence": confidence,
-            "tokens": tokens, "token_attention": attention,
+            "probabilities": probabilities,
+            "confidence": confidence,
+            "tokens": tokens,
+            "token_attention": attention,
         }
         if spec.task == "sentiment":
             positive, negative = spec.labels.index("positive"), spec.labels.index("negative")
-            result["score"] = tf.clip_by_value(probabilities[:, positive] - probabilities[:, negative], -1.0, 1.0)
+            result["score"] = tf.clip_by_value(
+                probabilities[:, positive] - probabilities[:, negative], -1.0, 1.0
+            )
         else:
             threshold = spec.oos_threshold if spec.oos_threshold is not None else 0.0
             result["out_of_scope"] = confidence < threshold
@@ -158,17 +188,28 @@ def build_text_serving_module(model: Any, spec: TextServingSpec, tokens_path: st
     return module
 
 
-WARMUP_TEXTS = ("Shares of $AAPL rose 3.5% after strong earnings", "", "I can't log in to my account!")
+WARMUP_TEXTS = (
+    "Shares of $AAPL rose 3.5% after strong earnings",
+    "",
+    "I can't log in to my account!",
+)
 
 
-def export_text_savedmodel(model: Any, spec: TextServingSpec, export_dir: str | Path, model_name: str,
-                           metadata: dict[str, Any] | None = None) -> Path:
+def export_text_savedmodel(
+    model: Any,
+    spec: TextServingSpec,
+    export_dir: str | Path,
+    model_name: str,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
     """Write the SavedModel (signature, vocabulary assets, warm-up requests, metadata) to `export_dir`."""
     import tensorflow as tf
 
     export_dir = Path(export_dir)
     if export_dir.exists():
-        raise ValueError(f"Expected export_dir not to exist. Received: export_dir={str(export_dir)!r}")
+        raise ValueError(
+            f"Expected export_dir not to exist. Received: export_dir={str(export_dir)!r}"
+        )
     with tempfile.TemporaryDirectory(prefix="seqlens-text-vocab-") as staging:
         tokens_path = Path(staging) / TOKENS_ASSET_NAME
         tokens_path.write_text("\n".join(spec.tokens) + "\n", encoding="utf-8")
@@ -176,14 +217,29 @@ def export_text_savedmodel(model: Any, spec: TextServingSpec, export_dir: str | 
         if spec.ngrams:
             ngrams_path = Path(staging) / NGRAMS_ASSET_NAME
             ngrams_path.write_text("\n".join(spec.ngrams) + "\n", encoding="utf-8")
-        module = build_text_serving_module(model, spec, str(tokens_path),
-                                           None if ngrams_path is None else str(ngrams_path))
-        tf.saved_model.save(module, str(export_dir),
-                            signatures={"serving_default": module.serving_default.get_concrete_function()})
-    write_warmup_requests(export_dir, model_name, [
-        {"text": np.array(WARMUP_TEXTS[:1])}, {"text": np.array(WARMUP_TEXTS)}])
-    write_export_metadata(export_dir, {
-        "kind": spec.task, "model_name": model_name, "labels": list(spec.labels),
-        "sequence_length": spec.sequence_length, "signatures": ["serving_default"],
-        "oos_threshold": spec.oos_threshold, **(metadata or {})})
+        module = build_text_serving_module(
+            model, spec, str(tokens_path), None if ngrams_path is None else str(ngrams_path)
+        )
+        tf.saved_model.save(
+            module,
+            str(export_dir),
+            signatures={"serving_default": module.serving_default.get_concrete_function()},
+        )
+    write_warmup_requests(
+        export_dir,
+        model_name,
+        [{"text": np.array(WARMUP_TEXTS[:1])}, {"text": np.array(WARMUP_TEXTS)}],
+    )
+    write_export_metadata(
+        export_dir,
+        {
+            "kind": spec.task,
+            "model_name": model_name,
+            "labels": list(spec.labels),
+            "sequence_length": spec.sequence_length,
+            "signatures": ["serving_default"],
+            "oos_threshold": spec.oos_threshold,
+            **(metadata or {}),
+        },
+    )
     return export_dir

@@ -47,8 +47,11 @@ def list_versions(base_path: str | Path) -> list[int]:
     base_path = Path(base_path)
     if not base_path.is_dir():
         return []
-    return sorted(int(child.name) for child in base_path.iterdir()
-                  if child.name.isdigit() and (child / "saved_model.pb").is_file())
+    return sorted(
+        int(child.name)
+        for child in base_path.iterdir()
+        if child.name.isdigit() and (child / "saved_model.pb").is_file()
+    )
 
 
 def latest_version(base_path: str | Path) -> int | None:
@@ -98,10 +101,14 @@ def commit_version(staged: str | Path, base_path: str | Path, version: int) -> P
     """
     staged, base_path = Path(staged), Path(base_path)
     if not (staged / "saved_model.pb").is_file():
-        raise ValueError(f"Expected a SavedModel folder with saved_model.pb. Received: staged={str(staged)!r}")
+        raise ValueError(
+            f"Expected a SavedModel folder with saved_model.pb. Received: staged={str(staged)!r}"
+        )
     if staged.parent.resolve() != base_path.resolve():
-        raise ValueError("Expected the staging folder inside the model base path (same filesystem). "
-                         f"Received: staged={str(staged)!r}")
+        raise ValueError(
+            "Expected the staging folder inside the model base path (same filesystem). "
+            f"Received: staged={str(staged)!r}"
+        )
     target = base_path / str(version)
     if target.exists():
         raise ValueError(f"Expected a new version number. Received: version={version} (exists)")
@@ -134,11 +141,15 @@ def roll_back(base_path: str | Path) -> tuple[int, int]:
     base_path = Path(base_path)
     versions = list_versions(base_path)
     if len(versions) < 2:
-        raise ValueError("Expected at least two published versions to roll back. "
-                         f"Received: versions={versions} in {str(base_path)!r}")
+        raise ValueError(
+            "Expected at least two published versions to roll back. "
+            f"Received: versions={versions} in {str(base_path)!r}"
+        )
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    os.rename(base_path / str(versions[-1]),
-              base_path / f"{ROLLED_BACK_PREFIX}{versions[-1]}-{stamp}-{secrets.token_hex(2)}")
+    os.rename(
+        base_path / str(versions[-1]),
+        base_path / f"{ROLLED_BACK_PREFIX}{versions[-1]}-{stamp}-{secrets.token_hex(2)}",
+    )
     _fsync_directory(base_path)
     return versions[-1], versions[-2]
 
@@ -165,31 +176,38 @@ def read_publish_log(serving_root: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def models_config_text(names: Iterable[str], serving_root_in_container: str = "/models",
-                       num_versions: int = 1) -> str:
+def models_config_text(
+    names: Iterable[str], serving_root_in_container: str = "/models", num_versions: int = 1
+) -> str:
     """A TF Serving `--model_config_file` (text protobuf) serving the newest `num_versions`."""
     entries = []
     for name in names:
         model_base_path(".", name)  # validates the name
         entries.append(
             "  config {\n"
-            f"    name: \"{name}\"\n"
-            f"    base_path: \"{serving_root_in_container}/{name}\"\n"
-            "    model_platform: \"tensorflow\"\n"
+            f'    name: "{name}"\n'
+            f'    base_path: "{serving_root_in_container}/{name}"\n'
+            '    model_platform: "tensorflow"\n'
             f"    model_version_policy {{ latest {{ num_versions: {num_versions} }} }}\n"
-            "  }\n")
+            "  }\n"
+        )
     return "model_config_list {\n" + "".join(entries) + "}\n"
 
 
-def write_models_config(serving_root: str | Path, serving_root_in_container: str = "/models",
-                        num_versions: int = 1) -> Path:
+def write_models_config(
+    serving_root: str | Path, serving_root_in_container: str = "/models", num_versions: int = 1
+) -> Path:
     """Write `<serving_root>/models.config` for every model folder under the root."""
     serving_root = Path(serving_root)
-    names = sorted(child.name for child in serving_root.iterdir()
-                   if child.is_dir() and not child.name.startswith("."))
+    names = sorted(
+        child.name
+        for child in serving_root.iterdir()
+        if child.is_dir() and not child.name.startswith(".")
+    )
     path = serving_root / MODELS_CONFIG_NAME
-    path.write_text(models_config_text(names, serving_root_in_container, num_versions),
-                    encoding="utf-8")
+    path.write_text(
+        models_config_text(names, serving_root_in_container, num_versions), encoding="utf-8"
+    )
     return path
 
 
@@ -197,8 +215,9 @@ def write_export_metadata(export_dir: str | Path, metadata: dict[str, Any]) -> P
     """`assets.extra/seqlens_export.json`: what was exported (TF Serving ignores this file)."""
     path = Path(export_dir) / ASSETS_EXTRA / METADATA_FILE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metadata, indent=2, sort_keys=True, default=str) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(metadata, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+    )
     return path
 
 

@@ -39,7 +39,9 @@ def _message_classes() -> dict[str, Any]:
     _add_file_with_dependencies(pool, tensor_pb2.DESCRIPTOR)
 
     file_proto = descriptor_pb2.FileDescriptorProto(
-        name=_FILE_NAME, package=_PACKAGE, syntax="proto3",
+        name=_FILE_NAME,
+        package=_PACKAGE,
+        syntax="proto3",
         dependency=[tensor_pb2.DESCRIPTOR.name],
     )
     field = descriptor_pb2.FieldDescriptorProto
@@ -48,32 +50,54 @@ def _message_classes() -> dict[str, Any]:
     def add_message(name: str, fields: list[tuple[str, int, int, int, str]], **options) -> Any:
         message = file_proto.message_type.add(name=name)
         for field_name, number, field_type, label, type_name in fields:
-            message.field.add(name=field_name, number=number, type=field_type, label=label,
-                              type_name=type_name or None)
+            message.field.add(
+                name=field_name,
+                number=number,
+                type=field_type,
+                label=label,
+                type_name=type_name or None,
+            )
         if options:
             message.options.map_entry = options["map_entry"]
         return message
 
-    add_message("ModelSpec", [
-        ("name", 1, field.TYPE_STRING, optional, ""),
-        ("signature_name", 3, field.TYPE_STRING, optional, ""),
-    ])
-    request = add_message("PredictRequest", [
-        ("model_spec", 1, field.TYPE_MESSAGE, optional, f".{_PACKAGE}.ModelSpec"),
-        ("inputs", 2, field.TYPE_MESSAGE, repeated, f".{_PACKAGE}.PredictRequest.InputsEntry"),
-        ("output_filter", 3, field.TYPE_STRING, repeated, ""),
-    ])
+    add_message(
+        "ModelSpec",
+        [
+            ("name", 1, field.TYPE_STRING, optional, ""),
+            ("signature_name", 3, field.TYPE_STRING, optional, ""),
+        ],
+    )
+    request = add_message(
+        "PredictRequest",
+        [
+            ("model_spec", 1, field.TYPE_MESSAGE, optional, f".{_PACKAGE}.ModelSpec"),
+            ("inputs", 2, field.TYPE_MESSAGE, repeated, f".{_PACKAGE}.PredictRequest.InputsEntry"),
+            ("output_filter", 3, field.TYPE_STRING, repeated, ""),
+        ],
+    )
     entry = request.nested_type.add(name="InputsEntry")
     entry.field.add(name="key", number=1, type=field.TYPE_STRING, label=optional)
-    entry.field.add(name="value", number=2, type=field.TYPE_MESSAGE, label=optional,
-                    type_name=".tensorflow.TensorProto")
+    entry.field.add(
+        name="value",
+        number=2,
+        type=field.TYPE_MESSAGE,
+        label=optional,
+        type_name=".tensorflow.TensorProto",
+    )
     entry.options.map_entry = True
-    add_message("PredictLog", [
-        ("request", 1, field.TYPE_MESSAGE, optional, f".{_PACKAGE}.PredictRequest"),
-    ])
-    prediction_log = add_message("PredictionLog", [
-        ("predict_log", 6, field.TYPE_MESSAGE, optional, f".{_PACKAGE}.PredictLog"),
-    ])
+    add_message(
+        "PredictLog",
+        [
+            ("request", 1, field.TYPE_MESSAGE, optional, f".{_PACKAGE}.PredictRequest"),
+        ],
+    )
+    prediction_log = add_message(
+        "PredictionLog",
+        [
+            ("predict_log", 6, field.TYPE_MESSAGE, optional, f".{_PACKAGE}.PredictLog"),
+        ],
+    )
     prediction_log.oneof_decl.add(name="log_type")
     prediction_log.field[0].oneof_index = 0
     pool.Add(file_proto)
@@ -96,8 +120,9 @@ def _add_file_with_dependencies(pool: Any, file_descriptor: Any) -> None:
         pool.Add(file_proto)
 
 
-def prediction_log_bytes(model_name: str, inputs: Mapping[str, Any],
-                         signature_name: str = "serving_default") -> bytes:
+def prediction_log_bytes(
+    model_name: str, inputs: Mapping[str, Any], signature_name: str = "serving_default"
+) -> bytes:
     """Serialise one `PredictionLog` holding a `PredictRequest` for `inputs`.
 
     Args:
@@ -119,7 +144,8 @@ def prediction_log_bytes(model_name: str, inputs: Mapping[str, Any],
     for alias, value in inputs.items():
         # The private pool has its own TensorProto class: copy through the wire format.
         request.inputs[alias].ParseFromString(
-            tf.make_tensor_proto(_as_array(value)).SerializeToString())
+            tf.make_tensor_proto(_as_array(value)).SerializeToString()
+        )
     log = classes["PredictionLog"]()
     log.predict_log.request.CopyFrom(request)
     return log.SerializeToString()
@@ -132,9 +158,12 @@ def _as_array(value: Any) -> np.ndarray:
     return array
 
 
-def write_warmup_requests(saved_model_dir: str | Path, model_name: str,
-                          requests: Iterable[Mapping[str, Any]],
-                          signature_name: str = "serving_default") -> Path:
+def write_warmup_requests(
+    saved_model_dir: str | Path,
+    model_name: str,
+    requests: Iterable[Mapping[str, Any]],
+    signature_name: str = "serving_default",
+) -> Path:
     """Write `assets.extra/tf_serving_warmup_requests` into a SavedModel folder.
 
     Args:
@@ -172,12 +201,16 @@ def read_warmup_requests(path: str | Path) -> list[dict[str, Any]]:
     for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
         log = log_class.FromString(record)
         request = log.predict_log.request
-        decoded.append({
-            "model_name": request.model_spec.name,
-            "signature_name": request.model_spec.signature_name,
-            "inputs": {
-                alias: tf.make_ndarray(tensor_pb2.TensorProto.FromString(tensor.SerializeToString()))
-                for alias, tensor in request.inputs.items()
-            },
-        })
+        decoded.append(
+            {
+                "model_name": request.model_spec.name,
+                "signature_name": request.model_spec.signature_name,
+                "inputs": {
+                    alias: tf.make_ndarray(
+                        tensor_pb2.TensorProto.FromString(tensor.SerializeToString())
+                    )
+                    for alias, tensor in request.inputs.items()
+                },
+            }
+        )
     return decoded

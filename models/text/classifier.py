@@ -51,14 +51,25 @@ class TextClassifierConfig:
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("vocabulary_size", "sequence_length", "embedding_dim", "num_blocks",
-                     "num_heads", "feed_forward_dim", "attention_units", "ngrams_per_token"):
+        for name in (
+            "vocabulary_size",
+            "sequence_length",
+            "embedding_dim",
+            "num_blocks",
+            "num_heads",
+            "feed_forward_dim",
+            "attention_units",
+            "ngrams_per_token",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Expected {name} to be a positive int. Received: {name}={value!r}")
+                raise ValueError(
+                    f"Expected {name} to be a positive int. Received: {name}={value!r}"
+                )
         if not isinstance(self.num_classes, int) or self.num_classes < 2:
             raise ValueError(
-                f"Expected num_classes >= 2. Received: num_classes={self.num_classes!r}")
+                f"Expected num_classes >= 2. Received: num_classes={self.num_classes!r}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,28 +119,35 @@ def build_text_classifier(
     ngram_ids = None
     if config.ngram_vocabulary_size:
         ngram_ids = keras.Input(
-            shape=(config.sequence_length, config.ngrams_per_token), dtype="int32",
-            name="ngram_ids")
+            shape=(config.sequence_length, config.ngrams_per_token), dtype="int32", name="ngram_ids"
+        )
         inputs["ngram_ids"] = ngram_ids
     padding_mask = PaddingMask(name="padding_mask")(token_ids)  # (B, T)
     hidden = TextEmbedding(
-        config.vocabulary_size, config.sequence_length, config.embedding_dim,
-        ngram_vocabulary_size=config.ngram_vocabulary_size, dropout=config.dropout,
+        config.vocabulary_size,
+        config.sequence_length,
+        config.embedding_dim,
+        ngram_vocabulary_size=config.ngram_vocabulary_size,
+        dropout=config.dropout,
         name="embedding",
     )(token_ids, ngram_ids)  # (B, T, D)
     block_scores = []
     for index in range(config.num_blocks):
         hidden, scores = TransformerBlock(
-            num_heads=config.num_heads, key_dim=max(8, config.embedding_dim // config.num_heads),
-            feed_forward_dim=config.feed_forward_dim, dropout=config.dropout,
+            num_heads=config.num_heads,
+            key_dim=max(8, config.embedding_dim // config.num_heads),
+            feed_forward_dim=config.feed_forward_dim,
+            dropout=config.dropout,
             name=f"transformer_block_{index}",
         )(hidden, padding_mask)
         block_scores.append(scores)  # (B, heads, T, T)
     pooled, token_attention = AdditiveAttentionPooling(
-        config.attention_units, name="attention_pooling")(hidden, padding_mask)
+        config.attention_units, name="attention_pooling"
+    )(hidden, padding_mask)
     pooled = keras.layers.Dropout(config.dropout, name="pooled_dropout")(pooled)
     probabilities = keras.layers.Dense(
-        config.num_classes, activation="softmax", name="probabilities")(pooled)
+        config.num_classes, activation="softmax", name="probabilities"
+    )(pooled)
     token_attention = keras.layers.Identity(name="token_attention")(token_attention)
     outputs = {"probabilities": probabilities, "token_attention": token_attention}
     if return_self_attention:
@@ -139,5 +157,6 @@ def build_text_classifier(
 
 def probabilities_model(model: keras.Model) -> keras.Model:
     """The training view of `model`: same inputs and weights, only `probabilities` out."""
-    return keras.Model(model.inputs, model.get_layer("probabilities").output,
-                       name="text_classifier_train")
+    return keras.Model(
+        model.inputs, model.get_layer("probabilities").output, name="text_classifier_train"
+    )

@@ -45,11 +45,13 @@ def _read_table(path: Path) -> pd.DataFrame:
     if name.endswith(".parquet"):
         return pd.read_parquet(path)
     if name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")):
-        return pd.read_json(path, lines=True, dtype=False,
-                            compression="gzip" if name.endswith(".gz") else None)
+        return pd.read_json(
+            path, lines=True, dtype=False, compression="gzip" if name.endswith(".gz") else None
+        )
     if name.endswith((".csv", ".csv.gz", ".tsv")):
-        return pd.read_csv(path, dtype=str, keep_default_na=False,
-                           sep="\t" if name.endswith(".tsv") else ",")
+        return pd.read_csv(
+            path, dtype=str, keep_default_na=False, sep="\t" if name.endswith(".tsv") else ","
+        )
     raise ValueError(
         "Expected a .csv, .tsv, .jsonl(.gz), .json(.gz), .parquet file or a Parquet folder. "
         f"Received: path={path}"
@@ -115,7 +117,9 @@ def read_phrasebank(path: str | Path) -> pd.DataFrame:
                 continue
             text, separator, label = line.rpartition("@")
             if not separator or label not in SENTIMENT_LABELS:
-                raise ValueError(f"Expected `sentence@label` lines in {path}. Received: line={line!r}")
+                raise ValueError(
+                    f"Expected `sentence@label` lines in {path}. Received: line={line!r}"
+                )
             rows.append((text.strip(), label))
     return pd.DataFrame(rows, columns=["text", "label"])
 
@@ -123,10 +127,12 @@ def read_phrasebank(path: str | Path) -> pd.DataFrame:
 def read_twitter_financial_news(path: str | Path) -> pd.DataFrame:
     """twitter-financial-news CSV: labels 0/1/2 mapped to negative/positive/neutral."""
     table = pd.read_csv(path)
-    return pd.DataFrame({
-        "text": table["text"].astype(str),
-        "label": table["label"].astype(int).map(TWITTER_LABELS),
-    })
+    return pd.DataFrame(
+        {
+            "text": table["text"].astype(str),
+            "label": table["label"].astype(int).map(TWITTER_LABELS),
+        }
+    )
 
 
 def read_banking77(path: str | Path) -> pd.DataFrame:

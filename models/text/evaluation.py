@@ -47,7 +47,8 @@ def calibrate_oos_threshold(in_scope_confidences: np.ndarray, keep_rate: float =
     confidences = np.asarray(in_scope_confidences, dtype="float64")
     if confidences.size == 0:
         raise ValueError(
-            f"Expected at least one confidence. Received: in_scope_confidences={confidences!r}")
+            f"Expected at least one confidence. Received: in_scope_confidences={confidences!r}"
+        )
     return float(np.quantile(confidences, 1.0 - keep_rate, method="lower"))
 
 
@@ -78,7 +79,9 @@ def oos_metrics(
     flagged_out = outside < threshold
     flagged = int(flagged_in.sum() + flagged_out.sum())
     return {
-        "auroc": float(roc_auc_score(is_oos, scores)) if len(inside) and len(outside) else float("nan"),
+        "auroc": float(roc_auc_score(is_oos, scores))
+        if len(inside) and len(outside)
+        else float("nan"),
         "in_scope_accuracy": float(np.mean(correct & ~flagged_in)) if len(inside) else float("nan"),
         "in_scope_kept": float(np.mean(~flagged_in)) if len(inside) else float("nan"),
         "oos_recall": float(np.mean(flagged_out)) if len(outside) else float("nan"),
@@ -107,6 +110,7 @@ def evaluate_text_model(model_dir: str | Path, texts: Sequence[str], labels: Seq
         confidence = predictions["confidence"].to_numpy()
         correct = np.array(predicted) == np.array(labels)
         result["out_of_scope"] = oos_metrics(
-            confidence[known], correct[known], confidence[~known], model.oos_threshold)
+            confidence[known], correct[known], confidence[~known], model.oos_threshold
+        )
         result["out_of_scope"]["oos_count"] = int((~known).sum())
     return result

@@ -48,7 +48,8 @@ class TextModel:
         config_path = self.model_dir / "config.json"
         if not config_path.exists():
             raise FileNotFoundError(
-                f"Expected a text model folder with config.json. Received: model_dir={model_dir}")
+                f"Expected a text model folder with config.json. Received: model_dir={model_dir}"
+            )
         self.config = json.loads(config_path.read_text())
         self.task: str = self.config["task"]
         self.labels: list[str] = list(self.config["labels"])
@@ -65,7 +66,9 @@ class TextModel:
 
             self.linear = joblib.load(self.model_dir / ensemble["linear_file"])
 
-    def predict_arrays(self, texts: Sequence[str]) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
+    def predict_arrays(
+        self, texts: Sequence[str]
+    ) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
         """Tokens, probabilities `(N, C)` and token attention `(N, T)` for raw texts."""
         texts = ["" if text is None else str(text) for text in texts]
         tokens = [tokenize(text) for text in texts]
@@ -86,13 +89,16 @@ class TextModel:
         """One row per text (see the module docstring for the columns)."""
         if isinstance(texts, str):
             raise ValueError(
-                f"Expected a list of texts, not one string. Received: texts={texts[:40]!r}")
+                f"Expected a list of texts, not one string. Received: texts={texts[:40]!r}"
+            )
         tokens, probabilities, attention = self.predict_arrays(list(texts))
         best = probabilities.argmax(axis=1) if len(tokens) else np.zeros(0, dtype=int)
         confidence = probabilities.max(axis=1) if len(tokens) else np.zeros(0)
         if self.task == "sentiment":
-            score = probabilities[:, self.labels.index("positive")] - probabilities[
-                :, self.labels.index("negative")]
+            score = (
+                probabilities[:, self.labels.index("positive")]
+                - probabilities[:, self.labels.index("negative")]
+            )
             out_of_scope = np.zeros(len(tokens), dtype=bool)
         else:
             score = np.full(len(tokens), np.nan)
@@ -103,15 +109,17 @@ class TextModel:
             seen = min(len(row_tokens), self.sequence_length)
             weights = attention[row, :seen].tolist() + [0.0] * (len(row_tokens) - seen)
             token_attention.append(weights)
-        return pd.DataFrame({
-            "label": [self.labels[i] for i in best],
-            "confidence": confidence.astype("float64"),
-            "probabilities": [row.tolist() for row in probabilities],
-            "score": np.clip(score, -1.0, 1.0),
-            "out_of_scope": out_of_scope,
-            "tokens": tokens,
-            "token_attention": token_attention,
-        })
+        return pd.DataFrame(
+            {
+                "label": [self.labels[i] for i in best],
+                "confidence": confidence.astype("float64"),
+                "probabilities": [row.tolist() for row in probabilities],
+                "score": np.clip(score, -1.0, 1.0),
+                "out_of_scope": out_of_scope,
+                "tokens": tokens,
+                "token_attention": token_attention,
+            }
+        )
 
 
 def load_text_model(model_dir: str | Path, use_ensemble: bool = True) -> TextModel:

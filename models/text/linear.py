@@ -30,12 +30,24 @@ def build_linear_text_classifier(regularization: float = 0.5, seed: int = 42) ->
     """
     if regularization <= 0:
         raise ValueError(
-            f"Expected regularization > 0. Received: regularization={regularization!r}")
+            f"Expected regularization > 0. Received: regularization={regularization!r}"
+        )
     features = make_union(
-        TfidfVectorizer(preprocessor=normalize_text, ngram_range=(1, 2), sublinear_tf=True,
-                        token_pattern=r"[^ ]+", dtype=np.float32),
-        TfidfVectorizer(preprocessor=normalize_text, analyzer="char_wb", ngram_range=(2, 5),
-                        sublinear_tf=True, min_df=2, dtype=np.float32),
+        TfidfVectorizer(
+            preprocessor=normalize_text,
+            ngram_range=(1, 2),
+            sublinear_tf=True,
+            token_pattern=r"[^ ]+",
+            dtype=np.float32,
+        ),
+        TfidfVectorizer(
+            preprocessor=normalize_text,
+            analyzer="char_wb",
+            ngram_range=(2, 5),
+            sublinear_tf=True,
+            min_df=2,
+            dtype=np.float32,
+        ),
     )
     classifier = LinearSVC(C=regularization, random_state=seed)
     return Pipeline([("features", features), ("classifier", classifier)])
@@ -81,8 +93,12 @@ def linear_probabilities(
 
 
 def out_of_fold_probabilities(
-    texts: Sequence[str], label_ids: np.ndarray, labels: Sequence[str], folds: int = 3,
-    regularization: float = 0.5, seed: int = 42,
+    texts: Sequence[str],
+    label_ids: np.ndarray,
+    labels: Sequence[str],
+    folds: int = 3,
+    regularization: float = 0.5,
+    seed: int = 42,
 ) -> np.ndarray:
     """Linear-model probabilities `(N, C)` for each training text from a model that did not see
     it (k-fold), the soft targets for distilling the linear model into the attention model."""

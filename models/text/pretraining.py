@@ -24,7 +24,10 @@ FIRST_KNOWN_ID = OOV_ID + 1  # 0 = padding, 1 = OOV, then the vocabulary's token
 
 
 def mask_tokens(
-    features: dict, vocabulary_size: int, rng: np.random.Generator, mask_rate: float = 0.15,
+    features: dict,
+    vocabulary_size: int,
+    rng: np.random.Generator,
+    mask_rate: float = 0.15,
     max_predictions: int = 8,
 ) -> tuple[dict, np.ndarray, np.ndarray]:
     """Choose and corrupt the tokens to predict.
@@ -48,11 +51,13 @@ def mask_tokens(
         raise ValueError(f"Expected mask_rate in (0, 1). Received: mask_rate={mask_rate!r}")
     if not isinstance(max_predictions, int) or max_predictions < 1:
         raise ValueError(
-            f"Expected max_predictions to be a positive int. Received: max_predictions={max_predictions!r}")
+            f"Expected max_predictions to be a positive int. Received: max_predictions={max_predictions!r}"
+        )
     if vocabulary_size <= FIRST_KNOWN_ID:
         raise ValueError(
             f"Expected vocabulary_size > {FIRST_KNOWN_ID} (some known tokens). "
-            f"Received: vocabulary_size={vocabulary_size}")
+            f"Received: vocabulary_size={vocabulary_size}"
+        )
     token_ids = np.array(features["token_ids"], dtype="int32", copy=True)  # (N, T)
     ngram_ids = features.get("ngram_ids")
     ngram_ids = None if ngram_ids is None else np.array(ngram_ids, dtype="int32", copy=True)
@@ -78,7 +83,8 @@ def mask_tokens(
     token_ids[chosen_rows[masked], chosen_positions[masked]] = OOV_ID
     randomised = (action >= 0.8) & (action < 0.9)
     token_ids[chosen_rows[randomised], chosen_positions[randomised]] = rng.integers(
-        FIRST_KNOWN_ID, vocabulary_size, size=int(randomised.sum()))
+        FIRST_KNOWN_ID, vocabulary_size, size=int(randomised.sum())
+    )
     inputs = {"token_ids": token_ids, "positions": positions}
     if ngram_ids is not None:
         ngram_ids[chosen_rows, chosen_positions, :] = 0
@@ -126,15 +132,26 @@ def build_masked_token_model(classifier, max_predictions: int = 8):
         hidden, _ = classifier.get_layer(f"transformer_block_{index}")(hidden, padding_mask)
         index += 1
     chosen = GatherPositions(name="masked_positions")(hidden, positions)  # (B, M, D)
-    chosen = keras.layers.Dense(embedding.embedding_dim, activation="gelu", name="masked_token_transform")(chosen)
+    chosen = keras.layers.Dense(
+        embedding.embedding_dim, activation="gelu", name="masked_token_transform"
+    )(chosen)
     chosen = keras.layers.LayerNormalization(epsilon=1e-6, name="masked_token_norm")(chosen)
-    logits = keras.layers.Dense(embedding.vocabulary_size, name="masked_token_logits")(chosen)  # (B, M, V)
+    logits = keras.layers.Dense(embedding.vocabulary_size, name="masked_token_logits")(
+        chosen
+    )  # (B, M, V)
     return keras.Model(inputs, logits, name="masked_token_pretraining")
 
 
 def pretrain_masked_tokens(
-    classifier, features: dict, epochs: int, batch_size: int = 64, learning_rate: float = 1e-3,
-    mask_rate: float = 0.15, max_predictions: int = 8, seed: int = 42, on_epoch_end=None,
+    classifier,
+    features: dict,
+    epochs: int,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    mask_rate: float = 0.15,
+    max_predictions: int = 8,
+    seed: int = 42,
+    on_epoch_end=None,
 ) -> dict:
     """Train `classifier`'s encoder layers in place by masked-token prediction.
 
@@ -161,7 +178,8 @@ def pretrain_masked_tokens(
     model = build_masked_token_model(classifier, max_predictions)
     steps = epochs * int(np.ceil(len(features["token_ids"]) / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=learning_rate, decay_steps=max(1, steps), alpha=0.05)
+        initial_learning_rate=learning_rate, decay_steps=max(1, steps), alpha=0.05
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=schedule, clipnorm=1.0),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -170,9 +188,18 @@ def pretrain_masked_tokens(
     rng = np.random.default_rng(seed)
     history: dict = {"masked_token_loss": [], "masked_token_accuracy": []}
     for epoch in range(epochs):
-        inputs, labels, weights = mask_tokens(features, vocabulary_size, rng, mask_rate, max_predictions)
-        result = model.fit(inputs, labels, sample_weight=weights, batch_size=batch_size, epochs=1,
-                           shuffle=True, verbose=0)
+        inputs, labels, weights = mask_tokens(
+            features, vocabulary_size, rng, mask_rate, max_predictions
+        )
+        result = model.fit(
+            inputs,
+            labels,
+            sample_weight=weights,
+            batch_size=batch_size,
+            epochs=1,
+            shuffle=True,
+            verbose=0,
+        )
         history["masked_token_loss"].append(float(result.history["loss"][-1]))
         history["masked_token_accuracy"].append(float(result.history["accuracy"][-1]))
         if on_epoch_end is not None:

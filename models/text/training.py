@@ -103,23 +103,29 @@ class TextTrainingConfig:
         if not 0.0 < self.validation_fraction < 0.5:
             raise ValueError(
                 "Expected validation_fraction in (0, 0.5). "
-                f"Received: validation_fraction={self.validation_fraction!r}")
+                f"Received: validation_fraction={self.validation_fraction!r}"
+            )
         if not 0.0 <= self.distillation_weight <= 1.0:
             raise ValueError(
                 "Expected distillation_weight in [0, 1]. "
-                f"Received: distillation_weight={self.distillation_weight!r}")
+                f"Received: distillation_weight={self.distillation_weight!r}"
+            )
         for name in ("epochs", "batch_size", "sequence_length"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Expected {name} to be a positive int. Received: {name}={value!r}")
+                raise ValueError(
+                    f"Expected {name} to be a positive int. Received: {name}={value!r}"
+                )
         if not isinstance(self.pretraining_epochs, int) or self.pretraining_epochs < 0:
             raise ValueError(
                 "Expected pretraining_epochs to be an int >= 0. "
-                f"Received: pretraining_epochs={self.pretraining_epochs!r}")
+                f"Received: pretraining_epochs={self.pretraining_epochs!r}"
+            )
         if not 0.0 < self.pretraining_mask_rate < 1.0:
             raise ValueError(
                 "Expected pretraining_mask_rate in (0, 1). "
-                f"Received: pretraining_mask_rate={self.pretraining_mask_rate!r}")
+                f"Received: pretraining_mask_rate={self.pretraining_mask_rate!r}"
+            )
 
 
 def _stratified_split(label_ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -138,13 +144,22 @@ def _label_set(task: str, labels: Sequence[str]) -> list[str]:
         unknown = sorted(set(labels) - set(SENTIMENT_LABELS))
         if unknown:
             raise ValueError(
-                f"Expected sentiment labels in {SENTIMENT_LABELS}. Received: labels={unknown[:5]}")
+                f"Expected sentiment labels in {SENTIMENT_LABELS}. Received: labels={unknown[:5]}"
+            )
         return list(SENTIMENT_LABELS)
     return sorted(set(labels))
 
 
-def _fit_attention_model(config, classifier_config, train_features, train_targets,
-                         sample_weight, validation_features, validation_ids, pretraining_features=None):
+def _fit_attention_model(
+    config,
+    classifier_config,
+    train_features,
+    train_targets,
+    sample_weight,
+    validation_features,
+    validation_ids,
+    pretraining_features=None,
+):
     import keras
 
     from models.text.classifier import build_text_classifier, probabilities_model
@@ -156,40 +171,62 @@ def _fit_attention_model(config, classifier_config, train_features, train_target
         from models.text.pretraining import pretrain_masked_tokens
 
         def report(epoch, logs):
-            logger.info("masked-token pretraining epoch %d/%d: %s", epoch + 1, config.pretraining_epochs,
-                        json.dumps({key: round(value, 4) for key, value in logs.items()}))
+            logger.info(
+                "masked-token pretraining epoch %d/%d: %s",
+                epoch + 1,
+                config.pretraining_epochs,
+                json.dumps({key: round(value, 4) for key, value in logs.items()}),
+            )
 
         _, pretraining_history = pretrain_masked_tokens(
-            model, pretraining_features, config.pretraining_epochs, batch_size=config.batch_size,
-            learning_rate=config.learning_rate, mask_rate=config.pretraining_mask_rate, seed=config.seed,
-            on_epoch_end=report)
+            model,
+            pretraining_features,
+            config.pretraining_epochs,
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            mask_rate=config.pretraining_mask_rate,
+            seed=config.seed,
+            on_epoch_end=report,
+        )
     trainer = probabilities_model(model)
     steps_per_epoch = int(np.ceil(len(train_targets) / config.batch_size))
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = max(1, int(total_steps * config.warmup_fraction))
     schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=config.learning_rate * 0.05, decay_steps=total_steps - warmup_steps,
-        warmup_target=config.learning_rate, warmup_steps=warmup_steps, alpha=0.02,
+        initial_learning_rate=config.learning_rate * 0.05,
+        decay_steps=total_steps - warmup_steps,
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup_steps,
+        alpha=0.02,
     )
     trainer.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay,
-                                         clipnorm=1.0),
+        optimizer=keras.optimizers.AdamW(
+            learning_rate=schedule, weight_decay=config.weight_decay, clipnorm=1.0
+        ),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
     )
     validation_targets = np.eye(classifier_config.num_classes, dtype="float32")[validation_ids]
     best = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", mode="max", patience=config.epochs, restore_best_weights=True)
+        monitor="val_accuracy", mode="max", patience=config.epochs, restore_best_weights=True
+    )
     history = trainer.fit(
-        train_features, train_targets, sample_weight=sample_weight,
+        train_features,
+        train_targets,
+        sample_weight=sample_weight,
         validation_data=(validation_features, validation_targets),
-        epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=0,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        shuffle=True,
+        verbose=0,
         callbacks=[best],
     )
     if best.best_weights is not None:  # keep the best validation epoch
         trainer.set_weights(best.best_weights)
-    return model, {**pretraining_history,
-                   **{key: [float(v) for v in values] for key, values in history.history.items()}}
+    return model, {
+        **pretraining_history,
+        **{key: [float(v) for v in values] for key, values in history.history.items()},
+    }
 
 
 def train_text_model(
@@ -236,7 +273,8 @@ def train_text_model(
     if len(texts) != len(labels):
         raise ValueError(
             f"Expected one label per text. Received: len(texts)={len(texts)}, "
-            f"len(labels)={len(labels)}")
+            f"len(labels)={len(labels)}"
+        )
     if len(texts) < 4:
         raise ValueError(f"Expected at least 4 training texts. Received: len(texts)={len(texts)}")
     label_names = _label_set(config.task, labels + (list(validation[1]) if validation else []))
@@ -263,20 +301,27 @@ def train_text_model(
     num_classes = len(label_names)
 
     vocabulary = TextVocabulary.fit(
-        train_texts, max_tokens=config.max_tokens, max_ngrams=config.max_ngrams,
-        ngrams_per_token=config.ngrams_per_token)
+        train_texts,
+        max_tokens=config.max_tokens,
+        max_ngrams=config.max_ngrams,
+        ngrams_per_token=config.ngrams_per_token,
+    )
     train_tokens = [tokenize(text) for text in train_texts]
-    sequence_length = int(min(config.sequence_length,
-                              max(8, np.percentile([len(t) for t in train_tokens], 99) + 1)))
+    sequence_length = int(
+        min(config.sequence_length, max(8, np.percentile([len(t) for t in train_tokens], 99) + 1))
+    )
     train_features = vocabulary.encode_tokens(train_tokens, sequence_length)
     validation_features = vocabulary.encode(validation_texts, sequence_length)
     pretraining_features = None
     if unlabelled is not None and len(unlabelled) and not config.pretraining_epochs:
         raise ValueError(
             "Expected pretraining_epochs > 0 when unlabelled texts are given. "
-            f"Received: pretraining_epochs=0, {len(unlabelled)} unlabelled texts")
+            f"Received: pretraining_epochs=0, {len(unlabelled)} unlabelled texts"
+        )
     if config.pretraining_epochs:
-        corpus = train_tokens + [tokenize("" if text is None else str(text)) for text in (unlabelled or [])]
+        corpus = train_tokens + [
+            tokenize("" if text is None else str(text)) for text in (unlabelled or [])
+        ]
         pretraining_features = vocabulary.encode_tokens(corpus, sequence_length)
 
     targets = np.full((len(train_ids), num_classes), 0.0, dtype="float32")
@@ -296,29 +341,51 @@ def train_text_model(
         sample_weight = sample_weight.copy()
         sample_weight[-auxiliary_count:] *= config.auxiliary_weight
     classifier_config = TextClassifierConfig(
-        vocabulary_size=vocabulary.size, num_classes=num_classes, sequence_length=sequence_length,
-        ngram_vocabulary_size=vocabulary.ngram_size, ngrams_per_token=config.ngrams_per_token,
-        embedding_dim=config.embedding_dim, num_blocks=config.num_blocks,
-        num_heads=config.num_heads, feed_forward_dim=config.feed_forward_dim,
-        attention_units=config.attention_units, dropout=config.dropout,
+        vocabulary_size=vocabulary.size,
+        num_classes=num_classes,
+        sequence_length=sequence_length,
+        ngram_vocabulary_size=vocabulary.ngram_size,
+        ngrams_per_token=config.ngrams_per_token,
+        embedding_dim=config.embedding_dim,
+        num_blocks=config.num_blocks,
+        num_heads=config.num_heads,
+        feed_forward_dim=config.feed_forward_dim,
+        attention_units=config.attention_units,
+        dropout=config.dropout,
     )
     model, history = _fit_attention_model(
-        config, classifier_config, train_features, targets, sample_weight.astype("float32"),
-        validation_features, validation_ids, pretraining_features)
+        config,
+        classifier_config,
+        train_features,
+        targets,
+        sample_weight.astype("float32"),
+        validation_features,
+        validation_ids,
+        pretraining_features,
+    )
 
     attention_probabilities = np.asarray(
-        model.predict(validation_features, batch_size=256, verbose=0)["probabilities"])
+        model.predict(validation_features, batch_size=256, verbose=0)["probabilities"]
+    )
     validation_labels = [label_names[i] for i in validation_ids]
 
     def metrics_of(probabilities: np.ndarray) -> dict:
         return classification_metrics(
-            validation_labels, [label_names[i] for i in probabilities.argmax(axis=1)])
+            validation_labels, [label_names[i] for i in probabilities.argmax(axis=1)]
+        )
 
-    metrics: dict = {"protocol": (
-        "validation split: " + ("given" if validation is not None else
-                                f"stratified {config.validation_fraction:.0%} of the training "
-                                f"data, seed {config.seed}")),
-        "attention_model": metrics_of(attention_probabilities)}
+    metrics: dict = {
+        "protocol": (
+            "validation split: "
+            + (
+                "given"
+                if validation is not None
+                else f"stratified {config.validation_fraction:.0%} of the training "
+                f"data, seed {config.seed}"
+            )
+        ),
+        "attention_model": metrics_of(attention_probabilities),
+    }
     linear_weight = 0.0
     linear_temperature = None
     final_probabilities = attention_probabilities
@@ -333,18 +400,22 @@ def train_text_model(
             f1 = metrics_of(mixed)["macro_f1"]
             if f1 > best_f1 + 1e-9:
                 best_f1, linear_weight = f1, float(weight)
-        final_probabilities = ((1 - linear_weight) * attention_probabilities
-                               + linear_weight * linear_validation)
+        final_probabilities = (
+            1 - linear_weight
+        ) * attention_probabilities + linear_weight * linear_validation
         metrics["ensemble"] = metrics_of(final_probabilities)
         metrics["ensemble_linear_weight"] = linear_weight
         metrics["linear_temperature"] = linear_temperature
     oos_threshold = None
     if config.task == "intent":
-        oos_threshold = calibrate_oos_threshold(final_probabilities.max(axis=1), config.oos_keep_rate)
+        oos_threshold = calibrate_oos_threshold(
+            final_probabilities.max(axis=1), config.oos_keep_rate
+        )
         metrics["oos_threshold"] = oos_threshold
         metrics["oos_threshold_rule"] = (
             f"the threshold keeping {config.oos_keep_rate:.0%} of in-scope validation texts "
-            "(quantile of the max class probability)")
+            "(quantile of the max class probability)"
+        )
     if config.linear_ensemble and linear is not None and config.refit_linear:
         # Everything chosen on validation is fixed by now: the linear member may learn from it.
         refit_texts = train_texts + validation_texts
@@ -355,7 +426,9 @@ def train_text_model(
     metrics["training_seconds"] = round(time.perf_counter() - started, 1)
     metrics["train_count"] = int(len(train_ids))
     metrics["auxiliary_count"] = int(auxiliary_count)
-    metrics["pretraining_text_count"] = 0 if pretraining_features is None else len(pretraining_features["token_ids"])
+    metrics["pretraining_text_count"] = (
+        0 if pretraining_features is None else len(pretraining_features["token_ids"])
+    )
 
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
@@ -366,22 +439,33 @@ def train_text_model(
 
         joblib.dump(linear, output / "linear.joblib")
     (output / "labels.json").write_text(json.dumps(label_names, indent=2))
-    (output / "config.json").write_text(json.dumps({
-        "task": config.task,
-        "labels": label_names,
-        "sequence_length": sequence_length,
-        "vocabulary": vocabulary_settings,
-        "classifier": classifier_config.to_dict(),
-        "training": asdict(config),
-        "ensemble": {"linear_weight": linear_weight if config.linear_ensemble else 0.0,
-                     "linear_file": "linear.joblib" if config.linear_ensemble else None,
-                     "linear_temperature": linear_temperature},
-        "oos_threshold": oos_threshold,
-        "score": "p(positive) - p(negative)" if config.task == "sentiment" else None,
-    }, indent=2))
+    (output / "config.json").write_text(
+        json.dumps(
+            {
+                "task": config.task,
+                "labels": label_names,
+                "sequence_length": sequence_length,
+                "vocabulary": vocabulary_settings,
+                "classifier": classifier_config.to_dict(),
+                "training": asdict(config),
+                "ensemble": {
+                    "linear_weight": linear_weight if config.linear_ensemble else 0.0,
+                    "linear_file": "linear.joblib" if config.linear_ensemble else None,
+                    "linear_temperature": linear_temperature,
+                },
+                "oos_threshold": oos_threshold,
+                "score": "p(positive) - p(negative)" if config.task == "sentiment" else None,
+            },
+            indent=2,
+        )
+    )
     (output / "history.json").write_text(json.dumps(history, indent=2))
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (output / "data_run.json").write_text(json.dumps(data_run or {}, indent=2, default=str))
-    logger.info("trained %s model in %.1fs: %s", config.task, metrics["training_seconds"],
-                json.dumps({k: v for k, v in metrics.items() if isinstance(v, dict)}))
+    logger.info(
+        "trained %s model in %.1fs: %s",
+        config.task,
+        metrics["training_seconds"],
+        json.dumps({k: v for k, v in metrics.items() if isinstance(v, dict)}),
+    )
     return metrics

@@ -39,7 +39,7 @@ def token_ngrams(token: str, ngram_min: int, ngram_max: int) -> list[str]:
     """Character n-grams of `<token>` in the documented order (by width, then position)."""
     marked = f"<{token}>"
     return [
-        marked[start:start + width]
+        marked[start : start + width]
         for width in range(ngram_min, ngram_max + 1)
         for start in range(len(marked) - width + 1)
     ]
@@ -141,7 +141,8 @@ class TextVocabulary:
         token_ids = np.zeros((count, sequence_length), dtype="int32")
         ngram_ids = (
             np.zeros((count, sequence_length, self.ngrams_per_token), dtype="int32")
-            if self.ngrams else None
+            if self.ngrams
+            else None
         )
         cache: dict[str, list[int]] = {}
         for row, tokens in enumerate(token_lists):
@@ -195,8 +196,13 @@ class TextVocabulary:
         ngrams = None
         if settings.get("ngrams_file"):
             ngrams = (folder / settings["ngrams_file"]).read_text(encoding="utf-8").split("\n")
-        return cls(tokens, ngrams, settings["ngram_min"], settings["ngram_max"],
-                   settings["ngrams_per_token"])
+        return cls(
+            tokens,
+            ngrams,
+            settings["ngram_min"],
+            settings["ngram_max"],
+            settings["ngrams_per_token"],
+        )
 
     def encode_tensor(self, texts: Any, sequence_length: int) -> dict:
         """The same ids as `encode`, in-graph with TensorFlow, for a `(N,)` string tensor.
@@ -239,12 +245,15 @@ class TextVocabulary:
             marked = tf.strings.join(["<", pieces.flat_values, ">"])  # (W,)
             characters = tf.strings.unicode_split(marked, "UTF-8")  # ragged (W, None)
             grams = tf.strings.ngrams(
-                characters, ngram_width=tuple(range(self.ngram_min, self.ngram_max + 1)),
+                characters,
+                ngram_width=tuple(range(self.ngram_min, self.ngram_max + 1)),
                 separator="",
             )  # ragged (W, None)
             gram_ids = tf.ragged.map_flat_values(ngram_table.lookup, grams)
             gram_ids = tf.ragged.boolean_mask(gram_ids, gram_ids > 0)[:, : self.ngrams_per_token]
-            dense = gram_ids.to_tensor(default_value=PADDING_ID, shape=[None, self.ngrams_per_token])
+            dense = gram_ids.to_tensor(
+                default_value=PADDING_ID, shape=[None, self.ngrams_per_token]
+            )
             per_text = tf.RaggedTensor.from_row_splits(dense, pieces.row_splits)  # (N, None, G)
             features["ngram_ids"] = tf.cast(
                 per_text.to_tensor(

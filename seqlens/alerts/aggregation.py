@@ -34,9 +34,19 @@ WEIGHTINGS = ("none", "log_followers")
 NEGATIVE_LABELS = {"negative", "bearish", "neg"}
 POSITIVE_LABELS = {"positive", "bullish", "pos"}
 DEAD_LETTER = "dead_letter"
-WINDOW_COLUMNS = ["ticker", "window_start", "window_end", "count", "effective_count",
-                  "duplicates", "retweets", "mean_score", "score_std", "share_negative",
-                  "share_positive"]
+WINDOW_COLUMNS = [
+    "ticker",
+    "window_start",
+    "window_end",
+    "count",
+    "effective_count",
+    "duplicates",
+    "retweets",
+    "mean_score",
+    "score_std",
+    "share_negative",
+    "share_positive",
+]
 
 
 def window_seconds(window: str | int) -> int:
@@ -78,13 +88,17 @@ class AggregationConfig:
         window_seconds(self.window)
         for name in ("duplicate_policy", "retweet_policy"):
             if getattr(self, name) not in POLICIES:
-                raise ValueError(f"Expected {name} in {POLICIES}. Received: {name}={getattr(self, name)!r}")
+                raise ValueError(
+                    f"Expected {name} in {POLICIES}. Received: {name}={getattr(self, name)!r}"
+                )
         for name in ("duplicate_weight", "retweet_weight"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"Expected {name} in [0, 1]. Received: {name}={value!r}")
         if self.weighting not in WEIGHTINGS:
-            raise ValueError(f"Expected weighting in {WEIGHTINGS}. Received: weighting={self.weighting!r}")
+            raise ValueError(
+                f"Expected weighting in {WEIGHTINGS}. Received: weighting={self.weighting!r}"
+            )
 
     def policy_weight(self, policy: str, weight: float) -> float:
         return {"remove": 0.0, "downweight": weight, "keep": 1.0}[policy]
@@ -131,20 +145,32 @@ class ParseScoredRowFn(beam.DoFn):
         if reason is not None:
             self.rows_dead.inc()
             yield beam.pvalue.TaggedOutput(
-                DEAD_LETTER, {"reason": reason, "id": str(row.get("id")), "raw": json.dumps(row, default=str)}
+                DEAD_LETTER,
+                {"reason": reason, "id": str(row.get("id")), "raw": json.dumps(row, default=str)},
             )
             return
         text = str(row.get("text") or "")
         retweet = row.get("retweet")
-        retweet = bool(retweet) if retweet is not None and retweet == retweet else text.startswith("RT @")
+        retweet = (
+            bool(retweet) if retweet is not None and retweet == retweet else text.startswith("RT @")
+        )
         weight = 1.0
         followers = row.get("followers")
-        if self.config.weighting == "log_followers" and followers is not None and followers == followers:
+        if (
+            self.config.weighting == "log_followers"
+            and followers is not None
+            and followers == followers
+        ):
             weight = 1.0 + math.log10(1.0 + max(0.0, float(followers)))
         record = {
-            "id": str(row.get("id")), "ticker": ticker, "key": normalise_for_duplicates(text),
-            "timestamp": timestamp, "score": score, "label": str(row.get("label") or "").lower(),
-            "retweet": retweet, "weight": weight,
+            "id": str(row.get("id")),
+            "ticker": ticker,
+            "key": normalise_for_duplicates(text),
+            "timestamp": timestamp,
+            "score": score,
+            "label": str(row.get("label") or "").lower(),
+            "retweet": retweet,
+            "weight": weight,
         }
         yield TimestampedValue(record, timestamp)
 
@@ -167,8 +193,9 @@ def weigh_copies(copies: list[tuple], config: AggregationConfig) -> list[float]:
     weights = [0.0] * len(copies)
     for rank, index in enumerate(order):
         retweet, _, _, weight = copies[index]
-        weights[index] = weight * (duplicate_factor if rank > 0 else 1.0) * (
-            retweet_factor if retweet else 1.0)
+        weights[index] = (
+            weight * (duplicate_factor if rank > 0 else 1.0) * (retweet_factor if retweet else 1.0)
+        )
     return weights
 
 
@@ -200,8 +227,16 @@ class WindowStatsFn(beam.CombineFn):
         negative = label in NEGATIVE_LABELS if label else score <= -1 / 3
         positive = label in POSITIVE_LABELS if label else score >= 1 / 3
         accumulator.setdefault(record["key"], []).append(
-            (record["retweet"], record["timestamp"], record["id"], record["weight"], score,
-             negative, positive))
+            (
+                record["retweet"],
+                record["timestamp"],
+                record["id"],
+                record["weight"],
+                score,
+                negative,
+                positive,
+            )
+        )
         return accumulator
 
     def merge_accumulators(self, accumulators):
@@ -232,9 +267,16 @@ class WindowStatsFn(beam.CombineFn):
             mean = total / weight
             spread = math.sqrt(max(0.0, squares / weight - mean * mean))
             share_negative, share_positive = negative / weight, positive / weight
-        return {"count": count, "effective_count": weight, "duplicates": duplicates,
-                "retweets": retweets, "mean_score": mean, "score_std": spread,
-                "share_negative": share_negative, "share_positive": share_positive}
+        return {
+            "count": count,
+            "effective_count": weight,
+            "duplicates": duplicates,
+            "retweets": retweets,
+            "mean_score": mean,
+            "score_std": spread,
+            "share_negative": share_negative,
+            "share_positive": share_positive,
+        }
 
 
 def format_window(element) -> dict[str, Any]:
@@ -248,8 +290,12 @@ class AddWindowBoundsFn(beam.DoFn):
 
     def process(self, element, window=beam.DoFn.WindowParam):
         ticker, stats = element
-        yield {"ticker": ticker, "window_start": int(window.start.micros // 1_000_000),
-               "window_end": int(window.end.micros // 1_000_000), **stats}
+        yield {
+            "ticker": ticker,
+            "window_start": int(window.start.micros // 1_000_000),
+            "window_end": int(window.end.micros // 1_000_000),
+            **stats,
+        }
 
 
 class WindowStats(beam.PTransform):
@@ -300,7 +346,8 @@ class AggregateSentiment(beam.PTransform):
 
     def expand(self, rows):
         parsed = rows | "ParseScoredRows" >> beam.ParDo(ParseScoredRowFn(self.config)).with_outputs(
-            DEAD_LETTER, main="records")
+            DEAD_LETTER, main="records"
+        )
         windows = (
             parsed.records
             | "FixedWindows" >> beam.WindowInto(FixedWindows(window_seconds(self.config.window)))
@@ -310,14 +357,18 @@ class AggregateSentiment(beam.PTransform):
 
 
 def _records(scored: pd.DataFrame) -> list[dict[str, Any]]:
-    columns = [c for c in ("id", "timestamp", "ticker", "text", "score", "label", "retweet",
-                           "followers") if c in scored.columns]
+    columns = [
+        c
+        for c in ("id", "timestamp", "ticker", "text", "score", "label", "retweet", "followers")
+        if c in scored.columns
+    ]
     table = scored[columns].astype(object).where(scored[columns].notna(), None)
     return table.to_dict("records")
 
 
-def aggregate_windows(scored: pd.DataFrame, config: AggregationConfig,
-                      runner: str = "FnApiRunner") -> tuple[pd.DataFrame, pd.DataFrame]:
+def aggregate_windows(
+    scored: pd.DataFrame, config: AggregationConfig, runner: str = "FnApiRunner"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run `AggregateSentiment` on a scored table with an explicit local runner.
 
     Args:
@@ -343,18 +394,25 @@ def aggregate_windows(scored: pd.DataFrame, config: AggregationConfig,
         dead_path = str(Path(folder) / "dead.jsonl")
         options = PipelineOptions(flags=[], runner=runner)  # never parse the caller's argv
         pipeline = beam.Pipeline(options=options)
-        outputs = (pipeline | "ReadScoredRows" >> beam.io.ReadFromText(str(rows_path))
-                   | "AggregateSentiment" >> AggregateSentiment(config))
+        outputs = (
+            pipeline
+            | "ReadScoredRows" >> beam.io.ReadFromText(str(rows_path))
+            | "AggregateSentiment" >> AggregateSentiment(config)
+        )
         for name, path in (("windows", windows_path), ("dead_letter", dead_path)):
-            _ = (outputs[name]
-                 | f"Serialize{name.title()}" >> beam.Map(json.dumps)
-                 | f"Write{name.title()}" >> beam.io.WriteToText(
-                     path, num_shards=1, shard_name_template=""))
+            _ = (
+                outputs[name]
+                | f"Serialize{name.title()}" >> beam.Map(json.dumps)
+                | f"Write{name.title()}"
+                >> beam.io.WriteToText(path, num_shards=1, shard_name_template="")
+            )
         result = pipeline.run()
         result.wait_until_finish()
-        counters = {counter.key.metric.name: int(counter.committed)
-                    for counter in result.metrics().query()["counters"]
-                    if counter.key.metric.namespace == "alerts"}
+        counters = {
+            counter.key.metric.name: int(counter.committed)
+            for counter in result.metrics().query()["counters"]
+            if counter.key.metric.namespace == "alerts"
+        }
         windows = _read_jsonl(windows_path, WINDOW_COLUMNS)
         dead = _read_jsonl(dead_path, ["reason", "id", "raw"])
     windows = windows.sort_values(["ticker", "window_start"]).reset_index(drop=True)

@@ -75,8 +75,7 @@ class Alert:
             )
         if int(self.window_end) <= int(self.window_start):
             raise ValueError(
-                "Expected window_end > window_start. "
-                f"Received: window_end={self.window_end}"
+                f"Expected window_end > window_start. Received: window_end={self.window_end}"
             )
         self.window_start = int(self.window_start)
         self.window_end = int(self.window_end)
@@ -91,8 +90,17 @@ class Alert:
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> Alert:
         """Rebuild an alert from one `alerts.jsonl` object."""
-        names = {"ticker", "window_start", "window_end", "kind", "direction", "severity",
-                 "statistics", "top_texts", "dedup_key"}
+        names = {
+            "ticker",
+            "window_start",
+            "window_end",
+            "kind",
+            "direction",
+            "severity",
+            "statistics",
+            "top_texts",
+            "dedup_key",
+        }
         return cls(**{name: value for name, value in record.items() if name in names})
 
 

@@ -85,11 +85,18 @@ class DetectorConfig:
     market_alerts: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("baseline_windows", "min_baseline_windows", "for_windows", "pool_windows",
-                     "market_min_tickers"):
+        for name in (
+            "baseline_windows",
+            "min_baseline_windows",
+            "for_windows",
+            "pool_windows",
+            "market_min_tickers",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Expected {name} to be a positive int. Received: {name}={value!r}")
+                raise ValueError(
+                    f"Expected {name} to be a positive int. Received: {name}={value!r}"
+                )
         if not isinstance(self.cooldown_windows, int) or self.cooldown_windows < 0:
             raise ValueError(
                 "Expected cooldown_windows to be an int >= 0. "
@@ -100,13 +107,24 @@ class DetectorConfig:
                 "Expected min_baseline_windows <= baseline_windows. "
                 f"Received: min_baseline_windows={self.min_baseline_windows}"
             )
-        for name in ("min_support", "z_negative", "z_positive", "z_buzz", "min_scale", "market_z",
-                     "min_buzz_scale", "buzz_min_ratio", "critical_factor"):
+        for name in (
+            "min_support",
+            "z_negative",
+            "z_positive",
+            "z_buzz",
+            "min_scale",
+            "market_z",
+            "min_buzz_scale",
+            "buzz_min_ratio",
+            "critical_factor",
+        ):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}")
         if not 0 <= self.min_shift < 2:
-            raise ValueError(f"Expected min_shift in [0, 2). Received: min_shift={self.min_shift!r}")
+            raise ValueError(
+                f"Expected min_shift in [0, 2). Received: min_shift={self.min_shift!r}"
+            )
         for name in ("resolve_fraction",):
             value = getattr(self, name)
             if not 0 < value <= 1:
@@ -115,8 +133,12 @@ class DetectorConfig:
 
 def _grid(windows: pd.DataFrame, window_seconds: int) -> pd.DataFrame:
     """Every ticker on every window from the first to the last (missing windows: count 0)."""
-    starts = np.arange(windows["window_start"].min(), windows["window_start"].max() + 1,
-                       window_seconds, dtype=np.int64)
+    starts = np.arange(
+        windows["window_start"].min(),
+        windows["window_start"].max() + 1,
+        window_seconds,
+        dtype=np.int64,
+    )
     tickers = sorted(windows["ticker"].unique())
     index = pd.MultiIndex.from_product([tickers, starts], names=["ticker", "window_start"])
     grid = windows.set_index(["ticker", "window_start"]).reindex(index).reset_index()
@@ -127,7 +149,9 @@ def _grid(windows: pd.DataFrame, window_seconds: int) -> pd.DataFrame:
     return grid
 
 
-def _rolling_baseline(values: pd.Series, window: int, min_periods: int) -> tuple[pd.Series, pd.Series]:
+def _rolling_baseline(
+    values: pd.Series, window: int, min_periods: int
+) -> tuple[pd.Series, pd.Series]:
     """Median and robust sd (IQR / 1.349) of the last `window` non-NaN values *before* each row.
 
     NaN values (unsupported windows) are skipped: the baseline is made of the most recent
@@ -146,7 +170,9 @@ def _rolling_baseline(values: pd.Series, window: int, min_periods: int) -> tuple
 SIGNALS = {"negative": "share_negative", "positive": "share_positive"}
 
 
-def score_windows(windows: pd.DataFrame, window_seconds: int, config: DetectorConfig) -> pd.DataFrame:
+def score_windows(
+    windows: pd.DataFrame, window_seconds: int, config: DetectorConfig
+) -> pd.DataFrame:
     """Add baselines, deviations and z scores to every (ticker, window) of the grid.
 
     Args:
@@ -182,7 +208,9 @@ def score_windows(windows: pd.DataFrame, window_seconds: int, config: DetectorCo
         # pass 2: the same on market-adjusted shares, so market moves leave baselines clean
         adjusted_values[direction] = grid[column] - market
         baseline, scale = _share_baselines(grid, adjusted_values[direction], config)
-        outlier |= ((adjusted_values[direction] - baseline) / scale >= thresholds[direction]).fillna(False)
+        outlier |= (
+            (adjusted_values[direction] - baseline) / scale >= thresholds[direction]
+        ).fillna(False)
     for direction in SIGNALS:
         # pass 3: windows that were alert-level outliers in either direction leave the
         # baselines, so an earlier episode does not widen the spread (and hide the next one)
@@ -197,16 +225,22 @@ def score_windows(windows: pd.DataFrame, window_seconds: int, config: DetectorCo
     # buzz: log volume against its own past, zeros included
     volume = np.log1p(grid["effective_count"].astype("float64"))
     rolling = volume.groupby(grid["ticker"]).rolling(
-        config.baseline_windows, min_periods=config.min_baseline_windows)
+        config.baseline_windows, min_periods=config.min_baseline_windows
+    )
     buzz_baseline = rolling.median().reset_index(level=0, drop=True).sort_index()
-    buzz_spread = ((rolling.quantile(0.75) - rolling.quantile(0.25)) / 1.349
-                   ).reset_index(level=0, drop=True).sort_index()
+    buzz_spread = (
+        ((rolling.quantile(0.75) - rolling.quantile(0.25)) / 1.349)
+        .reset_index(level=0, drop=True)
+        .sort_index()
+    )
     grid["buzz_baseline"] = buzz_baseline.groupby(grid["ticker"]).shift(1)
-    grid["buzz_scale"] = np.maximum(buzz_spread.groupby(grid["ticker"]).shift(1).fillna(0),
-                                    config.min_buzz_scale)
+    grid["buzz_scale"] = np.maximum(
+        buzz_spread.groupby(grid["ticker"]).shift(1).fillna(0), config.min_buzz_scale
+    )
     buzz_deviation = volume - grid["buzz_baseline"]
     grid["buzz_market_shift"] = _market_median(
-        grid, buzz_deviation, buzz_deviation.notna(), config).clip(lower=0)
+        grid, buzz_deviation, buzz_deviation.notna(), config
+    ).clip(lower=0)
     grid["buzz_z"] = (buzz_deviation - grid["buzz_market_shift"]) / grid["buzz_scale"]
     grid["buzz_ratio"] = grid["effective_count"] / np.expm1(grid["buzz_baseline"]).clip(lower=1.0)
     return grid
@@ -231,8 +265,9 @@ def _pooled_z(grid: pd.DataFrame, direction: str, pool_windows: int) -> pd.Serie
     return pooled_shift / np.sqrt(pooled_variance)
 
 
-def _share_baselines(grid: pd.DataFrame, values: pd.Series, config: DetectorConfig,
-                     exclude: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
+def _share_baselines(
+    grid: pd.DataFrame, values: pd.Series, config: DetectorConfig, exclude: pd.Series | None = None
+) -> tuple[pd.Series, pd.Series]:
     """Per ticker: rolling median of supported windows' `values` and the spread for a z score.
 
     The spread is the largest of the robust sd of past windows, the binomial sampling noise of
@@ -242,8 +277,11 @@ def _share_baselines(grid: pd.DataFrame, values: pd.Series, config: DetectorConf
     medians, spreads = [], []
     usable = grid["supported"] if exclude is None else grid["supported"] & ~exclude.fillna(False)
     for _, rows in grid.groupby("ticker", sort=True):
-        median, spread = _rolling_baseline(values[rows.index].where(usable[rows.index]),
-                                           config.baseline_windows, config.min_baseline_windows)
+        median, spread = _rolling_baseline(
+            values[rows.index].where(usable[rows.index]),
+            config.baseline_windows,
+            config.min_baseline_windows,
+        )
         medians.append(median)
         spreads.append(spread)
     median = pd.concat(medians).reindex(grid.index)
@@ -254,8 +292,9 @@ def _share_baselines(grid: pd.DataFrame, values: pd.Series, config: DetectorConf
     return median, scale
 
 
-def _market_median(grid: pd.DataFrame, deviation: pd.Series, usable: pd.Series,
-                   config: DetectorConfig) -> pd.Series:
+def _market_median(
+    grid: pd.DataFrame, deviation: pd.Series, usable: pd.Series, config: DetectorConfig
+) -> pd.Series:
     values = deviation.where(usable)
     by_window = values.groupby(grid["window_start"])
     median = by_window.transform("median")
@@ -270,7 +309,7 @@ class EpisodeTracker:
         self.config = config
         self.pending = 0
         self.active = False
-        self.last_active = -10**9
+        self.last_active = -(10**9)
 
     def step(self, index: int, supported: bool, pending: bool, still_active: bool) -> bool:
         """Advance one window; return True when an alert fires in this window."""
@@ -297,8 +336,9 @@ def _severity(kind: str, direction: str, z: float, threshold: float, config: Det
     return levels[base + int(abs(z) >= config.critical_factor * threshold)]
 
 
-def detect(windows: pd.DataFrame, window_seconds: int,
-           config: DetectorConfig) -> tuple[list[Alert], pd.DataFrame]:
+def detect(
+    windows: pd.DataFrame, window_seconds: int, config: DetectorConfig
+) -> tuple[list[Alert], pd.DataFrame]:
     """Score the windows and run the episode state machines.
 
     Returns:
@@ -318,23 +358,35 @@ def detect(windows: pd.DataFrame, window_seconds: int,
             shift = rows[f"{direction}_shift"].to_numpy()
             known = supported & ~np.isnan(z)
             pooled = rows[f"{direction}_pooled_z"].to_numpy()
-            sustained = (config.pool_windows > 1) & (pooled >= threshold) & (
-                z >= config.resolve_fraction * threshold)
+            sustained = (
+                (config.pool_windows > 1)
+                & (pooled >= threshold)
+                & (z >= config.resolve_fraction * threshold)
+            )
             pending = known & ((z >= threshold) | sustained) & (shift >= config.min_shift)
             still = known & (z >= config.resolve_fraction * threshold)
             checks.append(("sentiment", direction, known, pending, still, z, threshold))
         buzz_z = rows["buzz_z"].to_numpy()
         known = supported & ~np.isnan(buzz_z)
-        pending = known & (buzz_z >= config.z_buzz) & (rows["buzz_ratio"].to_numpy() >= config.buzz_min_ratio)
+        pending = (
+            known
+            & (buzz_z >= config.z_buzz)
+            & (rows["buzz_ratio"].to_numpy() >= config.buzz_min_ratio)
+        )
         still = known & (buzz_z >= config.resolve_fraction * config.z_buzz)
-        checks.append(("buzz", "up", np.ones(len(rows), dtype=bool), pending, still, buzz_z, config.z_buzz))
+        checks.append(
+            ("buzz", "up", np.ones(len(rows), dtype=bool), pending, still, buzz_z, config.z_buzz)
+        )
         for kind, direction, known, pending, still, z, threshold in checks:
             tracker = EpisodeTracker(config)
             for position in range(len(rows)):
-                if tracker.step(position, bool(known[position]), bool(pending[position]),
-                                bool(still[position])):
+                if tracker.step(
+                    position, bool(known[position]), bool(pending[position]), bool(still[position])
+                ):
                     row = grid.loc[index[position]]
-                    alerts.append(_alert(row, kind, direction, float(z[position]), threshold, config))
+                    alerts.append(
+                        _alert(row, kind, direction, float(z[position]), threshold, config)
+                    )
                     fired[index[position]] += f"{kind}:{direction},"
     grid["fired"] = fired
     if config.market_alerts:
@@ -343,23 +395,43 @@ def detect(windows: pd.DataFrame, window_seconds: int,
     return alerts, grid
 
 
-def _alert(row: pd.Series, kind: str, direction: str, z: float, threshold: float,
-           config: DetectorConfig) -> Alert:
-    names = ["count", "effective_count", "mean_score", "mean_score_baseline", "share_negative",
-             "share_positive", "buzz_baseline", "buzz_z", "buzz_ratio"]
+def _alert(
+    row: pd.Series, kind: str, direction: str, z: float, threshold: float, config: DetectorConfig
+) -> Alert:
+    names = [
+        "count",
+        "effective_count",
+        "mean_score",
+        "mean_score_baseline",
+        "share_negative",
+        "share_positive",
+        "buzz_baseline",
+        "buzz_z",
+        "buzz_ratio",
+    ]
     if kind == "sentiment":
-        names += [f"{direction}_{name}" for name in ("baseline", "scale", "shift", "market_shift",
-                                                     "z_raw", "pooled_z")]
+        names += [
+            f"{direction}_{name}"
+            for name in ("baseline", "scale", "shift", "market_shift", "z_raw", "pooled_z")
+        ]
     statistics: dict[str, Any] = {"z": round(float(z), 4), "threshold": threshold}
     for name in names:
         value = row.get(name)
         if value is not None and not (isinstance(value, float) and np.isnan(value)):
             statistics[name] = round(float(value), 4)
     if "buzz_baseline" in statistics:
-        statistics["buzz_baseline_count"] = round(float(np.expm1(statistics.pop("buzz_baseline"))), 2)
-    return Alert(ticker=str(row["ticker"]), window_start=int(row["window_start"]),
-                 window_end=int(row["window_end"]), kind=kind, direction=direction,
-                 severity=_severity(kind, direction, z, threshold, config), statistics=statistics)
+        statistics["buzz_baseline_count"] = round(
+            float(np.expm1(statistics.pop("buzz_baseline"))), 2
+        )
+    return Alert(
+        ticker=str(row["ticker"]),
+        window_start=int(row["window_start"]),
+        window_end=int(row["window_end"]),
+        kind=kind,
+        direction=direction,
+        severity=_severity(kind, direction, z, threshold, config),
+        statistics=statistics,
+    )
 
 
 def _market_alerts(grid: pd.DataFrame, config: DetectorConfig) -> list[Alert]:
@@ -375,17 +447,32 @@ def _market_alerts(grid: pd.DataFrame, config: DetectorConfig) -> list[Alert]:
         for position, window_start in enumerate(medians.index):
             enough = bool(counts[window_start] >= config.market_min_tickers)
             median_z = float(medians[window_start]) if enough else 0.0
-            if tracker.step(position, enough, median_z >= config.market_z,
-                            median_z >= config.resolve_fraction * config.market_z):
+            if tracker.step(
+                position,
+                enough,
+                median_z >= config.market_z,
+                median_z >= config.resolve_fraction * config.market_z,
+            ):
                 rows = usable[usable["window_start"] == window_start]
-                statistics = {"median_z": round(median_z, 4), "threshold": config.market_z,
-                              "share_of_tickers_beyond_threshold": round(float(beyond[window_start]), 4),
-                              "tickers": int(counts[window_start]),
-                              "market_shift": round(float(rows[f"{direction}_market_shift"].iloc[0]), 4),
-                              "count": float(rows["count"].sum())}
-                alerts.append(Alert(ticker=MARKET_TICKER, window_start=int(window_start),
-                                    window_end=int(rows["window_end"].iloc[0]), kind="sentiment",
-                                    direction=direction, severity="warning", statistics=statistics))
+                statistics = {
+                    "median_z": round(median_z, 4),
+                    "threshold": config.market_z,
+                    "share_of_tickers_beyond_threshold": round(float(beyond[window_start]), 4),
+                    "tickers": int(counts[window_start]),
+                    "market_shift": round(float(rows[f"{direction}_market_shift"].iloc[0]), 4),
+                    "count": float(rows["count"].sum()),
+                }
+                alerts.append(
+                    Alert(
+                        ticker=MARKET_TICKER,
+                        window_start=int(window_start),
+                        window_end=int(rows["window_end"].iloc[0]),
+                        kind="sentiment",
+                        direction=direction,
+                        severity="warning",
+                        statistics=statistics,
+                    )
+                )
     return alerts
 
 

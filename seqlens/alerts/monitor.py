@@ -85,8 +85,9 @@ def load_scored(path: str | Path) -> pd.DataFrame:
     return rows
 
 
-def score_news(news_path: str | Path, model: str | Path,
-               batch_size: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def score_news(
+    news_path: str | Path, model: str | Path, batch_size: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read the news log and add the model's `label, score, confidence, tokens, token_attention`."""
     from seqlens.alerts.scoring import score_texts
 
@@ -105,8 +106,9 @@ def top_texts(scored: pd.DataFrame, alert: Alert, count: int) -> list[dict[str, 
     """
     if count == 0:
         return []
-    inside = scored[(scored["timestamp"] >= alert.window_start)
-                    & (scored["timestamp"] < alert.window_end)]
+    inside = scored[
+        (scored["timestamp"] >= alert.window_start) & (scored["timestamp"] < alert.window_end)
+    ]
     if alert.ticker != MARKET_TICKER:
         inside = inside[inside["ticker"] == alert.ticker]
     if inside.empty:
@@ -125,12 +127,18 @@ def top_texts(scored: pd.DataFrame, alert: Alert, count: int) -> list[dict[str, 
         inside = inside.sort_values(["score", "id"], ascending=[False, True])
     else:
         inside = inside.sort_values(["_repeats", "_strength", "id"], ascending=[False, False, True])
-    return [{"id": str(row.id), "text": str(row.text), "score": round(float(row.score), 4)}
-            for row in inside.head(count).itertuples()]
+    return [
+        {"id": str(row.id), "text": str(row.text), "score": round(float(row.score), 4)}
+        for row in inside.head(count).itertuples()
+    ]
 
 
-def run_alerts(news_path: str | Path | None, model_dir: str | Path | None,
-               output_dir: str | Path, settings: MonitorSettings | None = None) -> dict[str, Any]:
+def run_alerts(
+    news_path: str | Path | None,
+    model_dir: str | Path | None,
+    output_dir: str | Path,
+    settings: MonitorSettings | None = None,
+) -> dict[str, Any]:
     """Score, aggregate, detect and deliver; return the run summary (also in `summary.json`).
 
     Args:
@@ -149,7 +157,10 @@ def run_alerts(news_path: str | Path | None, model_dir: str | Path | None,
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if settings.scored_path:
-        scored, dead = load_scored(settings.scored_path), pd.DataFrame(columns=["reason", "id", "raw"])
+        scored, dead = (
+            load_scored(settings.scored_path),
+            pd.DataFrame(columns=["reason", "id", "raw"]),
+        )
     else:
         if news_path is None or model_dir is None:
             raise ValueError(
@@ -158,7 +169,9 @@ def run_alerts(news_path: str | Path | None, model_dir: str | Path | None,
             )
         scored, dead = score_news(news_path, model_dir, settings.batch_size)
     if scored.empty:
-        raise ValueError(f"Expected at least one usable news row. Received: news={str(news_path)!r}")
+        raise ValueError(
+            f"Expected at least one usable news row. Received: news={str(news_path)!r}"
+        )
     scored.to_parquet(output / "scored.parquet", index=False)
     timings["score_seconds"] = round(time.perf_counter() - started, 2)
 
@@ -176,11 +189,20 @@ def run_alerts(news_path: str | Path | None, model_dir: str | Path | None,
     dead_letter = pd.concat([dead, aggregation_dead], ignore_index=True).astype(str)
     dead_letter.to_parquet(output / "dead_letter.parquet", index=False)
     delivery: dict[str, Any] = {}
-    sink = make_sink(settings.sink, output, settings.webhook_url,
-                     **({"timeout_seconds": settings.webhook_timeout_seconds,
-                         "max_attempts": settings.webhook_max_attempts,
-                         "backoff_seconds": settings.webhook_backoff_seconds}
-                        if settings.sink == "webhook" else {}))
+    sink = make_sink(
+        settings.sink,
+        output,
+        settings.webhook_url,
+        **(
+            {
+                "timeout_seconds": settings.webhook_timeout_seconds,
+                "max_attempts": settings.webhook_max_attempts,
+                "backoff_seconds": settings.webhook_backoff_seconds,
+            }
+            if settings.sink == "webhook"
+            else {}
+        ),
+    )
     if isinstance(sink, WebhookSink):
         delivery["spooled_redelivery"] = sink.deliver_spooled()
     new_alerts = merge_alerts(output / "alerts.jsonl", alerts)
@@ -190,25 +212,36 @@ def run_alerts(news_path: str | Path | None, model_dir: str | Path | None,
         "rows_in": int(len(scored) + len(dead)),
         "rows_scored": int(len(scored)),
         "rows_dead": int(len(dead_letter)),
-        "dead_by_reason": dead_letter["reason"].value_counts().to_dict() if len(dead_letter) else {},
+        "dead_by_reason": dead_letter["reason"].value_counts().to_dict()
+        if len(dead_letter)
+        else {},
         "tickers": int(scored["ticker"].nunique()),
         "windows": int((grid["count"] > 0).sum()),
         "alerts_detected": len(alerts),
         "alerts_new": len(new_alerts),
-        "alerts_by_kind": {f"{kind}:{direction}": sum(a.kind == kind and a.direction == direction
-                                                      for a in alerts)
-                           for kind, direction in (("sentiment", "negative"),
-                                                   ("sentiment", "positive"), ("buzz", "up"))},
+        "alerts_by_kind": {
+            f"{kind}:{direction}": sum(a.kind == kind and a.direction == direction for a in alerts)
+            for kind, direction in (
+                ("sentiment", "negative"),
+                ("sentiment", "positive"),
+                ("buzz", "up"),
+            )
+        },
         "market_alerts": sum(a.ticker == MARKET_TICKER for a in alerts),
         "beam_counters": windows.attrs.get("beam_counters", {}),
         "delivery": delivery,
         "timings": timings,
         "alerts_file": str(output / "alerts.jsonl"),
     }
-    (output / "run.json").write_text(json.dumps({
-        "news": str(news_path), "model": str(model_dir), "settings": settings.to_dict()},
-        indent=2, default=str))
+    (output / "run.json").write_text(
+        json.dumps(
+            {"news": str(news_path), "model": str(model_dir), "settings": settings.to_dict()},
+            indent=2,
+            default=str,
+        )
+    )
     (output / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    logger.info("alerts: %d detected, %d new -> %s", len(alerts), len(new_alerts),
-                output / "alerts.jsonl")
+    logger.info(
+        "alerts: %d detected, %d new -> %s", len(alerts), len(new_alerts), output / "alerts.jsonl"
+    )
     return summary

@@ -49,7 +49,9 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     result = numeric.astype("float64")
     missing = result.isna() & values.notna()
     if missing.any():
-        parsed = pd.to_datetime(values[missing].astype(str), utc=True, errors="coerce", format="ISO8601")
+        parsed = pd.to_datetime(
+            values[missing].astype(str), utc=True, errors="coerce", format="ISO8601"
+        )
         seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
         result[missing] = seconds.astype("float64")
     # plausible range: 1990 .. 2100
@@ -73,8 +75,9 @@ def read_news(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not path.exists():
         raise FileNotFoundError(f"Expected an existing news log. Received: news={str(path)!r}")
     table = _read_raw(path)
-    table = table.rename(columns={k: v for k, v in RENAMES.items() if k in table.columns
-                                  and v not in table.columns})
+    table = table.rename(
+        columns={k: v for k, v in RENAMES.items() if k in table.columns and v not in table.columns}
+    )
     if "label" in table.columns and "given_label" not in table.columns:
         table = table.rename(columns={"label": "given_label"})
     for name in ("id", "timestamp", "ticker", "text"):
@@ -93,19 +96,24 @@ def read_news(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     reasons[seconds.isna()] = "bad_timestamp"
     reasons[(ids == "") | table["id"].isna()] = "missing_id"
     dead_mask = reasons != ""
-    dead = pd.DataFrame({
-        "reason": reasons[dead_mask].astype(str),
-        "id": ids[dead_mask],
-        "raw": table[dead_mask].astype(str).agg(",".join, axis=1) if dead_mask.any() else [],
-    })
+    dead = pd.DataFrame(
+        {
+            "reason": reasons[dead_mask].astype(str),
+            "id": ids[dead_mask],
+            "raw": table[dead_mask].astype(str).agg(",".join, axis=1) if dead_mask.any() else [],
+        }
+    )
     rows = table[~dead_mask].copy()
     rows["id"] = ids[~dead_mask]
     rows["timestamp"] = seconds[~dead_mask].astype("int64")
     rows["ticker"] = tickers[~dead_mask]
     rows["text"] = texts[~dead_mask]
-    rows["author"] = (rows["author"].fillna("").astype(str) if "author" in rows.columns else "")
-    rows["followers"] = (pd.to_numeric(rows["followers"], errors="coerce").astype("float64")
-                         if "followers" in rows.columns else np.nan)
+    rows["author"] = rows["author"].fillna("").astype(str) if "author" in rows.columns else ""
+    rows["followers"] = (
+        pd.to_numeric(rows["followers"], errors="coerce").astype("float64")
+        if "followers" in rows.columns
+        else np.nan
+    )
     if "retweet" in rows.columns:
         rows["retweet"] = _to_bool(rows["retweet"])
     else:

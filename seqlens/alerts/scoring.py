@@ -19,18 +19,22 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 LEXICON_MODEL = "lexicon"
-POSITIVE_WORDS = frozenset("""
+POSITIVE_WORDS = frozenset(
+    """
 beat beats bull bullish buy buying breakout gain gains grow growth high higher jump jumps long
 outperform outperforms positive profit profits rally rallies record rise rises rising soar soars
 strong surge surges up upgrade upgraded upside win wins boost boosts raise raised raises beat
 exceeds exceeded top tops climb climbs green moon calls
-""".split())
-NEGATIVE_WORDS = frozenset("""
+""".split()
+)
+NEGATIVE_WORDS = frozenset(
+    """
 bear bearish cut cuts crash crashes decline declines down downgrade downgraded drop drops fall
 falls fell fraud lawsuit loss losses low lower miss misses missed negative plunge plunges probe
 recall sell selloff short slump slumps weak worse worst layoffs bankrupt bankruptcy warning warns
 red puts dump dumps tumble tumbles sink sinks slide slides disappoint disappoints disappointing
-""".split())
+""".split()
+)
 NEGATIONS = frozenset({"not", "no", "never", "without", "isn't", "wasn't", "don't", "didn't"})
 
 
@@ -51,8 +55,15 @@ def lexicon_scores(texts: list[str]) -> pd.DataFrame:
         score = (positive - negative) / (positive + negative + 1)
         label = "negative" if score <= -1 / 3 else "positive" if score >= 1 / 3 else "neutral"
         total = sum(weights) or 1.0
-        rows.append({"label": label, "score": float(score), "confidence": float(0.5 + abs(score) / 2),
-                     "tokens": tokens, "token_attention": [w / total for w in weights]})
+        rows.append(
+            {
+                "label": label,
+                "score": float(score),
+                "confidence": float(0.5 + abs(score) / 2),
+                "tokens": tokens,
+                "token_attention": [w / total for w in weights],
+            }
+        )
     return pd.DataFrame(rows, columns=["label", "score", "confidence", "tokens", "token_attention"])
 
 
@@ -90,18 +101,24 @@ def score_texts(texts: list[str], model: str | Path, batch_size: int = 512) -> p
     positions = {text: index for index, text in enumerate(unique_texts)}
     parts = []
     for start in range(0, len(unique_texts), batch_size):
-        batch = unique_texts[start:start + batch_size]
+        batch = unique_texts[start : start + batch_size]
         predicted = text_model.predict(list(batch))
         parts.append(predicted)
         if (start // batch_size) % 20 == 0:
-            logger.info("scored %d / %d distinct texts", min(start + batch_size, len(unique_texts)),
-                        len(unique_texts))
+            logger.info(
+                "scored %d / %d distinct texts",
+                min(start + batch_size, len(unique_texts)),
+                len(unique_texts),
+            )
     if not parts:
         return pd.DataFrame(columns=["label", "score", "confidence", "tokens", "token_attention"])
     result = pd.concat(parts, ignore_index=True)
     result = result.iloc[[positions[text] for text in texts]].reset_index(drop=True)
-    columns = [c for c in ("label", "score", "confidence", "tokens", "token_attention")
-               if c in result.columns]
+    columns = [
+        c
+        for c in ("label", "score", "confidence", "tokens", "token_attention")
+        if c in result.columns
+    ]
     result = result[columns].copy()
     result["score"] = result["score"].astype("float64").clip(-1, 1)
     result["label"] = result["label"].astype(str).str.lower()

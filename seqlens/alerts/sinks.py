@@ -28,8 +28,7 @@ SINK_KINDS = ("file", "stdout", "webhook")
 class AlertSink(Protocol):
     """Anything that takes alert dicts and reports how many it delivered."""
 
-    def send(self, alerts: list[dict[str, Any]]) -> dict[str, int]:
-        ...
+    def send(self, alerts: list[dict[str, Any]]) -> dict[str, int]: ...
 
 
 @dataclass
@@ -40,7 +39,11 @@ class FileSink:
 
     def send(self, alerts: list[dict[str, Any]]) -> dict[str, int]:
         new_alerts = merge_alerts(self.path, [Alert.from_dict(alert) for alert in alerts])
-        return {"delivered": len(new_alerts), "failed": 0, "duplicates": len(alerts) - len(new_alerts)}
+        return {
+            "delivered": len(new_alerts),
+            "failed": 0,
+            "duplicates": len(alerts) - len(new_alerts),
+        }
 
 
 @dataclass
@@ -78,13 +81,17 @@ class WebhookSink:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"Expected an http:// or https:// webhook URL. Received: url={self.url!r}")
+            raise ValueError(
+                f"Expected an http:// or https:// webhook URL. Received: url={self.url!r}"
+            )
         if self.timeout_seconds <= 0:
             raise ValueError(
                 f"Expected timeout_seconds > 0. Received: timeout_seconds={self.timeout_seconds!r}"
             )
         if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise ValueError(f"Expected max_attempts >= 1. Received: max_attempts={self.max_attempts!r}")
+            raise ValueError(
+                f"Expected max_attempts >= 1. Received: max_attempts={self.max_attempts!r}"
+            )
         if self.backoff_seconds < 0:
             raise ValueError(
                 f"Expected backoff_seconds >= 0. Received: backoff_seconds={self.backoff_seconds!r}"
@@ -107,14 +114,20 @@ class WebhookSink:
             except urllib.error.HTTPError as failure:
                 error = f"HTTP {failure.code}"
                 if 400 <= failure.code < 500 and failure.code not in (408, 429):
-                    logger.warning("webhook rejected alert %s: %s (not retried)",
-                                   alert.get("dedup_key"), error)
+                    logger.warning(
+                        "webhook rejected alert %s: %s (not retried)", alert.get("dedup_key"), error
+                    )
                     return False, error
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as failure:
                 reason = getattr(failure, "reason", failure)
                 error = f"{type(failure).__name__}: {reason}"
-            logger.info("webhook attempt %d/%d for %s failed: %s", attempt, self.max_attempts,
-                        alert.get("dedup_key"), error)
+            logger.info(
+                "webhook attempt %d/%d for %s failed: %s",
+                attempt,
+                self.max_attempts,
+                alert.get("dedup_key"),
+                error,
+            )
             if attempt < self.max_attempts:
                 time.sleep(wait)
                 wait *= 2
@@ -126,8 +139,12 @@ class WebhookSink:
         for alert in alerts:
             delivered, error = self.post(alert)
             if not delivered:
-                logger.error("webhook delivery of alert %s failed (%s); spooled to %s",
-                             alert.get("dedup_key"), error, self.spool_path)
+                logger.error(
+                    "webhook delivery of alert %s failed (%s); spooled to %s",
+                    alert.get("dedup_key"),
+                    error,
+                    self.spool_path,
+                )
                 failed.append({"alert": alert, "error": error, "time": int(time.time())})
         if failed:
             self.spool_path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,9 +157,14 @@ class WebhookSink:
         """Re-send every spooled alert; keep in the spool only those that fail again."""
         if not self.spool_path.exists():
             return {"delivered": 0, "failed": 0}
-        records = [json.loads(line) for line in self.spool_path.read_text(encoding="utf-8").splitlines()
-                   if line.strip()]
-        alerts = list({record["alert"].get("dedup_key"): record["alert"] for record in records}.values())
+        records = [
+            json.loads(line)
+            for line in self.spool_path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        alerts = list(
+            {record["alert"].get("dedup_key"): record["alert"] for record in records}.values()
+        )
         temporary = self.spool_path.with_name(self.spool_path.name + ".sending")
         self.spool_path.replace(temporary)  # a crash now leaves the alerts in `.sending`, not lost
         try:
@@ -152,8 +174,9 @@ class WebhookSink:
         return result
 
 
-def make_sink(kind: str, output_dir: Path, webhook_url: str | None = None,
-              **webhook_options: Any) -> AlertSink:
+def make_sink(
+    kind: str, output_dir: Path, webhook_url: str | None = None, **webhook_options: Any
+) -> AlertSink:
     """The sink named `kind` (`file`, `stdout`, `webhook`).
 
     `file` merges into `output_dir / "alerts.jsonl"` (the deduplicated record, which every run
@@ -165,6 +188,8 @@ def make_sink(kind: str, output_dir: Path, webhook_url: str | None = None,
         return StdoutSink()
     if kind == "webhook":
         if not webhook_url:
-            raise ValueError("Expected --webhook-url with --sink webhook. Received: webhook_url=None")
+            raise ValueError(
+                "Expected --webhook-url with --sink webhook. Received: webhook_url=None"
+            )
         return WebhookSink(webhook_url, Path(output_dir) / "webhook_spool.jsonl", **webhook_options)
     raise ValueError(f"Expected sink in {SINK_KINDS}. Received: sink={kind!r}")

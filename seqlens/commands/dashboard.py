@@ -21,7 +21,8 @@ def dashboard_app_file() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
             "Expected the `dashboard` package to be installed beside `seqlens`. "
-            "Received: no package named 'dashboard' on the import path")
+            "Received: no package named 'dashboard' on the import path"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "app.py"
 
 
@@ -32,31 +33,58 @@ def register(commands) -> None:
         help="start the Streamlit dashboard (predictions and the attention behind them)",
         description="Start the Streamlit dashboard over the artifacts a seqlens run produced.",
     )
-    parser.add_argument("--artifacts", type=Path, default=None,
-                        help="artifacts root (default: $SEQLENS_ARTIFACTS, else ./seqlens-demo)")
-    parser.add_argument("--item-metadata", type=Path, default=None,
-                        help="item titles: a MovieLens movies.csv (movieId,title,...) or an "
-                             "item_id,title CSV (default: <artifacts>/raw/movies.csv if present)")
+    parser.add_argument(
+        "--artifacts",
+        type=Path,
+        default=None,
+        help="artifacts root (default: $SEQLENS_ARTIFACTS, else ./seqlens-demo)",
+    )
+    parser.add_argument(
+        "--item-metadata",
+        type=Path,
+        default=None,
+        help="item titles: a MovieLens movies.csv (movieId,title,...) or an "
+        "item_id,title CSV (default: <artifacts>/raw/movies.csv if present)",
+    )
     parser.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
-    parser.add_argument("--address", default="localhost",
-                        help="address to bind (default localhost; 0.0.0.0 to expose it)")
-    parser.add_argument("--headless", action="store_true",
-                        help="do not open a browser window")
+    parser.add_argument(
+        "--address",
+        default="localhost",
+        help="address to bind (default localhost; 0.0.0.0 to expose it)",
+    )
+    parser.add_argument("--headless", action="store_true", help="do not open a browser window")
     parser.set_defaults(handler=run_dashboard)
 
 
-def streamlit_command(artifacts: Path, port: int, address: str = "localhost",
-                      headless: bool = False, item_metadata: Path | None = None) -> list[str]:
+def streamlit_command(
+    artifacts: Path,
+    port: int,
+    address: str = "localhost",
+    headless: bool = False,
+    item_metadata: Path | None = None,
+) -> list[str]:
     """The `streamlit run` command line for the dashboard app."""
     if not 1 <= port <= 65535:
         raise ValueError(f"Expected port in [1, 65535]. Received: port={port}")
     extra = ["--item-metadata", str(item_metadata)] if item_metadata else []
     return [
-        sys.executable, "-m", "streamlit", "run", str(dashboard_app_file()),
-        "--server.port", str(port), "--server.address", address,
-        "--server.headless", "true" if headless else "false",
-        "--browser.gatherUsageStats", "false",
-        "--", "--artifacts", str(artifacts), *extra,
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(dashboard_app_file()),
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true" if headless else "false",
+        "--browser.gatherUsageStats",
+        "false",
+        "--",
+        "--artifacts",
+        str(artifacts),
+        *extra,
     ]
 
 
@@ -72,7 +100,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
         )
     if args.item_metadata is not None and not args.item_metadata.is_file():
         raise FileNotFoundError(
-            f"Expected an existing item metadata CSV. Received: item_metadata={str(args.item_metadata)!r}")
+            f"Expected an existing item metadata CSV. Received: item_metadata={str(args.item_metadata)!r}"
+        )
     item_metadata = args.item_metadata.resolve() if args.item_metadata else None
     command = streamlit_command(artifacts, args.port, args.address, args.headless, item_metadata)
     environment = {**os.environ, ARTIFACTS_ENV_VAR: str(artifacts)}

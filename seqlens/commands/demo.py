@@ -19,14 +19,22 @@ def register(commands) -> None:
             "raise alerts, then print where everything is and how to open the dashboard."
         ),
     )
-    parser.add_argument("--output", default=None,
-                        help=f"artifacts root (default: $SEQLENS_ARTIFACTS or "
-                             f"./{default_artifacts_root()})")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help=f"artifacts root (default: $SEQLENS_ARTIFACTS or ./{default_artifacts_root()})",
+    )
     parser.add_argument("--seed", type=int, default=42, help="random seed")
-    parser.add_argument("--fast", action="store_true",
-                        help="tiny data and models: every step in seconds (for smoke tests)")
-    parser.add_argument("--show-logs", action="store_true",
-                        help="let every step print to the terminal (default: <output>/logs/)")
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="tiny data and models: every step in seconds (for smoke tests)",
+    )
+    parser.add_argument(
+        "--show-logs",
+        action="store_true",
+        help="let every step print to the terminal (default: <output>/logs/)",
+    )
     parser.set_defaults(handler=run)
 
 

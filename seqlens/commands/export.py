@@ -28,8 +28,10 @@ def register(commands) -> None:
     export_group = commands.group("export")
     for kind in EXPORT_KINDS:
         parser = export_group.add_parser(
-            kind, help=f"write the {kind} model as a TF Serving SavedModel version (no gate)",
-            description=f"Export a trained {kind} model folder as <serving-root>/<name>/<version>/.")
+            kind,
+            help=f"write the {kind} model as a TF Serving SavedModel version (no gate)",
+            description=f"Export a trained {kind} model folder as <serving-root>/<name>/<version>/.",
+        )
         _common_options(parser, default_serving_root, model_required=True)
         parser.add_argument("--version", type=int, help="version number (default: next free one)")
         if kind == "recommender":
@@ -37,25 +39,50 @@ def register(commands) -> None:
         parser.set_defaults(handler=_export_handler, kind=kind, xla=False)
 
     publish = commands.top.add_parser(
-        "publish", help="validate a trained model against the served one and publish it atomically",
+        "publish",
+        help="validate a trained model against the served one and publish it atomically",
         description="Export to a staging folder, reload it, check it against the Keras model, the "
-                    "served version's metric and a latency limit, then rename it into place. "
-                    "With --rollback: retire the newest version so TF Serving serves the previous one.")
+        "served version's metric and a latency limit, then rename it into place. "
+        "With --rollback: retire the newest version so TF Serving serves the previous one.",
+    )
     _common_options(publish, default_serving_root, model_required=False)
-    publish.add_argument("--rollback", action="store_true", help="retire the newest version instead")
-    publish.add_argument("--data", help="held-out data: an events run (recommender) or a news/chats "
-                                        "run or text file (text models); default: the model's data run")
-    publish.add_argument("--tolerance", type=float, default=0.01,
-                         help="allowed absolute drop of the headline metric (NDCG@10 for the "
-                              "recommender) against the served version (default 0.01)")
-    publish.add_argument("--score-tolerance", type=float, default=1e-3,
-                         help="allowed absolute difference SavedModel vs Keras (default 1e-3)")
-    publish.add_argument("--keep", type=int, default=3, help="published versions to keep (default 3)")
-    publish.add_argument("--latency-p99-ms", type=float, default=250.0,
-                         help="p99 limit of single requests through the reloaded signature "
-                              "(default 250: a sanity limit on a shared CPU; set your SLO)")
-    publish.add_argument("--requests", type=int, default=256,
-                         help="held-out users / texts the gate runs (default 256)")
+    publish.add_argument(
+        "--rollback", action="store_true", help="retire the newest version instead"
+    )
+    publish.add_argument(
+        "--data",
+        help="held-out data: an events run (recommender) or a news/chats "
+        "run or text file (text models); default: the model's data run",
+    )
+    publish.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.01,
+        help="allowed absolute drop of the headline metric (NDCG@10 for the "
+        "recommender) against the served version (default 0.01)",
+    )
+    publish.add_argument(
+        "--score-tolerance",
+        type=float,
+        default=1e-3,
+        help="allowed absolute difference SavedModel vs Keras (default 1e-3)",
+    )
+    publish.add_argument(
+        "--keep", type=int, default=3, help="published versions to keep (default 3)"
+    )
+    publish.add_argument(
+        "--latency-p99-ms",
+        type=float,
+        default=250.0,
+        help="p99 limit of single requests through the reloaded signature "
+        "(default 250: a sanity limit on a shared CPU; set your SLO)",
+    )
+    publish.add_argument(
+        "--requests",
+        type=int,
+        default=256,
+        help="held-out users / texts the gate runs (default 256)",
+    )
     publish.add_argument("--version", type=int, help="version number (default: next free one)")
     publish.add_argument("--seed", type=int, default=0, help="seed of the held-out sample")
     _xla_option(publish)
@@ -63,16 +90,24 @@ def register(commands) -> None:
 
 
 def _xla_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--xla", action="store_true",
-                        help="recommender: compile the model's forward pass with XLA "
-                             "(about a third lower single-request latency on CPU, measured; TF Serving must then run "
-                             "with --xla_cpu_compilation_enabled=true)")
+    parser.add_argument(
+        "--xla",
+        action="store_true",
+        help="recommender: compile the model's forward pass with XLA "
+        "(about a third lower single-request latency on CPU, measured; TF Serving must then run "
+        "with --xla_cpu_compilation_enabled=true)",
+    )
 
 
-def _common_options(parser: argparse.ArgumentParser, default_serving_root: Path, model_required: bool) -> None:
+def _common_options(
+    parser: argparse.ArgumentParser, default_serving_root: Path, model_required: bool
+) -> None:
     parser.add_argument("--model", required=model_required, help="trained model folder")
-    parser.add_argument("--serving-root", default=str(default_serving_root),
-                        help=f"TF Serving model root (default {default_serving_root})")
+    parser.add_argument(
+        "--serving-root",
+        default=str(default_serving_root),
+        help=f"TF Serving model root (default {default_serving_root})",
+    )
     parser.add_argument("--name", help="servable name (default: the model folder's name)")
 
 
@@ -115,15 +150,26 @@ def _publish_handler(args: argparse.Namespace) -> int:
         raise UsageError("Expected --model (the trained model folder to publish). Received: none")
     for option in ("tolerance", "score_tolerance"):
         if getattr(args, option) < 0:
-            raise ValueError(f"Expected --{option.replace('_', '-')} >= 0. "
-                             f"Received: {option}={getattr(args, option)}")
+            raise ValueError(
+                f"Expected --{option.replace('_', '-')} >= 0. "
+                f"Received: {option}={getattr(args, option)}"
+            )
     if args.requests < 1:
         raise ValueError(f"Expected --requests >= 1. Received: requests={args.requests}")
-    decision = publish_model(_existing(args.model), args.serving_root, name, data=args.data,
-                             metric_tolerance=args.tolerance, keep=args.keep,
-                             latency_p99_ms=args.latency_p99_ms, version=args.version,
-                             num_requests=args.requests, seed=args.seed,
-                             score_tolerance=args.score_tolerance, jit_compile=args.xla)
+    decision = publish_model(
+        _existing(args.model),
+        args.serving_root,
+        name,
+        data=args.data,
+        metric_tolerance=args.tolerance,
+        keep=args.keep,
+        latency_p99_ms=args.latency_p99_ms,
+        version=args.version,
+        num_requests=args.requests,
+        seed=args.seed,
+        score_tolerance=args.score_tolerance,
+        jit_compile=args.xla,
+    )
     if decision.published:
         print(decision.summary())
         return 0

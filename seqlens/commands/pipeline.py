@@ -22,18 +22,38 @@ def _add_common(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> No
     parser.add_argument("--output", required=True, help="run folder to (re)write")
     parser.add_argument("--delimiter", default=",", help="CSV field delimiter (one character)")
     parser.add_argument("--timestamp-column", default="timestamp")
-    parser.add_argument("--min-timestamp", type=int, default=None,
-                        help="earliest plausible Unix time (default 1990-01-01)")
-    parser.add_argument("--max-timestamp", type=int, default=None,
-                        help="latest plausible Unix time (default now + 1 day)")
-    parser.add_argument("--runner", default="FnApiRunner",
-                        help="Beam runner: FnApiRunner (default), DirectRunner, DataflowRunner, "
-                             "FlinkRunner, SparkRunner, PortableRunner ...")
-    parser.add_argument("--num-buckets", type=int, default=8,
-                        help="key buckets for grouping (memory per worker ~ data / buckets)")
-    parser.add_argument("--pipeline-arg", action="append", default=[], metavar="FLAG",
-                        help="a Beam pipeline option, e.g. --pipeline-arg=--project=P (repeatable); "
-                             "unknown --flags also pass through")
+    parser.add_argument(
+        "--min-timestamp",
+        type=int,
+        default=None,
+        help="earliest plausible Unix time (default 1990-01-01)",
+    )
+    parser.add_argument(
+        "--max-timestamp",
+        type=int,
+        default=None,
+        help="latest plausible Unix time (default now + 1 day)",
+    )
+    parser.add_argument(
+        "--runner",
+        default="FnApiRunner",
+        help="Beam runner: FnApiRunner (default), DirectRunner, DataflowRunner, "
+        "FlinkRunner, SparkRunner, PortableRunner ...",
+    )
+    parser.add_argument(
+        "--num-buckets",
+        type=int,
+        default=8,
+        help="key buckets for grouping (memory per worker ~ data / buckets)",
+    )
+    parser.add_argument(
+        "--pipeline-arg",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="a Beam pipeline option, e.g. --pipeline-arg=--project=P (repeatable); "
+        "unknown --flags also pass through",
+    )
     parser.set_defaults(accepts_extra_args=True)
 
 
@@ -41,7 +61,8 @@ def register(commands) -> None:
     """Add `pipeline events`, `pipeline news` and `pipeline chats`."""
     group = commands.group("pipeline")
     events = group.add_parser(
-        "events", help="event log -> per-user sequences, item vocabulary, stats, dead letters",
+        "events",
+        help="event log -> per-user sequences, item vocabulary, stats, dead letters",
         description="Event log -> ordered, deduplicated per-user sequences (Parquet).",
     )
     _add_common(events, EVENT_FORMATS)
@@ -52,14 +73,18 @@ def register(commands) -> None:
     events.add_argument("--min-user-count", type=int, default=0, help="iterative filter; 0 = off")
     events.add_argument("--min-item-count", type=int, default=0, help="iterative filter; 0 = off")
     events.add_argument("--filter-rounds", type=int, default=10, help="filtering rounds (unrolled)")
-    events.add_argument("--max-length", type=int, default=0,
-                        help="keep each user's most recent N events; 0 = all")
+    events.add_argument(
+        "--max-length", type=int, default=0, help="keep each user's most recent N events; 0 = all"
+    )
     events.add_argument("--split", default="leave-one-out", help="leave-one-out or time")
     events.add_argument("--valid-cutoff", default=None, help="time split: Unix s or ISO 8601")
     events.add_argument("--test-cutoff", default=None, help="time split: Unix s or ISO 8601")
     events.set_defaults(handler=_run_events)
     for kind, description in (
-        ("news", "news/tweets log (id, timestamp, ticker, text) -> tokenised texts, token vocabulary"),
+        (
+            "news",
+            "news/tweets log (id, timestamp, ticker, text) -> tokenised texts, token vocabulary",
+        ),
         ("chats", "chat log (conversation_id, timestamp, text, intent) -> tokenised texts"),
     ):
         parser = group.add_parser(kind, help=description, description=description)
@@ -79,7 +104,9 @@ def register(commands) -> None:
 def _beam_args(args: argparse.Namespace) -> list[str]:
     from pipeline.runner import split_pipeline_args
 
-    return split_pipeline_args(list(args.pipeline_arg) + list(getattr(args, "extra_args", []) or []))
+    return split_pipeline_args(
+        list(args.pipeline_arg) + list(getattr(args, "extra_args", []) or [])
+    )
 
 
 def _plausible(args: argparse.Namespace):
@@ -105,7 +132,9 @@ def _cutoff(value: str | None, name: str) -> int | None:
 def _check_input_format(args: argparse.Namespace, formats: tuple[str, ...]) -> None:
     """Fail fast (before Beam is imported) on an unknown format or a missing local input."""
     if args.format not in formats:
-        raise ValueError(f"Expected --format to be one of {', '.join(formats)}. Received: format={args.format!r}")
+        raise ValueError(
+            f"Expected --format to be one of {', '.join(formats)}. Received: format={args.format!r}"
+        )
     local = "://" not in args.input and not any(char in args.input for char in "*?[")
     if local and not os.path.exists(args.input):
         raise FileNotFoundError(f"Expected an existing input path. Received: input={args.input!r}")
@@ -119,17 +148,35 @@ def _run_events(args: argparse.Namespace) -> int:
     from pipeline.sequences import SplitConfig
 
     config = EventsConfig(
-        min_user_count=args.min_user_count, min_item_count=args.min_item_count,
+        min_user_count=args.min_user_count,
+        min_item_count=args.min_item_count,
         max_length=args.max_length,
-        split=SplitConfig(args.split, _cutoff(args.valid_cutoff, "valid_cutoff"),
-                          _cutoff(args.test_cutoff, "test_cutoff")),
-        plausible=_plausible(args), num_buckets=args.num_buckets, filter_rounds=args.filter_rounds,
+        split=SplitConfig(
+            args.split,
+            _cutoff(args.valid_cutoff, "valid_cutoff"),
+            _cutoff(args.test_cutoff, "test_cutoff"),
+        ),
+        plausible=_plausible(args),
+        num_buckets=args.num_buckets,
+        filter_rounds=args.filter_rounds,
     )
-    columns = EventColumns(args.user_column, args.item_column, args.timestamp_column,
-                           args.event_type_column or None, args.value_column or None)
-    stats = run_events_pipeline(args.input, args.output, args.format, columns, config,
-                                delimiter=args.delimiter, runner=args.runner,
-                                pipeline_args=_beam_args(args))
+    columns = EventColumns(
+        args.user_column,
+        args.item_column,
+        args.timestamp_column,
+        args.event_type_column or None,
+        args.value_column or None,
+    )
+    stats = run_events_pipeline(
+        args.input,
+        args.output,
+        args.format,
+        columns,
+        config,
+        delimiter=args.delimiter,
+        runner=args.runner,
+        pipeline_args=_beam_args(args),
+    )
     _print_summary(stats, args.output)
     return 0
 
@@ -139,15 +186,30 @@ def _run_texts(args: argparse.Namespace) -> int:
     from pipeline.texts import TextColumns, run_text_pipeline
 
     if args.text_kind == "news":
-        columns = TextColumns.news(args.id_column, args.timestamp_column, args.ticker_column,
-                                   args.text_column, args.source_column, args.author_column)
+        columns = TextColumns.news(
+            args.id_column,
+            args.timestamp_column,
+            args.ticker_column,
+            args.text_column,
+            args.source_column,
+            args.author_column,
+        )
     else:
-        columns = TextColumns.chats(args.conversation_column, args.timestamp_column,
-                                    args.text_column, args.intent_column)
-    stats = run_text_pipeline(args.text_kind, args.input, args.output, args.format, columns,
-                              plausible=_plausible(args), delimiter=args.delimiter,
-                              num_buckets=args.num_buckets, runner=args.runner,
-                              pipeline_args=_beam_args(args))
+        columns = TextColumns.chats(
+            args.conversation_column, args.timestamp_column, args.text_column, args.intent_column
+        )
+    stats = run_text_pipeline(
+        args.text_kind,
+        args.input,
+        args.output,
+        args.format,
+        columns,
+        plausible=_plausible(args),
+        delimiter=args.delimiter,
+        num_buckets=args.num_buckets,
+        runner=args.runner,
+        pipeline_args=_beam_args(args),
+    )
     _print_summary(stats, args.output)
     return 0
 

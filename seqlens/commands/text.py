@@ -17,16 +17,18 @@ from seqlens.layout import ArtifactLayout, default_artifacts_root
 DEFAULT_INPUT_KIND = {"sentiment": "news", "intent": "chats"}
 
 
-def read_labelled_texts(path: str | Path, task: str, text_column: str = "text",
-                        label_column: str | None = None):
+def read_labelled_texts(
+    path: str | Path, task: str, text_column: str = "text", label_column: str | None = None
+):
     """Read any supported labelled input into a DataFrame with `text`, `label` columns."""
     from models.text.datasets import TWITTER_LABELS, read_phrasebank, read_text_table
 
     path = Path(path)
     if path.is_file() and path.suffix.lower() == ".txt":
         return read_phrasebank(path)
-    table = read_text_table(path, text_column=text_column, label_column=label_column,
-                            require_labels=True)
+    table = read_text_table(
+        path, text_column=text_column, label_column=label_column, require_labels=True
+    )
     if task == "sentiment" and set(table["label"]) <= {"0", "1", "2"}:
         table["label"] = table["label"].map(lambda value: TWITTER_LABELS[int(value)])
     if task == "sentiment":
@@ -58,8 +60,9 @@ def _default_input(task: str) -> Path:
 
 def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-column", default="text", help="column with the raw text")
-    parser.add_argument("--label-column", default=None,
-                        help="label column (default: label, intent or category)")
+    parser.add_argument(
+        "--label-column", default=None, help="label column (default: label, intent or category)"
+    )
 
 
 def register(commands) -> None:
@@ -69,17 +72,30 @@ def register(commands) -> None:
     for task in ("sentiment", "intent"):
         what = "finance sentiment" if task == "sentiment" else "customer-service intent"
         parser = train.add_parser(
-            task, help=f"train the {what} attention model",
-            description=f"Train the {what} attention text model from raw labelled texts.")
-        parser.add_argument("--input", default=None,
-                            help=f"labelled texts (default: the {DEFAULT_INPUT_KIND[task]} "
-                                 "pipeline run, else the raw generated log)")
-        parser.add_argument("--validation", default=None,
-                            help="labelled validation texts (default: stratified split)")
-        parser.add_argument("--extra-train", action="append", default=[],
-                            help="auxiliary labelled texts for joint training (repeatable)")
-        parser.add_argument("--output", default=None,
-                            help=f"model folder (default: <artifacts>/models/{task})")
+            task,
+            help=f"train the {what} attention model",
+            description=f"Train the {what} attention text model from raw labelled texts.",
+        )
+        parser.add_argument(
+            "--input",
+            default=None,
+            help=f"labelled texts (default: the {DEFAULT_INPUT_KIND[task]} "
+            "pipeline run, else the raw generated log)",
+        )
+        parser.add_argument(
+            "--validation",
+            default=None,
+            help="labelled validation texts (default: stratified split)",
+        )
+        parser.add_argument(
+            "--extra-train",
+            action="append",
+            default=[],
+            help="auxiliary labelled texts for joint training (repeatable)",
+        )
+        parser.add_argument(
+            "--output", default=None, help=f"model folder (default: <artifacts>/models/{task})"
+        )
         _add_input_arguments(parser)
         parser.add_argument("--epochs", type=int, default=12)
         parser.add_argument("--batch-size", type=int, default=64)
@@ -87,41 +103,69 @@ def register(commands) -> None:
         parser.add_argument("--num-blocks", type=int, default=1)
         parser.add_argument("--sequence-length", type=int, default=64)
         parser.add_argument("--learning-rate", type=float, default=2e-3)
-        parser.add_argument("--no-ngrams", action="store_true",
-                            help="disable character n-gram (sub-word) features")
-        parser.add_argument("--no-ensemble", action="store_true",
-                            help="attention model alone (no TF-IDF linear ensemble member)")
-        parser.add_argument("--no-linear-refit", action="store_true",
-                            help="keep the ensemble's linear member fitted without the validation "
-                                 "texts (default: refit on training + validation once the ensemble "
-                                 "weight and threshold are chosen)")
-        parser.add_argument("--distillation-weight", type=float, default=0.0,
-                            help="weight of the linear model's soft targets (0 = off)")
-        parser.add_argument("--oos-keep-rate", type=float, default=0.95,
-                            help="intent: share of in-scope validation texts the OOS threshold keeps")
-        parser.add_argument("--pretraining-epochs", type=int, default=0,
-                            help="masked-token pretraining passes of the encoder over the training "
-                                 "texts and --unlabelled texts before fitting the labels (0 = off)")
-        parser.add_argument("--unlabelled", action="append", default=[],
-                            help="unlabelled texts for the pretraining, e.g. StockNet's tweets.jsonl.gz "
-                                 "(repeatable; needs --pretraining-epochs)")
+        parser.add_argument(
+            "--no-ngrams", action="store_true", help="disable character n-gram (sub-word) features"
+        )
+        parser.add_argument(
+            "--no-ensemble",
+            action="store_true",
+            help="attention model alone (no TF-IDF linear ensemble member)",
+        )
+        parser.add_argument(
+            "--no-linear-refit",
+            action="store_true",
+            help="keep the ensemble's linear member fitted without the validation "
+            "texts (default: refit on training + validation once the ensemble "
+            "weight and threshold are chosen)",
+        )
+        parser.add_argument(
+            "--distillation-weight",
+            type=float,
+            default=0.0,
+            help="weight of the linear model's soft targets (0 = off)",
+        )
+        parser.add_argument(
+            "--oos-keep-rate",
+            type=float,
+            default=0.95,
+            help="intent: share of in-scope validation texts the OOS threshold keeps",
+        )
+        parser.add_argument(
+            "--pretraining-epochs",
+            type=int,
+            default=0,
+            help="masked-token pretraining passes of the encoder over the training "
+            "texts and --unlabelled texts before fitting the labels (0 = off)",
+        )
+        parser.add_argument(
+            "--unlabelled",
+            action="append",
+            default=[],
+            help="unlabelled texts for the pretraining, e.g. StockNet's tweets.jsonl.gz "
+            "(repeatable; needs --pretraining-epochs)",
+        )
         parser.add_argument("--seed", type=int, default=42)
         parser.set_defaults(handler=run_train, task=task)
 
         parser = evaluate.add_parser(
-            task, help=f"evaluate a {what} model on labelled texts",
-            description=f"Evaluate a trained {what} model; adds `evaluation` to its metrics.json.")
-        parser.add_argument("--model", default=None,
-                            help=f"model folder (default: <artifacts>/models/{task})")
+            task,
+            help=f"evaluate a {what} model on labelled texts",
+            description=f"Evaluate a trained {what} model; adds `evaluation` to its metrics.json.",
+        )
+        parser.add_argument(
+            "--model", default=None, help=f"model folder (default: <artifacts>/models/{task})"
+        )
         parser.add_argument("--input", required=True, help="labelled texts")
         _add_input_arguments(parser)
         parser.set_defaults(handler=run_evaluate, task=task)
 
     parser = commands.top.add_parser(
-        "score", help="batch-score a news or chat log with a text model",
+        "score",
+        help="batch-score a news or chat log with a text model",
         description="Score every text of a CSV / JSONL(.gz) / Parquet log or pipeline run folder "
-                    "and write label, confidence, probabilities, score, out_of_scope, tokens and "
-                    "token_attention next to the input columns (.parquet, .csv or .jsonl output).")
+        "and write label, confidence, probabilities, score, out_of_scope, tokens and "
+        "token_attention next to the input columns (.parquet, .csv or .jsonl output).",
+    )
     parser.add_argument("--model", required=True, help="text model folder")
     parser.add_argument("--input", required=True, help="texts to score")
     parser.add_argument("--output", required=True, help="output file (.parquet, .csv, .jsonl)")
@@ -138,45 +182,84 @@ def run_train(args: argparse.Namespace) -> int:
     table = read_labelled_texts(source, args.task, args.text_column, args.label_column)
     validation = None
     if args.validation:
-        frame = read_labelled_texts(args.validation, args.task, args.text_column,
-                                    args.label_column)
+        frame = read_labelled_texts(args.validation, args.task, args.text_column, args.label_column)
         validation = (frame["text"].tolist(), frame["label"].tolist())
     auxiliary = None
     if args.extra_train:
         frames = [read_labelled_texts(path, args.task) for path in args.extra_train]
         extra = pd.concat(frames, ignore_index=True)
         auxiliary = (extra["text"].tolist(), extra["label"].tolist())
-    unlabelled = read_unlabelled_texts(args.unlabelled, args.text_column) if args.unlabelled else None
-    config = TextTrainingConfig(
-        task=args.task, epochs=args.epochs, batch_size=args.batch_size,
-        embedding_dim=args.embedding_dim, feed_forward_dim=2 * args.embedding_dim,
-        num_blocks=args.num_blocks, sequence_length=args.sequence_length,
-        learning_rate=args.learning_rate, max_ngrams=0 if args.no_ngrams else 20_000,
-        linear_ensemble=not args.no_ensemble, refit_linear=not args.no_linear_refit,
-        distillation_weight=args.distillation_weight, oos_keep_rate=args.oos_keep_rate,
-        pretraining_epochs=args.pretraining_epochs, seed=args.seed,
+    unlabelled = (
+        read_unlabelled_texts(args.unlabelled, args.text_column) if args.unlabelled else None
     )
-    output = Path(args.output) if args.output else ArtifactLayout(
-        default_artifacts_root()).model_dir(args.task)
+    config = TextTrainingConfig(
+        task=args.task,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        embedding_dim=args.embedding_dim,
+        feed_forward_dim=2 * args.embedding_dim,
+        num_blocks=args.num_blocks,
+        sequence_length=args.sequence_length,
+        learning_rate=args.learning_rate,
+        max_ngrams=0 if args.no_ngrams else 20_000,
+        linear_ensemble=not args.no_ensemble,
+        refit_linear=not args.no_linear_refit,
+        distillation_weight=args.distillation_weight,
+        oos_keep_rate=args.oos_keep_rate,
+        pretraining_epochs=args.pretraining_epochs,
+        seed=args.seed,
+    )
+    output = (
+        Path(args.output)
+        if args.output
+        else ArtifactLayout(default_artifacts_root()).model_dir(args.task)
+    )
     metrics = train_text_model(
-        table["text"].tolist(), table["label"].tolist(), config, output,
-        validation=validation, auxiliary=auxiliary, unlabelled=unlabelled,
-        data_run={"input": str(source), "validation": args.validation,
-                  "extra_train": args.extra_train, "unlabelled": args.unlabelled, "rows": len(table)},
+        table["text"].tolist(),
+        table["label"].tolist(),
+        config,
+        output,
+        validation=validation,
+        auxiliary=auxiliary,
+        unlabelled=unlabelled,
+        data_run={
+            "input": str(source),
+            "validation": args.validation,
+            "extra_train": args.extra_train,
+            "unlabelled": args.unlabelled,
+            "rows": len(table),
+        },
     )
     print(f"model: {output}")
-    print(json.dumps({key: value for key, value in metrics.items()
-                      if key in ("attention_model", "linear_model", "ensemble",
-                                 "ensemble_linear_weight", "oos_threshold", "training_seconds")},
-                     indent=2))
+    print(
+        json.dumps(
+            {
+                key: value
+                for key, value in metrics.items()
+                if key
+                in (
+                    "attention_model",
+                    "linear_model",
+                    "ensemble",
+                    "ensemble_linear_weight",
+                    "oos_threshold",
+                    "training_seconds",
+                )
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from models.text.evaluation import evaluate_text_model
 
-    model_dir = Path(args.model) if args.model else ArtifactLayout(
-        default_artifacts_root()).model_dir(args.task)
+    model_dir = (
+        Path(args.model)
+        if args.model
+        else ArtifactLayout(default_artifacts_root()).model_dir(args.task)
+    )
     table = read_labelled_texts(args.input, args.task, args.text_column, args.label_column)
     result = evaluate_text_model(model_dir, table["text"].tolist(), table["label"].tolist())
     result["input"] = str(args.input)
@@ -196,7 +279,8 @@ def run_score(args: argparse.Namespace) -> int:
     suffix = "".join(output.suffixes[-2:]).lower()
     if not suffix.endswith((".parquet", ".csv", ".jsonl", ".jsonl.gz")):
         raise ValueError(
-            f"Expected an output ending in .parquet, .csv or .jsonl. Received: output={output}")
+            f"Expected an output ending in .parquet, .csv or .jsonl. Received: output={output}"
+        )
     table = read_text_table(args.input, text_column=args.text_column)
     model = load_text_model(args.model)
     predictions = model.predict(table["text"].tolist())

@@ -28,14 +28,48 @@ DAY_SECONDS = 86_400
 START_TIMESTAMP = 1_704_067_200  # 2024-01-01T00:00:00Z
 
 TICKERS = (
-    "AAPL", "MSFT", "GOOG", "AMZN", "TSLA", "NVDA", "META", "JPM", "XOM", "PFE",
-    "KO", "DIS", "NFLX", "INTC", "BA", "WMT", "GS", "NKE", "ORCL", "AMD",
+    "AAPL",
+    "MSFT",
+    "GOOG",
+    "AMZN",
+    "TSLA",
+    "NVDA",
+    "META",
+    "JPM",
+    "XOM",
+    "PFE",
+    "KO",
+    "DIS",
+    "NFLX",
+    "INTC",
+    "BA",
+    "WMT",
+    "GS",
+    "NKE",
+    "ORCL",
+    "AMD",
 )
 COMPANIES = {
-    "AAPL": "Apple", "MSFT": "Microsoft", "GOOG": "Alphabet", "AMZN": "Amazon", "TSLA": "Tesla",
-    "NVDA": "Nvidia", "META": "Meta", "JPM": "JPMorgan", "XOM": "Exxon", "PFE": "Pfizer",
-    "KO": "Coca-Cola", "DIS": "Disney", "NFLX": "Netflix", "INTC": "Intel", "BA": "Boeing",
-    "WMT": "Walmart", "GS": "Goldman Sachs", "NKE": "Nike", "ORCL": "Oracle", "AMD": "AMD",
+    "AAPL": "Apple",
+    "MSFT": "Microsoft",
+    "GOOG": "Alphabet",
+    "AMZN": "Amazon",
+    "TSLA": "Tesla",
+    "NVDA": "Nvidia",
+    "META": "Meta",
+    "JPM": "JPMorgan",
+    "XOM": "Exxon",
+    "PFE": "Pfizer",
+    "KO": "Coca-Cola",
+    "DIS": "Disney",
+    "NFLX": "Netflix",
+    "INTC": "Intel",
+    "BA": "Boeing",
+    "WMT": "Walmart",
+    "GS": "Goldman Sachs",
+    "NKE": "Nike",
+    "ORCL": "Oracle",
+    "AMD": "AMD",
 }
 
 POSITIVE_PHRASES = (
@@ -75,37 +109,60 @@ NEGATED_POSITIVE = (
 
 INTENT_TEMPLATES: dict[str, tuple[str, ...]] = {
     "card_lost": (
-        "I lost my card", "my card was stolen yesterday", "can't find my debit card anywhere",
-        "someone took my wallet with my card", "please block my card, it is lost",
+        "I lost my card",
+        "my card was stolen yesterday",
+        "can't find my debit card anywhere",
+        "someone took my wallet with my card",
+        "please block my card, it is lost",
     ),
     "check_balance": (
-        "what is my balance", "how much money do I have", "show me my account balance",
-        "can you tell me the balance on my savings", "balance please",
+        "what is my balance",
+        "how much money do I have",
+        "show me my account balance",
+        "can you tell me the balance on my savings",
+        "balance please",
     ),
     "transfer_money": (
-        "I want to send money to my friend", "how do I transfer {money} to another account",
-        "make a transfer to my landlord", "send {money} to John", "wire money abroad",
+        "I want to send money to my friend",
+        "how do I transfer {money} to another account",
+        "make a transfer to my landlord",
+        "send {money} to John",
+        "wire money abroad",
     ),
     "refund_request": (
-        "I want a refund for a double charge", "the merchant charged me twice, refund please",
-        "how do I get my money back for this purchase", "refund the {money} fee",
+        "I want a refund for a double charge",
+        "the merchant charged me twice, refund please",
+        "how do I get my money back for this purchase",
+        "refund the {money} fee",
         "I was charged for something I returned",
     ),
     "reset_password": (
-        "I forgot my password", "how do I reset my password", "can't log in to the app",
-        "my account is locked after wrong passwords", "change my login password",
+        "I forgot my password",
+        "how do I reset my password",
+        "can't log in to the app",
+        "my account is locked after wrong passwords",
+        "change my login password",
     ),
     "loan_inquiry": (
-        "can I get a loan", "what are your mortgage rates", "I want to borrow {money}",
-        "how do I apply for a personal loan", "loan interest rate for a car",
+        "can I get a loan",
+        "what are your mortgage rates",
+        "I want to borrow {money}",
+        "how do I apply for a personal loan",
+        "loan interest rate for a car",
     ),
     "change_address": (
-        "I moved, update my address", "change the address on my account",
-        "how do I update my home address", "new address for my statements", "I have a new home",
+        "I moved, update my address",
+        "change the address on my account",
+        "how do I update my home address",
+        "new address for my statements",
+        "I have a new home",
     ),
     "complaint": (
-        "your service is terrible", "I want to file a complaint", "the app keeps crashing, awful",
-        "I waited an hour on the phone, unacceptable", "very unhappy with your branch staff",
+        "your service is terrible",
+        "I want to file a complaint",
+        "the app keeps crashing, awful",
+        "I waited an hour on the phone, unacceptable",
+        "very unhappy with your branch staff",
     ),
 }
 
@@ -142,7 +199,9 @@ class GenerateConfig:
         for name in ("num_users", "num_items", "num_days", "num_tickers", "num_chats"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Expected {name} to be a positive int. Received: {name}={value!r}")
+                raise ValueError(
+                    f"Expected {name} to be a positive int. Received: {name}={value!r}"
+                )
         if self.num_items < 20:
             raise ValueError(f"Expected num_items >= 20. Received: num_items={self.num_items}")
         if self.num_tickers > len(TICKERS):
@@ -190,10 +249,15 @@ def generate_events(config: GenerateConfig, rng: np.random.Generator) -> list[li
         timestamp = START_TIMESTAMP + int(rng.integers(0, 30 * DAY_SECONDS))
         item = int(rng.choice(num_items, p=popularity))
         for _ in range(length):
-            rows.append([
-                f"u{user:05d}", f"i{item:05d}", str(timestamp),
-                str(rng.choice(event_types, p=[0.7, 0.25, 0.05])), f"{rng.random():.3f}",
-            ])
+            rows.append(
+                [
+                    f"u{user:05d}",
+                    f"i{item:05d}",
+                    str(timestamp),
+                    str(rng.choice(event_types, p=[0.7, 0.25, 0.05])),
+                    f"{rng.random():.3f}",
+                ]
+            )
             draw = rng.random()
             if draw < 0.65:
                 item = int(successor[item])
@@ -223,25 +287,33 @@ def _fill(template: str, rng: np.random.Generator) -> str:
     )
 
 
-def generate_news(config: GenerateConfig, rng: np.random.Generator) -> tuple[list[list[str]], list[dict]]:
+def generate_news(
+    config: GenerateConfig, rng: np.random.Generator
+) -> tuple[list[list[str]], list[dict]]:
     """News rows `[id, timestamp, ticker, text, source, author, label]` and the planted episodes."""
     tickers = TICKERS[: config.num_tickers]
     episodes = []
     for index in range(config.num_episodes):
-        episodes.append({
-            "ticker": tickers[index % len(tickers)],
-            "direction": "negative" if index % 2 == 0 else "positive",
-            "start_day": int(rng.integers(20, max(21, config.num_days - 5))),
-            "length_days": int(rng.integers(1, 4)),
-        })
+        episodes.append(
+            {
+                "ticker": tickers[index % len(tickers)],
+                "direction": "negative" if index % 2 == 0 else "positive",
+                "start_day": int(rng.integers(20, max(21, config.num_days - 5))),
+                "length_days": int(rng.integers(1, 4)),
+            }
+        )
     rows: list[list[str]] = []
     sources = ("newswire", "twitter", "blog")
     text_id = 0
     for day in range(config.num_days):
         for ticker in tickers:
             episode = next(
-                (e for e in episodes if e["ticker"] == ticker
-                 and e["start_day"] <= day < e["start_day"] + e["length_days"]),
+                (
+                    e
+                    for e in episodes
+                    if e["ticker"] == ticker
+                    and e["start_day"] <= day < e["start_day"] + e["length_days"]
+                ),
                 None,
             )
             volume = config.news_per_ticker_per_day * (2.5 if episode else 1.0)
@@ -253,15 +325,25 @@ def generate_news(config: GenerateConfig, rng: np.random.Generator) -> tuple[lis
                 probabilities = (0.05, 0.15, 0.8)
             for _ in range(int(rng.poisson(volume))):
                 label = rng.choice(["negative", "neutral", "positive"], p=probabilities)
-                pool = {"negative": NEGATIVE_PHRASES + NEGATED_POSITIVE,
-                        "neutral": NEUTRAL_PHRASES, "positive": POSITIVE_PHRASES}[label]
+                pool = {
+                    "negative": NEGATIVE_PHRASES + NEGATED_POSITIVE,
+                    "neutral": NEUTRAL_PHRASES,
+                    "positive": POSITIVE_PHRASES,
+                }[label]
                 phrase = _fill(str(rng.choice(pool)), rng)
                 name = COMPANIES[ticker] if rng.random() < 0.6 else f"${ticker}"
                 timestamp = START_TIMESTAMP + day * DAY_SECONDS + int(rng.integers(0, DAY_SECONDS))
-                rows.append([
-                    f"n{text_id:07d}", str(timestamp), ticker, f"{name} {phrase}",
-                    str(rng.choice(sources)), f"author{int(rng.integers(0, 300)):03d}", str(label),
-                ])
+                rows.append(
+                    [
+                        f"n{text_id:07d}",
+                        str(timestamp),
+                        ticker,
+                        f"{name} {phrase}",
+                        str(rng.choice(sources)),
+                        f"author{int(rng.integers(0, 300)):03d}",
+                        str(label),
+                    ]
+                )
                 text_id += 1
     rows.sort(key=lambda row: int(row[1]))
     return rows, episodes
@@ -332,7 +414,9 @@ def generate(output_dir: str | Path, config: GenerateConfig | None = None) -> di
         "episodes": output / "news_episodes.json",
     }
     _write_csv(paths["events"], ["user_id", "item_id", "timestamp", "event_type", "value"], events)
-    _write_csv(paths["news"], ["id", "timestamp", "ticker", "text", "source", "author", "label"], news)
+    _write_csv(
+        paths["news"], ["id", "timestamp", "ticker", "text", "source", "author", "label"], news
+    )
     _write_csv(paths["chats"], ["conversation_id", "timestamp", "text", "intent"], chats)
     paths["episodes"].write_text(json.dumps(episodes, indent=2))
     (output / "generate_config.json").write_text(json.dumps(asdict(config), indent=2))

@@ -37,8 +37,22 @@ from seqlens.synthetic.generator import (
 TONES = ("negative", "neutral", "positive")
 CENTRES = {"negative": -0.7, "neutral": 0.0, "positive": 0.7}
 BASE_MIX = np.array([0.2, 0.55, 0.25])
-OUTLETS = ("Reuters", "Bloomberg", "MarketWatch", "CNBC", "WSJ", "FT", "Barron's", "Seeking Alpha",
-           "Benzinga", "Yahoo Finance", "@tradedesk", "@chartguy", "@valueinvestor", "@flowalerts")
+OUTLETS = (
+    "Reuters",
+    "Bloomberg",
+    "MarketWatch",
+    "CNBC",
+    "WSJ",
+    "FT",
+    "Barron's",
+    "Seeking Alpha",
+    "Benzinga",
+    "Yahoo Finance",
+    "@tradedesk",
+    "@chartguy",
+    "@valueinvestor",
+    "@flowalerts",
+)
 
 
 @dataclass(frozen=True)
@@ -102,8 +116,11 @@ def _ticker_names(count: int) -> list[str]:
 
 
 def _text(ticker: str, tone: str, rng: np.random.Generator) -> str:
-    pool = {"negative": NEGATIVE_PHRASES + NEGATED_POSITIVE, "neutral": NEUTRAL_PHRASES,
-            "positive": POSITIVE_PHRASES}[tone]
+    pool = {
+        "negative": NEGATIVE_PHRASES + NEGATED_POSITIVE,
+        "neutral": NEUTRAL_PHRASES,
+        "positive": POSITIVE_PHRASES,
+    }[tone]
     name = COMPANIES.get(ticker, f"${ticker}") if rng.random() < 0.6 else f"${ticker}"
     return f"{name} {_fill(str(rng.choice(pool)), rng)}"
 
@@ -121,31 +138,62 @@ def _plan(config: PlantedConfig, tickers: list[str], rng: np.random.Generator) -
             start = int(rng.integers(config.warmup_windows, config.num_windows - length - 1))
             if free(ticker, start, length):
                 busy[ticker].append((start, start + length))
-                events.append({"kind": kind, "ticker": ticker, "start": start, "length": length, **extra})
+                events.append(
+                    {"kind": kind, "ticker": ticker, "start": start, "length": length, **extra}
+                )
                 return
 
-    market_starts = [config.warmup_windows + 5 + index * (config.num_windows - config.warmup_windows)
-                     // max(1, config.market_moves) for index in range(config.market_moves)]
+    market_starts = [
+        config.warmup_windows
+        + 5
+        + index * (config.num_windows - config.warmup_windows) // max(1, config.market_moves)
+        for index in range(config.market_moves)
+    ]
     for index, start in enumerate(market_starts):
         length = int(rng.integers(1, 3))
-        events.append({"kind": "market_move", "ticker": "*", "start": int(start), "length": length,
-                       "direction": "negative" if index % 2 == 0 else "positive", "strength": 0.5})
+        events.append(
+            {
+                "kind": "market_move",
+                "ticker": "*",
+                "start": int(start),
+                "length": length,
+                "direction": "negative" if index % 2 == 0 else "positive",
+                "strength": 0.5,
+            }
+        )
         for ticker in tickers:
             busy[ticker].append((int(start), int(start) + length))
     for ticker in tickers:
         for index in range(config.episodes_per_ticker):
-            place("episode", ticker, int(rng.integers(1, 4)),
-                  direction="negative" if index % 2 == 0 else "positive",
-                  strength=float(rng.uniform(config.min_strength, config.max_strength)),
-                  volume=float(rng.uniform(*config.volume_range)))
+            place(
+                "episode",
+                ticker,
+                int(rng.integers(1, 4)),
+                direction="negative" if index % 2 == 0 else "positive",
+                strength=float(rng.uniform(config.min_strength, config.max_strength)),
+                volume=float(rng.uniform(*config.volume_range)),
+            )
     for index in range(config.volume_bursts):
         place("volume_burst", tickers[index % len(tickers)], 1, volume=float(rng.uniform(4, 8)))
     for index in range(config.retweet_storms):
-        place("retweet_storm", tickers[(index * 7 + 3) % len(tickers)], 1, copies=int(rng.integers(30, 80)))
+        place(
+            "retweet_storm",
+            tickers[(index * 7 + 3) % len(tickers)],
+            1,
+            copies=int(rng.integers(30, 80)),
+        )
     drift_ticker = tickers[-1]  # the drift ticker carries no episode: its tone wanders slowly
     events = [e for e in events if e["ticker"] != drift_ticker]
-    events.append({"kind": "drift", "ticker": drift_ticker, "start": config.warmup_windows,
-                   "length": config.drift_windows, "direction": "negative", "strength": 0.45})
+    events.append(
+        {
+            "kind": "drift",
+            "ticker": drift_ticker,
+            "start": config.warmup_windows,
+            "length": config.drift_windows,
+            "direction": "negative",
+            "strength": 0.45,
+        }
+    )
     return events
 
 
@@ -167,14 +215,19 @@ def generate_planted(config: PlantedConfig) -> tuple[pd.DataFrame, pd.DataFrame]
     rng = np.random.default_rng(config.seed)
     tickers = _ticker_names(config.num_tickers)
     events = _plan(config, tickers, rng)
-    rates = dict(zip(tickers, rng.uniform(*config.texts_per_window, size=len(tickers)), strict=True))
+    rates = dict(
+        zip(tickers, rng.uniform(*config.texts_per_window, size=len(tickers)), strict=True)
+    )
     rows: list[dict] = []
     for window in range(config.num_windows):
         start = config.start_timestamp + window * config.window_seconds
         for ticker in tickers:
             mix, volume, storm = BASE_MIX, 1.0, 0
             for event in events:
-                if event["ticker"] not in (ticker, "*") or not event["start"] <= window < event["start"] + event["length"]:
+                if (
+                    event["ticker"] not in (ticker, "*")
+                    or not event["start"] <= window < event["start"] + event["length"]
+                ):
                     continue
                 if event["kind"] in ("episode", "market_move"):
                     mix = _mix(event["direction"], event["strength"])
@@ -186,8 +239,12 @@ def generate_planted(config: PlantedConfig) -> tuple[pd.DataFrame, pd.DataFrame]
                     volume = event["volume"]
                 elif event["kind"] == "retweet_storm":
                     storm = event["copies"]
-            if any(e["kind"] == "drift" and e["ticker"] == ticker and window >= e["start"] + e["length"]
-                   for e in events):
+            if any(
+                e["kind"] == "drift"
+                and e["ticker"] == ticker
+                and window >= e["start"] + e["length"]
+                for e in events
+            ):
                 mix = _mix("negative", 0.45)  # the drift stays at its end level
             for _ in range(int(rng.poisson(rates[ticker] * volume))):
                 tone = TONES[int(rng.choice(3, p=mix))]
@@ -196,8 +253,12 @@ def generate_planted(config: PlantedConfig) -> tuple[pd.DataFrame, pd.DataFrame]
                 original = _row(ticker, "negative", start, config, rng, retweet=False)
                 rows.append(original)
                 for _ in range(storm):
-                    copy = dict(original, retweet=True, author=f"user{int(rng.integers(0, 10_000))}",
-                                text=f"RT @{original['author']}: {original['text']}")
+                    copy = dict(
+                        original,
+                        retweet=True,
+                        author=f"user{int(rng.integers(0, 10_000))}",
+                        text=f"RT @{original['author']}: {original['text']}",
+                    )
                     copy["timestamp"] = original["timestamp"] + int(rng.integers(0, 3_600))
                     copy["timestamp"] = min(copy["timestamp"], start + config.window_seconds - 1)
                     rows.append(copy)
@@ -210,8 +271,14 @@ def generate_planted(config: PlantedConfig) -> tuple[pd.DataFrame, pd.DataFrame]
     return table, truth
 
 
-def _row(ticker: str, tone: str, window_start: int, config: PlantedConfig,
-         rng: np.random.Generator, retweet: bool) -> dict:
+def _row(
+    ticker: str,
+    tone: str,
+    window_start: int,
+    config: PlantedConfig,
+    rng: np.random.Generator,
+    retweet: bool,
+) -> dict:
     observed = TONES[int(rng.integers(0, 3))] if rng.random() < config.flip_rate else tone
     score = float(np.clip(CENTRES[observed] + rng.normal(0, config.score_noise), -1, 1))
     label = "negative" if score <= -1 / 3 else "positive" if score >= 1 / 3 else "neutral"
@@ -222,15 +289,21 @@ def _row(ticker: str, tone: str, window_start: int, config: PlantedConfig,
     clock = f"{timestamp % 86_400 // 3_600:02d}:{timestamp % 3_600 // 60:02d}"
     return {
         "timestamp": timestamp,
-        "ticker": ticker, "text": f"{_text(ticker, tone, rng)} ({outlet}, {clock} UTC)",
-        "author": f"user{int(rng.integers(0, 10_000))}", "followers": float(rng.lognormal(5, 2)),
-        "retweet": retweet, "tone": tone, "label": label, "score": score,
+        "ticker": ticker,
+        "text": f"{_text(ticker, tone, rng)} ({outlet}, {clock} UTC)",
+        "author": f"user{int(rng.integers(0, 10_000))}",
+        "followers": float(rng.lognormal(5, 2)),
+        "retweet": retweet,
+        "tone": tone,
+        "label": label,
+        "score": score,
         "confidence": float(min(1.0, 0.5 + abs(score) / 2)),
     }
 
 
-def evaluate_alerts(alerts: list, truth: pd.DataFrame, config: PlantedConfig,
-                    late_windows: int = 1) -> dict:
+def evaluate_alerts(
+    alerts: list, truth: pd.DataFrame, config: PlantedConfig, late_windows: int = 1
+) -> dict:
     """Recall, false sentiment alerts and detection delay of `alerts` against the planted truth.
 
     A planted episode is detected by a sentiment alert of its ticker and direction whose window
@@ -252,21 +325,29 @@ def evaluate_alerts(alerts: list, truth: pd.DataFrame, config: PlantedConfig,
     for index, episode in episodes.iterrows():
         last = episode["window_end"] + late_windows * config.window_seconds
         for position, alert in enumerate(sentiment):
-            if (alert.ticker == episode["ticker"] and alert.direction == episode["direction"]
-                    and episode["window_start"] <= alert.window_start < last):
+            if (
+                alert.ticker == episode["ticker"]
+                and alert.direction == episode["direction"]
+                and episode["window_start"] <= alert.window_start < last
+            ):
                 matched.add(index)
                 used.add(position)
-                delays.append((alert.window_start - episode["window_start"]) / config.window_seconds)
+                delays.append(
+                    (alert.window_start - episode["window_start"]) / config.window_seconds
+                )
                 break
     for position, alert in enumerate(sentiment):  # a second alert inside the same episode
         if position in used:
             continue
         for _, episode in episodes.iterrows():
             last = episode["window_end"] + late_windows * config.window_seconds
-            if (alert.ticker == episode["ticker"] and alert.direction == episode["direction"]
-                    and episode["window_start"] <= alert.window_start < last):
+            if (
+                alert.ticker == episode["ticker"]
+                and alert.direction == episode["direction"]
+                and episode["window_start"] <= alert.window_start < last
+            ):
                 used.add(position)  # repeated alert for an already detected episode: not false,
-                break               # but counted in `repeat_alerts`
+                break  # but counted in `repeat_alerts`
     false_alerts = [a for p, a in enumerate(sentiment) if p not in used]
     repeats = len(used) - len(matched)
     decoys = truth[truth["kind"] != "episode"]
@@ -274,19 +355,30 @@ def evaluate_alerts(alerts: list, truth: pd.DataFrame, config: PlantedConfig,
     for alert in false_alerts:
         kind = "none"
         for _, decoy in decoys.iterrows():
-            if decoy["ticker"] in (alert.ticker, "*") and decoy["window_start"] <= alert.window_start < decoy["window_end"] + config.window_seconds:
+            if (
+                decoy["ticker"] in (alert.ticker, "*")
+                and decoy["window_start"]
+                <= alert.window_start
+                < decoy["window_end"] + config.window_seconds
+            ):
                 kind = str(decoy["kind"])
                 break
         false_by_decoy[kind] = false_by_decoy.get(kind, 0) + 1
-    strength_bins = pd.qcut(episodes["strength"], 3, labels=["weak", "medium", "strong"]) if len(episodes) >= 3 else None
+    strength_bins = (
+        pd.qcut(episodes["strength"], 3, labels=["weak", "medium", "strong"])
+        if len(episodes) >= 3
+        else None
+    )
     recall_by_strength = {}
     if strength_bins is not None:
         for name in ("weak", "medium", "strong"):
             members = episodes.index[strength_bins == name]
             recall_by_strength[name] = {
                 "episodes": int(len(members)),
-                "strength_range": [round(float(episodes.loc[members, "strength"].min()), 3),
-                                   round(float(episodes.loc[members, "strength"].max()), 3)],
+                "strength_range": [
+                    round(float(episodes.loc[members, "strength"].min()), 3),
+                    round(float(episodes.loc[members, "strength"].max()), 3),
+                ],
                 "recall": round(float(np.mean([i in matched for i in members])), 4),
             }
     ticker_months = config.num_tickers * config.num_windows / 30

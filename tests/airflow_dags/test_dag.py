@@ -26,9 +26,18 @@ GOOD_DATE, WORSE_DATE = "2024-06-02", "2024-06-03"
 # CronDataIntervalTimetable(@daily): a run at logical date D covers [D - 1 day, D).
 GOOD_KEY, WORSE_KEY = "2024-06-01", "2024-06-02"
 EXPECTED_DOWNSTREAM = {
-    "prepare_run": ["evaluate_recommender", "pipeline_chats", "pipeline_events", "pipeline_news",
-                    "publish", "score_news_and_alert", "train_intent", "train_recommender",
-                    "train_sentiment", "validation_gate"],
+    "prepare_run": [
+        "evaluate_recommender",
+        "pipeline_chats",
+        "pipeline_events",
+        "pipeline_news",
+        "publish",
+        "score_news_and_alert",
+        "train_intent",
+        "train_recommender",
+        "train_sentiment",
+        "validation_gate",
+    ],
     "pipeline_events": ["train_recommender"],
     "pipeline_news": ["train_sentiment"],
     "pipeline_chats": ["train_intent"],
@@ -56,19 +65,31 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     }
     airflow = Path(sys.executable).with_name("airflow")
-    result = subprocess.run([str(airflow), "db", "migrate"], env=env, cwd=REPO_ROOT,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(airflow), "db", "migrate"],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return env
 
 
 def drive(env: dict[str, str], *arguments: str) -> dict:
     """Run `tests/airflow_dag_driver.py` and return its JSON result."""
-    result = subprocess.run([sys.executable, "-m", "tests.airflow_dag_driver", *arguments],
-                            env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.airflow_dag_driver", *arguments],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     lines = [line for line in result.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     assert result.returncode == 0 and lines, result.stdout[-5000:] + result.stderr[-5000:]
-    return json.loads(lines[-1][len(RESULT_PREFIX):])
+    return json.loads(lines[-1][len(RESULT_PREFIX) :])
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +117,8 @@ def test_schedule_start_date_retries_and_docs(described):
     # a gate that blocks publishing must not block alerting
     assert described["trigger_rules"]["score_news_and_alert"] == "none_failed"
     assert {"artifacts_root", "serving_root", "events_log", "seed", "learning_rate"} <= set(
-        described["params"])
+        described["params"]
+    )
 
 
 def tiny_conf(base_root: Path, **overrides) -> dict:
@@ -114,8 +136,7 @@ def dag_runs(airflow_env, base_root) -> list[dict]:
     """Two runs in one process: a good interval, then one whose candidates are untrained."""
     runs = [
         {"logical_date": GOOD_DATE, "conf": tiny_conf(base_root)},
-        {"logical_date": WORSE_DATE,
-         "conf": tiny_conf(base_root, learning_rate=0.0)},
+        {"logical_date": WORSE_DATE, "conf": tiny_conf(base_root, learning_rate=0.0)},
     ]
     return drive(airflow_env, "test", *[f"--run={json.dumps(run)}" for run in runs])
 
@@ -170,8 +191,9 @@ def test_worse_model_is_blocked_by_the_gate_but_alerting_runs(worse_run, base_ro
     serving_root = base_root / "serving"
     assert published_versions(serving_root, "recommender") == [1]
     assert publish_decisions(serving_root, "recommender") == ["published", "rejected"]
-    entries = [json.loads(line) for line in
-               (serving_root / "publish_log.jsonl").read_text().splitlines()]
+    entries = [
+        json.loads(line) for line in (serving_root / "publish_log.jsonl").read_text().splitlines()
+    ]
     rejection = [entry for entry in entries if entry["name"] == "recommender"][-1]
     assert rejection["stage"] == "validation_gate" and "regressed" in rejection["reasons"][0]
     gate = json.loads((interval_run_root(base_root, WORSE_KEY) / "gate.json").read_text())

@@ -25,8 +25,9 @@ def test_block_flops_match_a_hand_count():
 @pytest.mark.keras_backend
 def test_smoke_run_reports_every_figure(tmp_path):
     bench = _load_bench()
-    figures = bench.main(["--smoke", "--modes", "large", "blocks", "--precision", "float32",
-                          "--work", str(tmp_path)])
+    figures = bench.main(
+        ["--smoke", "--modes", "large", "blocks", "--precision", "float32", "--work", str(tmp_path)]
+    )
     large = figures["large_config_sampled_softmax"]
     assert large["sequences_per_second"] > 0 and large["seconds_per_epoch_implied"] > 0
     blocks = figures["transformer_blocks_large_shape"]

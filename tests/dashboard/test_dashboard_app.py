@@ -18,7 +18,9 @@ PAGES = {
 
 
 def run_page(root: Path, page: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=600)  # generous: first runs import TensorFlow on a busy machine
+    app = AppTest.from_file(
+        APP, default_timeout=600
+    )  # generous: first runs import TensorFlow on a busy machine
     app.session_state["artifacts_root"] = str(root)
     app.switch_page(PAGES[page])
     app.run()
@@ -90,6 +92,7 @@ def test_models_page_shows_metrics_beside_baseline_and_gate_decisions(data_root)
 
 
 # ---- with real trained models (tiny, trained once for this module) -------------------------
+
 
 @pytest.fixture(scope="module")
 def model_root(tmp_path_factory):

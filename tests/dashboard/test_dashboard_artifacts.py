@@ -86,8 +86,18 @@ def test_alerts_windows_and_scored_texts(root):
 def test_half_written_alert_line_is_skipped(tmp_path):
     (tmp_path / "alerts").mkdir()
     (tmp_path / "alerts" / "alerts.jsonl").write_text(
-        json.dumps({"ticker": "A", "window_start": 0, "window_end": 60, "kind": "buzz",
-                    "direction": "up", "severity": "low"}) + "\n{\"ticker\": \"B\", ")
+        json.dumps(
+            {
+                "ticker": "A",
+                "window_start": 0,
+                "window_end": 60,
+                "kind": "buzz",
+                "direction": "up",
+                "severity": "low",
+            }
+        )
+        + '\n{"ticker": "B", '
+    )
     assert list(load_alerts(tmp_path)["ticker"]) == ["A"]
 
 

@@ -15,7 +15,9 @@ from tests.dashboard_fixtures import write_data_artifacts
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not browser_available(), reason="needs chromium + chromium-driver (make browser-deps)"),
+    pytest.mark.skipif(
+        not browser_available(), reason="needs chromium + chromium-driver (make browser-deps)"
+    ),
 ]
 
 
@@ -23,7 +25,10 @@ pytestmark = [
 def browser_session(tmp_path_factory):
     root = write_data_artifacts(tmp_path_factory.mktemp("browser_artifacts"))
     work = tmp_path_factory.mktemp("browser")
-    with streamlit_server(root, work / "streamlit.log") as url, chromium(work / "profile") as driver:
+    with (
+        streamlit_server(root, work / "streamlit.log") as url,
+        chromium(work / "profile") as driver,
+    ):
         yield url, driver, work
 
 
@@ -54,7 +59,8 @@ def test_hostile_tweet_is_shown_as_text_and_runs_nothing(browser_session):
     assert "<img src=x onerror=alert(1)>" in tokens
     assert driver.find_elements(By.CSS_SELECTOR, 'img[src="x"]') == []
     scripts = driver.execute_script(
-        "return Array.from(document.scripts).map(s => s.textContent).join(' ')")
+        "return Array.from(document.scripts).map(s => s.textContent).join(' ')"
+    )
     assert "alert('x')" not in scripts
     with pytest.raises(NoAlertPresentException):
         driver.switch_to.alert.text  # noqa: B018

@@ -18,7 +18,9 @@ def test_attention_heatmap_has_a_row_per_head_and_the_average():
 
 
 def test_attention_heatmap_validates_shape():
-    with pytest.raises(ValueError, match="Received: attention.shape=\\(2, 2\\), len\\(history_labels\\)=3"):
+    with pytest.raises(
+        ValueError, match="Received: attention.shape=\\(2, 2\\), len\\(history_labels\\)=3"
+    ):
         charts.attention_heatmap(np.ones((2, 2)), ["a", "b", "c"])
 
 
@@ -31,7 +33,9 @@ def test_sentiment_timeline_marks_alerts(tmp_path):
 
 
 def test_intent_distribution_and_training_curves():
-    counts = pd.DataFrame({"a": [1, 2], "b": [0, 1]}, index=pd.to_datetime(["2024-01-01", "2024-01-02"]))
+    counts = pd.DataFrame(
+        {"a": [1, 2], "b": [0, 1]}, index=pd.to_datetime(["2024-01-01", "2024-01-02"])
+    )
     share = pd.Series([0.1, 0.2], index=counts.index)
     figure = charts.intent_distribution(counts, share)
     assert [trace.name for trace in figure.data] == ["a", "b", "out-of-scope share"]
@@ -40,7 +44,11 @@ def test_intent_distribution_and_training_curves():
 
 
 def test_history_timeline_colours_splits():
-    row = {"item_ids": ["1", "2", "3"], "timestamps": [0, 1, 2], "valid_position": 1,
-           "test_position": 2}
+    row = {
+        "item_ids": ["1", "2", "3"],
+        "timestamps": [0, 1, 2],
+        "valid_position": 1,
+        "test_position": 2,
+    }
     figure = charts.history_timeline(history_timeline(row))
     assert [trace.name for trace in figure.data] == ["train", "validation target", "test target"]

@@ -5,11 +5,13 @@ from dashboard.intent_views import OUT_OF_SCOPE_LABEL, intent_counts_over_time, 
 
 
 def messages():
-    return pd.DataFrame({
-        "time": pd.to_datetime([0, 3600, 86_400, 90_000], unit="s", utc=True),
-        "label": ["refund", "refund", "greeting", "refund"],
-        "out_of_scope": [False, True, False, False],
-    })
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime([0, 3600, 86_400, 90_000], unit="s", utc=True),
+            "label": ["refund", "refund", "greeting", "refund"],
+            "out_of_scope": [False, True, False, False],
+        }
+    )
 
 
 def test_counts_per_day_with_out_of_scope():

@@ -21,14 +21,20 @@ def test_filters_combine(tmp_path):
 
 def test_severities_in_order():
     assert ordered_severities(["info", "critical", "weird", "warning", "info"]) == [
-        "critical", "warning", "info", "weird"]
+        "critical",
+        "warning",
+        "info",
+        "weird",
+    ]
 
 
 def test_alert_table_and_label(tmp_path):
     alerts = load_alerts(write_data_artifacts(tmp_path))
     table = alert_table(alerts)
     assert table.loc[0, "z"] == -4.2
-    assert alert_label(alerts.iloc[0]).startswith("EVIL · sentiment · negative · critical · 2024-01-03")
+    assert alert_label(alerts.iloc[0]).startswith(
+        "EVIL · sentiment · negative · critical · 2024-01-03"
+    )
 
 
 def test_texts_for_alert_from_scored_window_most_negative_first(tmp_path):

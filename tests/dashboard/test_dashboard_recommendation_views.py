@@ -8,8 +8,14 @@ from dashboard.recommendation_views import (
     user_history,
 )
 
-ROW = {"user_id": "u1", "item_ids": ["10", "11", "12", "13"], "timestamps": [0, 60, 120, 180],
-       "event_types": None, "valid_position": 2, "test_position": 3}
+ROW = {
+    "user_id": "u1",
+    "item_ids": ["10", "11", "12", "13"],
+    "timestamps": [0, 60, 120, 180],
+    "event_types": None,
+    "valid_position": 2,
+    "test_position": 3,
+}
 
 
 def test_search_users_exact_match_first():

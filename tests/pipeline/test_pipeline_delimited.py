@@ -24,8 +24,12 @@ def test_every_line_is_a_row_or_a_dead_letter():
     parsed = parse_block(block, 1, SPEC, "f")
     assert [row["item_id"] for row in _rows(parsed)] == ["i", "a,b"]
     dead = {row["line_number"]: row["reason"] for row in parsed.dead_letters.to_pylist()}
-    assert dead == {2: dead_letter.WRONG_COLUMN_COUNT, 4: dead_letter.INVALID_UTF8,
-                    5: dead_letter.MALFORMED_RECORD, 6: dead_letter.WRONG_COLUMN_COUNT}
+    assert dead == {
+        2: dead_letter.WRONG_COLUMN_COUNT,
+        4: dead_letter.INVALID_UTF8,
+        5: dead_letter.MALFORMED_RECORD,
+        6: dead_letter.WRONG_COLUMN_COUNT,
+    }
     assert parsed.rows_in == parsed.rows.num_rows + parsed.dead_letters.num_rows
     assert parsed.raw_lines([2]) == ["short,1"]
 

@@ -14,8 +14,12 @@ def _read_all(path, spec):
         from pipeline.event_formats import plan_parquet_chunks
 
         chunks = plan_parquet_chunks(path, 0)
-    return [row for chunk in chunks for block in read_event_chunk(chunk, spec)
-            for row in block.rows.to_pylist()]
+    return [
+        row
+        for chunk in chunks
+        for block in read_event_chunk(chunk, spec)
+        for row in block.rows.to_pylist()
+    ]
 
 
 def test_movielens_csv_crlf_and_u_data(tmp_path):
@@ -23,8 +27,13 @@ def test_movielens_csv_crlf_and_u_data(tmp_path):
     ratings.write_bytes(b"userId,movieId,rating,timestamp\r\n1,31,2.5,1260759144\r\n")
     spec = resolve_event_format("movielens", [str(ratings)], EventColumns())
     assert _read_all(str(ratings), spec)[0] == {
-        "user_id": "1", "item_id": "31", "timestamp": "1260759144", "event_type": None,
-        "value": "2.5", "line_number": 2}
+        "user_id": "1",
+        "item_id": "31",
+        "timestamp": "1260759144",
+        "event_type": None,
+        "value": "2.5",
+        "line_number": 2,
+    }
     udata = tmp_path / "u.data"
     udata.write_text("196\t242\t3\t881250949\n")
     spec = resolve_event_format("movielens", [str(udata)], EventColumns())
@@ -33,7 +42,12 @@ def test_movielens_csv_crlf_and_u_data(tmp_path):
     dat.write_text("1::1193::5::978300760\n")
     spec = resolve_event_format("movielens", [str(dat)], EventColumns())
     row = _read_all(str(dat), spec)[0]
-    assert (row["user_id"], row["item_id"], row["value"], row["timestamp"]) == ("1", "1193", "5", "978300760")
+    assert (row["user_id"], row["item_id"], row["value"], row["timestamp"]) == (
+        "1",
+        "1193",
+        "5",
+        "978300760",
+    )
 
 
 def test_sasrec_uses_line_position_as_time(tmp_path):

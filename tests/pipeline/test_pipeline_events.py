@@ -22,8 +22,9 @@ PLAUSIBLE = TimestampRange(631_152_000, 2_000_000_000)
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     root = tmp_path_factory.mktemp("raw")
-    config = GenerateConfig(num_users=60, num_items=40, num_days=3, num_chats=50,
-                            corrupt_fraction=0.03, seed=3)
+    config = GenerateConfig(
+        num_users=60, num_items=40, num_days=3, num_chats=50, corrupt_fraction=0.03, seed=3
+    )
     return generate(root, config)
 
 
@@ -43,8 +44,11 @@ def _check_run(output, stats):
 
 def test_generated_log_produces_the_contract_layout(generated, tmp_path):
     output = tmp_path / "events"
-    stats = run_events_pipeline(generated["events"], output, config=EventsConfig(
-        plausible=PLAUSIBLE, max_length=50, num_buckets=3))
+    stats = run_events_pipeline(
+        generated["events"],
+        output,
+        config=EventsConfig(plausible=PLAUSIBLE, max_length=50, num_buckets=3),
+    )
     sequences, dead = _check_run(output, stats)
     assert set(dead["reason"]) >= {"wrong_column_count", "empty_id", "unparsable_timestamp"}
     assert stats["sequence_length"]["max"] <= 50
@@ -59,15 +63,26 @@ def test_generated_log_produces_the_contract_layout(generated, tmp_path):
     run = json.loads((output / "run.json").read_text())
     assert run["config"]["max_length"] == 50 and run["format"] == "csv"
     # the Metrics counters (one per drop reason) agree with the counted statistics
-    assert {name[len("dead_"):]: value for name, value in run["metrics"].items()
-            if name.startswith("dead_")} == stats["dead_by_reason"]
-    assert (run["metrics"]["rows_in"], run["metrics"]["rows_out"]) == (stats["rows_in"], stats["rows_out"])
+    assert {
+        name[len("dead_") :]: value
+        for name, value in run["metrics"].items()
+        if name.startswith("dead_")
+    } == stats["dead_by_reason"]
+    assert (run["metrics"]["rows_in"], run["metrics"]["rows_out"]) == (
+        stats["rows_in"],
+        stats["rows_out"],
+    )
 
 
 def test_filtering_and_time_split(generated, tmp_path):
     output = tmp_path / "events"
-    config = EventsConfig(min_user_count=10, min_item_count=25, filter_rounds=8, plausible=PLAUSIBLE,
-                          split=SplitConfig("time", 1_704_067_200 + 10 * 86_400, 1_704_067_200 + 20 * 86_400))
+    config = EventsConfig(
+        min_user_count=10,
+        min_item_count=25,
+        filter_rounds=8,
+        plausible=PLAUSIBLE,
+        split=SplitConfig("time", 1_704_067_200 + 10 * 86_400, 1_704_067_200 + 20 * 86_400),
+    )
     stats = run_events_pipeline(generated["events"], output, config=config)
     sequences, _ = _check_run(output, stats)
     assert stats["filter_converged"] and stats["dead_by_reason"]["filtered_min_user_count"] > 0
@@ -80,8 +95,13 @@ def _corrupt_log(seed, num_rows):
     rng = random.Random(seed)
     lines = [b"user_id,item_id,timestamp,event_type,value"]
     for _ in range(num_rows):
-        fields = [f"u{rng.randrange(6)}", f"i{rng.randrange(9)}", str(1_700_000_000 + rng.randrange(50)),
-                  rng.choice(["view", "click"]), "1"]
+        fields = [
+            f"u{rng.randrange(6)}",
+            f"i{rng.randrange(9)}",
+            str(1_700_000_000 + rng.randrange(50)),
+            rng.choice(["view", "click"]),
+            "1",
+        ]
         kind = rng.randrange(12)
         if kind == 0:
             fields[0] = ""
@@ -100,14 +120,17 @@ def _corrupt_log(seed, num_rows):
     return b"\r\n".join(lines) + b"\n"
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 10_000), num_rows=st.integers(0, 60))
 def test_corrupted_logs_lose_nothing(tmp_path, seed, num_rows):
     path = tmp_path / f"log-{seed}-{num_rows}.csv"
     path.write_bytes(_corrupt_log(seed, num_rows))
     output = tmp_path / f"out-{seed}-{num_rows}"
-    stats = run_events_pipeline(path, output, config=EventsConfig(plausible=PLAUSIBLE, num_buckets=2,
-                                                                   max_length=8))
+    stats = run_events_pipeline(
+        path, output, config=EventsConfig(plausible=PLAUSIBLE, num_buckets=2, max_length=8)
+    )
     assert stats["rows_in"] == num_rows
     _check_run(output, stats)
 
@@ -122,11 +145,15 @@ def test_sasrec_counts_match_the_paper_data_when_present(tmp_path):
     stats = run_events_pipeline(sample, tmp_path / "out", input_format="sasrec")
     frame = pd.read_csv(sample, sep=" ", header=None, names=["user", "item"])
     assert (stats["users"], stats["items"], stats["rows_out"]) == (
-        frame["user"].nunique(), frame["item"].nunique(), len(frame))
+        frame["user"].nunique(),
+        frame["item"].nunique(),
+        len(frame),
+    )
     sequences = pd.read_parquet(tmp_path / "out" / "sequences").set_index("user_id")
     first_user = str(frame["user"].iloc[0])
     assert sequences.loc[first_user, "item_ids"].tolist() == [
-        str(item) for item in frame.loc[frame["user"] == frame["user"].iloc[0], "item"]]
+        str(item) for item in frame.loc[frame["user"] == frame["user"].iloc[0], "item"]
+    ]
 
 
 def test_options_are_validated():

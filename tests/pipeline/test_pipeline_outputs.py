@@ -8,11 +8,17 @@ from pipeline.sequences import SEQUENCE_SCHEMA
 
 
 def test_summarize_stats_balances_and_summarises_lengths():
-    stats = outputs.summarize_stats({
-        "rows_in": 10, "rows_out": 7, "users": 2, "items": 3,
-        "dead_by_reason": {"duplicate": 2, "empty_id": 1},
-        "length_counts": {"3": 1, "4": 1}, "filter_removed_by_round": {"0": 3, "1": 0},
-    })
+    stats = outputs.summarize_stats(
+        {
+            "rows_in": 10,
+            "rows_out": 7,
+            "users": 2,
+            "items": 3,
+            "dead_by_reason": {"duplicate": 2, "empty_id": 1},
+            "length_counts": {"3": 1, "4": 1},
+            "filter_removed_by_round": {"0": 3, "1": 0},
+        }
+    )
     assert stats["balanced"] and stats["rows_dead"] == 3
     assert stats["sequence_length"]["min"] == 3 and stats["sequence_length"]["max"] == 4
     assert stats["sequence_length"]["mean"] == 3.5
@@ -21,7 +27,11 @@ def test_summarize_stats_balances_and_summarises_lengths():
 
 def test_sort_vocabulary_by_count_then_key():
     counts = pa.table({"item_id": ["b", "a", "c"], "count": [1, 2, 2]})
-    assert outputs.sort_vocabulary(counts, "item_id").column("item_id").to_pylist() == ["a", "c", "b"]
+    assert outputs.sort_vocabulary(counts, "item_id").column("item_id").to_pylist() == [
+        "a",
+        "c",
+        "b",
+    ]
 
 
 def test_prepare_and_finish_output_dir(tmp_path):

@@ -33,8 +33,14 @@ def test_hash_is_stable_and_spreads():
 
 
 def test_deduplicate_keeps_first_occurrence_and_orders_ties_by_item():
-    events = _events([("u", "b", 1, None, None, 0, 1), ("u", "a", 1, None, None, 0, 2),
-                      ("u", "b", 1, None, None, 0, 3), ("u", "b", 1, "view", None, 0, 4)])
+    events = _events(
+        [
+            ("u", "b", 1, None, None, 0, 1),
+            ("u", "a", 1, None, None, 0, 2),
+            ("u", "b", 1, None, None, 0, 3),
+            ("u", "b", 1, "view", None, 0, 4),
+        ]
+    )
     kept, dead = deduplicate(events, ["log"])
     assert kept.column("item_id").to_pylist() == ["a", "b", "b"]
     assert kept.column("line_number").to_pylist() == [2, 1, 4]
@@ -43,10 +49,17 @@ def test_deduplicate_keeps_first_occurrence_and_orders_ties_by_item():
 
 
 def test_filter_round_uses_global_item_counts():
-    events = _events([("u1", "a", 1, None, None, 0, 1), ("u1", "b", 2, None, None, 0, 2),
-                      ("u2", "a", 1, None, None, 0, 3)])
+    events = _events(
+        [
+            ("u1", "a", 1, None, None, 0, 1),
+            ("u1", "b", 2, None, None, 0, 2),
+            ("u2", "a", 1, None, None, 0, 3),
+        ]
+    )
     counts = merge_counts([item_counts(events), pa.table({"item_id": ["b"], "count": [5]})])
-    kept, dead = filter_min_counts(events, counts, min_user_count=2, min_item_count=2, sources=["log"])
+    kept, dead = filter_min_counts(
+        events, counts, min_user_count=2, min_item_count=2, sources=["log"]
+    )
     assert kept.column("user_id").to_pylist() == ["u1", "u1"]
     assert dead.column("reason").to_pylist() == [dead_letter.FILTERED_MIN_USER_COUNT]
 
@@ -59,8 +72,13 @@ def test_time_split_positions():
 
 
 def test_build_sequences_without_event_types():
-    events = _events([("u", "a", 1, None, None, 0, 1), ("u", "b", 2, None, None, 0, 2),
-                      ("u", "c", 3, None, None, 0, 3)])
+    events = _events(
+        [
+            ("u", "a", 1, None, None, 0, 1),
+            ("u", "b", 2, None, None, 0, 2),
+            ("u", "c", 3, None, None, 0, 3),
+        ]
+    )
     sequences, dead, lengths = build_sequences(events, 0, SplitConfig(), False, ["log"])
     row = sequences.to_pylist()[0]
     assert row["event_types"] is None and row["item_ids"] == ["a", "b", "c"]

@@ -17,8 +17,15 @@ PLAUSIBLE = TimestampRange(631_152_000, 2_000_000_000)
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    config = GenerateConfig(num_users=5, num_items=20, num_days=4, num_tickers=3, num_chats=150,
-                            corrupt_fraction=0.04, seed=5)
+    config = GenerateConfig(
+        num_users=5,
+        num_items=20,
+        num_days=4,
+        num_tickers=3,
+        num_chats=150,
+        corrupt_fraction=0.04,
+        seed=5,
+    )
     return generate(tmp_path_factory.mktemp("raw"), config)
 
 
@@ -37,15 +44,26 @@ def _check(output, stats):
 def test_news_from_generated_csv(generated, tmp_path):
     stats = run_news_pipeline(generated["news"], tmp_path / "news", plausible=PLAUSIBLE)
     texts, dead = _check(tmp_path / "news", stats)
-    assert list(texts.columns) == ["id", "timestamp", "ticker", "text", "tokens", "source", "author", "label"]
+    assert list(texts.columns) == [
+        "id",
+        "timestamp",
+        "ticker",
+        "text",
+        "tokens",
+        "source",
+        "author",
+        "label",
+    ]
     assert texts["timestamp"].dtype == "int64" and stats["rows_dead"] > 0
     assert (texts["id"].str.len() > 0).all()
 
 
 def test_news_with_empty_id_or_ticker_is_dead_lettered(tmp_path):
     path = tmp_path / "news.csv"
-    path.write_text("id,timestamp,ticker,text\n,1700000000,AAPL,up\nn2,1700000000,,down\n"
-                    "n3,1700000000,KO,flat\n")
+    path.write_text(
+        "id,timestamp,ticker,text\n,1700000000,AAPL,up\nn2,1700000000,,down\n"
+        "n3,1700000000,KO,flat\n"
+    )
     stats = run_news_pipeline(path, tmp_path / "news", plausible=PLAUSIBLE)
     texts, _ = _check(tmp_path / "news", stats)
     assert stats["dead_by_reason"] == {"empty_id": 1, "missing_field": 1}
@@ -60,12 +78,23 @@ def test_chats_from_generated_csv(generated, tmp_path):
 
 def test_news_from_stocknet_style_jsonl_gzip(tmp_path):
     path = tmp_path / "tweets.jsonl.gz"
-    records = [{"id": str(index), "created_at": f"2014-01-0{1 + index % 3}T03:59:03+00:00",
-                "ticker": "AAPL" if index % 2 else "GOOG", "text": f"$AAPL up {index}%",
-                "user_id": "7", "lang": "en", "retweet": False, "followers": index}
-               for index in range(20)]
+    records = [
+        {
+            "id": str(index),
+            "created_at": f"2014-01-0{1 + index % 3}T03:59:03+00:00",
+            "ticker": "AAPL" if index % 2 else "GOOG",
+            "text": f"$AAPL up {index}%",
+            "user_id": "7",
+            "lang": "en",
+            "retweet": False,
+            "followers": index,
+        }
+        for index in range(20)
+    ]
     with gzip.open(path, "wt") as handle:
-        handle.write("\n".join(json.dumps(record) for record in records + records[:2]) + "\nnot json\n")
+        handle.write(
+            "\n".join(json.dumps(record) for record in records + records[:2]) + "\nnot json\n"
+        )
     columns = TextColumns.news(timestamp_column="created_at", author_column="user_id")
     stats = run_news_pipeline(path, tmp_path / "news", input_format="jsonl", columns=columns)
     texts, _ = _check(tmp_path / "news", stats)

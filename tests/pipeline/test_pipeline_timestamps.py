@@ -15,13 +15,31 @@ PLAUSIBLE = TimestampRange(631_152_000, 2_000_000_000)
 
 
 def test_parses_unix_seconds_decimals_and_iso_8601():
-    values = pa.array(["1700000000", " 1700000000.9 ", "2023-11-14T22:13:20Z",
-                       "2023-11-14T23:13:20+01:00", "2023-11-14", "", None, "soon",
-                       "99999999999", "1980-01-01T00:00:00", "-5"])
+    values = pa.array(
+        [
+            "1700000000",
+            " 1700000000.9 ",
+            "2023-11-14T22:13:20Z",
+            "2023-11-14T23:13:20+01:00",
+            "2023-11-14",
+            "",
+            None,
+            "soon",
+            "99999999999",
+            "1980-01-01T00:00:00",
+            "-5",
+        ]
+    )
     seconds, status = parse_timestamps(values, PLAUSIBLE)
     assert seconds[:5].tolist() == [1700000000, 1700000000, 1700000000, 1700000000, 1699920000]
-    assert status.tolist() == [STATUS_OK] * 5 + [STATUS_MISSING, STATUS_MISSING, STATUS_UNPARSABLE,
-                                                  STATUS_ABSURD, STATUS_ABSURD, STATUS_ABSURD]
+    assert status.tolist() == [STATUS_OK] * 5 + [
+        STATUS_MISSING,
+        STATUS_MISSING,
+        STATUS_UNPARSABLE,
+        STATUS_ABSURD,
+        STATUS_ABSURD,
+        STATUS_ABSURD,
+    ]
 
 
 def test_numeric_columns_are_unix_seconds():

@@ -17,14 +17,27 @@ SAMPLES = [
 
 def test_finance_tokens():
     assert tokenize("$AAPL jumps 5.3% to $120.50, see https://x.co/a") == [
-        "$aapl", "jumps", "<percent>", "to", "<money>", "see", "<url>"]
+        "$aapl",
+        "jumps",
+        "<percent>",
+        "to",
+        "<money>",
+        "see",
+        "<url>",
+    ]
     assert tokenize("Profit didn't rise") == ["profit", "did", "not", "rise"]
     assert tokenize("") == []
 
 
 def test_money_units_never_swallow_the_next_word():
     assert tokenize("a $101 buyback") == ["a", "<money>", "buyback"]
-    assert tokenize("$5bn deal, $2 million fine, $3m") == ["<money>", "deal", "<money>", "fine", "<money>"]
+    assert tokenize("$5bn deal, $2 million fine, $3m") == [
+        "<money>",
+        "deal",
+        "<money>",
+        "fine",
+        "<money>",
+    ]
 
 
 def test_rejects_non_string():

@@ -15,11 +15,25 @@ def test_fast_settings_are_smaller_than_the_defaults():
     assert fast.num_users < default.num_users and fast.num_chats < default.num_chats
 
 
-@pytest.mark.parametrize("name", ["num_users", "num_items", "num_days", "num_chats",
-                                  "max_length", "recommender_epochs", "recommender_blocks",
-                                  "recommender_heads", "recommender_batch_size", "text_epochs",
-                                  "embedding_dim", "text_embedding_dim", "top_k",
-                                  "gate_requests"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "num_users",
+        "num_items",
+        "num_days",
+        "num_chats",
+        "max_length",
+        "recommender_epochs",
+        "recommender_blocks",
+        "recommender_heads",
+        "recommender_batch_size",
+        "text_epochs",
+        "embedding_dim",
+        "text_embedding_dim",
+        "top_k",
+        "gate_requests",
+    ],
+)
 def test_positive_settings_reject_zero(name):
     with pytest.raises(ValueError, match=rf"Received: {name}=0"):
         BatchSettings(**{name: 0})
@@ -30,8 +44,14 @@ def test_learning_rate_rejects_negative():
         BatchSettings(learning_rate=-0.1)
 
 
-@pytest.mark.parametrize(("name", "value"), [("recommender_dropout", 1.0), ("recommender_dropout", -0.1),
-                                             ("recommender_weight_decay", -0.5)])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("recommender_dropout", 1.0),
+        ("recommender_dropout", -0.1),
+        ("recommender_weight_decay", -0.5),
+    ],
+)
 def test_recommender_regularisation_is_validated(name, value):
     with pytest.raises(ValueError, match=rf"Received: {name}={value}"):
         BatchSettings(**{name: value})
@@ -62,7 +82,8 @@ def test_serving_root_defaults_to_the_layout(tmp_path):
     run = BatchRun(root=tmp_path)
     assert run.serving_root == tmp_path / "serving"
     assert BatchRun(root=tmp_path, serving_root=tmp_path / "shared").serving_root == (
-        tmp_path / "shared")
+        tmp_path / "shared"
+    )
 
 
 def test_command_available():
@@ -86,8 +107,10 @@ def test_generate_inputs_is_idempotent(tmp_path):
 
     def digests() -> dict[str, str]:
         paths = batch.generate_inputs(run)
-        return {kind: hashlib.sha256(open(path, "rb").read()).hexdigest()
-                for kind, path in paths.items()}
+        return {
+            kind: hashlib.sha256(open(path, "rb").read()).hexdigest()
+            for kind, path in paths.items()
+        }
 
     first = digests()
     assert set(first) == {"events", "news", "chats"}

@@ -13,9 +13,25 @@ def test_help_lists_subcommands(capsys):
 
 def test_console_script_runs_generate(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "seqlens.cli", "generate", "--output", str(tmp_path),
-         "--users", "30", "--items", "30", "--days", "5", "--chats", "20"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "seqlens.cli",
+            "generate",
+            "--output",
+            str(tmp_path),
+            "--users",
+            "30",
+            "--items",
+            "30",
+            "--days",
+            "5",
+            "--chats",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "events.csv").exists()

@@ -34,6 +34,8 @@ def test_item_metadata_is_passed_to_the_app(tmp_path):
 
 
 def test_missing_item_metadata_is_one_line_exit_2(tmp_path, capsys):
-    code = main(["dashboard", "--artifacts", str(tmp_path), "--item-metadata", str(tmp_path / "no.csv")])
+    code = main(
+        ["dashboard", "--artifacts", str(tmp_path), "--item-metadata", str(tmp_path / "no.csv")]
+    )
     assert code == 2
     assert "Received: item_metadata=" in capsys.readouterr().err

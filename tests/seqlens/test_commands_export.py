@@ -16,9 +16,24 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     run = write_events_run(root / "events", planted_sequences(num_users=80, num_items=40))
     model_dir = root / "recommender"
-    train_recommender(load_sequence_data(run), model_dir, RecommenderConfig(
-        hidden_dim=16, num_blocks=1, num_heads=2, max_length=8, dropout=0.0, batch_size=32,
-        epochs=1, patience=1, jit_compile=False, validation_users=None), data_run=str(run), verbose=0)
+    train_recommender(
+        load_sequence_data(run),
+        model_dir,
+        RecommenderConfig(
+            hidden_dim=16,
+            num_blocks=1,
+            num_heads=2,
+            max_length=8,
+            dropout=0.0,
+            batch_size=32,
+            epochs=1,
+            patience=1,
+            jit_compile=False,
+            validation_users=None,
+        ),
+        data_run=str(run),
+        verbose=0,
+    )
     (model_dir / "metrics.json").write_text(json.dumps({"headline": {"full/NDCG@10": 0.30}}))
     worse = root / "worse"
     shutil.copytree(model_dir, worse)
@@ -34,11 +49,18 @@ def test_export_publish_reject_and_roll_back(trained, tmp_path, capsys):
     assert serving_versions.list_versions(serving / "recommender") == [1]
     assert 'base_path: "/models/recommender"' in (serving / "models.config").read_text()
 
-    assert main(["publish", "--model", str(model_dir), *common, "--data", str(run), "--requests", "20"]) == 0
+    assert (
+        main(
+            ["publish", "--model", str(model_dir), *common, "--data", str(run), "--requests", "20"]
+        )
+        == 0
+    )
     assert "published recommender version 2" in capsys.readouterr().out
 
     before = sorted(path.name for path in (serving / "recommender").iterdir())
-    assert main(["publish", "--model", str(worse), *common, "--requests", "20"]) == 1  # data from data_run.json
+    assert (
+        main(["publish", "--model", str(worse), *common, "--requests", "20"]) == 1
+    )  # data from data_run.json
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "ndcg@10 regressed from 0.3000" in error
     assert sorted(path.name for path in (serving / "recommender").iterdir()) == before
@@ -50,11 +72,14 @@ def test_export_publish_reject_and_roll_back(trained, tmp_path, capsys):
     assert decisions == ["published", "rejected", "rolled_back"]
 
 
-@pytest.mark.parametrize("argv", [
-    ["export", "recommender", "--model", "/does/not/exist"],
-    ["publish", "--name", "recommender"],
-    ["publish", "--rollback", "--name", "nothing-published"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["export", "recommender", "--model", "/does/not/exist"],
+        ["publish", "--name", "recommender"],
+        ["publish", "--rollback", "--name", "nothing-published"],
+    ],
+)
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, argv):
     assert main([*argv, "--serving-root", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
@@ -62,14 +87,29 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, argv):
 
 def test_exporting_a_folder_of_another_kind_is_an_input_error(trained, tmp_path, capsys):
     _, _, model_dir, _ = trained
-    assert main(["export", "sentiment", "--model", str(model_dir), "--serving-root", str(tmp_path)]) == 2
+    assert (
+        main(["export", "sentiment", "--model", str(model_dir), "--serving-root", str(tmp_path)])
+        == 2
+    )
     assert "Expected a sentiment model folder" in capsys.readouterr().err
 
 
 def test_negative_tolerance_is_an_input_error(trained, tmp_path, capsys):
     _, _, model_dir, _ = trained
-    assert main(["publish", "--model", str(model_dir), "--serving-root", str(tmp_path),
-                 "--tolerance", "-1"]) == 2
+    assert (
+        main(
+            [
+                "publish",
+                "--model",
+                str(model_dir),
+                "--serving-root",
+                str(tmp_path),
+                "--tolerance",
+                "-1",
+            ]
+        )
+        == 2
+    )
     assert "Received: tolerance=-1" in capsys.readouterr().err
 
 
@@ -77,10 +117,17 @@ def test_xla_export_and_publish_pass_the_gate(trained, tmp_path, capsys):
     _, run, model_dir, _ = trained
     common = ["--serving-root", str(tmp_path / "serving"), "--name", "recommender", "--xla"]
     assert main(["export", "recommender", "--model", str(model_dir), *common]) == 0
-    assert main(["publish", "--model", str(model_dir), *common, "--data", str(run), "--requests", "20"]) == 0
+    assert (
+        main(
+            ["publish", "--model", str(model_dir), *common, "--data", str(run), "--requests", "20"]
+        )
+        == 0
+    )
     assert "published recommender version 2" in capsys.readouterr().out
     for version in ("1", "2"):
-        metadata = tmp_path / "serving" / "recommender" / version / "assets.extra" / "seqlens_export.json"
+        metadata = (
+            tmp_path / "serving" / "recommender" / version / "assets.extra" / "seqlens_export.json"
+        )
         assert json.loads(metadata.read_text())["xla_jit_compile"] is True
 
 
@@ -89,8 +136,21 @@ def test_xla_publish_of_a_text_model_is_an_input_error(tmp_path, capsys):
     text_model.mkdir()
     (text_model / "labels.json").write_text(json.dumps(["negative", "neutral", "positive"]))
     (text_model / "config.json").write_text(json.dumps({"task": "sentiment"}))
-    assert main(["publish", "--model", str(text_model), "--serving-root", str(tmp_path / "serving"),
-                 "--name", "sentiment", "--xla"]) == 2
+    assert (
+        main(
+            [
+                "publish",
+                "--model",
+                str(text_model),
+                "--serving-root",
+                str(tmp_path / "serving"),
+                "--name",
+                "sentiment",
+                "--xla",
+            ]
+        )
+        == 2
+    )
     error = capsys.readouterr().err
     assert "Expected --xla only for a recommender" in error and error.strip().count("\n") == 0
     assert not (tmp_path / "serving" / "sentiment").exists()

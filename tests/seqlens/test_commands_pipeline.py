@@ -11,17 +11,39 @@ from seqlens.synthetic.generator import GenerateConfig, generate
 
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory):
-    config = GenerateConfig(num_users=20, num_items=20, num_days=2, num_tickers=2, num_chats=30,
-                            corrupt_fraction=0.05, seed=9)
+    config = GenerateConfig(
+        num_users=20,
+        num_items=20,
+        num_days=2,
+        num_tickers=2,
+        num_chats=30,
+        corrupt_fraction=0.05,
+        seed=9,
+    )
     return generate(tmp_path_factory.mktemp("raw"), config)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["pipeline", "events", "--input", "/no/such/file.csv", "--output", "o"], "input='/no/such/file.csv'"),
-    (["pipeline", "events", "--input", ".", "--format", "xml", "--output", "o"], "format='xml'"),
-    (["pipeline", "news", "--input", ".", "--format", "parquet", "--output", "o"], "format='parquet'"),
-    (["pipeline", "chats", "--input", "/no/such/dir/", "--output", "o"], "input='/no/such/dir/'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["pipeline", "events", "--input", "/no/such/file.csv", "--output", "o"],
+            "input='/no/such/file.csv'",
+        ),
+        (
+            ["pipeline", "events", "--input", ".", "--format", "xml", "--output", "o"],
+            "format='xml'",
+        ),
+        (
+            ["pipeline", "news", "--input", ".", "--format", "parquet", "--output", "o"],
+            "format='parquet'",
+        ),
+        (
+            ["pipeline", "chats", "--input", "/no/such/dir/", "--output", "o"],
+            "input='/no/such/dir/'",
+        ),
+    ],
+)
 def test_input_errors_are_one_line_with_exit_code_2(argv, message, capsys):
     assert main(argv) == 2
     error = capsys.readouterr().err.strip()
@@ -29,17 +51,39 @@ def test_input_errors_are_one_line_with_exit_code_2(argv, message, capsys):
 
 
 def test_wrong_column_is_exit_code_2(raw, tmp_path, capsys):
-    code = main(["pipeline", "events", "--input", str(raw["events"]), "--output", str(tmp_path),
-                 "--user-column", "customer"])
+    code = main(
+        [
+            "pipeline",
+            "events",
+            "--input",
+            str(raw["events"]),
+            "--output",
+            str(tmp_path),
+            "--user-column",
+            "customer",
+        ]
+    )
     assert code == 2
     assert "Received: user_column='customer'" in capsys.readouterr().err
 
 
 def test_direct_runner_multi_processing_with_pass_through_flags(raw, tmp_path, capsys):
     output = tmp_path / "events"
-    code = main(["pipeline", "events", "--input", str(raw["events"]), "--output", str(output),
-                 "--max-timestamp", "2000000000", "--runner=DirectRunner",
-                 "--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+    code = main(
+        [
+            "pipeline",
+            "events",
+            "--input",
+            str(raw["events"]),
+            "--output",
+            str(output),
+            "--max-timestamp",
+            "2000000000",
+            "--runner=DirectRunner",
+            "--direct_num_workers=2",
+            "--direct_running_mode=multi_processing",
+        ]
+    )
     assert code == 0
     stats = json.loads((output / "stats.json").read_text())
     assert stats["rows_in"] == stats["rows_out"] + stats["rows_dead"] and stats["users"] == 20
@@ -58,7 +102,21 @@ def test_unknown_flags_still_fail_for_other_commands(tmp_path):
 
 
 def test_time_split_cutoffs_accept_iso_and_reject_garbage(raw, tmp_path, capsys):
-    code = main(["pipeline", "events", "--input", str(raw["events"]), "--output", str(tmp_path / "o"),
-                 "--split", "time", "--valid-cutoff", "2024-01-10", "--test-cutoff", "soon"])
+    code = main(
+        [
+            "pipeline",
+            "events",
+            "--input",
+            str(raw["events"]),
+            "--output",
+            str(tmp_path / "o"),
+            "--split",
+            "time",
+            "--valid-cutoff",
+            "2024-01-10",
+            "--test-cutoff",
+            "soon",
+        ]
+    )
     assert code == 2
     assert "Received: test_cutoff='soon'" in capsys.readouterr().err

@@ -13,44 +13,125 @@ pytestmark = pytest.mark.keras_backend
 @pytest.fixture(scope="module")
 def news_csv(tmp_path_factory):
     folder = tmp_path_factory.mktemp("raw")
-    config = GenerateConfig(num_users=20, num_items=20, num_days=12, num_tickers=4, num_chats=20,
-                            corrupt_fraction=0.0, seed=3)
+    config = GenerateConfig(
+        num_users=20,
+        num_items=20,
+        num_days=12,
+        num_tickers=4,
+        num_chats=20,
+        corrupt_fraction=0.0,
+        seed=3,
+    )
     return generate(folder, config)["news"]
 
 
 def test_train_score_and_evaluate_sentiment(tmp_path, news_csv):
     model_dir = tmp_path / "sentiment"
-    assert main(["train", "sentiment", "--input", str(news_csv), "--output", str(model_dir),
-                 "--epochs", "6", "--embedding-dim", "24", "--batch-size", "32"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "sentiment",
+                "--input",
+                str(news_csv),
+                "--output",
+                str(model_dir),
+                "--epochs",
+                "6",
+                "--embedding-dim",
+                "24",
+                "--batch-size",
+                "32",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert metrics["attention_model"]["accuracy"] >= 0.8  # templates decide the label
     assert metrics["linear_refit_count"] > metrics["train_count"]  # refit on training + validation
     scored_path = tmp_path / "scored.parquet"
-    assert main(["score", "--model", str(model_dir), "--input", str(news_csv),
-                 "--output", str(scored_path)]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(model_dir),
+                "--input",
+                str(news_csv),
+                "--output",
+                str(scored_path),
+            ]
+        )
+        == 0
+    )
     scored = pd.read_parquet(scored_path)
     news = pd.read_csv(news_csv)
     assert len(scored) == len(news)
-    assert {"id", "ticker", "true_label", "label", "confidence", "probabilities", "score",
-            "out_of_scope", "tokens", "token_attention"} <= set(scored.columns)
+    assert {
+        "id",
+        "ticker",
+        "true_label",
+        "label",
+        "confidence",
+        "probabilities",
+        "score",
+        "out_of_scope",
+        "tokens",
+        "token_attention",
+    } <= set(scored.columns)
     assert scored["score"].between(-1, 1).all() and not scored["out_of_scope"].any()
     assert np.mean(scored["label"] == scored["true_label"]) >= 0.8
     negative = scored[scored["label"] == "negative"]["score"]
     positive = scored[scored["label"] == "positive"]["score"]
     assert negative.mean() < 0 < positive.mean()
-    assert main(["score", "--model", str(model_dir), "--input", str(news_csv),
-                 "--output", str(tmp_path / "scored.jsonl")]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(model_dir),
+                "--input",
+                str(news_csv),
+                "--output",
+                str(tmp_path / "scored.jsonl"),
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", "sentiment", "--model", str(model_dir), "--input", str(news_csv)]) == 0
     evaluation = json.loads((model_dir / "metrics.json").read_text())["evaluation"]
     assert evaluation["in_scope"]["accuracy"] >= 0.8
 
 
 def test_input_errors_exit_with_code_2(tmp_path, news_csv, capsys):
-    assert main(["train", "intent", "--input", str(tmp_path / "missing.csv"),
-                 "--output", str(tmp_path / "m")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "intent",
+                "--input",
+                str(tmp_path / "missing.csv"),
+                "--output",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 2
+    )
     assert "Received: path=" in capsys.readouterr().err
-    assert main(["score", "--model", str(tmp_path), "--input", str(news_csv),
-                 "--output", str(tmp_path / "scored.txt")]) == 2
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(tmp_path),
+                "--input",
+                str(news_csv),
+                "--output",
+                str(tmp_path / "scored.txt"),
+            ]
+        )
+        == 2
+    )
     assert "Received: output=" in capsys.readouterr().err
 
 
@@ -59,18 +140,53 @@ def test_train_with_masked_token_pretraining_on_a_stocknet_style_log(tmp_path, n
 
     tweets = tmp_path / "tweets.jsonl.gz"
     records = [{"text": f"$AAPL shares up {i} percent", "retweet": False} for i in range(30)]
-    records += [{"text": "$AAPL shares up 0 percent", "retweet": False},  # a duplicate
-                {"text": "RT shares up", "retweet": True}, {"text": "  ", "retweet": False}]
+    records += [
+        {"text": "$AAPL shares up 0 percent", "retweet": False},  # a duplicate
+        {"text": "RT shares up", "retweet": True},
+        {"text": "  ", "retweet": False},
+    ]
     with gzip.open(tweets, "wt", encoding="utf-8") as handle:
         handle.writelines(json.dumps(record) + "\n" for record in records)
     model_dir = tmp_path / "sentiment"
-    assert main(["train", "sentiment", "--input", str(news_csv), "--output", str(model_dir),
-                 "--epochs", "2", "--embedding-dim", "16", "--pretraining-epochs", "1",
-                 "--unlabelled", str(tweets), "--no-linear-refit"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "sentiment",
+                "--input",
+                str(news_csv),
+                "--output",
+                str(model_dir),
+                "--epochs",
+                "2",
+                "--embedding-dim",
+                "16",
+                "--pretraining-epochs",
+                "1",
+                "--unlabelled",
+                str(tweets),
+                "--no-linear-refit",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert "linear_refit_count" not in metrics
     assert metrics["pretraining_text_count"] == metrics["train_count"] + 30
     assert json.loads((model_dir / "data_run.json").read_text())["unlabelled"] == [str(tweets)]
-    assert main(["train", "sentiment", "--input", str(news_csv), "--output", str(tmp_path / "m"),
-                 "--unlabelled", str(tweets)]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "sentiment",
+                "--input",
+                str(news_csv),
+                "--output",
+                str(tmp_path / "m"),
+                "--unlabelled",
+                str(tweets),
+            ]
+        )
+        == 2
+    )
     assert "Expected pretraining_epochs > 0" in capsys.readouterr().err

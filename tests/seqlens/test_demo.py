@@ -23,8 +23,11 @@ MODEL_FILES = ("model.keras", "config.json", "history.json", "metrics.json", "da
 def demo_run(tmp_path_factory) -> dict:
     output = tmp_path_factory.mktemp("demo") / "artifacts"
     code = main(["demo", "--output", str(output), "--seed", "3", "--fast"])
-    return {"code": code, "layout": ArtifactLayout(output),
-            "report": json.loads((output / "demo_report.json").read_text())}
+    return {
+        "code": code,
+        "layout": ArtifactLayout(output),
+        "report": json.loads((output / "demo_report.json").read_text()),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +46,10 @@ def test_every_step_runs(demo_run):
 def test_summary_names_the_dashboard_command(demo_run, capsys):
     from seqlens.demo import DemoReport, StepOutcome, print_summary
 
-    report = DemoReport(output=str(demo_run["layout"].root),
-                        steps=[StepOutcome(**step) for step in demo_run["report"]["steps"]])
+    report = DemoReport(
+        output=str(demo_run["layout"].root),
+        steps=[StepOutcome(**step) for step in demo_run["report"]["steps"]],
+    )
     print_summary(report)
     printed = capsys.readouterr().out
     assert f"seqlens dashboard --artifacts {demo_run['layout'].root}" in printed
@@ -60,10 +65,13 @@ def test_events_data_run(layout):
     folder = layout.data_run("events")
     sequences = pq.read_table(folder / "sequences")
     assert {"user_id", "item_ids", "timestamps", "valid_position", "test_position"} <= set(
-        sequences.column_names)
+        sequences.column_names
+    )
     assert sequences.num_rows > 0
-    assert set(pq.read_table(folder / "vocab" / "items.parquet").column_names) >= {"item_id",
-                                                                                   "count"}
+    assert set(pq.read_table(folder / "vocab" / "items.parquet").column_names) >= {
+        "item_id",
+        "count",
+    }
     assert (folder / "vocab" / "items.txt").exists()
     stats = json.loads((folder / "stats.json").read_text())
     assert stats["rows_in"] == stats["rows_out"] + stats["rows_dead"]
@@ -120,14 +128,18 @@ def test_alerts(layout):
 def test_rerunning_publish_and_alerts_duplicates_nothing(layout):
     run = batch.BatchRun(root=layout.root, settings=batch.BatchSettings.fast(seed=3))
     log_before = layout.publish_log.read_text()
-    versions_before = {name: sorted(p.name for p in (layout.serving_root / name).iterdir())
-                       for name in batch.MODEL_NAMES}
+    versions_before = {
+        name: sorted(p.name for p in (layout.serving_root / name).iterdir())
+        for name in batch.MODEL_NAMES
+    }
     alerts_before = layout.alerts_file.read_text()
     batch.publish_models(run, batch.MODEL_NAMES)
     batch.raise_alerts(run)
     assert layout.publish_log.read_text() == log_before
-    assert {name: sorted(p.name for p in (layout.serving_root / name).iterdir())
-            for name in batch.MODEL_NAMES} == versions_before
+    assert {
+        name: sorted(p.name for p in (layout.serving_root / name).iterdir())
+        for name in batch.MODEL_NAMES
+    } == versions_before
     assert layout.alerts_file.read_text() == alerts_before
 
 

@@ -44,14 +44,22 @@ def instructions(text: str) -> list[tuple[str, str]]:
 def hadolint_executable() -> str | None:
     return shutil.which("hadolint") or (
         str(Path(sys.executable).with_name("hadolint"))
-        if Path(sys.executable).with_name("hadolint").exists() else None)
+        if Path(sys.executable).with_name("hadolint").exists()
+        else None
+    )
 
 
-@pytest.mark.skipif(hadolint_executable() is None,
-                    reason="hadolint not installed (pip install -e '.[dev]')")
+@pytest.mark.skipif(
+    hadolint_executable() is None, reason="hadolint not installed (pip install -e '.[dev]')"
+)
 def test_hadolint_passes():
-    result = subprocess.run([hadolint_executable(), "Dockerfile"], cwd=REPO_ROOT,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [hadolint_executable(), "Dockerfile"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -61,7 +69,9 @@ def test_slim_python_311_base():
 
 
 def test_install_uses_project_metadata_and_constraints():
-    runs = " ".join(arguments for keyword, arguments in instructions(DOCKERFILE) if keyword == "RUN")
+    runs = " ".join(
+        arguments for keyword, arguments in instructions(DOCKERFILE) if keyword == "RUN"
+    )
     assert "pyproject.toml" in runs and "-c constraints.txt" in runs
     assert "--no-deps ." in runs and "pip check" in runs
 
@@ -69,8 +79,11 @@ def test_install_uses_project_metadata_and_constraints():
 def test_every_shipped_package_is_copied():
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     patterns = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
-    copied = {arguments.split()[0].rstrip("/")
-              for keyword, arguments in instructions(DOCKERFILE) if keyword == "COPY"}
+    copied = {
+        arguments.split()[0].rstrip("/")
+        for keyword, arguments in instructions(DOCKERFILE)
+        if keyword == "COPY"
+    }
     for pattern in patterns:
         assert pattern.rstrip("*") in copied, pattern
     assert "airflow_dags" in copied  # the image also runs the DAG's tasks
@@ -101,8 +114,9 @@ def test_compose_serves_the_serving_root_next_to_the_dashboard():
     assert serving["image"].startswith("tensorflow/serving")
     mounts = {volume["target"]: volume["source"] for volume in serving["volumes"]}
     assert mounts["/models"].endswith("/serving")
-    config_option = next(option for option in serving["command"]
-                         if option.startswith("--model_config_file="))
+    config_option = next(
+        option for option in serving["command"] if option.startswith("--model_config_file=")
+    )
     config_path = config_option.split("=", 1)[1]
     host_config = REPO_ROOT / mounts[config_path]
     config = host_config.read_text()

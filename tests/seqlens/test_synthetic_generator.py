@@ -48,14 +48,20 @@ def test_news_has_planted_episodes_and_labels(tmp_path):
 def test_corrupt_rows_are_mixed_in(tmp_path):
     paths = generate(tmp_path, GenerateConfig(**SMALL, corrupt_fraction=0.05))
     rows = _rows(paths["events"])[1:]
-    malformed = [r for r in rows if len(r) != 5 or not r[0] or not r[2].isdigit() or r[2] == "99999999999"]
+    malformed = [
+        r for r in rows if len(r) != 5 or not r[0] or not r[2].isdigit() or r[2] == "99999999999"
+    ]
     assert len(malformed) == int(len(rows) * 0.05)
 
 
 @pytest.mark.parametrize(
     "field, value, message",
-    [("num_users", 0, "num_users"), ("num_items", 5, "num_items"),
-     ("corrupt_fraction", 0.7, "corrupt_fraction"), ("num_tickers", 99, "num_tickers")],
+    [
+        ("num_users", 0, "num_users"),
+        ("num_items", 5, "num_items"),
+        ("corrupt_fraction", 0.7, "corrupt_fraction"),
+        ("num_tickers", 99, "num_tickers"),
+    ],
 )
 def test_config_rejects_bad_values(field, value, message):
     with pytest.raises(ValueError, match=f"Received: {message}"):

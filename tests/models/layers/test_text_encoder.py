@@ -30,8 +30,9 @@ def test_transformer_block_ignores_padding_keys():
     np.testing.assert_allclose(scores[0, :, :3, 3:], 0.0, atol=1e-6)
     changed = inputs.copy()
     changed[0, 3:] = 9.0  # padding content must not change real positions
-    np.testing.assert_allclose(np.asarray(block(changed, mask)[0])[0, :3],
-                               np.asarray(outputs)[0, :3], atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(block(changed, mask)[0])[0, :3], np.asarray(outputs)[0, :3], atol=1e-5
+    )
     assert TransformerBlock.from_config(block.get_config()).get_config() == block.get_config()
 
 

@@ -36,14 +36,20 @@ def test_gru4rec_learns_the_planted_rule_and_round_trips_config():
     model.build((None, 16))
     assert GRU4RecModel.from_config(model.get_config()).get_config() == model.get_config()
     model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
-    batches = NextItemBatches(data.training_sequences(), 16, data.vocabulary_size, tokens_per_batch=512)
+    batches = NextItemBatches(
+        data.training_sequences(), 16, data.vocabulary_size, tokens_per_batch=512
+    )
     histories, targets, users = data.evaluation_examples("test")
     interacted = [data.sequences[u] for u in users]
-    before = evaluate_scorer(model_scorer(model, 16), histories, targets, interacted, data.vocabulary_size)
+    before = evaluate_scorer(
+        model_scorer(model, 16), histories, targets, interacted, data.vocabulary_size
+    )
     for epoch in range(5):
         batches.set_epoch(epoch)
         model.fit(batches, epochs=1, verbose=0)
-    after = evaluate_scorer(model_scorer(model, 16), histories, targets, interacted, data.vocabulary_size)
+    after = evaluate_scorer(
+        model_scorer(model, 16), histories, targets, interacted, data.vocabulary_size
+    )
     assert before["full"]["HR@10"] < 0.3
     assert after["full"]["HR@10"] > 0.8
     _, attention = model.score_last(np.array([[0, 3, 4]]))

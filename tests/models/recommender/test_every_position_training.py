@@ -22,7 +22,9 @@ def _early_rule_data(num_users: int = 200, seed: int = 0) -> SequenceData:
     rule is only in positions a last-positions model never trains on.
     """
     rng = np.random.default_rng(seed)
-    names = [f"early_{i:02d}" for i in range(NUM_RING_ITEMS)] + [f"late_{i:02d}" for i in range(NUM_RING_ITEMS)]
+    names = [f"early_{i:02d}" for i in range(NUM_RING_ITEMS)] + [
+        f"late_{i:02d}" for i in range(NUM_RING_ITEMS)
+    ]
     sequences = []
     for _ in range(num_users):
         early_start, late_start = rng.integers(NUM_RING_ITEMS, size=2)
@@ -36,18 +38,37 @@ def _early_rule_data(num_users: int = 200, seed: int = 0) -> SequenceData:
 def _early_ring_hit_rate(model, max_length: int) -> float:
     """Full-ranking HR@10 of the next early-ring item after 5-step early-ring histories."""
     starts = np.arange(NUM_RING_ITEMS)
-    histories = [np.array([(start + step) % NUM_RING_ITEMS for step in range(5)]) + ITEM_INDEX_OFFSET
-                 for start in starts]
+    histories = [
+        np.array([(start + step) % NUM_RING_ITEMS for step in range(5)]) + ITEM_INDEX_OFFSET
+        for start in starts
+    ]
     targets = (starts + 5) % NUM_RING_ITEMS + ITEM_INDEX_OFFSET
-    metrics = evaluate_scorer(model_scorer(model, max_length), histories, targets, histories,
-                              2 * NUM_RING_ITEMS + ITEM_INDEX_OFFSET, protocols=("full",))
+    metrics = evaluate_scorer(
+        model_scorer(model, max_length),
+        histories,
+        targets,
+        histories,
+        2 * NUM_RING_ITEMS + ITEM_INDEX_OFFSET,
+        protocols=("full",),
+    )
     return metrics["full"]["HR@10"]
 
 
 def _config(**overrides):
-    arguments = dict(hidden_dim=32, num_blocks=1, num_heads=2, max_length=10, dropout=0.1, batch_size=16,
-                     learning_rate=1e-2, learning_rate_decay_epochs=None, weight_decay=0.0, epochs=10, patience=10,
-                     seed=5)
+    arguments = dict(
+        hidden_dim=32,
+        num_blocks=1,
+        num_heads=2,
+        max_length=10,
+        dropout=0.1,
+        batch_size=16,
+        learning_rate=1e-2,
+        learning_rate_decay_epochs=None,
+        weight_decay=0.0,
+        epochs=10,
+        patience=10,
+        seed=5,
+    )
     arguments.update(overrides)
     return RecommenderConfig(**arguments)
 
@@ -56,7 +77,9 @@ def _config(**overrides):
 def test_only_a_model_trained_on_every_position_learns_what_early_positions_show(tmp_path):
     data = _early_rule_data()
     every, _ = train_recommender(data, tmp_path / "every", _config(), verbose=0)
-    last_only, _ = train_recommender(data, tmp_path / "last", _config(train_every_position=False), verbose=0)
+    last_only, _ = train_recommender(
+        data, tmp_path / "last", _config(train_every_position=False), verbose=0
+    )
     assert _early_ring_hit_rate(every, 10) > 0.9
     assert _early_ring_hit_rate(last_only, 10) < 0.2  # early items were never targets
 

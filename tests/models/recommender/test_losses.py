@@ -35,7 +35,12 @@ def _normaliser_row(logits, b, t, target, inputs=None):
 
 
 def test_full_softmax_matches_numpy_and_ignores_padding_targets():
-    expected_terms = [-_log_softmax(_logits())[b, t, TARGETS[b, t]] for b in range(2) for t in range(3) if TARGETS[b, t]]
+    expected_terms = [
+        -_log_softmax(_logits())[b, t, TARGETS[b, t]]
+        for b in range(2)
+        for t in range(3)
+        if TARGETS[b, t]
+    ]
     value = keras.ops.convert_to_numpy(losses.full_softmax_loss(HIDDEN, TABLE, TARGETS))
     assert value == pytest.approx(np.mean(expected_terms), rel=1e-5)
 
@@ -63,7 +68,9 @@ def test_full_softmax_without_history_items_in_the_normaliser():
             if targets[b, t]:
                 row = _normaliser_row(logits, b, t, targets[b, t], inputs)
                 expected_terms.append(-_log_softmax(row)[targets[b, t]])
-    value = keras.ops.convert_to_numpy(losses.full_softmax_loss(HIDDEN, TABLE, targets, inputs=inputs))
+    value = keras.ops.convert_to_numpy(
+        losses.full_softmax_loss(HIDDEN, TABLE, targets, inputs=inputs)
+    )
     assert value == pytest.approx(np.mean(expected_terms), rel=1e-5)
     assert value < keras.ops.convert_to_numpy(losses.full_softmax_loss(HIDDEN, TABLE, targets))
 
@@ -83,8 +90,9 @@ def test_label_smoothing_spreads_its_share_over_the_items_in_the_normaliser(with
             candidates = row > -1e8  # not padding, OOV or (with history) a history item
             uniform = -log_probabilities[candidates].mean()
             expected_terms.append(0.8 * -log_probabilities[target] + 0.2 * uniform)
-    value = losses.full_softmax_loss(HIDDEN, TABLE, TARGETS, inputs=inputs if with_history else None,
-                                     label_smoothing=0.2)
+    value = losses.full_softmax_loss(
+        HIDDEN, TABLE, TARGETS, inputs=inputs if with_history else None, label_smoothing=0.2
+    )
     assert keras.ops.convert_to_numpy(value) == pytest.approx(np.mean(expected_terms), rel=1e-5)
 
 
@@ -94,12 +102,19 @@ def test_label_smoothing_keeps_a_never_target_item_at_its_share_instead_of_sinki
     Without smoothing, sinking item 6 further always lowers the loss."""
     hidden = np.ones((2, 3, 1), "float32")  # logits = the table's one column
     targets = np.array([[0, 3, 4], [2, 3, 0]], dtype="int32")
-    frequencies = np.bincount(targets[targets > 0], minlength=7)[2:] / np.count_nonzero(targets)  # items 2..6
+    frequencies = np.bincount(targets[targets > 0], minlength=7)[2:] / np.count_nonzero(
+        targets
+    )  # items 2..6
 
     def loss(scores, smoothing):
-        table = np.concatenate([[0.0, 0.0], scores]).astype("float32")[:, None]  # padding, OOV, items
-        return float(keras.ops.convert_to_numpy(losses.full_softmax_loss(hidden, table, targets,
-                                                                         label_smoothing=smoothing)))
+        table = np.concatenate([[0.0, 0.0], scores]).astype("float32")[
+            :, None
+        ]  # padding, OOV, items
+        return float(
+            keras.ops.convert_to_numpy(
+                losses.full_softmax_loss(hidden, table, targets, label_smoothing=smoothing)
+            )
+        )
 
     optimum = np.log(0.8 * frequencies + 0.2 / 5)
     for item in range(5):
@@ -110,11 +125,17 @@ def test_label_smoothing_keeps_a_never_target_item_at_its_share_instead_of_sinki
 
 
 def test_sampled_softmax_with_every_item_sampled_once_equals_full_softmax():
-    negatives = np.arange(2, 7, dtype="int32")  # all items; the target's own copy is an accidental hit
+    negatives = np.arange(
+        2, 7, dtype="int32"
+    )  # all items; the target's own copy is an accidental hit
     zeros_targets = np.zeros(TARGETS.shape, "float32")
-    value = losses.sampled_softmax_loss(HIDDEN, TABLE, TARGETS, negatives, zeros_targets, np.zeros(5, "float32"))
+    value = losses.sampled_softmax_loss(
+        HIDDEN, TABLE, TARGETS, negatives, zeros_targets, np.zeros(5, "float32")
+    )
     full = losses.full_softmax_loss(HIDDEN, TABLE, TARGETS)
-    assert keras.ops.convert_to_numpy(value) == pytest.approx(keras.ops.convert_to_numpy(full), rel=1e-5)
+    assert keras.ops.convert_to_numpy(value) == pytest.approx(
+        keras.ops.convert_to_numpy(full), rel=1e-5
+    )
 
 
 def test_sampled_softmax_log_q_correction_shifts_logits():
@@ -129,10 +150,14 @@ def test_sampled_softmax_log_q_correction_shifts_logits():
             if not target:
                 continue
             row = [logits[b, t, target] - 0.5] + [
-                logits[b, t, n] - q for n, q in zip(negatives, negative_log_q, strict=True) if n != target
+                logits[b, t, n] - q
+                for n, q in zip(negatives, negative_log_q, strict=True)
+                if n != target
             ]
             terms.append(-(row[0] - np.log(np.exp(row).sum())))
-    value = losses.sampled_softmax_loss(HIDDEN, TABLE, TARGETS, negatives, target_log_q, negative_log_q)
+    value = losses.sampled_softmax_loss(
+        HIDDEN, TABLE, TARGETS, negatives, target_log_q, negative_log_q
+    )
     assert keras.ops.convert_to_numpy(value) == pytest.approx(np.mean(terms), rel=1e-5)
 
 
@@ -150,14 +175,18 @@ def test_binary_cross_entropy_matches_numpy():
 
 
 def test_uniform_pairwise_matches_numpy_and_skips_a_negative_equal_to_its_target():
-    negatives = np.array([[5, 3, 5], [2, 2, 2]], dtype="int32")  # (0, 1) and (1, 0) hit their targets
+    negatives = np.array(
+        [[5, 3, 5], [2, 2, 2]], dtype="int32"
+    )  # (0, 1) and (1, 0) hit their targets
     logits = HIDDEN @ TABLE.T
     terms = []
     for b in range(2):
         for t in range(3):
             if TARGETS[b, t]:
                 difference = logits[b, t, negatives[b, t]] - logits[b, t, TARGETS[b, t]]
-                terms.append(0.0 if negatives[b, t] == TARGETS[b, t] else np.log1p(np.exp(difference)))
+                terms.append(
+                    0.0 if negatives[b, t] == TARGETS[b, t] else np.log1p(np.exp(difference))
+                )
     value = losses.uniform_pairwise_loss(HIDDEN, TABLE, TARGETS, negatives)
     assert keras.ops.convert_to_numpy(value) == pytest.approx(np.mean(terms), rel=1e-5)
     assert terms.count(0.0) == 2
@@ -172,7 +201,10 @@ TABLE_WITH_BIAS = np.concatenate([TABLE, BIAS[:, None]], axis=-1)
 @pytest.mark.parametrize("name", ["full", "full_without_history", "sampled", "bce", "pairwise"])
 def test_item_bias_acts_as_an_always_one_dimension(name):
     inputs = np.array([[0, 2, 5], [3, 6, 3]], dtype="int32")
-    negatives = {"sampled": np.array([2, 5, 6], dtype="int32"), "bce": np.array([[5, 5, 5], [3, 2, 2]], dtype="int32")}
+    negatives = {
+        "sampled": np.array([2, 5, 6], dtype="int32"),
+        "bce": np.array([[5, 5, 5], [3, 2, 2]], dtype="int32"),
+    }
 
     def loss(hidden, table, bias=None):
         if name == "full":
@@ -180,13 +212,21 @@ def test_item_bias_acts_as_an_always_one_dimension(name):
         if name == "full_without_history":
             return losses.full_softmax_loss(hidden, table, TARGETS, inputs=inputs, bias=bias)
         if name == "sampled":
-            return losses.sampled_softmax_loss(hidden, table, TARGETS, negatives["sampled"],
-                                               np.full(TARGETS.shape, 0.5, "float32"),
-                                               np.array([1.0, -1.0, 0.2], "float32"), bias=bias)
+            return losses.sampled_softmax_loss(
+                hidden,
+                table,
+                TARGETS,
+                negatives["sampled"],
+                np.full(TARGETS.shape, 0.5, "float32"),
+                np.array([1.0, -1.0, 0.2], "float32"),
+                bias=bias,
+            )
         if name == "pairwise":
             return losses.uniform_pairwise_loss(hidden, table, TARGETS, negatives["bce"], bias=bias)
         return losses.binary_cross_entropy_loss(hidden, table, TARGETS, negatives["bce"], bias=bias)
 
     with_bias = keras.ops.convert_to_numpy(loss(HIDDEN, TABLE, BIAS))
-    assert with_bias == pytest.approx(keras.ops.convert_to_numpy(loss(HIDDEN_WITH_ONE, TABLE_WITH_BIAS)), rel=1e-5)
+    assert with_bias == pytest.approx(
+        keras.ops.convert_to_numpy(loss(HIDDEN_WITH_ONE, TABLE_WITH_BIAS)), rel=1e-5
+    )
     assert with_bias != pytest.approx(keras.ops.convert_to_numpy(loss(HIDDEN, TABLE)), rel=1e-3)

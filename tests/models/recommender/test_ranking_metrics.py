@@ -73,7 +73,9 @@ def test_evaluate_scorer_perfect_and_constant_scorers():
 
     metrics = evaluate_scorer(perfect, histories, targets, interacted, 300, batch_size=8)
     assert metrics["full"]["NDCG@10"] == 1.0 and metrics["sampled100"]["HR@1"] == 1.0
-    constant = evaluate_scorer(lambda b: np.zeros((len(b), 300)), histories, targets, interacted, 300)
+    constant = evaluate_scorer(
+        lambda b: np.zeros((len(b), 300)), histories, targets, interacted, 300
+    )
     assert constant["full"]["HR@20"] == 0.0  # ties are split: rank ~150 of 297
     assert constant["sampled100"]["HR@10"] == 0.0  # rank 51 of 101
     assert set(flatten_metrics(metrics)) >= {"full/NDCG@10", "sampled100/HR@10"}

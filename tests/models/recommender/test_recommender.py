@@ -18,7 +18,14 @@ MAX_LENGTH = 16
 
 def _model(seed=0, **overrides):
     keras.utils.set_random_seed(seed)
-    arguments = dict(vocabulary_size=152, hidden_dim=32, max_length=MAX_LENGTH, num_blocks=1, num_heads=2, dropout=0.1)
+    arguments = dict(
+        vocabulary_size=152,
+        hidden_dim=32,
+        max_length=MAX_LENGTH,
+        num_blocks=1,
+        num_heads=2,
+        dropout=0.1,
+    )
     arguments.update(overrides)
     model = SASRecModel(**arguments)
     model.build((None, MAX_LENGTH))
@@ -27,8 +34,13 @@ def _model(seed=0, **overrides):
 
 def _test_metrics(model, data):
     histories, targets, users = data.evaluation_examples("test")
-    return evaluate_scorer(model_scorer(model, MAX_LENGTH), histories, targets,
-                           [data.sequences[u] for u in users], data.vocabulary_size)
+    return evaluate_scorer(
+        model_scorer(model, MAX_LENGTH),
+        histories,
+        targets,
+        [data.sequences[u] for u in users],
+        data.vocabulary_size,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +52,9 @@ def data():
 def trained(data):
     model = _model()
     model.compile(optimizer=keras.optimizers.Adam(5e-3), jit_compile=False)
-    batches = NextItemBatches(data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512)
+    batches = NextItemBatches(
+        data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512
+    )
     for epoch in range(5):
         batches.set_epoch(epoch)
         model.fit(batches, epochs=1, verbose=0)
@@ -74,15 +88,24 @@ def test_shorter_input_reads_like_left_padded_full_length(trained):
     full[0, -3:] = short
     short_scores, _ = trained.score_last(short)
     full_scores, _ = trained.score_last(full)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(short_scores), keras.ops.convert_to_numpy(full_scores), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(short_scores),
+        keras.ops.convert_to_numpy(full_scores),
+        rtol=1e-4,
+        atol=1e-4,
+    )
 
 
 def test_save_and_load_give_the_same_scores(trained, tmp_path):
     trained.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras", compile=False)
     item_ids = np.array([[0, 4, 9, 11]], dtype="int32")
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded.score_last(item_ids)[0]),
-                               keras.ops.convert_to_numpy(trained.score_last(item_ids)[0]), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded.score_last(item_ids)[0]),
+        keras.ops.convert_to_numpy(trained.score_last(item_ids)[0]),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_output_bias_is_added_to_every_score_saved_and_learned(data, tmp_path):
@@ -99,11 +122,15 @@ def test_output_bias_is_added_to_every_score_saved_and_learned(data, tmp_path):
     np.testing.assert_allclose(scorer_scores[0, 2:], after[0, 2:], rtol=1e-4, atol=1e-4)
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras", compile=False)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded.score_last(item_ids)[0]), after, atol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded.score_last(item_ids)[0]), after, atol=1e-5
+    )
     # Trained from zero, the bias moves and the planted rule is still learned.
     model = _model(output_bias=True)
     model.compile(optimizer=keras.optimizers.Adam(5e-3), jit_compile=False)
-    batches = NextItemBatches(data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512)
+    batches = NextItemBatches(
+        data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512
+    )
     for epoch in range(5):
         batches.set_epoch(epoch)
         model.fit(batches, epochs=1, verbose=0)
@@ -113,17 +140,30 @@ def test_output_bias_is_added_to_every_score_saved_and_learned(data, tmp_path):
 
 def test_pairwise_term_is_added_to_the_softmax_and_the_rule_is_still_learned(data):
     model = _model(pairwise_weight=0.5)
-    inputs, y = NextItemBatches(data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512,
-                                uniform_negatives=True)[0]
+    inputs, y = NextItemBatches(
+        data.training_sequences(),
+        MAX_LENGTH,
+        data.vocabulary_size,
+        tokens_per_batch=512,
+        uniform_negatives=True,
+    )[0]
     hidden = model(inputs)
     table = model.item_embedding.embeddings
-    expected = (losses.full_softmax_loss(hidden, table, y["targets"])
-                + 0.5 * losses.uniform_pairwise_loss(hidden, table, y["targets"], y["negatives"]))
+    expected = losses.full_softmax_loss(
+        hidden, table, y["targets"]
+    ) + 0.5 * losses.uniform_pairwise_loss(hidden, table, y["targets"], y["negatives"])
     value = model.compute_loss(inputs, y, hidden)
-    assert keras.ops.convert_to_numpy(value) == pytest.approx(keras.ops.convert_to_numpy(expected), rel=1e-5)
+    assert keras.ops.convert_to_numpy(value) == pytest.approx(
+        keras.ops.convert_to_numpy(expected), rel=1e-5
+    )
     model.compile(optimizer=keras.optimizers.Adam(5e-3), jit_compile=False)
-    batches = NextItemBatches(data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512,
-                              uniform_negatives=True)
+    batches = NextItemBatches(
+        data.training_sequences(),
+        MAX_LENGTH,
+        data.vocabulary_size,
+        tokens_per_batch=512,
+        uniform_negatives=True,
+    )
     for epoch in range(5):
         batches.set_epoch(epoch)
         model.fit(batches, epochs=1, verbose=0)
@@ -133,13 +173,21 @@ def test_pairwise_term_is_added_to_the_softmax_and_the_rule_is_still_learned(dat
 
 def test_label_smoothing_reaches_the_loss_and_the_rule_is_still_learned(data):
     model = _model(label_smoothing=0.2)
-    inputs, y = NextItemBatches(data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512)[0]
+    inputs, y = NextItemBatches(
+        data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512
+    )[0]
     hidden = model(inputs)
-    expected = losses.full_softmax_loss(hidden, model.item_embedding.embeddings, y["targets"], label_smoothing=0.2)
+    expected = losses.full_softmax_loss(
+        hidden, model.item_embedding.embeddings, y["targets"], label_smoothing=0.2
+    )
     value = model.compute_loss(inputs, y, hidden)
-    assert keras.ops.convert_to_numpy(value) == pytest.approx(keras.ops.convert_to_numpy(expected), rel=1e-5)
+    assert keras.ops.convert_to_numpy(value) == pytest.approx(
+        keras.ops.convert_to_numpy(expected), rel=1e-5
+    )
     model.compile(optimizer=keras.optimizers.Adam(5e-3), jit_compile=False)
-    batches = NextItemBatches(data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512)
+    batches = NextItemBatches(
+        data.training_sequences(), MAX_LENGTH, data.vocabulary_size, tokens_per_batch=512
+    )
     for epoch in range(5):
         batches.set_epoch(epoch)
         model.fit(batches, epochs=1, verbose=0)
@@ -148,7 +196,9 @@ def test_label_smoothing_reaches_the_loss_and_the_rule_is_still_learned(data):
 
 
 def test_get_config_round_trip():
-    model = _model(attention_window=4, loss="bce", num_blocks=2, flash_attention=None, output_bias=True)
+    model = _model(
+        attention_window=4, loss="bce", num_blocks=2, flash_attention=None, output_bias=True
+    )
     clone = SASRecModel.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
     with_pairwise = _model(pairwise_weight=0.25)
@@ -168,7 +218,10 @@ def test_get_config_round_trip():
         (dict(pairwise_weight=-1.0), "Received: loss='softmax', pairwise_weight=-1.0"),
         (dict(loss="bce", pairwise_weight=1.0), "Received: loss='bce', pairwise_weight=1.0"),
         (dict(label_smoothing=1.0), "Received: loss='softmax', label_smoothing=1.0"),
-        (dict(loss="sampled_softmax", label_smoothing=0.1), "Received: loss='sampled_softmax', label_smoothing=0.1"),
+        (
+            dict(loss="sampled_softmax", label_smoothing=0.1),
+            "Received: loss='sampled_softmax', label_smoothing=0.1",
+        ),
     ],
 )
 def test_invalid_arguments(overrides, message):
@@ -181,16 +234,35 @@ def test_invalid_arguments(overrides, message):
 @pytest.mark.parametrize("num_blocks", [1, 2])
 def test_last_position_shortcut_matches_the_full_forward_pass(num_blocks):
     keras.utils.set_random_seed(4)
-    model = SASRecModel(vocabulary_size=30, hidden_dim=16, max_length=8, num_blocks=num_blocks, num_heads=2,
-                        dropout=0.0)
-    ids = np.array([[0, 0, 0, 0, 0, 0, 0, 0],  # empty history
-                    [0, 0, 0, 5, 9, 2, 7, 3],
-                    [4, 8, 12, 16, 20, 24, 28, 6]], dtype="int32")
+    model = SASRecModel(
+        vocabulary_size=30,
+        hidden_dim=16,
+        max_length=8,
+        num_blocks=num_blocks,
+        num_heads=2,
+        dropout=0.0,
+    )
+    ids = np.array(
+        [
+            [0, 0, 0, 0, 0, 0, 0, 0],  # empty history
+            [0, 0, 0, 5, 9, 2, 7, 3],
+            [4, 8, 12, 16, 20, 24, 28, 6],
+        ],
+        dtype="int32",
+    )
     hidden, attention = model.encode(ids, training=False, return_attention=True)
     last, last_attention = model.encode_last(ids)  # computes the last block for one query only
     np.testing.assert_allclose(np.asarray(last), np.asarray(hidden)[:, -1, :], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(last_attention), np.asarray(attention)[:, :, -1, :], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(last_attention), np.asarray(attention)[:, :, -1, :], rtol=1e-5, atol=1e-6
+    )
     shortcut, _ = model.encode(ids, training=False, last_position_only=True)
     assert tuple(shortcut.shape) == (3, 1, 16)
-    windowed = SASRecModel(vocabulary_size=30, hidden_dim=16, max_length=8, num_heads=2, attention_window=3)
-    assert tuple(windowed.encode(ids, training=False, last_position_only=True)[0].shape) == (3, 8, 16)  # no shortcut
+    windowed = SASRecModel(
+        vocabulary_size=30, hidden_dim=16, max_length=8, num_heads=2, attention_window=3
+    )
+    assert tuple(windowed.encode(ids, training=False, last_position_only=True)[0].shape) == (
+        3,
+        8,
+        16,
+    )  # no shortcut

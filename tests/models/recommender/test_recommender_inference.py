@@ -14,8 +14,19 @@ pytestmark = pytest.mark.keras_backend
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("recommender")
-    config = RecommenderConfig(hidden_dim=32, num_blocks=1, num_heads=2, max_length=8, dropout=0.1, batch_size=32,
-                               learning_rate=5e-3, epochs=4, seed=0, jit_compile=False, validation_users=None)
+    config = RecommenderConfig(
+        hidden_dim=32,
+        num_blocks=1,
+        num_heads=2,
+        max_length=8,
+        dropout=0.1,
+        batch_size=32,
+        learning_rate=5e-3,
+        epochs=4,
+        seed=0,
+        jit_compile=False,
+        validation_users=None,
+    )
     train_recommender(planted_data(num_users=300, num_items=150), folder, config, verbose=0)
     return folder
 
@@ -34,8 +45,13 @@ def test_recommend_follows_the_planted_rule(model_dir):
 def test_history_truncation_attention_and_exclusion(model_dir):
     recommender = load_recommender(model_dir)
     long_history = [f"item_{i:04d}" for i in range(12)]
-    result = recommender.recommend([long_history, ["item_0003", "unknown-item"]], k=150 - 8, exclude_history=True)
-    assert result.history[0] == long_history[-8:] and result.history[1] == ["item_0003", "unknown-item"]
+    result = recommender.recommend(
+        [long_history, ["item_0003", "unknown-item"]], k=150 - 8, exclude_history=True
+    )
+    assert result.history[0] == long_history[-8:] and result.history[1] == [
+        "item_0003",
+        "unknown-item",
+    ]
     assert result.attention.shape == (2, 2, 8)
     np.testing.assert_allclose(result.attention.sum(-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(result.attention[1, :, :6], 0.0)  # padding positions

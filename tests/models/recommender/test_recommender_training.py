@@ -25,8 +25,20 @@ pytestmark = pytest.mark.keras_backend
 
 
 def _config(**overrides):
-    arguments = dict(hidden_dim=16, num_blocks=1, num_heads=2, max_length=12, dropout=0.2, batch_size=16,
-                     learning_rate=5e-3, epochs=3, patience=3, seed=7, jit_compile=False, validation_users=None)
+    arguments = dict(
+        hidden_dim=16,
+        num_blocks=1,
+        num_heads=2,
+        max_length=12,
+        dropout=0.2,
+        batch_size=16,
+        learning_rate=5e-3,
+        epochs=3,
+        patience=3,
+        seed=7,
+        jit_compile=False,
+        validation_users=None,
+    )
     arguments.update(overrides)
     return RecommenderConfig(**arguments)
 
@@ -41,11 +53,16 @@ def _variables(folder):
         return {name: arrays[name] for name in arrays.files}
 
 
-@pytest.mark.parametrize(("learning_rate_decay_epochs", "weight_decay", "extra"),
-                         [(None, 0.0, {}), (2, 0.1, {}), (2, 0.1, {"ema_momentum": 0.5, "pairwise_weight": 0.5})])
-def test_resume_after_interruption_reaches_the_same_weights(data, tmp_path, learning_rate_decay_epochs, weight_decay,
-                                                            extra):
-    config = _config(learning_rate_decay_epochs=learning_rate_decay_epochs, weight_decay=weight_decay, **extra)
+@pytest.mark.parametrize(
+    ("learning_rate_decay_epochs", "weight_decay", "extra"),
+    [(None, 0.0, {}), (2, 0.1, {}), (2, 0.1, {"ema_momentum": 0.5, "pairwise_weight": 0.5})],
+)
+def test_resume_after_interruption_reaches_the_same_weights(
+    data, tmp_path, learning_rate_decay_epochs, weight_decay, extra
+):
+    config = _config(
+        learning_rate_decay_epochs=learning_rate_decay_epochs, weight_decay=weight_decay, **extra
+    )
     _, history = train_recommender(data, tmp_path / "straight", config, verbose=0)
     assert [entry["epoch"] for entry in history] == [1, 2, 3]
 
@@ -55,20 +72,30 @@ def test_resume_after_interruption_reaches_the_same_weights(data, tmp_path, lear
 
     with pytest.raises(KeyboardInterrupt):
         train_recommender(data, tmp_path / "resumed", config, on_epoch_end=interrupt, verbose=0)
-    assert json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())["epoch"] == 1
-    _, resumed_history = train_recommender(data, tmp_path / "resumed", config, resume=True, verbose=0)
+    assert (
+        json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())["epoch"] == 1
+    )
+    _, resumed_history = train_recommender(
+        data, tmp_path / "resumed", config, resume=True, verbose=0
+    )
     assert [entry["epoch"] for entry in resumed_history] == [1, 2, 3]
     straight, resumed = _variables(tmp_path / "straight"), _variables(tmp_path / "resumed")
     assert straight.keys() == resumed.keys()
     for name in straight:
-        np.testing.assert_allclose(resumed[name], straight[name], rtol=1e-5, atol=1e-6, err_msg=name)
-    assert [e["loss"] for e in resumed_history] == pytest.approx([e["loss"] for e in history], rel=1e-5)
+        np.testing.assert_allclose(
+            resumed[name], straight[name], rtol=1e-5, atol=1e-6, err_msg=name
+        )
+    assert [e["loss"] for e in resumed_history] == pytest.approx(
+        [e["loss"] for e in history], rel=1e-5
+    )
     # and training did change the weights
     assert history[-1]["valid/full/HR@10"] > 0.5
 
 
 def test_model_folder_files_and_early_stopping(data, tmp_path):
-    model, history = train_recommender(data, tmp_path / "model", _config(learning_rate=0.0, patience=1, epochs=5), verbose=0)
+    model, history = train_recommender(
+        data, tmp_path / "model", _config(learning_rate=0.0, patience=1, epochs=5), verbose=0
+    )
     assert len(history) == 2  # epoch 2 is no better than epoch 1 -> stop
     folder = tmp_path / "model"
     for name in ("model.keras", "config.json", "history.json", "item_vocab.txt", "data_run.json"):
@@ -84,11 +111,20 @@ def test_model_folder_files_and_early_stopping(data, tmp_path):
 def test_resume_with_a_different_config_is_refused(data, tmp_path):
     train_recommender(data, tmp_path / "model", _config(epochs=1, learning_rate=0.0), verbose=0)
     with pytest.raises(ValueError, match=r"Received: differing fields=\['hidden_dim'\]"):
-        train_recommender(data, tmp_path / "model", _config(epochs=2, learning_rate=0.0, hidden_dim=8), resume=True)
+        train_recommender(
+            data,
+            tmp_path / "model",
+            _config(epochs=2, learning_rate=0.0, hidden_dim=8),
+            resume=True,
+        )
 
 
-def test_checkpoints_older_than_a_config_field_resume_with_the_value_they_trained_with(data, tmp_path):
-    older = _config(epochs=1, learning_rate=0.0, **FIELDS_ADDED_LATER)  # what older runs trained with
+def test_checkpoints_older_than_a_config_field_resume_with_the_value_they_trained_with(
+    data, tmp_path
+):
+    older = _config(
+        epochs=1, learning_rate=0.0, **FIELDS_ADDED_LATER
+    )  # what older runs trained with
     train_recommender(data, tmp_path / "model", older, verbose=0)
     state_path = tmp_path / "model" / "checkpoint" / "state.json"
     state = json.loads(state_path.read_text())
@@ -96,15 +132,27 @@ def test_checkpoints_older_than_a_config_field_resume_with_the_value_they_traine
         del state["config"][field]  # as written before the field existed
     state_path.write_text(json.dumps(state))
     # today's defaults differ from those values where the default changed
-    with pytest.raises(ValueError, match=r"Received: differing fields=\['learning_rate_decay_epochs', 'weight_decay', "
-                                         r"'train_on_unmonitored_validation', 'train_every_position'\]"):
-        train_recommender(data, tmp_path / "model", _config(epochs=2, learning_rate=0.0), resume=True)
-    _, history = train_recommender(data, tmp_path / "model", _config(
-        epochs=2, learning_rate=0.0, **FIELDS_ADDED_LATER), resume=True, verbose=0)
+    with pytest.raises(
+        ValueError,
+        match=r"Received: differing fields=\['learning_rate_decay_epochs', 'weight_decay', "
+        r"'train_on_unmonitored_validation', 'train_every_position'\]",
+    ):
+        train_recommender(
+            data, tmp_path / "model", _config(epochs=2, learning_rate=0.0), resume=True
+        )
+    _, history = train_recommender(
+        data,
+        tmp_path / "model",
+        _config(epochs=2, learning_rate=0.0, **FIELDS_ADDED_LATER),
+        resume=True,
+        verbose=0,
+    )
     assert [entry["epoch"] for entry in history] == [1, 2]
 
 
-def test_moving_average_is_what_is_validated_and_kept_while_training_goes_on_from_its_own_weights(data, tmp_path):
+def test_moving_average_is_what_is_validated_and_kept_while_training_goes_on_from_its_own_weights(
+    data, tmp_path
+):
     config = _config(epochs=2, ema_momentum=0.9)
     best, history = train_recommender(data, tmp_path / "model", config, verbose=0)
     model = build_model(config, data.vocabulary_size)
@@ -113,14 +161,24 @@ def test_moving_average_is_what_is_validated_and_kept_while_training_goes_on_fro
     with averaged_weights(model) as averaged:
         average = np.array(averaged.item_embedding.embeddings, copy=True)
         histories, targets, users = data.evaluation_examples("valid")
-        metrics = evaluate_scorer(model_scorer(averaged, config.max_length), histories, targets,
-                                  [data.sequences[u] for u in users], data.vocabulary_size, protocols=("full",),
-                                  seed=config.seed)["full"]
-    np.testing.assert_array_equal(np.asarray(model.item_embedding.embeddings), trained)  # swapped back
+        metrics = evaluate_scorer(
+            model_scorer(averaged, config.max_length),
+            histories,
+            targets,
+            [data.sequences[u] for u in users],
+            data.vocabulary_size,
+            protocols=("full",),
+            seed=config.seed,
+        )["full"]
+    np.testing.assert_array_equal(
+        np.asarray(model.item_embedding.embeddings), trained
+    )  # swapped back
     assert np.abs(average - trained).max() > 1e-3  # the average lags the trained weights
     assert metrics["NDCG@10"] == pytest.approx(history[-1]["valid/full/NDCG@10"], rel=1e-6)
     assert max(history, key=lambda entry: entry["valid/full/NDCG@10"])["epoch"] == 2
-    np.testing.assert_allclose(np.asarray(best.item_embedding.embeddings), average, rtol=1e-6)  # the kept model
+    np.testing.assert_allclose(
+        np.asarray(best.item_embedding.embeddings), average, rtol=1e-6
+    )  # the kept model
     assert build_model(_config(adam_epsilon=1e-5), data.vocabulary_size).optimizer.epsilon == 1e-5
     plain = build_model(_config(), data.vocabulary_size)
     with averaged_weights(plain) as same:  # without use_ema: nothing to swap
@@ -128,8 +186,12 @@ def test_moving_average_is_what_is_validated_and_kept_while_training_goes_on_fro
 
 
 def test_weight_decay_shrinks_the_matrices_and_spares_the_norms(data, tmp_path):
-    plain, _ = train_recommender(data, tmp_path / "plain", _config(epochs=1, weight_decay=0.0), verbose=0)
-    decayed, _ = train_recommender(data, tmp_path / "decayed", _config(epochs=1, weight_decay=20.0), verbose=0)
+    plain, _ = train_recommender(
+        data, tmp_path / "plain", _config(epochs=1, weight_decay=0.0), verbose=0
+    )
+    decayed, _ = train_recommender(
+        data, tmp_path / "decayed", _config(epochs=1, weight_decay=20.0), verbose=0
+    )
 
     def norm(model):
         return float(np.linalg.norm(np.asarray(model.item_embedding.embeddings)))
@@ -149,7 +211,10 @@ def test_weight_decay_shrinks_the_matrices_and_spares_the_norms(data, tmp_path):
         (dict(epochs=0), "Received: epochs=0"),
         (dict(patience=0), "Received: patience=0"),
         (dict(learning_rate=-1.0), "Received: learning_rate=-1.0"),
-        (dict(loss="bce", exclude_history_from_loss=True), "Received: loss='bce', exclude_history_from_loss=True"),
+        (
+            dict(loss="bce", exclude_history_from_loss=True),
+            "Received: loss='bce', exclude_history_from_loss=True",
+        ),
         (dict(pairwise_weight=-0.5), "Received: pairwise_weight=-0.5"),
         (dict(loss="bce", pairwise_weight=0.5), "Received: loss='bce', pairwise_weight=0.5"),
         (dict(ema_momentum=1.0), "Received: ema_momentum=1.0"),

@@ -23,7 +23,9 @@ def test_bucket_lengths():
 
 
 def test_targets_are_inputs_shifted_by_one():
-    batches = NextItemBatches([np.array([5, 6, 7, 8], dtype="int32")], 8, 10, tokens_per_batch=4, shuffle=False)
+    batches = NextItemBatches(
+        [np.array([5, 6, 7, 8], dtype="int32")], 8, 10, tokens_per_batch=4, shuffle=False
+    )
     inputs, y = batches[0]
     np.testing.assert_array_equal(inputs, [[0, 5, 6, 7]])  # the length-4 bucket
     np.testing.assert_array_equal(y["targets"], [[0, 6, 7, 8]])
@@ -45,7 +47,9 @@ def test_every_position_appears_once_per_epoch_and_first_batches_differ_in_lengt
     shapes = [batches[i][0].shape for i in range(len(batches))]
     assert shapes[0][1] != shapes[1][1]
     assert all(rows == 64 // length for rows, length in shapes)
-    every_transition = sorted((int(a), int(b)) for s in sequences for a, b in zip(s[:-1], s[1:], strict=True))
+    every_transition = sorted(
+        (int(a), int(b)) for s in sequences for a, b in zip(s[:-1], s[1:], strict=True)
+    )
     assert _transitions(batches) == every_transition
     assert batches.num_targets == len(every_transition)
     assert batches.num_sequences == len(sequences) + sum(len(s) > 21 for s in sequences)
@@ -55,9 +59,15 @@ def test_without_every_position_only_the_last_max_length_targets_are_trained():
     sequences = _sequences()
     batches = NextItemBatches(sequences, 20, 40, tokens_per_batch=64, seed=1, every_position=False)
     tails = [s[-21:] for s in sequences]
-    last = sorted((int(a), int(b)) for tail in tails for a, b in zip(tail[:-1], tail[1:], strict=True))
+    last = sorted(
+        (int(a), int(b)) for tail in tails for a, b in zip(tail[:-1], tail[1:], strict=True)
+    )
     assert _transitions(batches) == last
-    assert batches.num_targets == sum(min(len(s) - 1, 20) for s in sequences) < sum(len(s) - 1 for s in sequences)
+    assert (
+        batches.num_targets
+        == sum(min(len(s) - 1, 20) for s in sequences)
+        < sum(len(s) - 1 for s in sequences)
+    )
 
 
 def test_every_position_windows_cover_each_target_once_with_its_own_window_as_context():
@@ -74,7 +84,10 @@ def test_every_position_windows_cover_each_target_once_with_its_own_window_as_co
 
 
 def test_batches_are_a_function_of_seed_and_epoch():
-    first, second = NextItemBatches(_sequences(), 20, 40, 64, seed=1), NextItemBatches(_sequences(), 20, 40, 64, seed=1)
+    first, second = (
+        NextItemBatches(_sequences(), 20, 40, 64, seed=1),
+        NextItemBatches(_sequences(), 20, 40, 64, seed=1),
+    )
     second.set_epoch(1)
     second.set_epoch(0)
     np.testing.assert_array_equal(first[3][0], second[3][0])
@@ -91,8 +104,14 @@ def test_negatives_for_bce_and_sampled_softmax():
     assert set(softmax[0][1]) == {"targets"}
     pairwise = NextItemBatches(_sequences(), 20, 40, 64, uniform_negatives=True)
     _, y = pairwise[0]
-    assert y["negatives"].shape == y["targets"].shape and y["negatives"].min() >= 2 and y["negatives"].max() < 40
-    sampled = NextItemBatches(_sequences(), 20, 40, 64, loss="sampled_softmax", num_negatives=16, item_counts=counts)
+    assert (
+        y["negatives"].shape == y["targets"].shape
+        and y["negatives"].min() >= 2
+        and y["negatives"].max() < 40
+    )
+    sampled = NextItemBatches(
+        _sequences(), 20, 40, 64, loss="sampled_softmax", num_negatives=16, item_counts=counts
+    )
     _, y = sampled[0]
     assert y["negatives"].shape == (16,) and y["negative_log_q"].shape == (16,)
     assert y["target_log_q"].shape == y["targets"].shape and y["negatives"].min() >= 2
@@ -105,7 +124,10 @@ def test_errors():
         NextItemBatches(_sequences(), 20, 40, tokens_per_batch=0)
     with pytest.raises(ValueError, match="Received: item_counts=None"):
         NextItemBatches(_sequences(), 20, 40, loss="sampled_softmax")
-    with pytest.raises(ValueError, match="Expected uniform_negatives only with loss='softmax'. Received: loss='bce'"):
+    with pytest.raises(
+        ValueError,
+        match="Expected uniform_negatives only with loss='softmax'. Received: loss='bce'",
+    ):
         NextItemBatches(_sequences(), 20, 40, loss="bce", uniform_negatives=True)
     with pytest.raises(ValueError, match="Received: none"):
         NextItemBatches([np.array([3])], 20, 40)
@@ -117,7 +139,9 @@ def test_tensorflow_epoch_dataset_yields_the_same_batches_in_the_same_order(loss
     from models.recommender.sequence_batches import tensorflow_epoch_dataset
 
     counts = np.arange(40, dtype="float64")
-    batches = NextItemBatches(_sequences(), 20, 40, 64, loss=loss, seed=3, num_negatives=8, item_counts=counts)
+    batches = NextItemBatches(
+        _sequences(), 20, 40, 64, loss=loss, seed=3, num_negatives=8, item_counts=counts
+    )
     batches.set_epoch(2)
     dataset = tensorflow_epoch_dataset(batches)
     assert dataset.cardinality().numpy() == len(batches)

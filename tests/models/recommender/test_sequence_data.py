@@ -26,7 +26,11 @@ def test_load_contract_parquet(events_run):
     assert data.item_ids == ["b", "c", "a", "d"]
     assert data.vocabulary_size == 6
     np.testing.assert_array_equal(data.sequences[0], [4, 2, 3, 5])
-    assert data.valid_positions.tolist() == [2, -1, 1] and data.test_positions.tolist() == [3, -1, 2]
+    assert data.valid_positions.tolist() == [2, -1, 1] and data.test_positions.tolist() == [
+        3,
+        -1,
+        2,
+    ]
     training = data.training_sequences()
     np.testing.assert_array_equal(training[0], [4, 2])
     np.testing.assert_array_equal(training[1], [2, 3])  # no targets: the whole sequence trains
@@ -59,7 +63,12 @@ def test_left_pad_keeps_the_most_recent_items():
 def test_reindex_to_another_vocabulary(events_run):
     data = load_sequence_data(events_run)
     other = reindex_to_vocabulary(data, ["a", "b"])
-    assert [other.item_ids[i - 2] if i > 1 else None for i in other.sequences[0]] == ["a", "b", None, None]
+    assert [other.item_ids[i - 2] if i > 1 else None for i in other.sequences[0]] == [
+        "a",
+        "b",
+        None,
+        None,
+    ]
     assert other.sequences[0][2] == OOV_INDEX
 
 
@@ -85,13 +94,21 @@ def test_validation_trained_users_train_up_to_their_test_target(events_run):
     data = load_sequence_data(events_run)  # positions: valid [2, -1, 1], test [3, -1, 2]
     trained = np.array([True, False, False])
     training = data.training_sequences(trained)
-    assert [s.tolist() for s in training] == [[4, 2, 3], [2, 3], [3]]  # user 0 keeps its valid target c
+    assert [s.tolist() for s in training] == [
+        [4, 2, 3],
+        [2, 3],
+        [3],
+    ]  # user 0 keeps its valid target c
     assert [s.tolist() for s in data.training_sequences()] == [[4, 2], [2, 3], [3]]
-    np.testing.assert_array_equal(data.item_counts(trained), [0, 0, 2, 3, 1, 0])  # d, a test target, uncounted
+    np.testing.assert_array_equal(
+        data.item_counts(trained), [0, 0, 2, 3, 1, 0]
+    )  # d, a test target, uncounted
     np.testing.assert_array_equal(data.item_counts(), [0, 0, 2, 2, 1, 0])
 
 
 @pytest.mark.parametrize("trained", [np.array([True, False]), np.array([1, 0, 0])])
 def test_validation_trained_must_be_one_boolean_per_user(events_run, trained):
-    with pytest.raises(ValueError, match="Expected validation_trained to be 3 booleans, one per user"):
+    with pytest.raises(
+        ValueError, match="Expected validation_trained to be 3 booleans, one per user"
+    ):
         load_sequence_data(events_run).training_sequences(trained)

@@ -5,19 +5,31 @@ from models.serving.gate import check_latency, compare_metric, compare_rankings,
 
 
 def test_identical_rankings_pass():
-    check = compare_rankings([["a", "b"]], np.array([[2.0, 1.0]]), [["a", "b"]], np.array([[2.0, 1.0]]), 1e-4)
+    check = compare_rankings(
+        [["a", "b"]], np.array([[2.0, 1.0]]), [["a", "b"]], np.array([[2.0, 1.0]]), 1e-4
+    )
     assert check.passed and check.details["users_with_different_top_k"] == 0
 
 
 def test_a_different_top_k_fails_with_the_count():
-    check = compare_rankings([["a", "c"], ["x", "y"]], np.array([[2.0, 1.0], [3.0, 2.0]]),
-                             [["a", "b"], ["x", "y"]], np.array([[2.0, 1.5], [3.0, 2.0]]), 1e-4)
+    check = compare_rankings(
+        [["a", "c"], ["x", "y"]],
+        np.array([[2.0, 1.0], [3.0, 2.0]]),
+        [["a", "b"], ["x", "y"]],
+        np.array([[2.0, 1.5], [3.0, 2.0]]),
+        1e-4,
+    )
     assert not check.passed and "1 of 2" in check.reason
 
 
 def test_swaps_inside_a_tie_are_accepted():
-    check = compare_rankings([["b", "a", "c"]], np.array([[2.0, 2.0, 1.0]]),
-                             [["a", "b", "c"]], np.array([[2.0, 2.0, 1.0]]), 1e-4)
+    check = compare_rankings(
+        [["b", "a", "c"]],
+        np.array([[2.0, 2.0, 1.0]]),
+        [["a", "b", "c"]],
+        np.array([[2.0, 2.0, 1.0]]),
+        1e-4,
+    )
     assert check.passed
 
 
@@ -45,12 +57,18 @@ def test_latency_figures_and_limit():
     assert check_latency(lambda: None, p99_limit_ms=1e6, repeats=5).passed
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda: compare_rankings([], np.zeros((0, 1)), [], np.zeros((0, 1)), -1), "Received: score_tolerance=-1"),
-    (lambda: compare_metric({}, None, "m", -0.5), "Received: tolerance=-0.5"),
-    (lambda: measure_latency(lambda: None, repeats=0), "Received: repeats=0"),
-    (lambda: check_latency(lambda: None, p99_limit_ms=0), "Received: p99_limit_ms=0"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: compare_rankings([], np.zeros((0, 1)), [], np.zeros((0, 1)), -1),
+            "Received: score_tolerance=-1",
+        ),
+        (lambda: compare_metric({}, None, "m", -0.5), "Received: tolerance=-0.5"),
+        (lambda: measure_latency(lambda: None, repeats=0), "Received: repeats=0"),
+        (lambda: check_latency(lambda: None, p99_limit_ms=0), "Received: p99_limit_ms=0"),
+    ],
+)
 def test_bad_arguments_are_value_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()

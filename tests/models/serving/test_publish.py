@@ -26,9 +26,14 @@ def model():
 def _candidate(model, ndcg=0.30, reference_model=None):
     reference_model = reference_model or model
     return recommender_candidate(
-        model, RecommenderServingSpec(tuple(VOCABULARY), max_length=MAX_LENGTH), HISTORIES,
+        model,
+        RecommenderServingSpec(tuple(VOCABULARY), max_length=MAX_LENGTH),
+        HISTORIES,
         lambda histories, k: reference_recommend(reference_model, VOCABULARY, histories, k),
-        metrics={"headline": {"full/NDCG@10": ndcg}}, k=5, source="test")
+        metrics={"headline": {"full/NDCG@10": ndcg}},
+        k=5,
+        source="test",
+    )
 
 
 def _listing(base):
@@ -41,7 +46,10 @@ def test_publish_then_reject_a_regression_then_roll_back(tmp_path, model):
     assert first.published and first.version == 1, first.reasons
     assert (base / "1" / "saved_model.pb").exists()
     assert (base / "1" / "assets.extra" / "tf_serving_warmup_requests").exists()
-    assert serving_versions.read_export_metadata(base / "1")["metrics"]["headline"]["full/NDCG@10"] == 0.30
+    assert (
+        serving_versions.read_export_metadata(base / "1")["metrics"]["headline"]["full/NDCG@10"]
+        == 0.30
+    )
     assert first.checks["matches_keras"]["passed"] and first.checks["latency"]["p99_ms"] > 0
 
     before = _listing(base)
@@ -56,7 +64,12 @@ def test_publish_then_reject_a_regression_then_roll_back(tmp_path, model):
     assert rolled.decision == "rolled_back" and rolled.version == 1
     assert serving_versions.list_versions(base) == [1]
     log = serving_versions.read_publish_log(tmp_path)
-    assert [entry["decision"] for entry in log] == ["published", "rejected", "published", "rolled_back"]
+    assert [entry["decision"] for entry in log] == [
+        "published",
+        "rejected",
+        "published",
+        "rolled_back",
+    ]
     for entry in log:
         assert {"name", "version", "time", "decision", "reasons", "checks", "metrics"} <= set(entry)
     third = publish_candidate(_candidate(model, 0.31), tmp_path, "recommender", keep=1, **FAST)
@@ -66,7 +79,9 @@ def test_publish_then_reject_a_regression_then_roll_back(tmp_path, model):
 
 def test_a_savedmodel_that_disagrees_with_keras_is_rejected(tmp_path, model):
     other = TinyAttentionRecommender(len(VOCABULARY), MAX_LENGTH, seed=99)
-    decision = publish_candidate(_candidate(model, reference_model=other), tmp_path, "recommender", **FAST)
+    decision = publish_candidate(
+        _candidate(model, reference_model=other), tmp_path, "recommender", **FAST
+    )
     assert not decision.published
     assert "differs from the Keras model" in decision.reasons[0]
     assert serving_versions.list_versions(tmp_path / "recommender") == []
@@ -74,7 +89,9 @@ def test_a_savedmodel_that_disagrees_with_keras_is_rejected(tmp_path, model):
 
 
 def test_latency_over_the_limit_is_rejected(tmp_path, model):
-    decision = publish_candidate(_candidate(model), tmp_path, "recommender", latency_p99_ms=1e-6, **FAST)
+    decision = publish_candidate(
+        _candidate(model), tmp_path, "recommender", latency_p99_ms=1e-6, **FAST
+    )
     assert not decision.published and "p99 latency" in decision.reasons[0]
 
 
@@ -101,8 +118,14 @@ publish_candidate(_candidate(model, 0.4), sys.argv[1], "recommender", latency_re
 
 def test_a_crash_mid_publish_leaves_no_version_behind(tmp_path, model):
     assert publish_candidate(_candidate(model, 0.30), tmp_path, "recommender", **FAST).published
-    result = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(tmp_path)], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == -9, result.stderr[-2000:]
     staged = Path(result.stdout.split("STAGED ", 1)[1].strip())
     assert staged.exists() and (staged / "saved_model.pb").exists()  # fully written, never renamed

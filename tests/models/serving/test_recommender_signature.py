@@ -53,11 +53,15 @@ def test_xla_export_answers_like_the_keras_model(tmp_path):
 
     model = TinyAttentionRecommender(len(VOCABULARY), MAX_LENGTH)
     spec = RecommenderServingSpec(tuple(VOCABULARY), max_length=MAX_LENGTH)
-    export_dir = export_recommender_savedmodel(model, spec, tmp_path / "1", "recommender", jit_compile=True)
+    export_dir = export_recommender_savedmodel(
+        model, spec, tmp_path / "1", "recommender", jit_compile=True
+    )
     loaded = tf.saved_model.load(str(export_dir))
     histories = [["item_0003", "item_0005", "item_0001"], [], ["never-seen"] + ["item_0002"] * 12]
     item_ids, scores, attention = _serve(loaded, histories, 4)
-    expected_ids, expected_scores, expected_attention = reference_recommend(model, VOCABULARY, histories[:1], 4)
+    expected_ids, expected_scores, expected_attention = reference_recommend(
+        model, VOCABULARY, histories[:1], 4
+    )
     assert item_ids[0] == expected_ids[0]
     np.testing.assert_allclose(scores[0], expected_scores[0], atol=1e-4)
     np.testing.assert_allclose(np.asarray(attention)[0, :3], expected_attention[0, -3:], atol=1e-5)
@@ -70,7 +74,9 @@ def test_include_history_signature_keeps_seen_items(exported):
     model, _, loaded = exported
     histories = [["item_0003", "item_0005"]]
     item_ids, _, _ = _serve(loaded, histories, 39, signature="include_history")
-    expected_ids, _, _ = reference_recommend(model, VOCABULARY, histories, 39, exclude_history=False)
+    expected_ids, _, _ = reference_recommend(
+        model, VOCABULARY, histories, 39, exclude_history=False
+    )
     assert item_ids == expected_ids and {"item_0003", "item_0005"} <= set(item_ids[0])
 
 
@@ -85,13 +91,16 @@ def test_padding_anywhere_and_unknown_ids_follow_the_rules(exported):
     out_right = signature(history=tf.constant(right), k=tf.constant([6]))
     assert out_left["item_ids"].numpy().tolist() == out_right["item_ids"].numpy().tolist()
     expected_ids, _, expected_attention = reference_recommend(
-        model, VOCABULARY, [["item_0004", "never-seen", "item_0009"]], 6)
+        model, VOCABULARY, [["item_0004", "never-seen", "item_0009"]], 6
+    )
     assert [item.decode() for item in out_left["item_ids"].numpy()[0]] == expected_ids[0]
     # attention is aligned with the request's own columns; padding gets 0
-    np.testing.assert_allclose(out_left["attention"].numpy()[0],
-                               [0, 0, *expected_attention[0, -3:]], atol=1e-5)
-    np.testing.assert_allclose(out_right["attention"].numpy()[0],
-                               [*expected_attention[0, -3:], 0, 0], atol=1e-5)
+    np.testing.assert_allclose(
+        out_left["attention"].numpy()[0], [0, 0, *expected_attention[0, -3:]], atol=1e-5
+    )
+    np.testing.assert_allclose(
+        out_right["attention"].numpy()[0], [*expected_attention[0, -3:], 0, 0], atol=1e-5
+    )
 
 
 def test_long_history_keeps_the_most_recent_items(exported):
@@ -118,8 +127,9 @@ def test_k_is_per_row_and_clamped_to_the_catalogue(exported):
 
     _, _, loaded = exported
     signature = loaded.signatures["serving_default"]
-    out = signature(history=tf.constant(pad_histories([["item_0001"], ["item_0002"]])),
-                    k=tf.constant([2, 4]))
+    out = signature(
+        history=tf.constant(pad_histories([["item_0001"], ["item_0002"]])), k=tf.constant([2, 4])
+    )
     item_ids = out["item_ids"].numpy()
     assert item_ids.shape == (2, 4)
     assert item_ids[0, 2:].tolist() == [b"", b""] and all(item_ids[1])
@@ -135,7 +145,9 @@ def test_non_positive_k_is_a_clear_error(exported, k):
 
     _, _, loaded = exported
     with pytest.raises(tf.errors.InvalidArgumentError, match="k must be >= 1"):
-        loaded.signatures["serving_default"](history=tf.constant([["item_0001"]]), k=tf.constant([k]))
+        loaded.signatures["serving_default"](
+            history=tf.constant([["item_0001"]]), k=tf.constant([k])
+        )
 
 
 def test_k_with_the_wrong_batch_size_is_a_clear_error(exported):
@@ -143,7 +155,9 @@ def test_k_with_the_wrong_batch_size_is_a_clear_error(exported):
 
     _, _, loaded = exported
     with pytest.raises(tf.errors.InvalidArgumentError, match="one value per history row"):
-        loaded.signatures["serving_default"](history=tf.constant([["a"], ["b"]]), k=tf.constant([3]))
+        loaded.signatures["serving_default"](
+            history=tf.constant([["a"], ["b"]]), k=tf.constant([3])
+        )
 
 
 def test_wrong_dtypes_are_rejected_before_the_graph_runs(exported):
@@ -175,10 +189,19 @@ def test_vocabulary_asset_and_warmup_requests_are_in_the_savedmodel(exported):
 
 def test_rest_columnar_and_row_formats_agree(exported):
     _, _, loaded = exported
-    rows = predict(loaded, {"instances": [{"history": ["item_0001", "item_0002"], "k": 3},
-                                          {"history": ["item_0007", ""], "k": 3}]})
-    columns = predict(loaded, {"inputs": {"history": [["item_0001", "item_0002"], ["item_0007", ""]],
-                                          "k": [3, 3]}})
+    rows = predict(
+        loaded,
+        {
+            "instances": [
+                {"history": ["item_0001", "item_0002"], "k": 3},
+                {"history": ["item_0007", ""], "k": 3},
+            ]
+        },
+    )
+    columns = predict(
+        loaded,
+        {"inputs": {"history": [["item_0001", "item_0002"], ["item_0007", ""]], "k": [3, 3]}},
+    )
     assert [row["item_ids"] for row in rows["predictions"]] == columns["outputs"]["item_ids"]
     assert len(rows["predictions"][1]["attention"]) == 2
 
@@ -195,15 +218,26 @@ print("RESPONSE=" + json.dumps(predict(loaded, body)))
 
 def test_fresh_process_answers_a_rest_instances_request(exported):
     model, export_dir, _ = exported
-    body = {"signature_name": "serving_default",
-            "instances": [{"history": ["item_0003", "unknown", "item_0011", ""], "k": 4},
-                          {"history": ["", "", "", ""], "k": 4}]}
-    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS_SCRIPT, str(export_dir), json.dumps(body)],
-                            capture_output=True, text=True, cwd=PROJECT_ROOT, check=False, timeout=300)
+    body = {
+        "signature_name": "serving_default",
+        "instances": [
+            {"history": ["item_0003", "unknown", "item_0011", ""], "k": 4},
+            {"history": ["", "", "", ""], "k": 4},
+        ],
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS_SCRIPT, str(export_dir), json.dumps(body)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=False,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     response = json.loads(result.stdout.split("RESPONSE=", 1)[1])
     expected_ids, expected_scores, _ = reference_recommend(
-        model, VOCABULARY, [["item_0003", "unknown", "item_0011"]], 4)
+        model, VOCABULARY, [["item_0003", "unknown", "item_0011"]], 4
+    )
     first, second = response["predictions"]
     assert first["item_ids"] == expected_ids[0]
     np.testing.assert_allclose(first["scores"], expected_scores[0], atol=1e-4)
@@ -214,22 +248,31 @@ def test_saved_model_cli_show_and_run(exported):
     _, export_dir, _ = exported
     shown = saved_model_cli("show", "--dir", str(export_dir), "--all")
     assert shown.returncode == 0, shown.stderr[-2000:]
-    for expected in ("signature_def['serving_default']", "signature_def['include_history']",
-                     "tensorflow/serving/predict", "history", "item_ids", "attention"):
+    for expected in (
+        "signature_def['serving_default']",
+        "signature_def['include_history']",
+        "tensorflow/serving/predict",
+        "history",
+        "item_ids",
+        "attention",
+    ):
         assert expected in shown.stdout
     ran = run_serving_default(export_dir, "history=[['item_0003','item_0005']];k=[3]")
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert "item_ids" in ran.stdout and "b'item_" in ran.stdout
 
 
-@pytest.mark.parametrize(("arguments", "message"), [
-    ({"max_length": 0}, "Received: max_length=0"),
-    ({"padding_side": "middle"}, "Received: padding_side='middle'"),
-    ({"oov_index": 99}, "Received: oov_index=99"),
-    ({"item_vocabulary": ("[PAD]", "[OOV]", "a", "a")}, "Received: item_vocabulary"),
-    ({"item_vocabulary": ("[PAD]", "[OOV]", "a\nb")}, "Received: item_vocabulary"),
-    ({"popularity": (1.0,)}, "Received: popularity"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"max_length": 0}, "Received: max_length=0"),
+        ({"padding_side": "middle"}, "Received: padding_side='middle'"),
+        ({"oov_index": 99}, "Received: oov_index=99"),
+        ({"item_vocabulary": ("[PAD]", "[OOV]", "a", "a")}, "Received: item_vocabulary"),
+        ({"item_vocabulary": ("[PAD]", "[OOV]", "a\nb")}, "Received: item_vocabulary"),
+        ({"popularity": (1.0,)}, "Received: popularity"),
+    ],
+)
 def test_spec_validation(arguments, message):
     values = {"item_vocabulary": tuple(VOCABULARY), "max_length": 4, **arguments}
     with pytest.raises(ValueError, match=message):

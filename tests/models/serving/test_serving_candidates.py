@@ -17,7 +17,9 @@ RECOMMENDER_METRICS = {
 
 
 def test_find_metric_prefers_the_headline_then_the_model_full_ranking():
-    assert find_metric({**RECOMMENDER_METRICS, "headline": {"full/NDCG@10": 0.25}}, "ndcg@10") == 0.25
+    assert (
+        find_metric({**RECOMMENDER_METRICS, "headline": {"full/NDCG@10": 0.25}}, "ndcg@10") == 0.25
+    )
     assert find_metric(RECOMMENDER_METRICS, "ndcg@10") == 0.2
 
 

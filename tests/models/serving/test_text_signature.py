@@ -15,8 +15,14 @@ LABELS_TO_TEXTS = {
     "negative": ["stock fell sharply on weak guidance", "losses widen, can't recover"],
     "neutral": ["the company holds its annual meeting", "results due on Tuesday in 東京"],
 }
-PROBE_TEXTS = ["Shares of $TSLA fell 5% today!", "", "   ", "完全に新しい テキスト",
-               "growth " * 30, "Don't sell: https://x.example/a @trader $5bn deal"]
+PROBE_TEXTS = [
+    "Shares of $TSLA fell 5% today!",
+    "",
+    "   ",
+    "完全に新しい テキスト",
+    "growth " * 30,
+    "Don't sell: https://x.example/a @trader $5bn deal",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +35,29 @@ def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("text")
     texts = [text for pool in LABELS_TO_TEXTS.values() for text in pool] * 4
     labels = [label for label, pool in LABELS_TO_TEXTS.items() for _ in pool] * 4
-    train_text_model(texts, labels, TextTrainingConfig(
-        task="sentiment", sequence_length=6, embedding_dim=16, num_heads=2, feed_forward_dim=16,
-        attention_units=8, max_ngrams=200, epochs=1, batch_size=8, linear_ensemble=False,
-        validation_fraction=0.25), root / "model")
+    train_text_model(
+        texts,
+        labels,
+        TextTrainingConfig(
+            task="sentiment",
+            sequence_length=6,
+            embedding_dim=16,
+            num_heads=2,
+            feed_forward_dim=16,
+            attention_units=8,
+            max_ngrams=200,
+            epochs=1,
+            batch_size=8,
+            linear_ensemble=False,
+            validation_fraction=0.25,
+        ),
+        root / "model",
+    )
     text_model = load_text_model(root / "model", use_ensemble=False)
     spec = text_spec_from_model(text_model)
-    export_dir = export_text_savedmodel(text_model.model, spec, root / "serving" / "sentiment" / "1", "sentiment")
+    export_dir = export_text_savedmodel(
+        text_model.model, spec, root / "serving" / "sentiment" / "1", "sentiment"
+    )
     return text_model, spec, export_dir, tf.saved_model.load(str(export_dir))
 
 
@@ -46,16 +68,27 @@ def test_outputs_match_the_keras_model_on_raw_text(exported):
     assert spec.ngrams  # the n-gram path is exercised
     served = loaded.signatures["serving_default"](text=tf.constant(PROBE_TEXTS))
     expected = text_model.predict(PROBE_TEXTS)
-    np.testing.assert_allclose(served["probabilities"].numpy(), np.stack(expected["probabilities"]), atol=1e-5)
+    np.testing.assert_allclose(
+        served["probabilities"].numpy(), np.stack(expected["probabilities"]), atol=1e-5
+    )
     assert [label.decode() for label in served["label"].numpy()] == expected["label"].tolist()
     np.testing.assert_allclose(served["score"].numpy(), expected["score"].to_numpy(), atol=1e-5)
-    for row, (tokens, weights) in enumerate(zip(expected["tokens"], expected["token_attention"], strict=True)):
+    for row, (tokens, weights) in enumerate(
+        zip(expected["tokens"], expected["token_attention"], strict=True)
+    ):
         served_tokens = [token.decode() for token in served["tokens"].numpy()[row]]
-        assert served_tokens[:len(tokens)] == list(tokens) and not any(served_tokens[len(tokens):])
-        np.testing.assert_allclose(served["token_attention"].numpy()[row][:len(tokens)], weights, atol=1e-5)
+        assert served_tokens[: len(tokens)] == list(tokens) and not any(
+            served_tokens[len(tokens) :]
+        )
+        np.testing.assert_allclose(
+            served["token_attention"].numpy()[row][: len(tokens)], weights, atol=1e-5
+        )
     # the long text: attention only on the sequence_length tokens the model read
     long_row = served["token_attention"].numpy()[4]
-    assert np.all(long_row[spec.sequence_length:] == 0) and long_row[:spec.sequence_length].sum() > 0.99
+    assert (
+        np.all(long_row[spec.sequence_length :] == 0)
+        and long_row[: spec.sequence_length].sum() > 0.99
+    )
 
 
 def test_rest_row_format_with_bare_strings(exported):
@@ -89,20 +122,32 @@ def test_intent_export_reports_out_of_scope(exported, tmp_path):
 
     text_model, spec, _, _ = exported
     intent = TextServingSpec(**{**spec.__dict__, "task": "intent", "oos_threshold": 1.01})
-    export_dir = export_text_savedmodel(text_model.model, intent, tmp_path / "intent" / "1", "intent")
-    outputs = tf.saved_model.load(str(export_dir)).signatures["serving_default"](text=tf.constant(["hello"]))
+    export_dir = export_text_savedmodel(
+        text_model.model, intent, tmp_path / "intent" / "1", "intent"
+    )
+    outputs = tf.saved_model.load(str(export_dir)).signatures["serving_default"](
+        text=tf.constant(["hello"])
+    )
     assert outputs["out_of_scope"].numpy().tolist() == [True] and "score" not in outputs
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"task": "topic"}, "Received: task='topic'"),
-    ({"labels": ("a", "b")}, "Received: labels="),
-    ({"sequence_length": 0}, "Received: sequence_length=0"),
-    ({"tokens": ()}, "Received: tokens=()"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"task": "topic"}, "Received: task='topic'"),
+        ({"labels": ("a", "b")}, "Received: labels="),
+        ({"sequence_length": 0}, "Received: sequence_length=0"),
+        ({"tokens": ()}, "Received: tokens=()"),
+    ],
+)
 def test_spec_validation(changes, message):
-    values = {"task": "sentiment", "labels": ("negative", "neutral", "positive"), "sequence_length": 4,
-              "tokens": ("a", "b"), **changes}
+    values = {
+        "task": "sentiment",
+        "labels": ("negative", "neutral", "positive"),
+        "sequence_length": 4,
+        "tokens": ("a", "b"),
+        **changes,
+    }
     with pytest.raises(ValueError, match=message):
         TextServingSpec(**values)
 

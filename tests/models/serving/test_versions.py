@@ -22,7 +22,9 @@ def test_versions_ignore_non_integer_and_incomplete_folders(tmp_path):
     assert sv.list_versions(base) == [1, 3]
     assert sv.latest_version(base) == 3
     assert sv.next_version(base) == 6
-    assert sv.list_versions(tmp_path / "missing") == [] and sv.next_version(tmp_path / "missing") == 1
+    assert (
+        sv.list_versions(tmp_path / "missing") == [] and sv.next_version(tmp_path / "missing") == 1
+    )
 
 
 def test_commit_renames_the_staging_folder_into_place(tmp_path):
@@ -30,7 +32,9 @@ def test_commit_renames_the_staging_folder_into_place(tmp_path):
     staged = _fake_savedmodel(sv.staging_dir(base, 1))
     assert staged.name.startswith(".incoming-1-")
     target = sv.commit_version(staged, base, 1)
-    assert target == base / "1" and (target / "variables" / "variables.index").read_bytes() == b"index"
+    assert (
+        target == base / "1" and (target / "variables" / "variables.index").read_bytes() == b"index"
+    )
     assert not staged.exists()
     with pytest.raises(ValueError, match="Received: version=1"):
         sv.commit_version(_fake_savedmodel(sv.staging_dir(base, 1)), base, 1)
@@ -80,8 +84,15 @@ def test_stale_staging_folders_are_removed(tmp_path):
 
 
 def test_publish_log_appends_one_json_object_per_decision(tmp_path):
-    entry = {"name": "m", "version": 1, "time": "t", "decision": "published", "reasons": [],
-             "checks": {}, "metrics": {"ndcg@10": 0.5}}
+    entry = {
+        "name": "m",
+        "version": 1,
+        "time": "t",
+        "decision": "published",
+        "reasons": [],
+        "checks": {},
+        "metrics": {"ndcg@10": 0.5},
+    }
     sv.append_publish_log(tmp_path, entry)
     sv.append_publish_log(tmp_path, {**entry, "version": 2, "decision": "rejected"})
     lines = (tmp_path / "publish_log.jsonl").read_text().splitlines()

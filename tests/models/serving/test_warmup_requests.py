@@ -27,7 +27,7 @@ def _fields(data: bytes) -> list[tuple[int, bytes]]:
         number, wire_type = key >> 3, key & 7
         if wire_type == 2:
             length, offset = _read_varint(data, offset)
-            fields.append((number, data[offset:offset + length]))
+            fields.append((number, data[offset : offset + length]))
             offset += length
         elif wire_type == 0:
             value, offset = _read_varint(data, offset)
@@ -41,9 +41,9 @@ def test_bytes_follow_tf_serving_field_numbers():
     from tensorflow.core.framework import tensor_pb2
 
     data = prediction_log_bytes("recommender", {"k": np.array([7], dtype="int32")})
-    (number, predict_log), = _fields(data)
+    ((number, predict_log),) = _fields(data)
     assert number == 6  # PredictionLog.predict_log
-    (number, request), = _fields(predict_log)
+    ((number, request),) = _fields(predict_log)
     assert number == 1  # PredictLog.request
     request_fields = dict(_fields(request))
     model_spec = dict(_fields(request_fields[1]))
@@ -56,10 +56,14 @@ def test_bytes_follow_tf_serving_field_numbers():
 
 def test_write_then_read_round_trip(tmp_path):
     history = np.array([["a", "é", ""], ["b", "", ""]])
-    path = write_warmup_requests(tmp_path, "rec", [
-        {"history": history, "k": np.array([10, 3], dtype="int32")},
-        {"history": np.array([["x"]]), "k": np.array([1], dtype="int32")},
-    ])
+    path = write_warmup_requests(
+        tmp_path,
+        "rec",
+        [
+            {"history": history, "k": np.array([10, 3], dtype="int32")},
+            {"history": np.array([["x"]]), "k": np.array([1], dtype="int32")},
+        ],
+    )
     assert path == tmp_path / "assets.extra" / "tf_serving_warmup_requests"
     records = read_warmup_requests(path)
     assert len(records) == 2

@@ -15,7 +15,9 @@ from models.text.datasets import (
 
 def test_phrasebank_latin1_and_last_at_sign(tmp_path):
     path = tmp_path / "Sentences_AllAgree.txt"
-    path.write_bytes("Profit rose @ 5 % in Espoo \xe9@positive\nSales fell .@negative\n".encode("latin-1"))
+    path.write_bytes(
+        "Profit rose @ 5 % in Espoo \xe9@positive\nSales fell .@negative\n".encode("latin-1")
+    )
     table = read_phrasebank(path)
     assert table["label"].tolist() == ["positive", "negative"]
     assert table["text"][0].endswith("Espoo \xe9")
@@ -27,17 +29,24 @@ def test_phrasebank_latin1_and_last_at_sign(tmp_path):
 def test_twitter_and_banking77(tmp_path):
     twitter = tmp_path / "sent_train.csv"
     twitter.write_text('text,label\n"$X up,\nbig",1\n$Y down,0\n$Z flat,2\n')
-    assert read_twitter_financial_news(twitter)["label"].tolist() == ["positive", "negative", "neutral"]
+    assert read_twitter_financial_news(twitter)["label"].tolist() == [
+        "positive",
+        "negative",
+        "neutral",
+    ]
     banking = tmp_path / "train.csv"
     banking.write_text("text,category\nwhere is my card,card_arrival\n")
     assert read_banking77(banking)["label"].tolist() == ["card_arrival"]
 
 
 def test_generic_reader_handles_csv_jsonl_and_parquet_folders(tmp_path):
-    pd.DataFrame({"conversation_id": ["c1", "c2"], "text": ["hi", None],
-                  "intent": ["greet", None]}).to_parquet(tmp_path / "part-0.parquet")
+    pd.DataFrame(
+        {"conversation_id": ["c1", "c2"], "text": ["hi", None], "intent": ["greet", None]}
+    ).to_parquet(tmp_path / "part-0.parquet")
     (tmp_path / "run" / "texts").mkdir(parents=True)
-    pd.read_parquet(tmp_path / "part-0.parquet").to_parquet(tmp_path / "run" / "texts" / "a.parquet")
+    pd.read_parquet(tmp_path / "part-0.parquet").to_parquet(
+        tmp_path / "run" / "texts" / "a.parquet"
+    )
     table = read_text_table(tmp_path / "run")
     assert table["text"].tolist() == ["hi", ""] and table["label"].tolist() == ["greet", ""]
     assert len(read_text_table(tmp_path / "run", require_labels=True)) == 1
@@ -58,8 +67,12 @@ def test_generic_reader_handles_csv_jsonl_and_parquet_folders(tmp_path):
 
 def test_stocknet_texts_drop_retweets_and_duplicates(tmp_path):
     path = tmp_path / "tweets.jsonl.gz"
-    rows = [{"text": "a", "retweet": False}, {"text": "a", "retweet": False},
-            {"text": "b", "retweet": True}, {"text": "c", "retweet": False}]
+    rows = [
+        {"text": "a", "retweet": False},
+        {"text": "a", "retweet": False},
+        {"text": "b", "retweet": True},
+        {"text": "c", "retweet": False},
+    ]
     with gzip.open(path, "wt") as handle:
         handle.writelines(json.dumps(row) + "\n" for row in rows)
     assert read_stocknet_texts(path) == ["a", "c"]

@@ -19,8 +19,12 @@ def test_threshold_keeps_the_requested_share_of_in_scope_validation():
 
 
 def test_oos_metrics_by_hand():
-    result = oos_metrics(np.array([0.9, 0.8, 0.3]), np.array([True, False, True]),
-                         np.array([0.2, 0.6]), threshold=0.5)
+    result = oos_metrics(
+        np.array([0.9, 0.8, 0.3]),
+        np.array([True, False, True]),
+        np.array([0.2, 0.6]),
+        threshold=0.5,
+    )
     assert result["in_scope_kept"] == pytest.approx(2 / 3)
     assert result["in_scope_accuracy"] == pytest.approx(1 / 3)  # right and kept: only 0.9
     assert result["oos_recall"] == 0.5
@@ -33,5 +37,7 @@ def test_rejects_bad_arguments():
         calibrate_oos_threshold(np.ones(3), keep_rate=0)
     with pytest.raises(ValueError, match="Received: in_scope_confidences="):
         calibrate_oos_threshold(np.array([]))
-    with pytest.raises(ValueError, match="Received: len\\(true_labels\\)=1, len\\(predicted_labels\\)=2"):
+    with pytest.raises(
+        ValueError, match="Received: len\\(true_labels\\)=1, len\\(predicted_labels\\)=2"
+    ):
         classification_metrics(["a"], ["a", "b"])

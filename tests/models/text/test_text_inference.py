@@ -21,11 +21,19 @@ def test_predict_never_crashes_on_awkward_texts():
     model = load_text_model(trained_planted_model())
     frame = model.predict(AWKWARD_TEXTS)
     assert len(frame) == len(AWKWARD_TEXTS)
-    assert list(frame.columns) == ["label", "confidence", "probabilities", "score",
-                                   "out_of_scope", "tokens", "token_attention"]
+    assert list(frame.columns) == [
+        "label",
+        "confidence",
+        "probabilities",
+        "score",
+        "out_of_scope",
+        "tokens",
+        "token_attention",
+    ]
     assert set(frame["label"]) <= set(model.labels)
     for probabilities, tokens, weights in zip(
-            frame["probabilities"], frame["tokens"], frame["token_attention"], strict=False):
+        frame["probabilities"], frame["tokens"], frame["token_attention"], strict=False
+    ):
         assert np.isfinite(probabilities).all() and abs(sum(probabilities) - 1) < 1e-4
         assert len(tokens) == len(weights)
         assert np.isfinite(weights).all()

@@ -39,8 +39,9 @@ def test_masks_choose_known_tokens_and_clear_their_ngrams():
     vocabulary, features = _features()
     features["token_ids"][0, :] = 0  # an empty text
     features["token_ids"][1, 3] = OOV_ID  # an unknown word is never a target
-    inputs, labels, weights = mask_tokens(features, vocabulary.size, np.random.default_rng(3),
-                                          mask_rate=0.15, max_predictions=4)
+    inputs, labels, weights = mask_tokens(
+        features, vocabulary.size, np.random.default_rng(3), mask_rate=0.15, max_predictions=4
+    )
     token_ids = features["token_ids"]
     assert inputs["positions"].shape == labels.shape == weights.shape == (200, 4)
     assert weights[0].sum() == 0  # nothing to predict in an empty text
@@ -73,8 +74,11 @@ def test_mask_proportions_and_reproducibility():
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [(dict(mask_rate=0.0), "mask_rate"), (dict(max_predictions=0), "max_predictions"),
-     (dict(vocabulary_size=2), "vocabulary_size")],
+    [
+        (dict(mask_rate=0.0), "mask_rate"),
+        (dict(max_predictions=0), "max_predictions"),
+        (dict(vocabulary_size=2), "vocabulary_size"),
+    ],
 )
 def test_mask_arguments_are_validated(overrides, message):
     _, features = _features(count=4)
@@ -88,8 +92,13 @@ def _answer_accuracy(model, vocabulary, texts, sequence_length):
     """Mask each text's answer word; the share of texts whose answer is predicted."""
     features = vocabulary.encode(texts, sequence_length)
     answer_ids = {vocabulary.token_to_id[word] for word in PAIRS.values()}
-    positions = np.array([[next(i for i, t in enumerate(row) if t in answer_ids)] * 2
-                          for row in features["token_ids"]], dtype="int32")
+    positions = np.array(
+        [
+            [next(i for i, t in enumerate(row) if t in answer_ids)] * 2
+            for row in features["token_ids"]
+        ],
+        dtype="int32",
+    )
     rows = np.arange(len(texts))
     truth = features["token_ids"][rows, positions[:, 0]].copy()
     features["token_ids"][rows, positions[:, 0]] = OOV_ID
@@ -101,14 +110,28 @@ def _answer_accuracy(model, vocabulary, texts, sequence_length):
 def test_pretraining_learns_a_planted_co_occurrence_and_shares_the_encoder():
     sequence_length = 12
     vocabulary, features = _features(count=1500, seed=2, sequence_length=sequence_length)
-    config = TextClassifierConfig(vocabulary_size=vocabulary.size, num_classes=3,
-                                  sequence_length=sequence_length,
-                                  ngram_vocabulary_size=vocabulary.ngram_size, ngrams_per_token=6,
-                                  embedding_dim=32, feed_forward_dim=64, attention_units=16, dropout=0.0)
+    config = TextClassifierConfig(
+        vocabulary_size=vocabulary.size,
+        num_classes=3,
+        sequence_length=sequence_length,
+        ngram_vocabulary_size=vocabulary.ngram_size,
+        ngrams_per_token=6,
+        embedding_dim=32,
+        feed_forward_dim=64,
+        attention_units=16,
+        dropout=0.0,
+    )
     classifier = build_text_classifier(config)
     before = np.array(classifier.get_layer("embedding").token_embedding.embeddings)
-    model, history = pretrain_masked_tokens(classifier, features, epochs=12, batch_size=32,
-                                            learning_rate=3e-3, max_predictions=2, seed=0)
+    model, history = pretrain_masked_tokens(
+        classifier,
+        features,
+        epochs=12,
+        batch_size=32,
+        learning_rate=3e-3,
+        max_predictions=2,
+        seed=0,
+    )
     held_out = paired_texts(300, seed=9)
     # The answer follows from the cue alone (1 of 12 answers among ~75 words); a model that did
     # not learn to read the cue through attention cannot beat guessing among the answers.
@@ -116,8 +139,9 @@ def test_pretraining_learns_a_planted_co_occurrence_and_shares_the_encoder():
     assert history["masked_token_loss"][-1] < history["masked_token_loss"][0]
     after = np.array(classifier.get_layer("embedding").token_embedding.embeddings)
     assert not np.allclose(before, after)  # the classifier's own layers were trained
-    untrained, _ = pretrain_masked_tokens(build_text_classifier(config), features, epochs=1,
-                                          learning_rate=0.0, max_predictions=2)
+    untrained, _ = pretrain_masked_tokens(
+        build_text_classifier(config), features, epochs=1, learning_rate=0.0, max_predictions=2
+    )
     assert _answer_accuracy(untrained, vocabulary, held_out, sequence_length) < 0.2
 
 
@@ -125,7 +149,9 @@ def test_train_text_model_pretrains_on_unlabelled_texts_then_learns_the_labels(t
     texts, labels, _ = planted_texts(400, seed=11)
     unlabelled = paired_texts(300, seed=12)
     metrics = train_text_model_with(texts, labels, tmp_path / "model", unlabelled)
-    assert metrics["pretraining_text_count"] == metrics["train_count"] + 300  # labelled part + unlabelled
+    assert (
+        metrics["pretraining_text_count"] == metrics["train_count"] + 300
+    )  # labelled part + unlabelled
     assert metrics["attention_model"]["accuracy"] >= 0.9
     history = json.loads((tmp_path / "model" / "history.json").read_text())
     assert len(history["masked_token_loss"]) == 2 and "val_accuracy" in history
@@ -136,7 +162,9 @@ def test_train_text_model_pretrains_on_unlabelled_texts_then_learns_the_labels(t
 def train_text_model_with(texts, labels, folder, unlabelled):
     from models.text.training import train_text_model
 
-    return train_text_model(texts, labels, training_config(pretraining_epochs=2), folder, unlabelled=unlabelled)
+    return train_text_model(
+        texts, labels, training_config(pretraining_epochs=2), folder, unlabelled=unlabelled
+    )
 
 
 def test_unlabelled_texts_without_pretraining_epochs_are_refused(tmp_path):
@@ -144,7 +172,9 @@ def test_unlabelled_texts_without_pretraining_epochs_are_refused(tmp_path):
 
     texts, labels, _ = planted_texts(40, seed=13)
     with pytest.raises(ValueError, match="pretraining_epochs > 0 when unlabelled texts are given"):
-        train_text_model(texts, labels, training_config(epochs=1), tmp_path / "model", unlabelled=["a b c"])
+        train_text_model(
+            texts, labels, training_config(epochs=1), tmp_path / "model", unlabelled=["a b c"]
+        )
     with pytest.raises(ValueError, match="pretraining_mask_rate"):
         training_config(pretraining_mask_rate=1.0)
     with pytest.raises(ValueError, match="pretraining_epochs"):

@@ -33,10 +33,16 @@ def test_pooled_attention_concentrates_on_planted_tokens():
 
     def keyword_weight(model_dir):
         frame = load_text_model(model_dir).predict(texts)
-        return float(np.mean([
-            weights[tokens.index(keyword)]
-            for tokens, weights, keyword in zip(frame["tokens"], frame["token_attention"], planted, strict=False)
-        ]))
+        return float(
+            np.mean(
+                [
+                    weights[tokens.index(keyword)]
+                    for tokens, weights, keyword in zip(
+                        frame["tokens"], frame["token_attention"], planted, strict=False
+                    )
+                ]
+            )
+        )
 
     trained = keyword_weight(trained_planted_model())
     uniform = float(np.mean([1.0 / len(text.split()) for text in texts]))
@@ -46,8 +52,16 @@ def test_pooled_attention_concentrates_on_planted_tokens():
 
 def test_model_folder_files_and_calibrated_oos_threshold():
     folder = trained_planted_model()
-    for name in ("model.keras", "config.json", "labels.json", "tokens.txt", "ngrams.txt",
-                 "history.json", "metrics.json", "data_run.json"):
+    for name in (
+        "model.keras",
+        "config.json",
+        "labels.json",
+        "tokens.txt",
+        "ngrams.txt",
+        "history.json",
+        "metrics.json",
+        "data_run.json",
+    ):
         assert (folder / name).exists(), name
     config = json.loads((folder / "config.json").read_text())
     assert config["labels"] == sorted(KEYWORDS)
@@ -73,12 +87,18 @@ def test_rejects_bad_configuration_and_inputs(tmp_path):
     with pytest.raises(ValueError, match="Received: len\\(texts\\)=2, len\\(labels\\)=1"):
         train_text_model(["a", "b"], ["x"], training_config(), tmp_path)
     with pytest.raises(ValueError, match="Expected sentiment labels"):
-        train_text_model(["a", "b", "c", "d"], ["good", "bad", "good", "bad"],
-                         training_config(task="sentiment"), tmp_path)
+        train_text_model(
+            ["a", "b", "c", "d"],
+            ["good", "bad", "good", "bad"],
+            training_config(task="sentiment"),
+            tmp_path,
+        )
 
 
 @pytest.mark.parametrize("refit_linear", [True, False])
-def test_the_linear_member_is_refitted_on_validation_texts_once_the_ensemble_is_chosen(tmp_path, refit_linear):
+def test_the_linear_member_is_refitted_on_validation_texts_once_the_ensemble_is_chosen(
+    tmp_path, refit_linear
+):
     import joblib
 
     from models.text.linear import build_linear_text_classifier
@@ -88,13 +108,15 @@ def test_the_linear_member_is_refitted_on_validation_texts_once_the_ensemble_is_
     config = training_config(epochs=1, linear_ensemble=True, refit_linear=refit_linear)
     metrics = train_text_model(texts, labels, config, tmp_path / "model")
     names = _label_set(config.task, labels)
-    held_out = _stratified_split(np.array([names.index(label) for label in labels]),
-                                 config.validation_fraction, config.seed)
+    held_out = _stratified_split(
+        np.array([names.index(label) for label in labels]), config.validation_fraction, config.seed
+    )
     train = [index for index in range(len(texts)) if not held_out[index]]
     validation = [index for index in range(len(texts)) if held_out[index]]
     used = train + validation if refit_linear else train
     expected = build_linear_text_classifier(seed=config.seed).fit(
-        [texts[index] for index in used], [labels[index] for index in used])
+        [texts[index] for index in used], [labels[index] for index in used]
+    )
     saved = joblib.load(tmp_path / "model" / "linear.joblib")
     probes = planted_texts(20, seed=6)[0]
     np.testing.assert_allclose(saved.decision_function(probes), expected.decision_function(probes))

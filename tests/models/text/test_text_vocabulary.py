@@ -29,8 +29,9 @@ def test_ngrams_are_ordered_by_width_then_position():
 
 def test_tensorflow_ids_equal_python_ids():
     pytest.importorskip("tensorflow")
-    vocabulary = TextVocabulary.fit(TEXTS[:3] + ["profit rise fall shares"], max_ngrams=400,
-                                    ngrams_per_token=6)
+    vocabulary = TextVocabulary.fit(
+        TEXTS[:3] + ["profit rise fall shares"], max_ngrams=400, ngrams_per_token=6
+    )
     for length in (1, 16):
         python_ids = vocabulary.encode(TEXTS, length)
         graph_ids = vocabulary.encode_tensor(TEXTS, length)

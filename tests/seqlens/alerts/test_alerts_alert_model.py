@@ -8,14 +8,28 @@ from seqlens.alerts.alert_model import Alert, dedup_key, merge_alerts, read_aler
 
 
 def make(ticker="ACME", start=86_400, direction="negative", kind="sentiment"):
-    return Alert(ticker=ticker, window_start=start, window_end=start + 3_600, kind=kind,
-                 direction=direction, severity="warning", statistics={"z": 4.2})
+    return Alert(
+        ticker=ticker,
+        window_start=start,
+        window_end=start + 3_600,
+        kind=kind,
+        direction=direction,
+        severity="warning",
+        statistics={"z": 4.2},
+    )
 
 
 def test_dedup_key_is_stable_and_depends_on_what_fired():
-    assert make().dedup_key == make().dedup_key == dedup_key("ACME", "sentiment", "negative", 86_400)
-    keys = {make().dedup_key, make(ticker="BOLT").dedup_key, make(start=90_000).dedup_key,
-            make(direction="positive").dedup_key, make(kind="buzz", direction="up").dedup_key}
+    assert (
+        make().dedup_key == make().dedup_key == dedup_key("ACME", "sentiment", "negative", 86_400)
+    )
+    keys = {
+        make().dedup_key,
+        make(ticker="BOLT").dedup_key,
+        make(start=90_000).dedup_key,
+        make(direction="positive").dedup_key,
+        make(kind="buzz", direction="up").dedup_key,
+    }
     assert len(keys) == 5
 
 
@@ -44,10 +58,19 @@ def test_corrupt_alerts_file_is_reported_with_the_line(tmp_path):
         read_alerts(path)
 
 
-@pytest.mark.parametrize("name, value", [("kind", "volume"), ("direction", "down"),
-                                         ("severity", "page"), ("window_end", 10)])
+@pytest.mark.parametrize(
+    "name, value",
+    [("kind", "volume"), ("direction", "down"), ("severity", "page"), ("window_end", 10)],
+)
 def test_bad_fields_name_the_argument(name, value):
-    arguments = {"ticker": "ACME", "window_start": 86_400, "window_end": 90_000,
-                 "kind": "sentiment", "direction": "negative", "severity": "warning", name: value}
+    arguments = {
+        "ticker": "ACME",
+        "window_start": 86_400,
+        "window_end": 90_000,
+        "kind": "sentiment",
+        "direction": "negative",
+        "severity": "warning",
+        name: value,
+    }
     with pytest.raises(ValueError, match=rf"Received: {name}="):
         Alert(**arguments)

@@ -17,11 +17,15 @@ def make_windows(num_tickers=6, num_windows=40, count=30.0, seed=0, changes=()):
     for ticker_index in range(num_tickers):
         ticker = f"T{ticker_index}"
         for window in range(num_windows):
-            row = {"ticker": ticker, "window_start": START + window * DAY,
-                   "window_end": START + (window + 1) * DAY, "count": count,
-                   "effective_count": count,
-                   "share_negative": 0.2 + rng.normal(0, 0.03),
-                   "share_positive": 0.25 + rng.normal(0, 0.03)}
+            row = {
+                "ticker": ticker,
+                "window_start": START + window * DAY,
+                "window_end": START + (window + 1) * DAY,
+                "count": count,
+                "effective_count": count,
+                "share_negative": 0.2 + rng.normal(0, 0.03),
+                "share_positive": 0.25 + rng.normal(0, 0.03),
+            }
             for target, first, last, values in changes:
                 if target in (ticker, "*") and first <= window <= last:
                     row.update(values)
@@ -48,12 +52,15 @@ def test_one_negative_episode_gives_exactly_one_alert_in_its_first_window():
     assert alert.window_start == START + 25 * DAY
     assert alert.severity in ("warning", "critical")
     assert alert.statistics["z"] >= DetectorConfig().z_negative
-    assert grid.loc[(grid.ticker == "T1") & (grid.window_start == alert.window_start), "fired"].item()
+    assert grid.loc[
+        (grid.ticker == "T1") & (grid.window_start == alert.window_start), "fired"
+    ].item()
 
 
 def test_positive_episode_is_reported_with_lower_severity_than_negative():
-    windows = make_windows(changes=[("T2", 25, 25, {"share_positive": 0.75}),
-                                    ("T3", 25, 25, {"share_negative": 0.7})])
+    windows = make_windows(
+        changes=[("T2", 25, 25, {"share_positive": 0.75}), ("T3", 25, 25, {"share_negative": 0.7})]
+    )
     alerts, _ = detect(windows, DAY, DetectorConfig())
     by_ticker = {a.ticker: a for a in sentiment_alerts(alerts)}
     assert by_ticker["T2"].direction == "positive"
@@ -68,19 +75,26 @@ def test_cooldown_merges_close_episodes_and_zero_cooldown_separates_them():
     merged, _ = detect(windows, DAY, DetectorConfig(cooldown_windows=3))
     separate, _ = detect(windows, DAY, DetectorConfig(cooldown_windows=0))
     assert len(sentiment_alerts(merged)) == 1
-    assert [a.window_start for a in sentiment_alerts(separate)] == [START + 25 * DAY, START + 28 * DAY]
+    assert [a.window_start for a in sentiment_alerts(separate)] == [
+        START + 25 * DAY,
+        START + 28 * DAY,
+    ]
 
 
 def test_for_windows_waits_for_consecutive_pending_windows():
-    windows = make_windows(changes=[("T0", 25, 27, {"share_negative": 0.65}),
-                                    ("T1", 30, 30, {"share_negative": 0.65})])
+    windows = make_windows(
+        changes=[("T0", 25, 27, {"share_negative": 0.65}), ("T1", 30, 30, {"share_negative": 0.65})]
+    )
     alerts, _ = detect(windows, DAY, DetectorConfig(for_windows=2))
-    assert [(a.ticker, a.window_start) for a in sentiment_alerts(alerts)] == [("T0", START + 26 * DAY)]
+    assert [(a.ticker, a.window_start) for a in sentiment_alerts(alerts)] == [
+        ("T0", START + 26 * DAY)
+    ]
 
 
 def test_minimum_support_blocks_alerts_from_few_texts():
-    windows = make_windows(changes=[("T0", 25, 25, {"share_negative": 1.0, "count": 3.0,
-                                                    "effective_count": 3.0})])
+    windows = make_windows(
+        changes=[("T0", 25, 25, {"share_negative": 1.0, "count": 3.0, "effective_count": 3.0})]
+    )
     alerts, _ = detect(windows, DAY, DetectorConfig(min_support=5))
     assert sentiment_alerts(alerts) == []
     alerts, _ = detect(windows, DAY, DetectorConfig(min_support=2))
@@ -99,15 +113,29 @@ def test_market_wide_move_pages_once_not_per_ticker():
 
 
 def test_ticker_moving_beyond_the_market_still_fires():
-    windows = make_windows(changes=[("*", 25, 25, {"share_negative": 0.45}),
-                                    ("T4", 25, 25, {"share_negative": 0.9})])
+    windows = make_windows(
+        changes=[("*", 25, 25, {"share_negative": 0.45}), ("T4", 25, 25, {"share_negative": 0.9})]
+    )
     alerts, _ = detect(windows, DAY, DetectorConfig())
     assert [a.ticker for a in sentiment_alerts(alerts) if a.ticker != MARKET_TICKER] == ["T4"]
 
 
 def test_neutral_volume_burst_raises_buzz_but_never_sentiment():
-    windows = make_windows(changes=[("T5", 25, 25, {"count": 200.0, "effective_count": 200.0,
-                                                    "share_negative": 0.2, "share_positive": 0.25})])
+    windows = make_windows(
+        changes=[
+            (
+                "T5",
+                25,
+                25,
+                {
+                    "count": 200.0,
+                    "effective_count": 200.0,
+                    "share_negative": 0.2,
+                    "share_positive": 0.25,
+                },
+            )
+        ]
+    )
     alerts, _ = detect(windows, DAY, DetectorConfig())
     assert sentiment_alerts(alerts) == []
     assert [(a.ticker, a.kind, a.direction) for a in alerts] == [("T5", "buzz", "up")]
@@ -135,9 +163,17 @@ def test_episode_tracker_ignores_unsupported_windows():
     assert tracker.step(2, True, True, True)
 
 
-@pytest.mark.parametrize("name, value", [("z_negative", 0), ("baseline_windows", 0),
-                                         ("cooldown_windows", -1), ("resolve_fraction", 1.5),
-                                         ("min_shift", 3.0), ("market_z", -1.0)])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("z_negative", 0),
+        ("baseline_windows", 0),
+        ("cooldown_windows", -1),
+        ("resolve_fraction", 1.5),
+        ("min_shift", 3.0),
+        ("market_z", -1.0),
+    ],
+)
 def test_bad_settings_name_the_argument(name, value):
     with pytest.raises(ValueError, match=rf"{name}.*Received: {name}="):
         DetectorConfig(**{name: value})

@@ -11,9 +11,19 @@ from seqlens.alerts.monitor import MonitorSettings, run_alerts
 from seqlens.cli import main
 from seqlens.synthetic.planted_spikes import PlantedConfig, evaluate_alerts, generate_planted
 
-SMALL = PlantedConfig(num_tickers=6, num_windows=40, texts_per_window=(20.0, 30.0),
-                      episodes_per_ticker=1, min_strength=0.7, max_strength=0.85,
-                      market_moves=0, volume_bursts=1, retweet_storms=1, drift_windows=80, seed=3)
+SMALL = PlantedConfig(
+    num_tickers=6,
+    num_windows=40,
+    texts_per_window=(20.0, 30.0),
+    episodes_per_ticker=1,
+    min_strength=0.7,
+    max_strength=0.85,
+    market_moves=0,
+    volume_bursts=1,
+    retweet_storms=1,
+    drift_windows=80,
+    seed=3,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +38,14 @@ def planted(tmp_path_factory):
 
 def test_run_twice_never_repeats_an_alert_and_spools_failed_webhooks(planted, tmp_path):
     folder, _, truth = planted
-    settings = MonitorSettings(scored_path=str(folder / "scored.parquet"), sink="webhook",
-                               webhook_url="http://127.0.0.1:9/unreachable",
-                               webhook_max_attempts=1, webhook_backoff_seconds=0.0,
-                               webhook_timeout_seconds=1.0)
+    settings = MonitorSettings(
+        scored_path=str(folder / "scored.parquet"),
+        sink="webhook",
+        webhook_url="http://127.0.0.1:9/unreachable",
+        webhook_max_attempts=1,
+        webhook_backoff_seconds=0.0,
+        webhook_timeout_seconds=1.0,
+    )
     first = run_alerts(None, None, tmp_path, settings)
     records = read_alerts(tmp_path / "alerts.jsonl")
     assert first["alerts_new"] == len(records) > 0
@@ -47,21 +61,45 @@ def test_run_twice_never_repeats_an_alert_and_spools_failed_webhooks(planted, tm
     assert negative.top_texts and negative.top_texts[0]["score"] < 0
     assert len({text["text"] for text in negative.top_texts}) == len(negative.top_texts)
     # second run over the same period: no new alert, the file is unchanged
-    second = run_alerts(None, None, tmp_path, MonitorSettings(scored_path=str(folder / "scored.parquet")))
+    second = run_alerts(
+        None, None, tmp_path, MonitorSettings(scored_path=str(folder / "scored.parquet"))
+    )
     assert second["alerts_new"] == 0
     again = read_alerts(tmp_path / "alerts.jsonl")
     assert again == records
     assert len({record["dedup_key"] for record in again}) == len(again)
     windows = pd.read_parquet(tmp_path / "windows.parquet")
-    for column in ("ticker", "window_start", "window_end", "count", "mean_score",
-                   "share_negative", "share_positive", "negative_z", "fired"):
+    for column in (
+        "ticker",
+        "window_start",
+        "window_end",
+        "count",
+        "mean_score",
+        "share_negative",
+        "share_positive",
+        "negative_z",
+        "fired",
+    ):
         assert column in windows.columns
 
 
 def test_cli_scores_a_news_csv_with_the_lexicon_fallback(planted, tmp_path, capsys):
     folder, rows, _ = planted
-    code = main(["alerts", "--news", str(folder / "news.csv"), "--model", "lexicon",
-                 "--output", str(tmp_path), "--window", "day", "--top-texts", "2"])
+    code = main(
+        [
+            "alerts",
+            "--news",
+            str(folder / "news.csv"),
+            "--model",
+            "lexicon",
+            "--output",
+            str(tmp_path),
+            "--window",
+            "day",
+            "--top-texts",
+            "2",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["rows_scored"] == len(rows)
@@ -76,29 +114,58 @@ def test_settings_from_a_config_file_and_flags(tmp_path):
     from seqlens.commands.alerts import build_settings
 
     config = tmp_path / "alerts.json"
-    config.write_text(json.dumps({"aggregation": {"window": "hour", "retweet_policy": "keep"},
-                                  "detector": {"z_negative": 2.5, "cooldown_windows": 6},
-                                  "top_texts": 3}))
-    args = build_parser().parse_args(["alerts", "--scored", "x.parquet", "--config", str(config),
-                                      "--z-negative", "3.0", "--duplicates", "downweight"])
+    config.write_text(
+        json.dumps(
+            {
+                "aggregation": {"window": "hour", "retweet_policy": "keep"},
+                "detector": {"z_negative": 2.5, "cooldown_windows": 6},
+                "top_texts": 3,
+            }
+        )
+    )
+    args = build_parser().parse_args(
+        [
+            "alerts",
+            "--scored",
+            "x.parquet",
+            "--config",
+            str(config),
+            "--z-negative",
+            "3.0",
+            "--duplicates",
+            "downweight",
+        ]
+    )
     settings = build_settings(args)
-    assert settings.aggregation == AggregationConfig(window="hour", retweet_policy="keep",
-                                                     duplicate_policy="downweight")
+    assert settings.aggregation == AggregationConfig(
+        window="hour", retweet_policy="keep", duplicate_policy="downweight"
+    )
     assert settings.detector.z_negative == 3.0 and settings.detector.cooldown_windows == 6
     assert settings.top_texts == 3 and settings.scored_path == "x.parquet"
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["alerts", "--output", "OUT"], "--news and --model"),
-    (["alerts", "--news", "missing.csv", "--model", "lexicon", "--output", "OUT"], "news="),
-    (["alerts", "--scored", "x.parquet", "--output", "OUT", "--z-negative", "-1"], "z_negative"),
-    (["alerts", "--news", "NEWS", "--model", "missing-model", "--output", "OUT"], "model="),
-    (["alerts", "--scored", "x.parquet", "--sink", "webhook", "--output", "OUT"], "webhook_url"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["alerts", "--output", "OUT"], "--news and --model"),
+        (["alerts", "--news", "missing.csv", "--model", "lexicon", "--output", "OUT"], "news="),
+        (
+            ["alerts", "--scored", "x.parquet", "--output", "OUT", "--z-negative", "-1"],
+            "z_negative",
+        ),
+        (["alerts", "--news", "NEWS", "--model", "missing-model", "--output", "OUT"], "model="),
+        (
+            ["alerts", "--scored", "x.parquet", "--sink", "webhook", "--output", "OUT"],
+            "webhook_url",
+        ),
+    ],
+)
 def test_input_errors_exit_with_code_2_and_one_line(planted, tmp_path, capsys, arguments, message):
     folder, _, _ = planted
-    arguments = [str(tmp_path / "out") if a == "OUT" else str(folder / "news.csv") if a == "NEWS"
-                 else a for a in arguments]
+    arguments = [
+        str(tmp_path / "out") if a == "OUT" else str(folder / "news.csv") if a == "NEWS" else a
+        for a in arguments
+    ]
     assert main(arguments) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and message in error

@@ -31,11 +31,26 @@ def test_csv_log_with_bad_rows(tmp_path):
 def test_stocknet_style_jsonl_gz(tmp_path):
     path = tmp_path / "tweets.jsonl.gz"
     records = [
-        {"id": "1", "created_at": "2014-01-01T03:59:03+00:00", "ticker": "AAPL",
-         "text": "RT @x: $AAPL up", "user_id": "u1", "lang": "en", "retweet": True, "followers": 2},
-        {"id": "2", "created_at": "2014-01-02T00:00:00+00:00", "ticker": "AAPL",
-         "text": "iTV will boost Apple", "user_id": "u2", "lang": "en", "retweet": False,
-         "followers": 48108},
+        {
+            "id": "1",
+            "created_at": "2014-01-01T03:59:03+00:00",
+            "ticker": "AAPL",
+            "text": "RT @x: $AAPL up",
+            "user_id": "u1",
+            "lang": "en",
+            "retweet": True,
+            "followers": 2,
+        },
+        {
+            "id": "2",
+            "created_at": "2014-01-02T00:00:00+00:00",
+            "ticker": "AAPL",
+            "text": "iTV will boost Apple",
+            "user_id": "u2",
+            "lang": "en",
+            "retweet": False,
+            "followers": 48108,
+        },
     ]
     with gzip.open(path, "wt") as handle:
         handle.writelines(json.dumps(record) + "\n" for record in records)
@@ -50,9 +65,19 @@ def test_stocknet_style_jsonl_gz(tmp_path):
 def test_pipeline_texts_folder(tmp_path):
     folder = tmp_path / "news" / "texts"
     folder.mkdir(parents=True)
-    pd.DataFrame({"id": ["a"], "timestamp": [1704067200], "ticker": ["ACME"], "text": ["x"],
-                  "tokens": [["x"]], "source": ["wire"], "author": ["a1"],
-                  "retweet": ["true"], "followers": ["12"]}).to_parquet(folder / "part-0.parquet")
+    pd.DataFrame(
+        {
+            "id": ["a"],
+            "timestamp": [1704067200],
+            "ticker": ["ACME"],
+            "text": ["x"],
+            "tokens": [["x"]],
+            "source": ["wire"],
+            "author": ["a1"],
+            "retweet": ["true"],
+            "followers": ["12"],
+        }
+    ).to_parquet(folder / "part-0.parquet")
     rows, _ = read_news(tmp_path / "news")
     assert rows["retweet"].tolist() == [True] and rows["followers"].tolist() == [12.0]
 

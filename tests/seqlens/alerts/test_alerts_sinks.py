@@ -52,9 +52,16 @@ class AlertServer:
 
 
 def alert(ticker="ACME", start=86_400):
-    return Alert(ticker=ticker, window_start=start, window_end=start + 86_400, kind="sentiment",
-                 direction="negative", severity="warning", statistics={"z": -5.0},
-                 top_texts=[{"id": "n1", "text": "profit warning", "score": -0.9}]).to_dict()
+    return Alert(
+        ticker=ticker,
+        window_start=start,
+        window_end=start + 86_400,
+        kind="sentiment",
+        direction="negative",
+        severity="warning",
+        statistics={"z": -5.0},
+        top_texts=[{"id": "n1", "text": "profit warning", "score": -0.9}],
+    ).to_dict()
 
 
 def webhook(url, tmp_path, **options):
@@ -120,7 +127,11 @@ def test_file_sink_merges_by_dedup_key(tmp_path):
     sink = FileSink(tmp_path / "alerts.jsonl")
     assert sink.send([alert("A"), alert("B")])["delivered"] == 2
     assert sink.send([alert("A"), alert("C")]) == {"delivered": 1, "failed": 0, "duplicates": 1}
-    assert [record["ticker"] for record in read_alerts(tmp_path / "alerts.jsonl")] == ["A", "B", "C"]
+    assert [record["ticker"] for record in read_alerts(tmp_path / "alerts.jsonl")] == [
+        "A",
+        "B",
+        "C",
+    ]
 
 
 def test_stdout_sink_writes_json_lines():
@@ -129,10 +140,15 @@ def test_stdout_sink_writes_json_lines():
     assert json.loads(stream.getvalue())["ticker"] == "A"
 
 
-@pytest.mark.parametrize("options, name", [({"url": "ftp://x"}, "url"),
-                                           ({"timeout_seconds": 0}, "timeout_seconds"),
-                                           ({"max_attempts": 0}, "max_attempts"),
-                                           ({"backoff_seconds": -1}, "backoff_seconds")])
+@pytest.mark.parametrize(
+    "options, name",
+    [
+        ({"url": "ftp://x"}, "url"),
+        ({"timeout_seconds": 0}, "timeout_seconds"),
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"backoff_seconds": -1}, "backoff_seconds"),
+    ],
+)
 def test_bad_webhook_settings_name_the_argument(tmp_path, options, name):
     arguments = {"url": "http://127.0.0.1:9/x", "spool_path": tmp_path / "s.jsonl", **options}
     with pytest.raises(ValueError, match=rf"Received: {name}="):
