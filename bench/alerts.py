@@ -1,9 +1,9 @@
-"""Benchmark of the sentiment alerts: planted spikes (generated) and StockNet (real tweets + prices).
+"""Benchmark of the sentiment alerts: planted spikes (generated), StockNet (real tweets, prices).
 
 Usage: `.venv/bin/python bench/alerts.py [--data ../shared/data] [--model DIR|lexicon]`
 
-Part 1, planted spikes: `seqlens.synthetic.planted_spikes` generates 20 tickers x 120 daily windows with
-planted negative / positive episodes and decoys (slow drift, market-wide moves, neutral volume
+Part 1, planted spikes: `seqlens.synthetic.planted_spikes` generates 20 tickers x 120 daily windows
+with planted negative / positive episodes and decoys (slow drift, market-wide moves, neutral volume
 bursts, retweet storms). Scores come from the documented noisy score generator and, when a
 trained sentiment model is available, also from that model applied to the generated texts.
 Detector variants are compared side by side on the same windows.
@@ -338,10 +338,10 @@ def write_section(results: dict, path: Path) -> None:
             "",
             planted["protocol"],
             "",
-            "Scores from the **noisy score generator** (`seqlens/synthetic/planted_spikes.py`: tone centre "
-            "-0.7 / 0 / +0.7 + Gaussian noise sd 0.25, 10% of texts given a random tone, label = "
-            "score band). The detector defaults were tuned on seed 7; the seeds below were not "
-            "looked at before this run.",
+            "Scores from the **noisy score generator** (`seqlens/synthetic/planted_spikes.py`: "
+            "tone centre -0.7 / 0 / +0.7 + Gaussian noise sd 0.25, 10% of texts given a random "
+            "tone, label = score band). The detector defaults were tuned on seed 7; the seeds "
+            "below were not looked at before this run.",
             "",
             f"Default detector over seeds {planted['seeds']}: **recall {overall['recall']}** "
             f"({overall['detected']}/{overall['episodes']} episodes), "
@@ -368,8 +368,10 @@ def write_section(results: dict, path: Path) -> None:
                 figures = model_figures["default"]
                 lines.append(
                     f"| {seed} | default, **scored by the sentiment model** (label agrees with "
-                    f"planted tone on {model_figures['model_label_agrees_with_planted_tone']:.1%}) | "
-                    f"{figures['recall']} | {figures['false_sentiment_per_ticker_per_30_windows']} | "
+                    "planted tone on "
+                    f"{model_figures['model_label_agrees_with_planted_tone']:.1%}) | "
+                    f"{figures['recall']} | "
+                    f"{figures['false_sentiment_per_ticker_per_30_windows']} | "
                     f"{figures['false_by_decoy'] or '-'} | {figures['median_delay_windows']} | "
                     f"{figures['buzz_alerts']} | {figures['market_alerts']} |"
                 )
@@ -444,16 +446,16 @@ def write_section(results: dict, path: Path) -> None:
         "- Variant `z_negative_3_z_positive_3_5` equals the defaults (kept for comparison with "
         "earlier runs). `for_windows_2` shows the price of a Prometheus-style `for: 2`: fewer "
         "false alerts, but 1-window episodes are missed and the delay becomes 1 window.",
-        "- `no_market_adjustment` shows what the market check buys: the two market-wide moves "
-        "page (almost) every ticker without it; with it they give one `MARKET` alert each.",
+        "- `no_market_adjustment` shows what the market check buys: the two market-wide moves page "
+        "(almost) every ticker without it; with it they give one `MARKET` alert each.",
         "- On StockNet, volume (buzz) alerts relate to large moves more strongly than sentiment "
-        "alerts; sentiment alone stays under the lift-3 target with the trained model "
-        "(an earlier run of the same path with the lexicon scorer gave a sentiment lift of 3.1, "
-        "with an older detector version). StockNet's `$T` (AT&T) matches spam such as `LU$T`, "
-        "which produces some nonsensical `T` alerts.",
-        "- The sentiment model is `seqlens train sentiment` on twitter-financial-news (train "
-        "9,543 / valid 2,388, ensemble accuracy 0.853, macro-F1 0.796 on valid), trained by "
-        "this benchmark's author because no team model was available in time.",
+        "alerts; sentiment alone stays under the lift-3 target with the trained model (an earlier "
+        "run of the same path with the lexicon scorer gave a sentiment lift of 3.1, with an older "
+        "detector version). StockNet's `$T` (AT&T) matches spam such as `LU$T`, which produces "
+        "some nonsensical `T` alerts.",
+        "- The sentiment model is `seqlens train sentiment` on twitter-financial-news (train 9,543 "
+        "/ valid 2,388, ensemble accuracy 0.853, macro-F1 0.796 on valid), trained by this "
+        "benchmark's author because no team model was available in time.",
         "",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -529,13 +531,13 @@ def main() -> None:
             },
         }
         results["planted"]["protocol"] = (
-            "generated: 20 tickers x 120 daily windows, 20-50 texts per ticker-day, 2 planted episodes "
-            "per ticker (1-3 windows, strength 0.6-0.9 = share of texts moved to the episode tone, "
-            "volume x1.5-3), decoys: "
-            "1 slow drift, 2 market-wide moves, 6 neutral volume bursts, 4 retweet storms. An episode "
-            "is detected by a sentiment alert of its ticker and direction starting inside it or one "
-            "window after; any other sentiment alert on a ticker is false; MARKET alerts are counted "
-            "apart. Delay = windows from the episode's first window to the alert's window."
+            "generated: 20 tickers x 120 daily windows, 20-50 texts per ticker-day, 2 planted "
+            "episodes per ticker (1-3 windows, strength 0.6-0.9 = share of texts moved to the "
+            "episode tone, volume x1.5-3), decoys: 1 slow drift, 2 market-wide moves, 6 neutral "
+            "volume bursts, 4 retweet storms. An episode is detected by a sentiment alert of its "
+            "ticker and direction starting inside it or one window after; any other sentiment "
+            "alert on a ticker is false; MARKET alerts are counted apart. Delay = windows from the "
+            "episode's first window to the alert's window."
         )
     if not args.skip_stocknet:
         figures, alerts, output = stocknet_part(Path(args.data), work, model)
@@ -543,9 +545,9 @@ def main() -> None:
             "daily UTC windows, default detector and aggregation (retweets and exact duplicates "
             "removed). Large move: |Adj Close daily return| > 2 sd of that ticker's returns over "
             "the tweet period. An alert on UTC day D is matched to the first trading day >= D "
-            "(same_trading_day) or to it and the next trading day (same_or_next_trading_day). "
-            "Base rate: the same rule applied to every calendar day of every ticker. "
-            "Lift = precision / base rate."
+            "(same_trading_day) or to it and the next trading day (same_or_next_trading_day). Base "
+            "rate: the same rule applied to every calendar day of every ticker. Lift = precision / "
+            "base rate."
         )
         results["stocknet"] = figures
         returns = daily_returns(

@@ -148,16 +148,17 @@ def markdown_section(report: dict) -> str:
         "",
         f"Command: `` {report['command']} ``  ",
         f"Machine: {MACHINE_NOTE} (load average before / after: "
-        f"{report['machine']['load_average_before']} / {report['machine']['load_average_after']}).  ",
+        f"{report['machine']['load_average_before']} / {report['machine']['load_average_after']}). "
+        " ",
         f"Date: {report['date']}. Artifacts: {report['artifacts_description']}.",
         "",
         report["protocol"],
         "",
         f"Target: under {TARGET_SECONDS:.0f} s per page after the first load.",
         "",
-        "| page | script, first run (s) | script, later runs median / max (s) "
-        "| browser first visit (s) | browser sidebar navigation median / max (s) "
-        "| browser full reload median / max (s) |",
+        "| page | script, first run (s) | script, later runs median / max (s) | browser first "
+        "visit (s) | browser sidebar navigation median / max (s) | browser full reload median / "
+        "max (s) |",
         "|---|---|---|---|---|---|",
     ]
     for page in PAGE_FILES:
@@ -167,10 +168,12 @@ def markdown_section(report: dict) -> str:
         def pair(prefix: str, browser=browser) -> str:
             if not browser:
                 return "n/a"
-            return f"{browser[prefix + '_median_seconds']:.2f} / {browser[prefix + '_max_seconds']:.2f}"
+            median, worst = browser[prefix + "_median_seconds"], browser[prefix + "_max_seconds"]
+            return f"{median:.2f} / {worst:.2f}"
 
         lines.append(
-            f"| {page} | {server['first_run_seconds']:.2f} | {server['rerun_median_seconds']:.2f} / "
+            f"| {page} | {server['first_run_seconds']:.2f} | {server['rerun_median_seconds']:.2f} "
+            "/ "
             f"{server['rerun_max_seconds']:.2f} | "
             f"{browser['first_visit_seconds'] if browser else 'n/a'} | {pair('navigate')} | "
             f"{pair('reload')} |"
@@ -179,7 +182,8 @@ def markdown_section(report: dict) -> str:
     lines += [
         "",
         f"All pages under {TARGET_SECONDS:.0f} s after the first load (worst of script re-runs and "
-        f"browser navigation): **{verdict}** (worst {report['worst_seconds_after_first_load']:.2f} s).",
+        f"browser navigation): **{verdict}** (worst {report['worst_seconds_after_first_load']:.2f} "
+        "s).",
         "The page scripts themselves stay far under the target (under 0.4 s); the rest of the "
         "browser time is the browser's side (receiving the page over the websocket, layout, "
         "drawing the Plotly charts). It was measured with the 2-core machine oversubscribed by "
@@ -223,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         root = fixture_root()
         description = (
-            "the tests' fixture root (30 users, 40 items, 40 chats, 2 tickers) with tiny "
-            "real models trained by `tests/dashboard_fixtures.write_trained_models`"
+            "the tests' fixture root (30 users, 40 items, 40 chats, 2 tickers) with tiny real "
+            "models trained by `tests/dashboard_fixtures.write_trained_models`"
         )
     report: dict = {
         "benchmark": "dashboard",

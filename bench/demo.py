@@ -96,9 +96,9 @@ def main() -> int:
         "date": date,
         "machine": machine_details(),
         "protocol": (
-            "one cold run of `seqlens demo` (the same steps as the Airflow DAG) into an "
-            "empty folder; wall-clock seconds per step from time.perf_counter; "
-            "machine shared with other jobs, so treat timings as indicative"
+            "one cold run of `seqlens demo` (the same steps as the Airflow DAG) into an empty "
+            "folder; wall-clock seconds per step from time.perf_counter; machine shared with other "
+            "jobs, so treat timings as indicative"
         ),
         "settings": settings.to_dict(),
         "load_average_1min_before": round(load_before[0], 2),

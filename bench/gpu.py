@@ -21,7 +21,8 @@ FLOPs of one block, one sequence of length `T`, width `D`, feed-forward width `F
 `2*T*4*D*D` (Q, K, V, output projections) + `2*2*T*T*D` (scores and weighted values; the causal
 mask is applied to a full `T x T` product) + `2*2*T*D*F` (feed-forward); training = 3x forward.
 
-Usage (GPU machine, JAX): `KERAS_BACKEND=jax python bench/gpu.py --data DATA --precision mixed_bfloat16`
+Usage (GPU machine, JAX):
+`KERAS_BACKEND=jax python bench/gpu.py --data DATA --precision mixed_bfloat16`.
 Smoke run anywhere: `python bench/gpu.py --smoke`.
 """
 

@@ -9,7 +9,8 @@ runs; the clock starts after the imports and covers reading, transforming and wr
 - a generated 5-million-event CSV (written under `bench/work/`, git-ignored).
 
 Runs: `pandas` (the single-machine baseline), `beam` (FnApiRunner, one process), and
-`beam-2proc` (`--runner=DirectRunner --direct_num_workers=2 --direct_running_mode=multi_processing`).
+`beam-2proc` (`--runner=DirectRunner --direct_num_workers=2
+--direct_running_mode=multi_processing`).
 
 Usage: `.venv/bin/python bench/pipeline.py [--data ../shared/data] [--events 5000000]`
 Writes `bench/results/pipeline.json` and `bench/sections/pipeline.md`.
@@ -125,7 +126,8 @@ def _dataset_rows(name: str, path: str, input_format: str, work: Path, kinds: li
         runs[kind] = measured
         print(
             f"{name:10s} {kind:10s} {measured['seconds']:8.2f} s  "
-            f"{measured['events_per_second']:>10,} ev/s  peak RSS {measured['peak_rss_mib']:.0f} MiB",
+            f"{measured['events_per_second']:>10,} ev/s  peak RSS {measured['peak_rss_mib']:.0f} "
+            "MiB",
             flush=True,
         )
     _compare_to_pandas(runs)
@@ -217,12 +219,13 @@ def main() -> int:
             "load_average_after": [round(value, 2) for value in os.getloadavg()],
         },
         "protocol": (
-            "Each run in a fresh subprocess, one run each, in the order pandas, beam, beam-2proc per "
-            "data set. Wall clock from just before the pipeline call (after imports) to its return: "
-            "reading the file, validating, dead-lettering, deduplicating, ordering, leave-one-out "
-            "positions, item vocabulary, stats and writing Parquet. events_per_second = rows_in / "
-            "seconds. peak_rss_mib = VmHWM of the measuring process (beam-2proc: the largest of its SDK "
-            "worker processes is in peak_rss_children_mib, ru_maxrss of the waited-for children). Filtering and truncation off (defaults)."
+            "Each run in a fresh subprocess, one run each, in the order pandas, beam, beam-2proc "
+            "per data set. Wall clock from just before the pipeline call (after imports) to its "
+            "return: reading the file, validating, dead-lettering, deduplicating, ordering, "
+            "leave-one-out positions, item vocabulary, stats and writing Parquet. "
+            "events_per_second = rows_in / seconds. peak_rss_mib = VmHWM of the measuring process "
+            "(beam-2proc: the largest of its SDK worker processes is in peak_rss_children_mib, "
+            "ru_maxrss of the waited-for children). Filtering and truncation off (defaults)."
         ),
         "generated_log": {
             "path": str(generated.relative_to(ROOT))
@@ -246,12 +249,14 @@ def _markdown(results: dict) -> str:
         "",
         f"Command: `{results['command']}`  ",
         f"Machine: {results['machine']['note']} (load average before/after: "
-        f"{results['machine']['load_average_before']} / {results['machine']['load_average_after']}).  ",
+        f"{results['machine']['load_average_before']} / "
+        f"{results['machine']['load_average_after']}).  ",
         f"Date: {results['date']}.",
         "",
         f"Protocol: {results['protocol']}",
         "",
-        "| data set | implementation | rows in | seconds | events/s | Beam / pandas | peak RSS MiB |",
+        "| data set | implementation | rows in | seconds | events/s | Beam / pandas | peak RSS MiB "
+        "|",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, runs in results["datasets"].items():
@@ -284,8 +289,9 @@ def _markdown(results: dict) -> str:
         "Target (issue 2): Beam >= 1/3 of the pandas throughput at 5M events. `beam-2proc` pays "
         "for starting two SDK worker processes (each imports Beam, pyarrow and pandas) and for "
         "moving every element through the Fn API data plane; on a machine this loaded that fixed "
-        "cost dominates the small logs. Inside a DoFn the CSV block is parsed by Arrow's reader, which "
-        "may use both cores; pandas' `read_csv` (C engine) and `groupby().agg(list)` use one.",
+        "cost dominates the small logs. Inside a DoFn the CSV block is parsed by Arrow's reader, "
+        "which may use both cores; pandas' `read_csv` (C engine) and `groupby().agg(list)` use "
+        "one.",
         "",
     ]
     return "\n".join(lines)

@@ -97,7 +97,8 @@ def parse_compare_history(text: str) -> tuple[str, str, str]:
     label, equals, folder = rest.partition("=")
     if not separator or not equals or dataset not in DATASETS or not label or not folder:
         raise ValueError(
-            f"Expected DATASET:LABEL=MODEL_FOLDER with DATASET in {sorted(DATASETS)}. Received: {text!r}"
+            f"Expected DATASET:LABEL=MODEL_FOLDER with DATASET in {sorted(DATASETS)}. Received: "
+            f"{text!r}"
         )
     return dataset, label, folder
 
@@ -215,25 +216,27 @@ def markdown(results: dict) -> str:
     lines = [
         "## Attention sequential recommender",
         "",
-        f"Keras {results['keras']} on the {results['backend']} backend; each data set below names the "
-        "command, machine and date of its run.",
+        f"Keras {results['keras']} on the {results['backend']} backend; each data set below names "
+        "the command, machine and date of its run.",
         "",
-        "Protocols: **full** = target ranked against the whole catalogue, the user's history excluded; "
-        "**sampled100** = against 100 uniformly sampled items the user never interacted with (SASRec paper). "
-        "All models on the same test users and the same sampled negatives, in one run.",
+        "Protocols: **full** = target ranked against the whole catalogue, the user's history "
+        "excluded; **sampled100** = against 100 uniformly sampled items the user never interacted "
+        "with (SASRec paper). All models on the same test users and the same sampled negatives, in "
+        "one run.",
         "",
-        "Training targets: every item of a user's sequence before the validation target and, by default "
-        "(`--train-on-unmonitored-validation`), the validation targets of the users outside early stopping's "
-        "seeded 10,000-user sample; never a test target. A row's '+ N validation targets' says how many it "
-        "trained on; the most-popular and Markov baselines count the same targets as the first row. "
-        "Histories longer than the model's `max_length` positions train on every position, cut into windows "
-        "(`--train-every-position`); the `sasrec_last_positions` row trains on the last `max_length` only "
-        "(SASRec's original).",
+        "Training targets: every item of a user's sequence before the validation target and, by "
+        "default (`--train-on-unmonitored-validation`), the validation targets of the users "
+        "outside early stopping's seeded 10,000-user sample; never a test target. A row's '+ N "
+        "validation targets' says how many it trained on; the most-popular and Markov baselines "
+        "count the same targets as the first row. Histories longer than the model's `max_length` "
+        "positions train on every position, cut into windows (`--train-every-position`); the "
+        "`sasrec_last_positions` row trains on the last `max_length` only (SASRec's original).",
         "",
     ]
     for name, result in results["datasets"].items():
         lines += [
-            f"### {name}: {result['users']} users, {result['items']} items, {result['actions']} actions, "
+            f"### {name}: {result['users']} users, {result['items']} items, {result['actions']} "
+            "actions, "
             f"{result['test_users']} test users",
             "",
             f"Command: `{result.get('command', results['command'])}`  ",
@@ -245,24 +248,28 @@ def markdown(results: dict) -> str:
             ),
             f"Date: {result.get('date', results['date'])}",
             "",
-            "| model | full HR@10 | full NDCG@10 | full MRR | sampled100 HR@10 | sampled100 NDCG@10 |",
+            "| model | full HR@10 | full NDCG@10 | full MRR | sampled100 HR@10 | sampled100 "
+            "NDCG@10 |",
             "|---|---|---|---|---|---|",
         ]
         for model, metrics in result["metrics"].items():
             full, sampled = metrics["full"], metrics["sampled100"]
             lines.append(
-                f"| {result['labels'][model]} | {full['HR@10']:.4f} | {full['NDCG@10']:.4f} | {full['MRR']:.4f} "
+                f"| {result['labels'][model]} | {full['HR@10']:.4f} | {full['NDCG@10']:.4f} | "
+                f"{full['MRR']:.4f} "
                 f"| {sampled['HR@10']:.4f} | {sampled['NDCG@10']:.4f} |"
             )
         lines += [
             "",
-            "| training | epochs run | best epoch | s/epoch (train) | s/epoch (with validation) | s to best epoch |",
+            "| training | epochs run | best epoch | s/epoch (train) | s/epoch (with validation) | "
+            "s to best epoch |",
             "|---|---|---|---|---|---|",
         ]
         for variant, summary in result["training"].items():
             lines.append(
                 f"| {variant} | {summary['epochs_run']} | {summary['best_epoch']} | "
-                f"{summary['seconds_per_epoch_training_mean']:.0f} | {summary['seconds_per_epoch_with_validation_mean']:.0f} | "
+                f"{summary['seconds_per_epoch_training_mean']:.0f} | "
+                f"{summary['seconds_per_epoch_with_validation_mean']:.0f} | "
                 f"{summary['seconds_from_start_to_best_epoch']:.0f} |"
             )
         if "training_curves_figure" in result:
@@ -274,7 +281,8 @@ def markdown(results: dict) -> str:
             lines += ["", "| target | required | measured | met |", "|---|---|---|---|"]
             for key, target in result["targets"].items():
                 lines.append(
-                    f"| {key} | {target['target']} | {target['measured']:.4f} | {'yes' if target['met'] else 'NO'} |"
+                    f"| {key} | {target['target']} | {target['measured']:.4f} | "
+                    f"{'yes' if target['met'] else 'NO'} |"
                 )
         lines += [
             "",
@@ -290,7 +298,7 @@ def markdown(results: dict) -> str:
 
 
 def parse_setting(text: str) -> tuple[str, object]:
-    """`NAME=VALUE` -> `(name, value)` for a `RecommenderConfig` field; VALUE as JSON (`0.2`, `null`, `true`)."""
+    """`NAME=VALUE` -> `(name, value)` of a `RecommenderConfig` field, VALUE as JSON (`0.2`)."""
     from models.recommender.config import RecommenderConfig
 
     name, equals, value = text.partition("=")
@@ -341,8 +349,8 @@ def main() -> int:
         type=_decay_epochs,
         default="default",
         help="every variant's cosine decay horizon in epochs, or none (constant); default: "
-        "each variant's own (the config's; GRU4Rec: 16). Small data sets such as "
-        "MovieLens need far more than Games' 22",
+        "each variant's own (the config's; GRU4Rec: 16). Small data sets such as MovieLens need "
+        "far more than Games' 22",
     )
     parser.add_argument(
         "--attention-settings",

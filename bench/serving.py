@@ -1,4 +1,4 @@
-"""Serving latency and throughput: the exported SavedModel signature vs the Keras model, side by side.
+"""Serving latency and throughput: the exported SavedModel signature vs the Keras model.
 
 Protocol (written to bench/results/serving.json with every figure):
 - catalogue: the Amazon Games item vocabulary (23,715 items, from `sasrec-games/Games.txt`,
@@ -124,7 +124,7 @@ class OneIntraOpThreadChild:
         self._expect("ready")
 
     def _expect(self, word: str) -> None:
-        """Read the child's output up to a line `word` (other lines, e.g. library notices, are skipped)."""
+        """Read the child's output up to a line `word` (other lines, e.g. notices, are skipped)."""
         for line in self.process.stdout:
             if line.strip() == word:
                 return
@@ -140,7 +140,7 @@ class OneIntraOpThreadChild:
         self._expect("done")
 
     def finish(self) -> dict[str, dict]:
-        """Close the rounds; return `{name: {"single_request_ms": [...], "users_per_second": x}}`."""
+        """Close the rounds: `{name: {"single_request_ms": [...], "users_per_second": x}}`."""
         output, _ = self.process.communicate()
         if self.process.returncode != 0:
             raise RuntimeError(f"bench/serving_one_thread.py exited with {self.process.returncode}")
@@ -155,7 +155,7 @@ def time_round(
     k_tensor,
     timings: dict[str, list[float]],
 ) -> None:
-    """One round of single-request calls per path (alternating order), appended to `timings` in ms."""
+    """One round of single-request calls per path (alternating order), added to `timings` in ms."""
     order = list(calls) if round_index % 2 == 0 else list(reversed(calls))
     for name in order:
         for index in range(per_round[name]):
@@ -345,19 +345,21 @@ def main(argv: list[str] | None = None) -> int:
             f"SavedModel and {per_round['keras_recommend'] * rounds} per Keras path "
             f"(eager Keras is far slower), interleaved in {rounds} rounds "
             "(alternating order)",
-            "throughput": f"batch of {BATCH_SIZE} users, one warm-up batch, {args.batches} timed batches",
+            "throughput": (
+                f"batch of {BATCH_SIZE} users, one warm-up batch, {args.batches} timed batches"
+            ),
             "paths": {
                 "savedmodel_signature": "tf.saved_model.load(...).signatures['serving_default'] "
                 "(string ids in, top-k + attention out; what TF Serving runs)",
-                "savedmodel_signature_xla": "the same, exported with `--xla`: the model's forward pass and the "
-                "catalogue scoring compiled by XLA as one cluster, history exclusion and "
-                "top-k as ordinary ops (TF Serving needs "
-                "--xla_cpu_compilation_enabled=true to run it)",
-                "savedmodel_signature_one_intra_op_thread": "savedmodel_signature in a process with one "
-                "intra-op thread (TF Serving's "
-                "--tensorflow_intra_op_parallelism=1; a child process "
-                "taking part in every round, same requests)",
-                "savedmodel_signature_xla_one_intra_op_thread": "savedmodel_signature_xla, one intra-op thread",
+                "savedmodel_signature_xla": "the same, exported with `--xla`: the model's forward "
+                "pass and the catalogue scoring compiled by XLA as one cluster, history exclusion "
+                "and top-k as ordinary ops (TF Serving needs --xla_cpu_compilation_enabled=true to run it)",
+                "savedmodel_signature_one_intra_op_thread": "savedmodel_signature in a process with "
+                "one intra-op thread (TF Serving's --tensorflow_intra_op_parallelism=1; a child "
+                "process taking part in every round, same requests)",
+                "savedmodel_signature_xla_one_intra_op_thread": (
+                    "savedmodel_signature_xla, one intra-op thread"
+                ),
                 "keras_recommend": "models.recommender.inference.Recommender.recommend "
                 "(eager Keras forward + NumPy top-k)",
                 "keras_score_last_eager": "model.score_last eager forward only, no top-k",
@@ -415,13 +417,14 @@ def previous_run_summary(path: Path) -> dict | None:
 
 
 def earlier_run_lines(earlier: dict | None) -> list[str]:
-    """A line for an earlier run of the same command kept in the JSON (`earlier_run_same_command`)."""
+    """A line for an earlier run of the same command in the JSON (`earlier_run_same_command`)."""
     if not earlier:
         return []
     figures = " / ".join(f"{earlier['p50_ms'][name]:.2f}" for name in earlier["p50_ms"])
     tails = " / ".join(f"{earlier['p99_ms'][name]:.2f}" for name in earlier["p99_ms"])
     return [
-        f"An earlier run of the same command ({earlier['date']}, {earlier['note']}) measured p50 {figures} ms "
+        f"An earlier run of the same command ({earlier['date']}, {earlier['note']}) measured p50 "
+        f"{figures} ms "
         f"and p99 {tails} ms ({' / '.join(earlier['p50_ms'])})."
     ]
 
@@ -432,8 +435,10 @@ def markdown_section(result: dict) -> str:
         "## Serving: SavedModel signature vs Keras",
         "",
         f"Command: `{result['command']}`  ",
-        f"Machine: {result['machine']['description']}; TensorFlow {result['machine']['tensorflow']}; "
-        f"load average at the end {', '.join(f'{value:.1f}' for value in result['machine']['load_average_at_end'])}"
+        f"Machine: {result['machine']['description']}; TensorFlow "
+        f"{result['machine']['tensorflow']}; "
+        "load average at the end "
+        + ", ".join(f"{value:.1f}" for value in result["machine"]["load_average_at_end"])
         + (
             f"; CPU time stolen by the hypervisor while timing: {stolen:.1%}"
             if (
@@ -472,12 +477,14 @@ def markdown_section(result: dict) -> str:
         "",
         "Targets met (p50 <= 2 ms; p99 <= 5 ms): "
         + "; ".join(
-            f"`{name}` {'yes' if met['p50_le_2ms'] else 'no'}; {'yes' if met['p99_le_5ms'] else 'no'}"
+            f"`{name}` {'yes' if met['p50_le_2ms'] else 'no'}; "
+            f"{'yes' if met['p99_le_5ms'] else 'no'}"
             for name, met in per_path.items()
         )
         + ". "
         "Default SavedModel p50 is "
-        f"{result['speedup_savedmodel_vs_keras_recommend_p50']}x faster than `Recommender.recommend`. "
+        f"{result['speedup_savedmodel_vs_keras_recommend_p50']}x faster than "
+        "`Recommender.recommend`. "
         f"Export took {result['export_seconds']} s, loading {result['savedmodel_load_seconds']} s.",
         "",
         "Paths: "

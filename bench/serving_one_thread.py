@@ -1,4 +1,4 @@
-"""Time SavedModel signatures with one intra-op thread: TF Serving's `--tensorflow_intra_op_parallelism=1`.
+"""Time SavedModel signatures with one intra-op thread (`--tensorflow_intra_op_parallelism=1`).
 
 TensorFlow fixes its thread pools when it starts, so `bench/serving.py` runs this in a child
 process for the side-by-side rows. Single requests: `--warmup` untimed calls per model, then
@@ -8,7 +8,8 @@ throughput: one warm-up batch, then `--batches` timed batches of all the histori
 
     python bench/serving_one_thread.py --savedmodel NAME=DIR [...] --histories FILE.json
 
-Prints `ready`, a `done` per round, then JSON: `{NAME: {"single_request_ms": [...], "users_per_second": float}}`.
+Prints `ready`, a `done` per round, then JSON: `{NAME: {"single_request_ms": [...],
+"users_per_second": float}}`.
 """
 
 from __future__ import annotations

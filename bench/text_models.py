@@ -94,7 +94,10 @@ class Recorder:
             if results is not None
             else {
                 "benchmark": "text_models",
-                "machine": f"2-core CPU, 24 GiB, shared with other jobs ({platform.processor() or platform.machine()})",
+                "machine": (
+                    "2-core CPU, 24 GiB, shared with other jobs "
+                    f"({platform.processor() or platform.machine()})"
+                ),
                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "command": command,
                 "data": str(data),
@@ -342,7 +345,7 @@ def run_pretraining(
     stocknet_texts: list[str],
     pretraining_epochs: int,
 ) -> None:
-    """Own-data models with and without masked-token pretraining on StockNet, same split and seed."""
+    """Own-data models with and without masked-token pretraining on StockNet, same split, seed."""
     from models.text.training import TextTrainingConfig
 
     base = dict(task="sentiment", epochs=epochs, sequence_length=64, seed=42, linear_ensemble=True)
@@ -363,7 +366,8 @@ def run_pretraining(
             recorder,
             [(name, test)],
             f"attention, own data, + char n-grams, + masked-token pretraining "
-            f"({pretraining_epochs} passes, training texts + {len(stocknet_texts):,} StockNet tweets)",
+            f"({pretraining_epochs} passes, training texts + {len(stocknet_texts):,} StockNet "
+            "tweets)",
             TextTrainingConfig(**base, pretraining_epochs=pretraining_epochs),
             texts,
             labels,
@@ -395,7 +399,8 @@ def later_run_section(run: dict) -> list[str]:
     rows = [row for row in run["rows"] if "accuracy" in row]
     baselines = {row["dataset"]: row for row in rows if row["model"] == "tfidf_linear_baseline"}
     lines += [
-        "| data set | model | accuracy (delta) | macro-F1 (delta) | train s | pretraining texts | target met |",
+        "| data set | model | accuracy (delta) | macro-F1 (delta) | train s | pretraining texts | "
+        "target met |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
@@ -422,11 +427,11 @@ def out_of_scope_table(rows: list[dict]) -> list[str]:
         return []
     lines = [
         "",
-        "Banking77 out-of-scope (10 intents held out of training; threshold keeps "
-        "95% of in-scope validation texts):",
+        "Banking77 out-of-scope (10 intents held out of training; threshold keeps 95% of in-scope "
+        "validation texts):",
         "",
-        "| model | AUROC | in-scope acc. (kept & right) | in-scope kept | OOS recall "
-        "| OOS precision | threshold | acc. without threshold | train s |",
+        "| model | AUROC | in-scope acc. (kept & right) | in-scope kept | OOS recall | OOS "
+        "precision | threshold | acc. without threshold | train s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
@@ -445,8 +450,8 @@ def write_section(results: dict) -> None:
         "",
         f"Command: `{results['command']}`  ",
         f"Machine: {results['machine']}. Date: {results['date']}. Training times are wall-clock "
-        "on this shared 2-core machine while other helpers' jobs ran (load average often > 10), "
-        "so they overstate the time on an idle machine.",
+        "on this shared 2-core machine while other helpers' jobs ran (load average often > 10), so "
+        "they overstate the time on an idle machine.",
         "",
         "Protocol: " + " ".join(results["protocol"].split()),
         "",
@@ -464,8 +469,8 @@ def write_section(results: dict) -> None:
     lines += out_of_scope_table(results["rows"])
     lines += [
         "",
-        "Against the baseline and the targets (accuracy / macro-F1; "
-        "delta = minus the same run's `tfidf_linear_baseline`):",
+        "Against the baseline and the targets (accuracy / macro-F1; delta = minus the same run's "
+        "`tfidf_linear_baseline`):",
         "",
         "| data set | model | accuracy (delta) | macro-F1 (delta) | target met |",
         "|---|---|---|---|---|",
@@ -543,11 +548,11 @@ def run_pretraining_benchmark(args, command: str, data: Path, splits: dict, work
         (
             "Same splits, seed and settings as the table above (own training data, "
             f"{args.epochs} epochs, + char n-grams, ensemble with the linear model chosen on "
-            "validation). With pretraining, the encoder is first trained to predict masked "
-            "tokens (`models/text/pretraining.py`) on the training texts plus a seeded "
-            "sample of distinct StockNet tweets (retweets dropped); the vocabulary stays "
-            "the labelled texts', so the two rows of a data set differ in the pretraining "
-            "only. Train seconds include the pretraining."
+            "validation). With pretraining, the encoder is first trained to predict masked tokens "
+            "(`models/text/pretraining.py`) on the training texts plus a seeded sample of distinct "
+            "StockNet tweets (retweets dropped); the vocabulary stays the labelled texts', so the "
+            "two rows of a data set differ in the pretraining only. Train seconds include the "
+            "pretraining."
         ),
     )
     run_pretraining(

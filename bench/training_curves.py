@@ -31,7 +31,8 @@ def plot_validation_curves(runs: dict[str, list[dict]], path: str | Path, title:
     empty = [label for label, history in runs.items() if not history]
     if not runs or empty:
         raise ValueError(
-            f"Expected at least one run, each with at least one epoch. Received: empty runs={empty or 'all'}"
+            "Expected at least one run, each with at least one epoch. "
+            f"Received: empty runs={empty or 'all'}"
         )
     import matplotlib
 

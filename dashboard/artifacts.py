@@ -295,7 +295,7 @@ def model_dir_if_trained(root: Path, name: str) -> Path:
 
 
 def load_item_titles(path: Path | None) -> dict[str, str]:
-    """Item id -> title from a MovieLens-style `movies.csv` (`movieId,title,...`) or `item_id,title`.
+    """Item id -> title from a MovieLens `movies.csv` (`movieId,title,...`) or an `item_id,title`.
 
     Returns an empty mapping when `path` is None or absent, so titles are always optional.
     """
@@ -315,7 +315,7 @@ def load_item_titles(path: Path | None) -> dict[str, str]:
 
 
 def find_item_metadata(root: Path) -> Path | None:
-    """A conventional item metadata file in the artifacts root (`raw/movies.csv` or `raw/items.csv`)."""
+    """The item metadata file of an artifacts root (`raw/movies.csv` or `raw/items.csv`)."""
     layout = ArtifactLayout(root)
     for candidate in (layout.raw_dir / "movies.csv", layout.raw_dir / "items.csv"):
         if candidate.is_file():

@@ -36,7 +36,8 @@ def head_average(attention: np.ndarray) -> np.ndarray:
         return weights
     if weights.ndim != 2:
         raise ValueError(
-            f"Expected attention of shape (heads, T) or (T,). Received: attention.shape={weights.shape}"
+            "Expected attention of shape (heads, T) or (T,). Received: "
+            f"attention.shape={weights.shape}"
         )
     return weights.mean(axis=0)
 

@@ -1,4 +1,4 @@
-"""The Recommendations page's logic: find users, build their history timeline, parse ad-hoc input."""
+"""The Recommendations page's logic: find users, build history timelines, parse ad-hoc input."""
 
 from __future__ import annotations
 

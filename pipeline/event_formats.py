@@ -77,7 +77,8 @@ def resolve_event_format(
     """Decide how to parse the logs at `paths` (reads only their first lines)."""
     if input_format not in EVENT_FORMATS:
         raise ValueError(
-            f"Expected format to be one of {', '.join(EVENT_FORMATS)}. Received: format={input_format!r}"
+            f"Expected format to be one of {', '.join(EVENT_FORMATS)}. Received: "
+            f"format={input_format!r}"
         )
     if input_format == "sasrec":
         spec = DelimitedSpec(" ", 2, (("user_id", 0), ("item_id", 1)), quoting=False)

@@ -1,4 +1,4 @@
-"""Beam transforms of the events pipeline: DoFns -> PTransforms -> the `EventsToSequences` composite.
+"""The events pipeline's Beam transforms: DoFns -> PTransforms -> the `EventsToSequences` composite.
 
 Elements are Arrow tables (a block of events, a user bucket), never single events:
 
@@ -228,7 +228,7 @@ class BuildSequencesFn(beam.DoFn):
 
 
 class ReadEventLog(beam.PTransform):
-    """`(file_index, path)` pairs -> outputs `events` (`(bucket, table)`), `dead_letter`, `stats`."""
+    """`(file_index, path)` -> `events` (`(bucket, table)`), `dead_letter`, `stats`."""
 
     def __init__(self, spec: EventReadSpec, config: EventsConfig, label: str | None = None):
         super().__init__(label)
@@ -317,7 +317,7 @@ class BuildSequences(beam.PTransform):
 
 
 class EventsToSequences(beam.PTransform):
-    """The whole events transformation: `(file_index, path)` -> sequences, vocab, dead letters, stats.
+    """The events transformation: `(file_index, path)` -> sequences, vocab, dead letters, stats.
 
     Returns a dict of PCollections: `sequences` (tables of `sequences.SEQUENCE_SCHEMA`),
     `item_counts` (one `(item_id, count)` table), `dead_letter` (tables), `stats` (one dict of

@@ -74,7 +74,8 @@ def run_events_pipeline(
     """
     if input_format not in EVENT_FORMATS:
         raise ValueError(
-            f"Expected format to be one of {', '.join(EVENT_FORMATS)}. Received: format={input_format!r}"
+            f"Expected format to be one of {', '.join(EVENT_FORMATS)}. Received: "
+            f"format={input_format!r}"
         )
     columns = columns or EventColumns()
     config = config or EventsConfig()

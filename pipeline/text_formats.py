@@ -104,7 +104,8 @@ def resolve_text_format(
     """Check the columns against the first input file; find the extra columns to keep."""
     if input_format not in TEXT_FORMATS:
         raise ValueError(
-            f"Expected format to be one of {', '.join(TEXT_FORMATS)}. Received: format={input_format!r}"
+            f"Expected format to be one of {', '.join(TEXT_FORMATS)}. Received: "
+            f"format={input_format!r}"
         )
     if input_format == "csv":
         line = sources.read_first_line(paths[0]).decode("utf-8", errors="replace").lstrip("\ufeff")

@@ -66,7 +66,7 @@ class PlanTextChunksFn(beam.DoFn):
 
 
 class TokenizeChunkFn(beam.DoFn):
-    """A chunk -> `(bucket, texts table)` with parsed timestamps and tokens; bad rows -> dead letters."""
+    """A chunk -> `(bucket, texts table)` with timestamps and tokens; bad rows -> dead letters."""
 
     def __init__(
         self,
@@ -257,7 +257,7 @@ class DeduplicateTextsFn(beam.DoFn):
 
 
 class TextsToTokens(beam.PTransform):
-    """Composite: `(file_index, path)` -> dict of `texts`, `token_counts`, `dead_letter`, `stats`."""
+    """Composite: `(file_index, path)` -> `texts`, `token_counts`, `dead_letter`, `stats`."""
 
     def __init__(
         self,

@@ -68,7 +68,8 @@ def run_text_pipeline(
         raise ValueError(f"Expected kind to be 'news' or 'chats'. Received: kind={kind!r}")
     if input_format not in TEXT_FORMATS:
         raise ValueError(
-            f"Expected format to be one of {', '.join(TEXT_FORMATS)}. Received: format={input_format!r}"
+            f"Expected format to be one of {', '.join(TEXT_FORMATS)}. Received: "
+            f"format={input_format!r}"
         )
     if num_buckets < 1:
         raise ValueError(f"Expected num_buckets >= 1. Received: num_buckets={num_buckets}")

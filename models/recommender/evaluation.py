@@ -1,7 +1,7 @@
 """Evaluate a trained recommender folder beside the baselines, on the same users and negatives.
 
-Every model is scored by `models.recommender.ranking_metrics.evaluate_scorer` with the same test targets and
-the same seeded `sampled100` negatives, so the figures are comparable side by side.
+Every model is scored by `models.recommender.ranking_metrics.evaluate_scorer` with the same test
+targets and the same seeded `sampled100` negatives, so the figures are comparable side by side.
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ def sampled_softmax_loss(
 
 
 def _target_and_negative_scores(hidden, embeddings, targets, negatives, bias):
-    """Float32 scores `(B, T)` of each position's target and of its one negative `negatives (B, T)`."""
+    """Float32 scores `(B, T)` of each position's target and of its negative `negatives (B, T)`."""
     embeddings = ops.cast(embeddings, hidden.dtype)
     positive = ops.sum(hidden * ops.take(embeddings, targets, axis=0), axis=-1)
     negative = ops.sum(hidden * ops.take(embeddings, negatives, axis=0), axis=-1)

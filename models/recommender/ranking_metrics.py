@@ -5,8 +5,8 @@
 - `sampled100`: the target is ranked against 100 items drawn uniformly from the items the user
   never interacted with (the SASRec paper's protocol); the draw is seeded.
 
-A target's rank is `1 + (# candidates scored higher) + (# other candidates with an equal score) // 2`
-(ties split evenly, so a constant scorer is not rewarded). For one relevant item,
+A target's rank is `1 + (# candidates scored higher) + (# other candidates with an equal score) //
+2` (ties split evenly, so a constant scorer is not rewarded). For one relevant item,
 `HR@k = [rank <= k]`, `NDCG@k = [rank <= k] / log2(rank + 1)`, `MRR = 1 / rank`; each is averaged
 over users.
 """
@@ -26,7 +26,7 @@ SAMPLED_NEGATIVES = 100
 
 
 def rank_of_target(scores: np.ndarray, target_scores: np.ndarray) -> np.ndarray:
-    """`(N,)` ranks from candidate `scores (N, C)` that include the target once, `target_scores (N,)`."""
+    """`(N,)` ranks from candidate `scores (N, C)` holding the target once, `target_scores (N,)`."""
     target_scores = np.asarray(target_scores)[:, None]
     greater = np.sum(scores > target_scores, axis=1)
     ties = np.sum(scores == target_scores, axis=1) - 1

@@ -36,7 +36,8 @@ def _read_table(path: Path) -> pd.DataFrame:
         files = sorted(folder.glob("*.parquet"))
         if not files:
             raise FileNotFoundError(
-                f"Expected Parquet files in the folder (or its texts/ subfolder). Received: path={path}"
+                "Expected Parquet files in the folder (or its texts/ subfolder). Received: "
+                f"path={path}"
             )
         return pd.concat([pd.read_parquet(file) for file in files], ignore_index=True)
     if not path.exists():

@@ -4,9 +4,9 @@ linear member of the default ensemble.
 Word 1-2-grams + character 2-5-grams (within word boundaries), sublinear TF-IDF, a linear SVM
 (scikit-learn `LinearSVC`, one-vs-rest; several times faster than logistic regression here and
 as accurate). Probabilities are `softmax(decision_function / temperature)`, the temperature
-fitted by minimising the log-loss on held-out data (`fit_temperature`). Texts are normalised with the shared
-`pipeline.text_normalization.normalize_text` first, so cashtags, amounts and negations are
-treated as in the attention model.
+fitted by minimising the log-loss on held-out data (`fit_temperature`). Texts are normalised with
+the shared `pipeline.text_normalization.normalize_text` first, so cashtags, amounts and negations
+are treated as in the attention model.
 """
 
 from __future__ import annotations

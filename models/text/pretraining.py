@@ -51,7 +51,8 @@ def mask_tokens(
         raise ValueError(f"Expected mask_rate in (0, 1). Received: mask_rate={mask_rate!r}")
     if not isinstance(max_predictions, int) or max_predictions < 1:
         raise ValueError(
-            f"Expected max_predictions to be a positive int. Received: max_predictions={max_predictions!r}"
+            "Expected max_predictions to be a positive int. Received: "
+            f"max_predictions={max_predictions!r}"
         )
     if vocabulary_size <= FIRST_KNOWN_ID:
         raise ValueError(

@@ -10,7 +10,8 @@ TensorFlow serving signature can rebuild them with `tf.lookup.StaticHashTable`:
   on line `i` has id `i + 1`; id `0` is padding *and* unknown n-gram (unknown n-grams are dropped).
 
 Python ids (`TextVocabulary.encode`) and TensorFlow ids (`encode_tensor`) are identical for the
-same texts; `tests/models/text/test_text_vocabulary.py` checks it on empty, very long and non-Latin texts.
+same texts; `tests/models/text/test_text_vocabulary.py` checks it on empty, very long and non-Latin
+texts.
 
 Id conventions, per text: tokens after the first `sequence_length` are dropped; the token ids
 are right-padded with 0. Per token, the n-gram ids are the known n-grams in the order "all

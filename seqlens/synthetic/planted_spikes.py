@@ -1,8 +1,8 @@
 """Generated news with planted sentiment episodes and decoys: ground truth for the detector.
 
 Every text gets a latent tone (`negative` / `neutral` / `positive`) drawn from its ticker's tone
-mix of that day, a text built from the finance phrase templates of `seqlens.synthetic.generator` (so a real
-sentiment model can score it), and — from the *noisy score generator* — a score: the tone's
+mix of that day, a text built from the finance phrase templates of `seqlens.synthetic.generator` (so
+a real sentiment model can score it), and — from the *noisy score generator* — a score: the tone's
 centre (-0.7, 0, 0.7) plus Gaussian noise (sd `score_noise`), clipped to `[-1, 1]`, with a share
 `flip_rate` of texts given a random tone first (classifier mistakes). The label is the sign band
 of the score (`<= -1/3` negative, `>= 1/3` positive).

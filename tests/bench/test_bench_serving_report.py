@@ -38,6 +38,6 @@ def test_previous_run_summary_keeps_the_savedmodel_figures_and_the_host_state(tm
     }
     (line,) = earlier_run_lines(summary)
     assert (
-        "p50 3.90 / 2.60 ms and p99 6.00 / 4.90 ms (savedmodel_signature / savedmodel_signature_xla)"
-        in line
+        "p50 3.90 / 2.60 ms and p99 6.00 / 4.90 ms (savedmodel_signature / "
+        "savedmodel_signature_xla)" in line
     )

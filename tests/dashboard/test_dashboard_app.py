@@ -1,4 +1,4 @@
-"""AppTest of every dashboard page: on fixture artifacts, on an empty root, and with hostile text."""
+"""AppTest of every dashboard page: on fixture artifacts, on an empty root, with hostile text."""
 
 from pathlib import Path
 

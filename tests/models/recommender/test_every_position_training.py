@@ -1,4 +1,4 @@
-"""Histories longer than max_length train on every position (windows), or only on their last ones."""
+"""Histories longer than max_length train on every position (windows) or on their last ones."""
 
 import numpy as np
 import pytest
@@ -16,7 +16,7 @@ NUM_RING_ITEMS = 30
 
 
 def _early_rule_data(num_users: int = 200, seed: int = 0) -> SequenceData:
-    """Each history walks an "early" ring (item i -> i + 1), then 30 steps of a separate "late" ring.
+    """Each history walks an "early" ring (item i -> i + 1), then 30 steps of another "late" ring.
 
     With `max_length=10` the last 10 training targets are all late-ring steps: the early ring's
     rule is only in positions a last-positions model never trains on.

@@ -26,7 +26,7 @@ def _log_softmax(logits):
 
 
 def _normaliser_row(logits, b, t, target, inputs=None):
-    """Position `(b, t)`'s logits with its history items (`inputs[b, :t + 1]`, not the target) at -1e9."""
+    """Position `(b, t)`'s logits, history items (`inputs[b, :t + 1]`, not the target) at -1e9."""
     row = logits[b, t].copy()
     if inputs is not None:
         for item in set(inputs[b, : t + 1].tolist()) - {0, int(target)}:

@@ -119,6 +119,7 @@ def test_only_a_model_trained_on_unmonitored_validation_targets_learns_what_they
     assert report["labels"]["held_out"].endswith("loss softmax)")
     assert report["models"]["recommender"]["full"]["HR@10"] > 0.9
     assert report["models"]["held_out"]["full"]["HR@10"] < 0.2  # late items were never targets
-    # The baselines count the same training targets: Markov learned ring -> late from them (without
-    # them, a late item's count and transitions would be 0: below every ring item, out of the top 10).
+    # The baselines count the same training targets: Markov learned ring -> late from them
+    # (without them, a late item's count and transitions would be 0: below every ring item, out of
+    # the top 10).
     assert report["models"]["markov"]["full"]["HR@10"] > 0.9
