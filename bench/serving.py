@@ -356,8 +356,8 @@ def main(argv: list[str] | None = None) -> int:
                 "and top-k as ordinary ops (TF Serving needs --xla_cpu_compilation_enabled=true to "
                 "run it)",
                 "savedmodel_signature_one_intra_op_thread": "savedmodel_signature in a process "
-                "with one intra-op thread (TF Serving's --tensorflow_intra_op_parallelism=1; a child "
-                "process taking part in every round, same requests)",
+                "with one intra-op thread (TF Serving's --tensorflow_intra_op_parallelism=1; a "
+                "child process taking part in every round, same requests)",
                 "savedmodel_signature_xla_one_intra_op_thread": (
                     "savedmodel_signature_xla, one intra-op thread"
                 ),
