@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 LOSSES = ("softmax", "sampled_softmax", "bce")
 MODEL_KINDS = ("sasrec", "gru4rec")
@@ -24,6 +25,25 @@ FIELDS_ADDED_LATER = {
     "train_on_unmonitored_validation": False,
     "train_every_position": False,
 }
+
+
+def setting(default: Any, help: str, **cli: Any) -> Any:
+    """A `RecommenderConfig` field with its help text (and CLI details) in `field.metadata`.
+
+    The CLI flags of `seqlens train recommender`, the batch settings and the Airflow Params are
+    all derived from `dataclasses.fields(RecommenderConfig)`: flag `--num-blocks` <-> field
+    `num_blocks` <-> Param `num_blocks`. Metadata keys: `help` (one line), `choices` (the allowed
+    values of a string field) and `aliases` (other flags that set the field, e.g. a former name).
+
+    Args:
+        default: the field's default value.
+        help: one line for `--help` and the Airflow trigger form.
+        **cli: `choices` and `aliases`.
+    """
+    unknown = sorted(set(cli) - {"choices", "aliases"})
+    if unknown:
+        raise ValueError(f"Expected metadata keys choices or aliases. Received: cli={unknown}")
+    return dataclasses.field(default=default, metadata={"help": help, **cli})
 
 
 @dataclass
@@ -59,34 +79,140 @@ class RecommenderConfig:
     (SASRec's original; on MovieLens latest-small that drops 74% of the training positions).
     """
 
-    model: str = "sasrec"
-    hidden_dim: int = 64
-    num_blocks: int = 2
-    num_heads: int = 2
-    max_length: int = 50
-    attention_window: int | None = None
-    dropout: float = 0.5
-    loss: str = "softmax"
-    exclude_history_from_loss: bool = False
-    output_bias: bool = False
-    pairwise_weight: float = 0.0
-    label_smoothing: float = 0.0
-    num_negatives: int = 1024
-    batch_size: int = 16
-    learning_rate: float = 5e-3
-    learning_rate_decay_epochs: int | None = 22
-    weight_decay: float = 0.6
-    ema_momentum: float | None = None
-    adam_epsilon: float = 1e-7
-    epochs: int = 30
-    patience: int = 3
-    seed: int = 0
-    precision: str = "float32"
-    flash_attention: bool | None = False
-    jit_compile: bool | str = "auto"
-    validation_users: int | None = 10_000
-    train_on_unmonitored_validation: bool = True
-    train_every_position: bool = True
+    model: str = setting(
+        "sasrec",
+        "sasrec (attention) or gru4rec (recurrent baseline, same trainer)",
+        choices=MODEL_KINDS,
+    )
+    hidden_dim: int = setting(
+        64,
+        "width of the item embeddings and of every block",
+        aliases=("--embedding-dim",),
+    )
+    num_blocks: int = setting(
+        2,
+        "attention (or GRU) blocks",
+    )
+    num_heads: int = setting(
+        2,
+        "attention heads per block",
+    )
+    max_length: int = setting(
+        50,
+        "history positions the model reads (the most recent ones)",
+    )
+    attention_window: int | None = setting(
+        None,
+        "local attention window (positions); none = full causal attention",
+    )
+    dropout: float = setting(
+        0.5,
+        "dropout of the embeddings, attention output and feed-forward",
+    )
+    loss: str = setting(
+        "softmax",
+        "softmax (full), sampled_softmax (log-Q corrected) or bce (one negative)",
+        choices=LOSSES,
+    )
+    exclude_history_from_loss: bool = setting(
+        False,
+        "full softmax: leave each position's history items out of the normaliser",
+    )
+    output_bias: bool = setting(
+        False,
+        "add a learned per-item bias to every item's score",
+    )
+    pairwise_weight: float = setting(
+        0.0,
+        (
+            "full softmax: add this many times a BPR term against one uniformly sampled item per "
+            "position; 0 = none"
+        ),
+    )
+    label_smoothing: float = setting(
+        0.0,
+        (
+            "full softmax: train against (1 - e) * one-hot + e * uniform, which holds an item "
+            "that is never a target at probability e / V instead of sinking it; 0 = none"
+        ),
+    )
+    num_negatives: int = setting(
+        1024,
+        "shared negatives per batch for --loss sampled_softmax",
+    )
+    batch_size: int = setting(
+        16,
+        "full-length sequences per batch (batches hold batch_size * max_length positions)",
+    )
+    learning_rate: float = setting(
+        5e-3,
+        "Adam's learning rate (0 trains nothing)",
+    )
+    learning_rate_decay_epochs: int | None = setting(
+        22,
+        "cosine-decay the learning rate to 1% over this many epochs; none = constant",
+    )
+    weight_decay: float = setting(
+        0.6,
+        "decoupled (AdamW) weight decay of the embeddings and kernels; 0 = none",
+    )
+    ema_momentum: float | None = setting(
+        None,
+        (
+            "validate, keep and serve a moving average of the weights with this momentum (e.g. "
+            "0.999); none = the weights themselves"
+        ),
+    )
+    adam_epsilon: float = setting(
+        1e-7,
+        (
+            "Adam's epsilon; larger values stop Adam from scaling the tiny gradients of rarely "
+            "seen items up to full-size steps"
+        ),
+    )
+    epochs: int = setting(
+        30,
+        "training epochs at most (early stopping may end sooner)",
+    )
+    patience: int = setting(
+        3,
+        "epochs without a better validation NDCG@10 before stopping",
+    )
+    seed: int = setting(
+        0,
+        "seed of the initial weights, the batches and the validation sample",
+    )
+    precision: str = setting(
+        "float32",
+        "Keras dtype policy: float32, mixed_bfloat16 or mixed_float16",
+        choices=PRECISIONS,
+    )
+    flash_attention: bool | None = setting(
+        False,
+        "MultiHeadAttention flash attention (on needs a GPU backend; auto lets Keras decide)",
+    )
+    jit_compile: bool | str = setting(
+        "auto",
+        "XLA compilation of the train step (auto: on for TensorFlow and JAX)",
+    )
+    validation_users: int | None = setting(
+        10_000,
+        "early stopping monitors this many users' validation targets (seeded sample); none = all",
+    )
+    train_on_unmonitored_validation: bool = setting(
+        True,
+        (
+            "train on the validation targets of the users early stopping does not monitor (see "
+            "--validation-users); --no-... = SASRec's protocol, none trained on"
+        ),
+    )
+    train_every_position: bool = setting(
+        True,
+        (
+            "cut histories longer than --max-length into windows so every position is trained on;"
+            " --no-... = only the last --max-length positions of each history (SASRec's original)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         choices = {"model": MODEL_KINDS, "loss": LOSSES, "precision": PRECISIONS}
@@ -117,7 +243,8 @@ class RecommenderConfig:
             )
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(
-                f"Expected label_smoothing in [0, 1). Received: label_smoothing={self.label_smoothing}"
+                "Expected label_smoothing in [0, 1). "
+                f"Received: label_smoothing={self.label_smoothing}"
             )
         if self.label_smoothing and self.loss != "softmax":
             raise ValueError(
@@ -140,7 +267,8 @@ class RecommenderConfig:
             )
         if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
             raise ValueError(
-                f"Expected ema_momentum None or in (0, 1). Received: ema_momentum={self.ema_momentum}"
+                "Expected ema_momentum None or in (0, 1). "
+                f"Received: ema_momentum={self.ema_momentum}"
             )
         if self.validation_users is not None and (
             isinstance(self.validation_users, bool)
