@@ -24,14 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from seqlens.synthetic.generator import (
+from seqlens.synthetic.phrases import (
     COMPANIES,
     NEGATED_POSITIVE,
     NEGATIVE_PHRASES,
     NEUTRAL_PHRASES,
     POSITIVE_PHRASES,
     TICKERS,
-    _fill,
+    fill_template,
 )
 
 TONES = ("negative", "neutral", "positive")
@@ -122,7 +122,7 @@ def _text(ticker: str, tone: str, rng: np.random.Generator) -> str:
         "positive": POSITIVE_PHRASES,
     }[tone]
     name = COMPANIES.get(ticker, f"${ticker}") if rng.random() < 0.6 else f"${ticker}"
-    return f"{name} {_fill(str(rng.choice(pool)), rng)}"
+    return f"{name} {fill_template(str(rng.choice(pool)), rng)}"
 
 
 def _plan(config: PlantedConfig, tickers: list[str], rng: np.random.Generator) -> list[dict]:
