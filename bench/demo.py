@@ -45,7 +45,7 @@ def machine_details() -> dict:
 
 def quality_figures(output: Path) -> dict:
     """Headline model figures of the run (protocols named), for comparison with later runs."""
-    from seqlens.batch import headline_metric_value
+    from models.serving.gate import headline_metric_value
 
     def read(path: Path) -> dict:
         return json.loads(path.read_text()) if path.exists() else {}

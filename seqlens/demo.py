@@ -17,6 +17,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqlens.errors import UsageError
+
+# What a step raises for bad input (a wrong path or setting): the step fails, the demo stops.
+INPUT_ERRORS = (UsageError, ValueError, FileNotFoundError)
+
 
 @dataclass
 class StepOutcome:
@@ -51,43 +56,69 @@ class DemoReport:
 
 
 def demo_steps(run) -> list[tuple[str, tuple[str, ...], Callable[[dict], object]]]:
-    """The demo's steps: `(name, names of the steps it needs, function of earlier results)`."""
+    """The demo's steps: `(name, names of the steps it needs, function of earlier results)`.
+
+    Each step takes what the steps it needs returned (paths, metrics), as the DAG's tasks do.
+    """
     from seqlens import batch
+
+    def pipeline(kind: str) -> Callable[[dict], object]:
+        return lambda results: batch.run_pipeline(run, kind, results["generate"][kind])
+
+    def gate(results: dict) -> dict:
+        model_dirs = {
+            "recommender": results["train recommender"],
+            "sentiment": results["train sentiment"],
+            "intent": results["train intent"],
+        }
+        metrics = {"recommender": results["evaluate recommender"]}
+        return batch.validation_gate(run, model_dirs, metrics)
 
     def publish(results: dict) -> dict:
         passed = tuple(
             name for name, check in results["validation gate"].items() if check["passed"]
         )
-        return batch.publish_models(run, passed)
+        model_dirs = {
+            "recommender": results["train recommender"],
+            "sentiment": results["train sentiment"],
+            "intent": results["train intent"],
+        }
+        return batch.publish_models(run, passed, model_dirs)
 
     return [
         ("generate", (), lambda results: batch.generate_inputs(run)),
-        ("pipeline events", ("generate",), lambda results: batch.run_pipeline(run, "events")),
-        ("pipeline news", ("generate",), lambda results: batch.run_pipeline(run, "news")),
-        ("pipeline chats", ("generate",), lambda results: batch.run_pipeline(run, "chats")),
-        ("train recommender", ("pipeline events",), lambda results: batch.train_recommender(run)),
+        ("pipeline events", ("generate",), pipeline("events")),
+        ("pipeline news", ("generate",), pipeline("news")),
+        ("pipeline chats", ("generate",), pipeline("chats")),
+        (
+            "train recommender",
+            ("pipeline events",),
+            lambda results: batch.train_recommender(run, results["pipeline events"]),
+        ),
         (
             "evaluate recommender",
-            ("train recommender",),
-            lambda results: batch.evaluate_recommender(run),
+            ("train recommender", "pipeline events"),
+            lambda results: batch.evaluate_recommender(
+                run, results["train recommender"], results["pipeline events"]
+            ),
         ),
         (
             "train sentiment",
             ("pipeline news",),
-            lambda results: batch.train_text_model(run, "sentiment"),
+            lambda results: batch.train_text_model(run, "sentiment", results["pipeline news"]),
         ),
         (
             "train intent",
             ("pipeline chats",),
-            lambda results: batch.train_text_model(run, "intent"),
+            lambda results: batch.train_text_model(run, "intent", results["pipeline chats"]),
         ),
-        (
-            "validation gate",
-            ("evaluate recommender", "train sentiment", "train intent"),
-            lambda results: batch.validation_gate(run),
-        ),
+        ("validation gate", ("evaluate recommender", "train sentiment", "train intent"), gate),
         ("publish", ("validation gate",), publish),
-        ("alerts", ("pipeline news", "train sentiment"), lambda results: batch.raise_alerts(run)),
+        (
+            "alerts",
+            ("pipeline news", "train sentiment"),
+            lambda results: batch.raise_alerts(run, results["train sentiment"]),
+        ),
     ]
 
 
@@ -127,7 +158,7 @@ def run_demo(
     echo: Callable[[str], None] = echo_line,
     capture_logs: bool = True,
 ) -> DemoReport:
-    """Run every demo step into `output`; a step whose part is missing is skipped, with a reason.
+    """Run every demo step into `output`; a step whose input is missing is skipped, with a reason.
 
     Args:
         output: the artifacts root to write (created if needed).
@@ -161,11 +192,7 @@ def run_demo(
                 outcome = StepOutcome(
                     name, "ok", time.perf_counter() - step_started, _describe(results[name])
                 )
-            except batch.StepUnavailableError as error:
-                outcome = StepOutcome(
-                    name, "skipped", time.perf_counter() - step_started, str(error)
-                )
-            except batch.StepFailedError as error:
+            except INPUT_ERRORS as error:
                 outcome = StepOutcome(
                     name, "failed", time.perf_counter() - step_started, str(error)
                 )

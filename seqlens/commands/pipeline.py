@@ -8,12 +8,14 @@ handlers only, so `seqlens --help` stays fast.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 
-EVENT_FORMATS = ("csv", "jsonl", "parquet", "movielens", "sasrec")
-TEXT_FORMATS = ("csv", "jsonl")
+from seqlens.jobs.pipelines import (
+    EVENT_FORMATS,
+    TEXT_FORMATS,
+    check_pipeline_input,
+    pipeline_summary,
+)
 
 
 def _add_common(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
@@ -131,13 +133,7 @@ def _cutoff(value: str | None, name: str) -> int | None:
 
 def _check_input_format(args: argparse.Namespace, formats: tuple[str, ...]) -> None:
     """Fail fast (before Beam is imported) on an unknown format or a missing local input."""
-    if args.format not in formats:
-        raise ValueError(
-            f"Expected --format to be one of {', '.join(formats)}. Received: format={args.format!r}"
-        )
-    local = "://" not in args.input and not any(char in args.input for char in "*?[")
-    if local and not os.path.exists(args.input):
-        raise FileNotFoundError(f"Expected an existing input path. Received: input={args.input!r}")
+    check_pipeline_input(args.input, args.format, formats)
 
 
 def _run_events(args: argparse.Namespace) -> int:
@@ -215,7 +211,5 @@ def _run_texts(args: argparse.Namespace) -> int:
 
 
 def _print_summary(stats: dict, output: str) -> None:
-    summary = {key: value for key, value in stats.items() if not isinstance(value, dict)}
-    summary["dead_by_reason"] = stats.get("dead_by_reason", {})
-    print(json.dumps(summary), file=sys.stdout)
+    print(pipeline_summary(stats), file=sys.stdout)
     print(f"wrote {output}", file=sys.stderr)

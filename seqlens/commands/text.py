@@ -1,9 +1,7 @@
 """`seqlens train sentiment|intent`, `seqlens evaluate sentiment|intent`, `seqlens score`.
 
-Inputs: a CSV / JSONL(.gz) / Parquet file with `text` and a label column (`label`, `intent`,
-`category`), a pipeline run folder (`texts/*.parquet` of `seqlens pipeline news|chats`), a
-Financial PhraseBank `sentence@label` file (`.txt`), or twitter-financial-news CSV (labels
-0/1/2 are mapped to negative/positive/neutral). Heavy libraries are imported in handlers only.
+The inputs each command reads are described in `seqlens.jobs.text`, which also does the training
+work (shared with the batch path). Heavy libraries are imported in handlers only.
 """
 
 from __future__ import annotations
@@ -12,42 +10,10 @@ import argparse
 import json
 from pathlib import Path
 
+from seqlens.jobs.text import read_labelled_texts
 from seqlens.layout import ArtifactLayout, default_artifacts_root
 
 DEFAULT_INPUT_KIND = {"sentiment": "news", "intent": "chats"}
-
-
-def read_labelled_texts(
-    path: str | Path, task: str, text_column: str = "text", label_column: str | None = None
-):
-    """Read any supported labelled input into a DataFrame with `text`, `label` columns."""
-    from models.text.datasets import TWITTER_LABELS, read_phrasebank, read_text_table
-
-    path = Path(path)
-    if path.is_file() and path.suffix.lower() == ".txt":
-        return read_phrasebank(path)
-    table = read_text_table(
-        path, text_column=text_column, label_column=label_column, require_labels=True
-    )
-    if task == "sentiment" and set(table["label"]) <= {"0", "1", "2"}:
-        table["label"] = table["label"].map(lambda value: TWITTER_LABELS[int(value)])
-    if task == "sentiment":
-        table["label"] = table["label"].str.lower()
-    return table
-
-
-def read_unlabelled_texts(paths, text_column: str = "text") -> list[str]:
-    """Distinct non-empty texts of the given logs, first occurrence order; StockNet-style
-    records marked `retweet` are dropped (a retweet repeats another text)."""
-    from models.text.datasets import read_text_table
-
-    texts: dict[str, None] = {}
-    for path in paths:
-        table = read_text_table(path, text_column=text_column)
-        if "retweet" in table.columns:
-            table = table[~table["retweet"].fillna(False).astype(bool)]
-        texts.update(dict.fromkeys(text for text in table["text"].astype(str) if text.strip()))
-    return list(texts)
 
 
 def _default_input(task: str) -> Path:
@@ -174,30 +140,14 @@ def register(commands) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from models.text.training import TextTrainingConfig, train_text_model
+    from seqlens.jobs.text import text_training_config, train_text_run
 
     source = Path(args.input) if args.input else _default_input(args.task)
-    table = read_labelled_texts(source, args.task, args.text_column, args.label_column)
-    validation = None
-    if args.validation:
-        frame = read_labelled_texts(args.validation, args.task, args.text_column, args.label_column)
-        validation = (frame["text"].tolist(), frame["label"].tolist())
-    auxiliary = None
-    if args.extra_train:
-        frames = [read_labelled_texts(path, args.task) for path in args.extra_train]
-        extra = pd.concat(frames, ignore_index=True)
-        auxiliary = (extra["text"].tolist(), extra["label"].tolist())
-    unlabelled = (
-        read_unlabelled_texts(args.unlabelled, args.text_column) if args.unlabelled else None
-    )
-    config = TextTrainingConfig(
-        task=args.task,
+    config = text_training_config(
+        args.task,
+        embedding_dim=args.embedding_dim,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        embedding_dim=args.embedding_dim,
-        feed_forward_dim=2 * args.embedding_dim,
         num_blocks=args.num_blocks,
         sequence_length=args.sequence_length,
         learning_rate=args.learning_rate,
@@ -214,41 +164,17 @@ def run_train(args: argparse.Namespace) -> int:
         if args.output
         else ArtifactLayout(default_artifacts_root()).model_dir(args.task)
     )
-    metrics = train_text_model(
-        table["text"].tolist(),
-        table["label"].tolist(),
-        config,
+    _, summary = train_text_run(
+        source,
         output,
-        validation=validation,
-        auxiliary=auxiliary,
-        unlabelled=unlabelled,
-        data_run={
-            "input": str(source),
-            "validation": args.validation,
-            "extra_train": args.extra_train,
-            "unlabelled": args.unlabelled,
-            "rows": len(table),
-        },
+        config,
+        validation=args.validation,
+        extra_train=args.extra_train,
+        unlabelled=args.unlabelled,
+        text_column=args.text_column,
+        label_column=args.label_column,
     )
-    print(f"model: {output}")
-    print(
-        json.dumps(
-            {
-                key: value
-                for key, value in metrics.items()
-                if key
-                in (
-                    "attention_model",
-                    "linear_model",
-                    "ensemble",
-                    "ensemble_linear_weight",
-                    "oos_threshold",
-                    "training_seconds",
-                )
-            },
-            indent=2,
-        )
-    )
+    print(summary)
     return 0
 
 

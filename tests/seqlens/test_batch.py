@@ -1,13 +1,21 @@
-"""The shared batch-path steps: settings, interval keys, running commands, idempotent outputs."""
+"""The shared batch-path steps: settings, interval keys, input errors, idempotent outputs."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import pytest
 
+from models.recommender.config import RecommenderConfig
 from seqlens import batch
 from seqlens.batch import BatchRun, BatchSettings
+from seqlens.batch_settings import (
+    BATCH_RECOMMENDER,
+    FAST_RECOMMENDER,
+    batch_recommender_config,
+    setting_fields,
+)
 
 
 def test_fast_settings_are_smaller_than_the_defaults():
@@ -17,49 +25,95 @@ def test_fast_settings_are_smaller_than_the_defaults():
 
 @pytest.mark.parametrize(
     "name",
-    [
-        "num_users",
-        "num_items",
-        "num_days",
-        "num_chats",
-        "max_length",
-        "recommender_epochs",
-        "recommender_blocks",
-        "recommender_heads",
-        "recommender_batch_size",
-        "text_epochs",
-        "embedding_dim",
-        "text_embedding_dim",
-        "top_k",
-        "gate_requests",
-    ],
+    ["num_users", "num_items", "num_days", "num_chats", "text_epochs", "text_embedding_dim"]
+    + ["top_k", "gate_requests"],
 )
 def test_positive_settings_reject_zero(name):
     with pytest.raises(ValueError, match=rf"Received: {name}=0"):
         BatchSettings(**{name: 0})
 
 
+@pytest.mark.parametrize(
+    "name", ["max_length", "epochs", "num_blocks", "num_heads", "batch_size", "hidden_dim"]
+)
+def test_positive_recommender_settings_reject_zero(name):
+    with pytest.raises(ValueError, match=rf"Received: {name}=0"):
+        BatchSettings.from_mapping({name: 0})
+    with pytest.raises(ValueError, match=rf"Received: {name}=0"):
+        BatchSettings(recommender=batch_recommender_config(**{name: 0}))
+
+
+@pytest.mark.parametrize(
+    ("legacy", "name"),
+    [
+        ("recommender_epochs", "epochs"),
+        ("recommender_blocks", "num_blocks"),
+        ("recommender_heads", "num_heads"),
+        ("recommender_batch_size", "batch_size"),
+        ("embedding_dim", "hidden_dim"),
+    ],
+)
+def test_legacy_setting_names_still_reach_the_config(legacy, name):
+    with pytest.raises(ValueError, match=rf"Received: {name}=0"):
+        BatchSettings.from_mapping({legacy: 0})
+    settings = BatchSettings.from_mapping({name: 1, legacy: 3})
+    assert getattr(settings.recommender, name) == 3 and getattr(settings, legacy) == 3
+
+
 def test_learning_rate_rejects_negative():
     with pytest.raises(ValueError, match=r"Received: learning_rate=-0.1"):
-        BatchSettings(learning_rate=-0.1)
+        BatchSettings.from_mapping({"learning_rate": -0.1})
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("recommender_dropout", 1.0),
-        ("recommender_dropout", -0.1),
-        ("recommender_weight_decay", -0.5),
+        ("dropout", 1.0),
+        ("dropout", -0.1),
+        ("weight_decay", -0.5),
     ],
 )
 def test_recommender_regularisation_is_validated(name, value):
     with pytest.raises(ValueError, match=rf"Received: {name}={value}"):
-        BatchSettings(**{name: value})
+        BatchSettings.from_mapping({name: value})
+    legacy = {"dropout": "recommender_dropout", "weight_decay": "recommender_weight_decay"}[name]
+    with pytest.raises(ValueError, match=rf"Received: {name}={value}"):
+        BatchSettings.from_mapping({legacy: value})
 
 
 def test_latency_limit_must_be_positive():
     with pytest.raises(ValueError, match=r"Received: latency_p99_ms=0"):
         BatchSettings(latency_p99_ms=0)
+
+
+def test_recommender_settings_are_a_config_with_the_runs_seed():
+    fast = BatchSettings.fast(seed=7)
+    assert fast.recommender == RecommenderConfig(
+        **{**BATCH_RECOMMENDER, **FAST_RECOMMENDER}, seed=7
+    )
+    assert BatchSettings(seed=3).recommender.seed == 3
+    # today's batch values (the demo's figures depend on them)
+    assert BatchSettings.demo().recommender == RecommenderConfig(
+        epochs=5,
+        num_blocks=2,
+        num_heads=2,
+        batch_size=32,
+        hidden_dim=32,
+        max_length=50,
+        dropout=0.2,
+        weight_decay=0.1,
+        learning_rate=1e-2,
+        learning_rate_decay_epochs=None,
+        seed=42,
+    )
+    assert (fast.recommender.epochs, fast.recommender.hidden_dim, fast.max_length) == (2, 16, 20)
+
+
+def test_flat_settings_name_every_config_field_once():
+    flat = BatchSettings().to_dict()
+    assert [item.name for item in setting_fields()] == list(flat)
+    assert {item.name for item in dataclasses.fields(RecommenderConfig)} <= set(flat)
+    assert all(item.metadata["help"] for item in setting_fields())
 
 
 def test_settings_from_airflow_params_ignore_other_keys():
@@ -86,20 +140,14 @@ def test_serving_root_defaults_to_the_layout(tmp_path):
     )
 
 
-def test_command_available():
-    assert batch.command_available("generate")
-    assert not batch.command_available("no-such-command")
-    assert not batch.command_available("train", "no-such-model")
+def test_missing_input_fails_the_step_at_once(tmp_path):
+    run = BatchRun(root=tmp_path, settings=BatchSettings.fast())
+    with pytest.raises(FileNotFoundError, match="Received: input="):
+        batch.run_pipeline(run, "events", tmp_path / "missing.csv")
 
 
-def test_unregistered_command_is_unavailable():
-    with pytest.raises(batch.StepUnavailableError, match="not registered"):
-        batch.run_command(("train", "no-such-model"), [])
-
-
-def test_failing_command_raises_with_its_exit_code(tmp_path):
-    with pytest.raises(batch.StepFailedError, match="exited with code 2"):
-        batch.run_command(("generate",), ["--output", tmp_path, "--users", 0])
+def test_steps_call_functions_not_the_command_line():
+    assert not hasattr(batch, "run_command") and not hasattr(batch, "command_available")
 
 
 def test_generate_inputs_is_idempotent(tmp_path):
