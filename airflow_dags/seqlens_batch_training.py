@@ -22,13 +22,20 @@ prepare_run -> pipeline_events -> train_recommender -> evaluate_recommender --\\
 * **Configuration**: the Params below (trigger form or `dag.test(run_conf=...)`); empty paths fall
   back to the Airflow Variable `seqlens_artifacts_root`, then `$SEQLENS_ARTIFACTS`, then
   `$AIRFLOW_HOME/seqlens`. Empty log paths mean: generate the embedded synthetic data set.
+  The recommender's Params are the fields of `RecommenderConfig`, named as the flags of
+  `seqlens train recommender` (`num_blocks` is `--num-blocks`); earlier names such as
+  `recommender_blocks` are still accepted in the run's conf.
   The schedule comes from the Variable `seqlens_batch_schedule` set through the environment
   (`AIRFLOW_VAR_SEQLENS_BATCH_SCHEDULE`, a cron expression or preset; default `@daily`).
-* Beam runs inside a `@task` through the `seqlens` Python entry point (no Beam operator).
+* **Data flow**: each task takes the paths and metrics its upstream tasks returned; a path no
+  upstream task returns comes from the run's `seqlens.layout.ArtifactLayout`.
+* Beam runs inside a `@task` through the pipeline's Python API (no Beam operator).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 from datetime import timedelta
 
@@ -44,22 +51,25 @@ from airflow.sdk import (
     task,
 )
 
-from seqlens.batch import BatchSettings  # light: no TensorFlow, Beam or Keras at parse time
+# light: no TensorFlow, Beam or Keras at parse time
+from seqlens.batch_settings import BatchSettings, setting_fields
+from seqlens.layout import ARTIFACTS_ENV_VAR, ArtifactLayout
+
+logger = logging.getLogger(__name__)
 
 SCHEDULE = os.environ.get("AIRFLOW_VAR_SEQLENS_BATCH_SCHEDULE", "@daily")
 
-# Bad input (a missing part, a wrong path or setting) fails at once; anything else is retried.
+# Bad input (a wrong path or setting) fails at once; anything else is retried.
 NO_RETRY_ON_BAD_INPUT = ExceptionRetryPolicy(
     rules=[
         RetryRule(
             exception=[
-                "seqlens.batch.StepUnavailableError",
-                "seqlens.batch.StepInputError",
+                "seqlens.errors.UsageError",
                 "builtins.ValueError",
                 "builtins.FileNotFoundError",
             ],
             action=RetryAction.FAIL,
-            reason="bad input or missing part: retrying cannot help",
+            reason="bad input: retrying cannot help",
         )
     ]
 )
@@ -74,23 +84,33 @@ DEFAULT_ARGS = {
     "execution_timeout": timedelta(hours=2),
 }
 
-SETTING_DESCRIPTIONS = {
-    "seed": "seed of the generator and of every model",
-    "learning_rate": "recommender learning rate (0: untrained weights, must fail the gate)",
-    "recommender_dropout": "recommender dropout rate, in [0, 1)",
-    "recommender_weight_decay": "recommender decoupled (AdamW) weight decay",
-    "latency_p99_ms": "publish gate: p99 limit (ms) of single requests to the SavedModel",
-    "top_k": "cut-off of the ranking metrics",
+# JSON schema types of the settings' Python types (`BatchSettings` and `RecommenderConfig`).
+PARAM_TYPES = {
+    "int": "integer",
+    "float": "number",
+    "str": "string",
+    "bool": "boolean",
+    "int | None": ["null", "integer"],
+    "float | None": ["null", "number"],
+    "bool | None": ["null", "boolean"],
+    "bool | str": ["boolean", "string"],
 }
 
 
-def _setting_param(name: str, value: int | float) -> Param:
-    """An Airflow Param for one `BatchSettings` field (integers >= 1, rates >= 0)."""
-    description = SETTING_DESCRIPTIONS.get(name, name.replace("_", " "))
-    if isinstance(value, float):
-        bound = {"exclusiveMinimum": 0} if name == "latency_p99_ms" else {"minimum": 0}
-        return Param(value, type="number", description=description, **bound)
-    return Param(value, type="integer", minimum=0 if name == "seed" else 1, description=description)
+def _setting_param(setting: dataclasses.Field, value) -> Param:
+    """An Airflow Param for one flat batch setting (see `seqlens.batch_settings.setting_fields`)."""
+    schema: dict = {"type": PARAM_TYPES[setting.type]}
+    if "choices" in setting.metadata:
+        schema["enum"] = list(setting.metadata["choices"])
+    elif setting.type == "bool | str":
+        schema["enum"] = [True, False, "auto"]
+    elif setting.name == "latency_p99_ms":
+        schema["exclusiveMinimum"] = 0
+    elif setting.type.startswith("float"):
+        schema["minimum"] = 0
+    elif setting.type.startswith("int"):
+        schema["minimum"] = 0 if setting.name == "seed" else 1
+    return Param(value, description=setting.metadata["help"], **schema)
 
 
 PARAMS = {
@@ -106,14 +126,17 @@ PARAMS = {
     "limit_to_interval": Param(
         True, type="boolean", description="drop log rows after the data interval's end"
     ),
-    # every field of seqlens.batch.BatchSettings, with its default (one definition)
-    **{name: _setting_param(name, value) for name, value in BatchSettings().to_dict().items()},
+    # every flat batch setting (the recommender's are RecommenderConfig's fields), with its default
+    **{
+        setting.name: _setting_param(setting, BatchSettings().to_dict()[setting.name])
+        for setting in setting_fields()
+    },
 }
 
 
 def _batch_run(run_info: dict):
     """The `seqlens.batch.BatchRun` described by `prepare_run`'s XCom."""
-    from seqlens.batch import BatchRun, BatchSettings
+    from seqlens.batch import BatchRun
 
     return BatchRun(
         root=run_info["root"],
@@ -143,7 +166,7 @@ def seqlens_batch_training():
         params = context["params"]
         base_root = params["artifacts_root"] or _default_artifacts_root()
         run_root = batch.interval_run_root(base_root, _interval_key(context))
-        serving_root = params["serving_root"] or os.path.join(base_root, "serving")
+        serving_root = params["serving_root"] or ArtifactLayout(base_root).serving_root
         run = batch.BatchRun(
             root=run_root,
             serving_root=serving_root,
@@ -169,49 +192,62 @@ def seqlens_batch_training():
 
     @task
     def pipeline(run_info: dict, kind: str) -> str:
+        """Run the Beam pipeline of `kind` over the log `prepare_run` chose."""
         from seqlens import batch
 
         return batch.run_pipeline(_batch_run(run_info), kind, run_info["logs"][kind])
 
     @task
     def train_recommender(run_info: dict, events_run: str) -> str:
+        """Train on the events data run `pipeline_events` wrote."""
         from seqlens import batch
 
-        return batch.train_recommender(_batch_run(run_info))
+        return batch.train_recommender(_batch_run(run_info), events_run)
 
     @task
     def evaluate_recommender(run_info: dict, model_dir: str) -> dict:
+        """Evaluate the model `train_recommender` wrote (on the data run it was trained on)."""
         from seqlens import batch
 
-        return batch.evaluate_recommender(_batch_run(run_info))
+        return batch.evaluate_recommender(_batch_run(run_info), model_dir)
 
     @task
     def train_text_model(run_info: dict, data_run: str, task_name: str) -> str:
+        """Train the sentiment or intent model on the data run its pipeline wrote."""
         from seqlens import batch
 
-        return batch.train_text_model(_batch_run(run_info), task_name)
+        return batch.train_text_model(_batch_run(run_info), task_name, data_run)
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def validation_gate(
         run_info: dict, metrics: dict, sentiment_dir: str, intent_dir: str
     ) -> list[str]:
-        """The names of the candidates that pass; an empty list skips `publish`."""
+        """Gate the recommender on the metrics `evaluate_recommender` returned and the text
+        models in the folders their training returned; an empty list skips `publish`."""
         from seqlens import batch
 
-        checks = batch.validation_gate(_batch_run(run_info))
+        checks = batch.validation_gate(
+            _batch_run(run_info),
+            model_dirs={"sentiment": sentiment_dir, "intent": intent_dir},
+            candidate_metrics={"recommender": metrics},
+        )
         for name, check in checks.items():
-            print(f"gate {name}: {'pass' if check['passed'] else 'FAIL'} {check['reasons']}")
+            logger.info(
+                "gate %s: %s %s", name, "pass" if check["passed"] else "FAIL", check["reasons"]
+            )
         return [name for name, check in checks.items() if check["passed"]]
 
     @task
     def publish(run_info: dict, passed: list[str]) -> dict:
+        """Publish the models the gate passed."""
         from seqlens import batch
 
         return batch.publish_models(_batch_run(run_info), tuple(passed))
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def score_news_and_alert(run_info: dict, sentiment_dir: str) -> dict:
-        """Runs whether `publish` ran or was skipped by the gate."""
+        """Score the news with the model `train_sentiment` wrote; runs whether `publish` ran or
+        was skipped by the gate."""
         from seqlens import batch
 
         return batch.raise_alerts(_batch_run(run_info), sentiment_dir)
@@ -233,10 +269,13 @@ def seqlens_batch_training():
 
 
 def _default_artifacts_root() -> str:
-    """Variable `seqlens_artifacts_root`, else `$SEQLENS_ARTIFACTS`, else `$AIRFLOW_HOME/seqlens`."""
+    """Variable `seqlens_artifacts_root`, else `$SEQLENS_ARTIFACTS`, else `$AIRFLOW_HOME/seqlens`.
+
+    The environment variable's name is `seqlens.layout.ARTIFACTS_ENV_VAR`, as for the CLI.
+    """
     from airflow.sdk import Variable
 
-    fallback = os.environ.get("SEQLENS_ARTIFACTS") or os.path.join(
+    fallback = os.environ.get(ARTIFACTS_ENV_VAR) or os.path.join(
         os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), "seqlens"
     )
     return Variable.get("seqlens_artifacts_root", default=fallback)

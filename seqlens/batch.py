@@ -160,7 +160,8 @@ def evaluate_recommender(
     Args:
         run: the batch run.
         model_dir: the trained recommender (default: the run's `models/recommender`).
-        data_run: the events data run (default: the run's `data/events`).
+        data_run: the events data run (default: the one the model was trained on, recorded in
+            its `data_run.json`, else the run's `data/events`).
 
     Returns:
         The first `MAX_RETURNED_METRICS` numeric metrics of `metrics.json`, flat (`a.b.c` keys).
@@ -168,9 +169,10 @@ def evaluate_recommender(
     from seqlens.jobs.recommender import evaluate_recommender_run
 
     model = Path(model_dir or run.layout.model_dir("recommender"))
+    recorded = read_json(model / "data_run.json").get("data_run")
     _, summary = evaluate_recommender_run(
         model,
-        data_run or run.layout.data_run("events"),
+        data_run or recorded or run.layout.data_run("events"),
         k=run.settings.top_k,
         seed=run.settings.seed,
     )
