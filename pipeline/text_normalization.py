@@ -8,14 +8,19 @@ training data was. The rules are written in the common subset of Python `re` and
 and a test checks both implementations agree, including on non-Latin scripts.
 
 Finance-aware rules, in order:
+0. control characters (C0 incl. NUL, DEL, C1 incl. U+0085) and Unicode spaces and line
+   separators -> spaces, *before* lower-casing (TensorFlow's UTF-8 `lower` stops at a NUL);
 1. lower-case (Unicode-aware in both implementations);
-2. typographic apostrophes and quotes -> ASCII; non-breaking spaces -> spaces;
+2. typographic apostrophes and quotes -> ASCII;
 3. URLs -> `<url>`; user mentions `@name` -> `<user>`;
 4. amounts of money `$12.5m` -> `<money>`; percentages `-3.5%` -> `<percent>`;
 5. cashtags `$AAPL` -> the token `$aapl` (kept: the ticker matters);
 6. other numbers -> `<number>`;
 7. negations: `don't` -> `do not`, `can't` -> `can not`, so `not` is its own token;
-8. ASCII and common Unicode punctuation -> spaces; whitespace collapsed.
+8. ASCII and common Unicode punctuation -> spaces; spaces collapsed and stripped.
+
+After rule 0 the only whitespace left is the ASCII space, so Python's `strip(" ")` and
+TensorFlow's `tf.strings.strip` (ASCII whitespace) remove the same characters.
 """
 
 from __future__ import annotations
@@ -32,11 +37,23 @@ SPECIAL_TOKENS = (URL_TOKEN, USER_TOKEN, MONEY_TOKEN, PERCENT_TOKEN, NUMBER_TOKE
 
 _PUNCTUATION = r"""[!"#%&'()*+,\-./:;=?@\[\]^_`{|}~\\“”„‘’«»—–…•·¡¿、。，！？：；（）]"""
 
+# Control characters (C0, DEL, C1) and the Unicode space and line-separator characters. Written
+# with `\xNN` escapes for the control range (a NUL never appears literally in the pattern) and
+# literal characters for the rest, which Python `re` and RE2 read alike.
+_CONTROLS_AND_SPACES = (
+    r"[\x00-\x1f\x7f-\x9f"
+    "\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
+
+# (name, pattern, replacement) applied before lower-casing.
+PRE_LOWERCASE_RULES: tuple[tuple[str, str, str], ...] = (
+    ("controls_and_spaces", _CONTROLS_AND_SPACES, " "),
+)
+
 # (name, pattern, replacement), applied in order after lower-casing. Valid in Python `re`
 # and RE2 alike; replacements use only `\1`-style group references understood by both.
 NORMALIZATION_RULES: tuple[tuple[str, str, str], ...] = (
     ("apostrophes", "[’‘`´]", "'"),
-    ("spaces", "[\u00a0\u2007\u202f\t\r\n]", " "),
     ("urls", r"(https?://|www\.)[^ ]+", f" {URL_TOKEN} "),
     ("mentions", r"@[a-z0-9_]+", f" {USER_TOKEN} "),
     # A unit directly after the amount (`$5bn`, `$2m`) or a spelled-out one after a space
@@ -57,6 +74,9 @@ NORMALIZATION_RULES: tuple[tuple[str, str, str], ...] = (
     ("whitespace", r" +", " "),
 )
 
+_COMPILED_PRE_LOWERCASE_RULES = tuple(
+    (re.compile(pattern), replacement) for _, pattern, replacement in PRE_LOWERCASE_RULES
+)
 _COMPILED_RULES = tuple(
     (re.compile(pattern), replacement) for _, pattern, replacement in NORMALIZATION_RULES
 )
@@ -76,10 +96,13 @@ def normalize_text(text: str) -> str:
         return ""
     if not isinstance(text, str):
         raise ValueError(f"Expected text to be a str. Received: text={text!r}")
-    normalized = text.lower()
+    normalized = text
+    for pattern, replacement in _COMPILED_PRE_LOWERCASE_RULES:
+        normalized = pattern.sub(replacement, normalized)
+    normalized = normalized.lower()
     for pattern, replacement in _COMPILED_RULES:
         normalized = pattern.sub(replacement, normalized)
-    return normalized.strip()
+    return normalized.strip(" ")
 
 
 def tokenize(text: str) -> list[str]:
@@ -102,7 +125,10 @@ def normalize_text_tensor(texts: Any) -> Any:
     """
     import tensorflow as tf
 
-    normalized = tf.strings.lower(texts, encoding="utf-8")
+    normalized = texts
+    for _, pattern, replacement in PRE_LOWERCASE_RULES:
+        normalized = tf.strings.regex_replace(normalized, pattern, replacement)
+    normalized = tf.strings.lower(normalized, encoding="utf-8")
     for _, pattern, replacement in NORMALIZATION_RULES:
         normalized = tf.strings.regex_replace(normalized, pattern, replacement)
     return tf.strings.strip(normalized)

@@ -12,6 +12,8 @@ TEXTS = [
     "profit " * 300,
     "Profitability unprofitable profits x\x0by",
     "emoji 😀 tést — “quoted” won't",
+    "profit\x00rise",  # NUL: TensorFlow's UTF-8 lower-casing used to stop at it
+    "\x85shares",  # U+0085: Python's strip used to remove it, TensorFlow's did not
 ]
 
 
