@@ -22,7 +22,8 @@ class CausalSelfAttentionBlock(keras.layers.Layer):
         attention_window: `None` for full causal attention, else a positive window length.
         flash_attention: passed to MHA: `None` lets Keras decide, `True` forces flash attention
             (GPU backends), `False` keeps the plain path.
-        feed_forward_multiplier: the feed-forward layer has `D * feed_forward_multiplier` units.
+        feed_forward_multiplier: an int >= 1; the feed-forward layer has
+            `D * feed_forward_multiplier` units.
 
     Call arguments:
         inputs: `(B, T, D)` hidden states.
@@ -53,13 +54,24 @@ class CausalSelfAttentionBlock(keras.layers.Layer):
             raise ValueError(f"Expected hidden_dim >= 1. Received: hidden_dim={hidden_dim}")
         if num_heads < 1 or hidden_dim % num_heads:
             raise ValueError(
-                f"Expected num_heads >= 1 dividing hidden_dim={hidden_dim}. Received: num_heads={num_heads}"
+                f"Expected num_heads >= 1 dividing hidden_dim={hidden_dim}. "
+                f"Received: num_heads={num_heads}"
             )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"Expected dropout in [0, 1). Received: dropout={dropout}")
         if attention_window is not None and attention_window < 1:
             raise ValueError(
-                f"Expected attention_window to be None or >= 1. Received: attention_window={attention_window}"
+                "Expected attention_window to be None or >= 1. "
+                f"Received: attention_window={attention_window}"
+            )
+        if (
+            not isinstance(feed_forward_multiplier, int)
+            or isinstance(feed_forward_multiplier, bool)
+            or feed_forward_multiplier < 1
+        ):
+            raise ValueError(
+                "Expected feed_forward_multiplier to be an int >= 1. "
+                f"Received: feed_forward_multiplier={feed_forward_multiplier!r}"
             )
         self.hidden_dim = hidden_dim
         self.num_heads = num_heads
@@ -134,8 +146,40 @@ class CausalSelfAttentionBlock(keras.layers.Layer):
             return hidden, scores
         return hidden
 
-    def compute_output_shape(self, input_shape, *args, **kwargs):
-        return input_shape
+    def compute_output_shape(
+        self,
+        inputs_shape,
+        padding_mask_shape=None,
+        *,
+        return_attention_scores=False,
+        last_query_only=False,
+    ):
+        """`(B, Tq, D)`, and `(B, heads, Tq, T)` with scores; `Tq` is 1 with `last_query_only`."""
+        batch_size, length = inputs_shape[0], inputs_shape[1]
+        query_length = 1 if last_query_only else length
+        hidden_shape = (batch_size, query_length, self.hidden_dim)  # (B, Tq, D)
+        if not return_attention_scores:
+            return hidden_shape
+        return hidden_shape, (batch_size, self.num_heads, query_length, length)  # (B, H, Tq, T)
+
+    def compute_output_spec(
+        self,
+        inputs,
+        padding_mask=None,
+        return_attention_scores=False,
+        training=None,
+        last_query_only=False,
+    ):
+        # Keras passes only the shapes to `compute_output_shape`; the modes decide the shapes.
+        shapes = self.compute_output_shape(
+            inputs.shape,
+            None if padding_mask is None else padding_mask.shape,
+            return_attention_scores=return_attention_scores,
+            last_query_only=last_query_only,
+        )
+        return keras.tree.map_shape_structure(
+            lambda shape: keras.KerasTensor(shape, dtype=self.compute_dtype), shapes
+        )
 
     def get_config(self):
         config = super().get_config()

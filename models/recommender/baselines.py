@@ -88,16 +88,16 @@ class GRU4RecModel(SequentialRecommender):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"Expected dropout in [0, 1). Received: dropout={dropout}")
         self.dropout = dropout
-        self.embedding_dropout = keras.layers.Dropout(dropout)
-        self.gru = keras.layers.GRU(hidden_dim, return_sequences=True, name="gru")
-        self.output_dropout = keras.layers.Dropout(dropout)
 
     def build(self, input_shape=None):
-        self.item_embedding.build((None, None))
+        super().build(input_shape)  # the item table (and bias) come first in the saved layout
+        self.embedding_dropout = keras.layers.Dropout(self.dropout)
+        self.gru = keras.layers.GRU(self.hidden_dim, return_sequences=True, name="gru")
         self.gru.build((None, None, self.hidden_dim))
-        self.built = True
+        self.output_dropout = keras.layers.Dropout(self.dropout)
 
-    def encode(self, item_ids, training=None, return_attention=False, last_position_only=False):
+    def _encode(self, item_ids, training, output):
+        """`(B, T)` indices -> `(B, T, D)` hidden states and no attention (`None`)."""
         item_ids = ops.cast(item_ids, "int32")
         padding_mask = ops.not_equal(item_ids, PADDING_INDEX)  # (B, T)
         hidden = self.embedding_dropout(self.item_embedding(item_ids), training=training)

@@ -7,6 +7,7 @@ indices 0 and 1 are always `-inf`-like, so they are never recommended.
 
 The output layer is the item-embedding table itself (tied weights). `call()` returns hidden
 states; the training loss (`compute_loss`) and `score_last()` multiply them with the table.
+`encode(item_ids, output=...)` reads the encoder out as one of `ENCODE_OUTPUTS`.
 """
 
 from __future__ import annotations
@@ -22,12 +23,19 @@ from models.recommender.config import LOSSES
 from models.recommender.sequence_data import ITEM_INDEX_OFFSET, PADDING_INDEX
 
 EXCLUDED_SCORE = -1e9
+# What `SequentialRecommender.encode` returns, named for it: all positions or the last one,
+# with or without the last block's attention weights.
+ENCODE_OUTPUTS = ("sequence", "sequence_and_attention", "last", "last_and_attention")
+LAST_OUTPUTS = ("last", "last_and_attention")
+ATTENTION_OUTPUTS = ("sequence_and_attention", "last_and_attention")
 
 
 class SequentialRecommender(keras.Model):
     """Shared part of the sequence recommenders: tied output, losses, last-position scoring.
 
-    Subclasses implement `encode(item_ids, training, return_attention) -> (hidden, attention)`.
+    `build()` creates the item table `(V, D)` (and the item bias `(V,)`); subclasses extend
+    `build()` with their own layers and implement `_encode(item_ids, training, output)`, which
+    `encode()` validates and reads out.
 
     Args:
         vocabulary_size: `V`, items + padding + OOV.
@@ -90,26 +98,64 @@ class SequentialRecommender(keras.Model):
         self.hidden_dim = hidden_dim
         self.max_length = max_length
         self.loss_name = loss
-        self.item_embedding = keras.layers.Embedding(
-            vocabulary_size, hidden_dim, name="item_embedding"
-        )
         self.output_bias = bool(output_bias)
+
+    def build(self, input_shape=None):
+        # The item table first: the saved weights' layout (`.keras` files) follows this order.
+        self.item_embedding = keras.layers.Embedding(
+            self.vocabulary_size, self.hidden_dim, name="item_embedding"
+        )
+        self.item_embedding.build((None, None))
         self.item_bias = (
-            self.add_weight(shape=(vocabulary_size,), initializer="zeros", name="item_bias")
+            self.add_weight(shape=(self.vocabulary_size,), initializer="zeros", name="item_bias")
             if self.output_bias
             else None
         )
 
-    def encode(self, item_ids, training=None, return_attention=False, last_position_only=False):
-        """`(B, T)` indices -> hidden states `(B, T, D)` (`(B, T', D)` with `T' >= 1` ending at
-        the last position when `last_position_only`: a model may skip work nobody reads) and the
-        last block's attention `(B, heads, T', T)` when asked (`None` without attention)."""
+    def encode(self, item_ids, training=None, output="sequence"):
+        """Encode item histories; return what `output` names.
+
+        Args:
+            item_ids: `(B, T)` int indices, left-padded, `T <= max_length`.
+            training: dropout on or off.
+            output: one of `ENCODE_OUTPUTS`:
+                `"sequence"`: hidden states `(B, T, D)` (padding positions zeroed);
+                `"sequence_and_attention"`: `(hidden (B, T, D), attention (B, heads, T, T))`,
+                the last block's attention weights;
+                `"last"`: the last position's hidden state `(B, D)`;
+                `"last_and_attention"`: `(last (B, D), attention (B, heads, T))`, the last
+                position's attention over the history (the last block). A model may skip work
+                that only other positions need.
+                Attention is `None` for models without attention.
+
+        Returns:
+            The tensor, or the `(hidden, attention)` pair, described under `output`.
+        """
+        if output not in ENCODE_OUTPUTS:
+            raise ValueError(
+                f"Expected output to be one of {ENCODE_OUTPUTS}. Received: output={output!r}"
+            )
+        if not self.built:
+            self.build((None, self.max_length))
+        hidden, attention = self._encode(item_ids, training, output)  # (B, T', D), (B, H, T', T)
+        if output in LAST_OUTPUTS:
+            hidden = hidden[:, -1, :]  # (B, D)
+            if attention is not None:
+                attention = attention[:, :, -1, :]  # (B, H, T)
+        if output in ATTENTION_OUTPUTS:
+            return hidden, attention
+        return hidden
+
+    def _encode(self, item_ids, training, output):
+        """`(B, T)` indices -> hidden states `(B, T', D)` and the last block's attention
+        `(B, heads, T', T)` (`None` unless `output` asks for it, or without attention).
+        `T' = T`, except that for the `last` outputs a model may return `T' >= 1` positions
+        ending at the last one."""
         raise NotImplementedError
 
     def call(self, item_ids, training=None):
         """`(B, T)` item indices -> `(B, T, D)` hidden states (padding positions zeroed)."""
-        hidden, _ = self.encode(item_ids, training=training)
-        return hidden
+        return self.encode(item_ids, training=training, output="sequence")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         embeddings = self.item_embedding.embeddings
@@ -156,12 +202,10 @@ class SequentialRecommender(keras.Model):
             attention weights of the last position over the history; `None` for models
             without attention).
         """
-        hidden, attention = self.encode(
-            item_ids, training=False, return_attention=True, last_position_only=True
-        )
-        last = ops.cast(hidden[:, -1, :], "float32")  # (B, D)
+        last, attention = self.encode(item_ids, training=False, output="last_and_attention")
+        last = ops.cast(last, "float32")  # (B, D)
         if attention is not None:
-            attention = ops.cast(attention[:, :, -1, :], "float32")  # (B, heads, T)
+            attention = ops.cast(attention, "float32")  # (B, heads, T)
         return last, attention
 
     def score_items(self, last):
@@ -213,7 +257,7 @@ class SASRecModel(SequentialRecommender):
     Args:
         vocabulary_size, hidden_dim, max_length, loss: see `SequentialRecommender`.
         num_blocks: number of Transformer blocks.
-        num_heads: attention heads per block.
+        num_heads: attention heads per block; `hidden_dim` must be divisible by it.
         dropout: dropout rate (embeddings, attention output, feed-forward).
         attention_window: `None` (full causal attention) or the local window length.
         flash_attention: MHA's `flash_attention` (`None` auto, `True` on, `False` off).
@@ -241,38 +285,54 @@ class SASRecModel(SequentialRecommender):
         super().__init__(vocabulary_size, hidden_dim, max_length, loss, **kwargs)
         if num_blocks < 1:
             raise ValueError(f"Expected num_blocks >= 1. Received: num_blocks={num_blocks}")
+        if num_heads < 1 or hidden_dim % num_heads:
+            raise ValueError(
+                f"Expected num_heads >= 1 dividing hidden_dim={hidden_dim}. "
+                f"Received: num_heads={num_heads}"
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"Expected dropout in [0, 1). Received: dropout={dropout}")
+        if attention_window is not None and attention_window < 1:
+            raise ValueError(
+                "Expected attention_window to be None or >= 1. "
+                f"Received: attention_window={attention_window}"
+            )
+        if flash_attention not in (None, True, False):
+            raise ValueError(
+                "Expected flash_attention to be None, True or False. "
+                f"Received: flash_attention={flash_attention!r}"
+            )
         self.num_blocks = num_blocks
         self.num_heads = num_heads
         self.dropout = dropout
         self.attention_window = attention_window
         self.flash_attention = flash_attention
-        self.position_embedding = keras.layers.Embedding(
-            max_length, hidden_dim, name="position_embedding"
-        )
-        self.input_dropout = keras.layers.Dropout(dropout)
-        self.blocks = [
-            CausalSelfAttentionBlock(
-                hidden_dim,
-                num_heads,
-                dropout,
-                attention_window,
-                flash_attention,
-                name=f"block_{index}",
-            )
-            for index in range(num_blocks)
-        ]
-        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
 
     def build(self, input_shape=None):
+        super().build(input_shape)  # the item table (and bias) come first in the saved layout
         shape = (None, None, self.hidden_dim)
-        self.item_embedding.build((None, None))
+        self.position_embedding = keras.layers.Embedding(
+            self.max_length, self.hidden_dim, name="position_embedding"
+        )
         self.position_embedding.build((None, None))
+        self.input_dropout = keras.layers.Dropout(self.dropout)
+        self.blocks = [
+            CausalSelfAttentionBlock(
+                self.hidden_dim,
+                self.num_heads,
+                self.dropout,
+                self.attention_window,
+                self.flash_attention,
+                name=f"block_{index}",
+            )
+            for index in range(self.num_blocks)
+        ]
         for block in self.blocks:
             block.build(shape)
+        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
         self.final_norm.build(shape)
-        self.built = True
 
-    def encode(self, item_ids, training=None, return_attention=False, last_position_only=False):
+    def _encode(self, item_ids, training, output):
         item_ids = ops.cast(item_ids, "int32")
         length = ops.shape(item_ids)[1]
         padding_mask = ops.not_equal(item_ids, PADDING_INDEX)  # (B, T)
@@ -286,11 +346,11 @@ class SASRecModel(SequentialRecommender):
         attention = None
         # Only the last position of the last block is read when predicting the next item; with
         # full attention the last block can compute it alone (a quarter of the forward pass).
-        shortcut = last_position_only and self.attention_window is None
+        shortcut = output in LAST_OUTPUTS and self.attention_window is None
         for index, block in enumerate(self.blocks):
             final = index == len(self.blocks) - 1
             only_last = shortcut and final
-            if return_attention and final:
+            if output in ATTENTION_OUTPUTS and final:
                 hidden, attention = block(
                     hidden,
                     padding_mask,
@@ -300,7 +360,7 @@ class SASRecModel(SequentialRecommender):
                 )
             else:
                 hidden = block(hidden, padding_mask, training=training, last_query_only=only_last)
-            hidden = hidden * (keep[:, -1:, :] if only_last else keep)
+            hidden = hidden * (keep[:, -1:, :] if only_last else keep)  # (B, T', D)
         return self.final_norm(hidden) * (keep[:, -1:, :] if shortcut else keep), attention
 
     def get_config(self):

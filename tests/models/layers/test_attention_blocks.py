@@ -89,8 +89,44 @@ def test_get_config_round_trip():
         (dict(hidden_dim=8, num_heads=3), "Received: num_heads=3"),
         (dict(hidden_dim=8, num_heads=2, dropout=1.0), "Received: dropout=1.0"),
         (dict(hidden_dim=8, num_heads=2, attention_window=0), "Received: attention_window=0"),
+        (
+            dict(hidden_dim=8, num_heads=2, feed_forward_multiplier=0),
+            "Received: feed_forward_multiplier=0",
+        ),
+        (
+            dict(hidden_dim=8, num_heads=2, feed_forward_multiplier=1.5),
+            "Received: feed_forward_multiplier=1.5",
+        ),
     ],
 )
 def test_invalid_arguments(arguments, message):
     with pytest.raises(ValueError, match=message):
         CausalSelfAttentionBlock(**arguments)
+
+
+@pytest.mark.parametrize(
+    ("modes", "expected"),
+    [
+        (dict(), (2, 6, 8)),
+        (dict(last_query_only=True), (2, 1, 8)),
+        (dict(return_attention_scores=True), ((2, 6, 8), (2, 2, 6, 6))),
+        (dict(return_attention_scores=True, last_query_only=True), ((2, 1, 8), (2, 2, 1, 6))),
+    ],
+)
+def test_compute_output_shape_matches_every_mode(modes, expected):
+    block = _block()
+    assert block.compute_output_shape((2, 6, 8), (2, 6), **modes) == expected
+    outputs = block(_inputs(), np.ones((2, 6), dtype=bool), **modes)
+    actual = keras.tree.map_structure(lambda tensor: tuple(tensor.shape), outputs)
+    assert tuple(actual) == expected
+    inputs = keras.Input((6, 8), batch_size=2)
+    mask = keras.Input((6,), batch_size=2, dtype="bool")
+    symbolic = keras.tree.map_structure(
+        lambda tensor: tuple(tensor.shape), block(inputs, mask, **modes)
+    )
+    assert tuple(symbolic) == expected
+
+
+def test_feed_forward_multiplier_sets_the_inner_width():
+    block = _block(feed_forward_multiplier=3)
+    assert tuple(block.feed_forward_inner.kernel.shape) == (8, 24)

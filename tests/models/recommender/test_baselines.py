@@ -54,3 +54,21 @@ def test_gru4rec_learns_the_planted_rule_and_round_trips_config():
     assert after["full"]["HR@10"] > 0.8
     _, attention = model.score_last(np.array([[0, 3, 4]]))
     assert attention is None
+
+
+@pytest.mark.keras_backend
+def test_gru4rec_creates_weights_in_build_and_encodes_every_output():
+    model = GRU4RecModel(20, hidden_dim=8, max_length=6, dropout=0.0, output_bias=True)
+    assert not model.built and not model.weights  # __init__ only stores the arguments
+    ids = np.array([[0, 3, 4], [5, 6, 7]], dtype="int32")
+    hidden = model.encode(ids)  # builds the model
+    assert model.built and model.item_bias is not None
+    assert tuple(hidden.shape) == (2, 3, 8)
+    sequence, attention = model.encode(ids, output="sequence_and_attention")
+    assert attention is None
+    last, attention = model.encode(ids, output="last_and_attention")
+    assert attention is None and tuple(last.shape) == (2, 8)
+    np.testing.assert_allclose(np.asarray(last), np.asarray(sequence)[:, -1, :], atol=1e-6)
+    np.testing.assert_allclose(np.asarray(model.encode(ids, output="last")), last, atol=1e-6)
+    with pytest.raises(ValueError, match="Received: output='all'"):
+        model.encode(ids, output="all")

@@ -1,5 +1,9 @@
 """SASRecModel: learns a planted next-item rule; untrained it does not; save/load; config."""
 
+import io
+import zipfile
+
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -215,6 +219,10 @@ def test_get_config_round_trip():
         (dict(max_length=0), "Received: max_length=0"),
         (dict(loss="hinge"), "Received: loss='hinge'"),
         (dict(num_blocks=0), "Received: num_blocks=0"),
+        (dict(num_heads=3), "Received: num_heads=3"),
+        (dict(dropout=1.0), "Received: dropout=1.0"),
+        (dict(attention_window=0), "Received: attention_window=0"),
+        (dict(flash_attention="yes"), "Received: flash_attention='yes'"),
         (dict(pairwise_weight=-1.0), "Received: loss='softmax', pairwise_weight=-1.0"),
         (dict(loss="bce", pairwise_weight=1.0), "Received: loss='bce', pairwise_weight=1.0"),
         (dict(label_smoothing=1.0), "Received: loss='softmax', label_smoothing=1.0"),
@@ -250,19 +258,88 @@ def test_last_position_shortcut_matches_the_full_forward_pass(num_blocks):
         ],
         dtype="int32",
     )
-    hidden, attention = model.encode(ids, training=False, return_attention=True)
+    hidden, attention = model.encode(ids, training=False, output="sequence_and_attention")
     last, last_attention = model.encode_last(ids)  # computes the last block for one query only
     np.testing.assert_allclose(np.asarray(last), np.asarray(hidden)[:, -1, :], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(
         np.asarray(last_attention), np.asarray(attention)[:, :, -1, :], rtol=1e-5, atol=1e-6
     )
-    shortcut, _ = model.encode(ids, training=False, last_position_only=True)
-    assert tuple(shortcut.shape) == (3, 1, 16)
+    shortcut = model.encode(ids, training=False, output="last")
+    assert tuple(shortcut.shape) == (3, 16)
+    np.testing.assert_allclose(np.asarray(shortcut), np.asarray(last), rtol=1e-5, atol=1e-5)
     windowed = SASRecModel(
         vocabulary_size=30, hidden_dim=16, max_length=8, num_heads=2, attention_window=3
     )
-    assert tuple(windowed.encode(ids, training=False, last_position_only=True)[0].shape) == (
-        3,
-        8,
-        16,
-    )  # no shortcut
+    windowed_sequence = windowed.encode(ids, training=False)  # no shortcut with a window
+    windowed_last = windowed.encode(ids, training=False, output="last")
+    assert tuple(windowed_sequence.shape) == (3, 8, 16) and tuple(windowed_last.shape) == (3, 16)
+    np.testing.assert_allclose(
+        np.asarray(windowed_last), np.asarray(windowed_sequence)[:, -1, :], rtol=1e-5, atol=1e-5
+    )
+
+
+def test_encode_returns_what_output_names():
+    model = _model(num_blocks=2)
+    ids = np.array([[0, 0, 5, 6, 7], [2, 3, 4, 5, 6]], dtype="int32")
+    assert tuple(model.encode(ids).shape) == (2, 5, 32)
+    hidden, attention = model.encode(ids, output="sequence_and_attention")
+    assert tuple(hidden.shape) == (2, 5, 32) and tuple(attention.shape) == (2, 2, 5, 5)
+    assert tuple(model.encode(ids, output="last").shape) == (2, 32)
+    last, attention = model.encode(ids, output="last_and_attention")
+    assert tuple(last.shape) == (2, 32) and tuple(attention.shape) == (2, 2, 5)
+    np.testing.assert_allclose(np.asarray(model(ids)), np.asarray(hidden), atol=1e-6)
+    with pytest.raises(ValueError, match="Received: output='hidden'"):
+        model.encode(ids, output="hidden")
+
+
+def test_weights_are_created_in_build_with_the_saved_layout_of_trained_models(tmp_path):
+    model = SASRecModel(vocabulary_size=20, hidden_dim=8, max_length=6, num_heads=2)
+    assert not model.built and not model.weights  # __init__ only stores the arguments
+    model = _model(vocabulary_size=20, hidden_dim=8, max_length=6, output_bias=True)
+    assert model.built and model.item_bias is not None
+    model.save(tmp_path / "model.keras")
+    with zipfile.ZipFile(tmp_path / "model.keras") as archive:
+        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+        layout = []
+        weights.visititems(
+            lambda key, value: (
+                layout.append((key, value.shape)) if isinstance(value, h5py.Dataset) else None
+            )
+        )
+    # The layout models trained before weights moved to build() were saved with: they load.
+    block = "blocks/causal_self_attention_block"
+    assert layout == [
+        (f"{block}/attention/key_dense/vars/0", (8, 2, 4)),
+        (f"{block}/attention/key_dense/vars/1", (2, 4)),
+        (f"{block}/attention/output_dense/vars/0", (2, 4, 8)),
+        (f"{block}/attention/output_dense/vars/1", (8,)),
+        (f"{block}/attention/query_dense/vars/0", (8, 2, 4)),
+        (f"{block}/attention/query_dense/vars/1", (2, 4)),
+        (f"{block}/attention/value_dense/vars/0", (8, 2, 4)),
+        (f"{block}/attention/value_dense/vars/1", (2, 4)),
+        (f"{block}/attention_norm/vars/0", (8,)),
+        (f"{block}/attention_norm/vars/1", (8,)),
+        (f"{block}/feed_forward_inner/vars/0", (8, 8)),
+        (f"{block}/feed_forward_inner/vars/1", (8,)),
+        (f"{block}/feed_forward_norm/vars/0", (8,)),
+        (f"{block}/feed_forward_norm/vars/1", (8,)),
+        (f"{block}/feed_forward_outer/vars/0", (8, 8)),
+        (f"{block}/feed_forward_outer/vars/1", (8,)),
+        ("final_norm/vars/0", (8,)),
+        ("final_norm/vars/1", (8,)),
+        ("item_embedding/vars/0", (20, 8)),
+        ("layers/embedding_1/vars/0", (6, 8)),  # the position embedding
+        ("vars/0", (20,)),  # the item bias
+    ]
+
+
+def test_a_model_built_by_its_first_call_saves_and_loads(tmp_path):
+    keras.utils.set_random_seed(2)
+    model = SASRecModel(vocabulary_size=20, hidden_dim=8, max_length=6, num_heads=2)
+    item_ids = np.array([[0, 4, 9, 11]], dtype="int32")
+    scores = keras.ops.convert_to_numpy(model.score_last(item_ids)[0])  # builds the model
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", compile=False)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded.score_last(item_ids)[0]), scores, atol=1e-6
+    )
