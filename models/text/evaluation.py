@@ -5,12 +5,19 @@ message is out of scope when its confidence is below a threshold. `calibrate_oos
 chooses that threshold on *in-scope validation* data only (no OOS examples are needed): the
 threshold that keeps `keep_rate` (default 95%) of in-scope validation messages, i.e. the
 `(1 - keep_rate)` quantile of their confidences.
+
+A figure that is undefined for the data (e.g. the AUROC of an evaluation without out-of-scope
+texts) is `None`, never `NaN`: these dictionaries are written to `metrics.json`, and
+`json.dumps` would write `NaN`, which is not JSON (RFC 8259) and which strict parsers
+(JavaScript's `JSON.parse`, `jq`, Go, Java) reject; `None` is written as `null`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
@@ -57,7 +64,7 @@ def oos_metrics(
     in_scope_correct: np.ndarray,
     out_of_scope_confidences: np.ndarray,
     threshold: float,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Out-of-scope detection figures at `threshold`, plus the threshold-free AUROC.
 
     Args:
@@ -68,7 +75,9 @@ def oos_metrics(
 
     Returns:
         `auroc` (OOS vs in-scope, scored by `1 - confidence`), `in_scope_accuracy` (right intent
-        *and* kept), `in_scope_kept`, `oos_recall`, `oos_precision`, `threshold`.
+        *and* kept), `in_scope_kept`, `oos_recall`, `oos_precision`, `threshold`. A figure
+        the data cannot define (no in-scope or no out-of-scope texts, nothing flagged) is
+        `None` (written as JSON `null`), not `NaN` (not valid JSON; see the module docstring).
     """
     inside = np.asarray(in_scope_confidences, dtype="float64")
     outside = np.asarray(out_of_scope_confidences, dtype="float64")
@@ -78,16 +87,31 @@ def oos_metrics(
     flagged_in = inside < threshold
     flagged_out = outside < threshold
     flagged = int(flagged_in.sum() + flagged_out.sum())
-    return {
-        "auroc": float(roc_auc_score(is_oos, scores))
-        if len(inside) and len(outside)
-        else float("nan"),
-        "in_scope_accuracy": float(np.mean(correct & ~flagged_in)) if len(inside) else float("nan"),
-        "in_scope_kept": float(np.mean(~flagged_in)) if len(inside) else float("nan"),
-        "oos_recall": float(np.mean(flagged_out)) if len(outside) else float("nan"),
-        "oos_precision": float(flagged_out.sum() / flagged) if flagged else float("nan"),
-        "threshold": float(threshold),
-    }
+    return json_safe(
+        {
+            "auroc": float(roc_auc_score(is_oos, scores)) if len(inside) and len(outside) else None,
+            "in_scope_accuracy": float(np.mean(correct & ~flagged_in)) if len(inside) else None,
+            "in_scope_kept": float(np.mean(~flagged_in)) if len(inside) else None,
+            "oos_recall": float(np.mean(flagged_out)) if len(outside) else None,
+            "oos_precision": float(flagged_out.sum() / flagged) if flagged else None,
+            "threshold": float(threshold),
+        }
+    )
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float (`NaN`, `inf`) replaced by `None`, recursively.
+
+    `json.dumps` writes non-finite floats as the bare words `NaN` / `Infinity`, which are not
+    JSON; `None` becomes `null`, which every parser reads. Dicts, lists and tuples are copied.
+    """
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, (float, np.floating)) and not math.isfinite(float(value)):
+        return None
+    return value
 
 
 def evaluate_text_model(model_dir: str | Path, texts: Sequence[str], labels: Sequence[str]) -> dict:
@@ -113,4 +137,4 @@ def evaluate_text_model(model_dir: str | Path, texts: Sequence[str], labels: Seq
             confidence[known], correct[known], confidence[~known], model.oos_threshold
         )
         result["out_of_scope"]["oos_count"] = int((~known).sum())
-    return result
+    return json_safe(result)

@@ -1,7 +1,23 @@
+import json
+
 import numpy as np
 import pytest
 
-from models.text.evaluation import calibrate_oos_threshold, classification_metrics, oos_metrics
+from models.text.evaluation import (
+    calibrate_oos_threshold,
+    classification_metrics,
+    json_safe,
+    oos_metrics,
+)
+
+
+def _strict_json(text: str):
+    """`json.loads` that rejects `NaN`, `Infinity` and `-Infinity` like JSON.parse does."""
+
+    def reject(constant):
+        raise ValueError(f"Expected strict JSON. Received: constant={constant}")
+
+    return json.loads(text, parse_constant=reject)
 
 
 def test_classification_metrics():
@@ -41,3 +57,23 @@ def test_rejects_bad_arguments():
         ValueError, match="Received: len\\(true_labels\\)=1, len\\(predicted_labels\\)=2"
     ):
         classification_metrics(["a"], ["a", "b"])
+
+
+def test_metrics_without_out_of_scope_texts_are_strict_json(tmp_path):
+    # An intent evaluation without out-of-scope texts: AUROC, OOS recall are undefined.
+    result = oos_metrics(np.array([0.9, 0.8]), np.array([True, True]), np.array([]), threshold=0.95)
+    assert result["auroc"] is None and result["oos_recall"] is None
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"evaluation": {"out_of_scope": result}}, indent=2))
+    parsed = _strict_json(path.read_text())
+    assert parsed["evaluation"]["out_of_scope"]["auroc"] is None
+    assert parsed["evaluation"]["out_of_scope"]["in_scope_kept"] == 0.0
+
+
+def test_json_safe_replaces_non_finite_numbers():
+    value = {"a": float("nan"), "b": [np.float32("inf"), 1.5], "c": {"d": -float("inf")}}
+    assert _strict_json(json.dumps(json_safe(value))) == {
+        "a": None,
+        "b": [None, 1.5],
+        "c": {"d": None},
+    }
