@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from seqlens.demo import echo_line, print_summary, run_demo
-from seqlens.layout import default_artifacts_root
+from seqlens.layout import ARTIFACTS_ENV_VAR, default_artifacts_root
 
 
 def register(commands) -> None:
@@ -22,7 +22,7 @@ def register(commands) -> None:
     parser.add_argument(
         "--output",
         default=None,
-        help=f"artifacts root (default: $SEQLENS_ARTIFACTS or ./{default_artifacts_root()})",
+        help=f"artifacts root (default: ${ARTIFACTS_ENV_VAR} or ./{default_artifacts_root()})",
     )
     parser.add_argument("--seed", type=int, default=42, help="random seed")
     parser.add_argument(
