@@ -58,11 +58,15 @@ def split_pipeline_args(argv: Sequence[str]) -> list[str]:
     return args
 
 
-def run_pipeline(pipeline) -> dict[str, int]:
-    """Run `pipeline` to completion; return its `seqlens` counters `{name: value}`.
+def run_pipeline(pipeline, namespace: str = "seqlens") -> dict[str, int]:
+    """Run `pipeline` to completion; return its counters `{name: value}` in `namespace`.
 
     Counters are read from the runner's metrics (committed values where the runner reports
     them, else attempted ones), so `run.json` shows what `Metrics.counter` counted.
+
+    Args:
+        pipeline: a `beam.Pipeline` (see `make_runner`, `pipeline_options`).
+        namespace: the `Metrics.counter` namespace to report (`seqlens` for the pipelines).
     """
     from apache_beam.metrics.metric import MetricsFilter
 
@@ -70,7 +74,7 @@ def run_pipeline(pipeline) -> dict[str, int]:
     result.wait_until_finish()
     counters: dict[str, int] = {}
     try:
-        query = result.metrics().query(MetricsFilter().with_namespace("seqlens"))
+        query = result.metrics().query(MetricsFilter().with_namespace(namespace))
     except (NotImplementedError, AttributeError):
         return counters
     for counter in query.get("counters", []):

@@ -5,7 +5,8 @@ the Airflow DAG call. It writes into `output_dir`:
 `scored.parquet` (news rows + `label, score, confidence, tokens, token_attention`),
 `windows.parquet` (per ticker-window statistics, baselines and z scores, `fired`),
 `alerts.jsonl` (merged by dedup key: re-running a period never repeats an alert),
-`dead_letter.parquet` (rows not used, with the reason), `run.json` (settings) and
+`dead_letter.parquet` (rows not used: the pipeline's dead-letter columns + `id`, see
+`seqlens.alerts.dead_letters`), `run.json` (settings) and
 `summary.json` (counts, new alerts, delivery results), and returns the summary.
 """
 
@@ -20,7 +21,9 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.runner import DEFAULT_RUNNER
 from seqlens.alerts.alert_model import Alert, merge_alerts
+from seqlens.alerts.dead_letters import empty_dead_letter_frame, write_dead_letters
 from seqlens.alerts.detector import MARKET_TICKER, DetectorConfig
 from seqlens.alerts.news_log import read_news
 from seqlens.alerts.sinks import SINK_KINDS, WebhookSink, make_sink
@@ -53,7 +56,7 @@ class MonitorSettings:
     webhook_backoff_seconds: float = 0.5
     top_texts: int = 5
     batch_size: int = 512
-    runner: str = "FnApiRunner"
+    runner: str = DEFAULT_RUNNER
     scored_path: str | None = None
 
     def __post_init__(self) -> None:
@@ -157,10 +160,7 @@ def run_alerts(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if settings.scored_path:
-        scored, dead = (
-            load_scored(settings.scored_path),
-            pd.DataFrame(columns=["reason", "id", "raw"]),
-        )
+        scored, dead = load_scored(settings.scored_path), empty_dead_letter_frame()
     else:
         if news_path is None or model_dir is None:
             raise ValueError(
@@ -186,8 +186,7 @@ def run_alerts(
     grid[grid["count"] > 0].to_parquet(output / "windows.parquet", index=False)
     timings["detect_seconds"] = round(time.perf_counter() - step, 2)
 
-    dead_letter = pd.concat([dead, aggregation_dead], ignore_index=True).astype(str)
-    dead_letter.to_parquet(output / "dead_letter.parquet", index=False)
+    dead_letter = write_dead_letters([dead, aggregation_dead], output / "dead_letter.parquet")
     delivery: dict[str, Any] = {}
     sink = make_sink(
         settings.sink,

@@ -87,7 +87,8 @@ def score_texts(texts: list[str], model: str | Path, batch_size: int = 512) -> p
     model_dir = Path(model)
     if not model_dir.exists():
         raise FileNotFoundError(
-            f"Expected a trained sentiment model folder (or 'lexicon'). Received: model={str(model)!r}"
+            "Expected a trained sentiment model folder (or 'lexicon'). "
+            f"Received: model={str(model)!r}"
         )
     from models.text.inference import load_text_model
 

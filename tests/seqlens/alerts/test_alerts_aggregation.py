@@ -1,5 +1,6 @@
 """The Beam aggregation with a real TestPipeline and `assert_that`."""
 
+import json
 import math
 
 import apache_beam as beam
@@ -67,7 +68,8 @@ def test_windows_per_ticker_with_duplicates_and_retweets_removed():
             outputs["windows"] | "Summarise" >> beam.Map(summarise),
             equal_to(
                 [
-                    # a kept; b duplicate removed; c retweet (and duplicate of d after RT strip) removed
+                    # a kept; b duplicate removed;
+                    # c retweet (and duplicate of d after RT strip) removed
                     ("AAA", 0, 4, 2.0, 0.05, 0.5, 0.5),
                     ("AAA", DAY, 1, 1.0, 0.0, 0.0, 0.0),
                     ("BBB", 0, 1, 1.0, 0.6, 0.0, 1.0),
@@ -77,7 +79,8 @@ def test_windows_per_ticker_with_duplicates_and_retweets_removed():
         )
         assert_that(
             outputs["dead_letter"] | "Reasons" >> beam.Map(lambda d: (d["id"], d["reason"])),
-            equal_to([("g", "missing_ticker"), ("h", "bad_score")]),
+            # the pipeline's reason for a missing ticker (was missing_ticker)
+            equal_to([("g", "missing_field"), ("h", "bad_score")]),
             label="CheckDeadLetter",
         )
 
@@ -126,7 +129,10 @@ def test_aggregate_windows_returns_sorted_frames():
     windows, dead = aggregate_windows(pd.DataFrame(ROWS), AggregationConfig(window="day"))
     assert list(windows["ticker"]) == ["AAA", "AAA", "BBB"]
     assert windows["window_end"].sub(windows["window_start"]).eq(DAY).all()
-    assert sorted(dead["reason"]) == ["bad_score", "missing_ticker"]
+    assert sorted(dead["reason"]) == ["bad_score", "missing_field"]  # was missing_ticker
+    assert list(dead.columns) == ["reason", "source", "line_number", "raw", "id"]
+    assert dead.sort_values("id")["line_number"].tolist() == [7, 8]  # rows g and h
+    assert (dead["source"] == "scored").all() and dead["id"].tolist() != []
     assert windows.attrs["beam_counters"] == {"rows_in": len(ROWS), "rows_dead": 2}
     assert len(windows) and not math.isnan(windows["mean_score"].iloc[0])
 
@@ -177,3 +183,31 @@ def test_window_seconds():
         and window_seconds("day") == DAY
         and window_seconds(900) == 900
     )
+
+
+def test_every_bad_scored_row_is_a_dead_letter_with_its_reason():
+    rows = [
+        {"id": "missing", "timestamp": None, "ticker": "A", "score": 0.1},
+        {"id": "text", "timestamp": "later", "ticker": "A", "score": 0.1},
+        {"id": "negative", "timestamp": -5, "ticker": "A", "score": 0.1},
+        {"id": "score", "timestamp": START, "ticker": "A", "score": "high"},
+        {"id": "ticker", "timestamp": START, "ticker": None, "score": 0.1},
+        {"id": "good", "timestamp": START, "ticker": "A", "score": 0.1},
+    ]
+    with test_pipeline.TestPipeline(runner="FnApiRunner") as pipeline:
+        lines = [json.dumps(row) for row in rows] + ["not json", "[1, 2]"]
+        outputs = pipeline | beam.Create(lines) | AggregateSentiment(AggregationConfig())
+        assert_that(
+            outputs["dead_letter"] | beam.Map(lambda d: (d["id"], d["reason"], d["source"])),
+            equal_to(
+                [
+                    ("missing", "missing_field", "scored"),
+                    ("text", "unparsable_timestamp", "scored"),
+                    ("negative", "absurd_timestamp", "scored"),
+                    ("score", "bad_score", "scored"),
+                    ("ticker", "missing_field", "scored"),
+                    ("None", "missing_field", "scored"),
+                    ("None", "malformed_record", "scored"),
+                ]
+            ),
+        )

@@ -107,6 +107,9 @@ def test_cli_scores_a_news_csv_with_the_lexicon_fallback(planted, tmp_path, caps
     assert {"label", "score", "confidence", "tokens", "token_attention"} <= set(scored.columns)
     assert scored["score"].between(-1, 1).all()
     assert (tmp_path / "alerts.jsonl").exists() and (tmp_path / "summary.json").exists()
+    dead_letter = pd.read_parquet(tmp_path / "dead_letter.parquet")
+    assert list(dead_letter.columns) == ["reason", "source", "line_number", "raw", "id"]
+    assert summary["rows_dead"] == len(dead_letter)
 
 
 def test_settings_from_a_config_file_and_flags(tmp_path):

@@ -6,7 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from seqlens.alerts.news_log import parse_timestamps, read_news
+from pipeline.timestamps import DEFAULT_MIN_TIMESTAMP
+from seqlens.alerts.news_log import LATEST_NEWS_TIMESTAMP, parse_timestamps, read_news
 
 
 def test_csv_log_with_bad_rows(tmp_path):
@@ -25,7 +26,14 @@ def test_csv_log_with_bad_rows(tmp_path):
     assert rows["timestamp"].dtype == "int64"
     assert list(rows["given_label"]) == ["negative", "positive"]
     assert not rows["retweet"].any()
-    assert sorted(dead["reason"]) == ["bad_timestamp", "empty_text", "missing_id"]
+    # the pipeline's reasons (were bad_timestamp, empty_text, missing_id)
+    assert sorted(dead["reason"]) == ["empty_id", "empty_text", "unparsable_timestamp"]
+    # the pipeline's dead-letter columns, + the text's id
+    assert list(dead.columns) == ["reason", "source", "line_number", "raw", "id"]
+    dead = dead.sort_values("line_number")
+    assert dead["line_number"].tolist() == [4, 5, 6] and (dead["source"] == str(path)).all()
+    assert dead["id"].tolist() == ["n3", "", "n5"]
+    assert dead["raw"].iloc[0] == "n3,not-a-time,ACME,text,wire,a3,neutral"
 
 
 def test_stocknet_style_jsonl_gz(tmp_path):
@@ -87,6 +95,32 @@ def test_parse_timestamps_mixed_and_out_of_range():
     parsed = parse_timestamps(values)
     assert parsed.iloc[0] == parsed.iloc[1] == 1704067200
     assert parsed.iloc[2:].isna().all()
+
+
+def test_timestamps_are_the_pipelines_with_its_reasons(tmp_path):
+    path = tmp_path / "news.jsonl"
+    records = [
+        {"id": "a", "timestamp": DEFAULT_MIN_TIMESTAMP, "ticker": "A", "text": "first"},
+        {"id": "b", "timestamp": "1704067200.9", "ticker": "A", "text": "decimal"},
+        {"id": "c", "timestamp": LATEST_NEWS_TIMESTAMP, "ticker": "A", "text": "last"},
+        {"id": "d", "timestamp": DEFAULT_MIN_TIMESTAMP - 1, "ticker": "A", "text": "1989"},
+        {"id": "e", "timestamp": LATEST_NEWS_TIMESTAMP + 1, "ticker": "A", "text": "2100"},
+        {"id": "f", "timestamp": None, "ticker": "A", "text": "no time"},
+        {"id": "g", "timestamp": "soon", "ticker": "A", "text": "bad time"},
+        {"id": "h", "timestamp": 1704067200, "ticker": " ", "text": "no ticker"},
+    ]
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    rows, dead = read_news(path)
+    assert rows["id"].tolist() == ["a", "b", "c"]
+    assert rows["timestamp"].tolist() == [DEFAULT_MIN_TIMESTAMP, 1704067200, LATEST_NEWS_TIMESTAMP]
+    assert dict(zip(dead["id"], dead["reason"], strict=True)) == {
+        "d": "absurd_timestamp",
+        "e": "absurd_timestamp",
+        "f": "missing_field",
+        "g": "unparsable_timestamp",
+        "h": "missing_field",
+    }
+    assert dead["line_number"].tolist() == [4, 5, 6, 7, 8]
 
 
 def test_missing_file_and_bad_format(tmp_path):
