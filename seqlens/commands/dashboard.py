@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+# Signals that stop the dashboard: forwarded to the Streamlit child, which shuts down cleanly.
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def dashboard_app_file() -> Path:
@@ -88,8 +92,60 @@ def streamlit_command(
     ]
 
 
+def _die_with_parent() -> None:
+    """In the child before `exec` (Linux): receive SIGTERM when the parent dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+    except (OSError, AttributeError):  # not Linux / no prctl: forwarding still covers SIGTERM
+        pass
+
+
+def run_child_forwarding_signals(command: list[str], environment: dict[str, str]) -> int:
+    """Run `command` as a child process, forwarding SIGTERM, SIGINT and SIGHUP to it.
+
+    A service manager, `docker stop` or `kill` signals this process only; without forwarding,
+    the Streamlit child would keep serving after its parent is gone. On Linux the child also
+    gets SIGTERM if this process dies without the chance to forward (SIGKILL).
+
+    Returns:
+        The child's exit code; 0 when it stopped because a forwarded signal asked it to.
+    """
+    preexec = _die_with_parent if sys.platform.startswith("linux") else None
+    child = subprocess.Popen(command, env=environment, preexec_fn=preexec)
+    received: list[int] = []
+
+    def forward(signum, _frame) -> None:
+        received.append(signum)
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS}
+    try:
+        while True:
+            try:
+                code = child.wait()
+                break
+            except KeyboardInterrupt:  # a SIGINT between handler swaps: forward and keep waiting
+                forward(signal.SIGINT, None)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if child.poll() is None:
+            child.terminate()
+            child.wait()
+    return 0 if received else code
+
+
 def run_dashboard(args: argparse.Namespace) -> int:
-    """Run `streamlit run dashboard/app.py` until interrupted; returns Streamlit's exit code."""
+    """Run `streamlit run dashboard/app.py` until stopped; returns Streamlit's exit code.
+
+    SIGTERM, SIGINT and SIGHUP sent to `seqlens dashboard` are forwarded to Streamlit (see
+    `run_child_forwarding_signals`), so stopping the parent stops the server.
+    """
     from seqlens.layout import ARTIFACTS_ENV_VAR, default_artifacts_root
 
     artifacts = (args.artifacts or default_artifacts_root()).resolve()
@@ -100,13 +156,11 @@ def run_dashboard(args: argparse.Namespace) -> int:
         )
     if args.item_metadata is not None and not args.item_metadata.is_file():
         raise FileNotFoundError(
-            f"Expected an existing item metadata CSV. Received: item_metadata={str(args.item_metadata)!r}"
+            "Expected an existing item metadata CSV. "
+            f"Received: item_metadata={str(args.item_metadata)!r}"
         )
     item_metadata = args.item_metadata.resolve() if args.item_metadata else None
     command = streamlit_command(artifacts, args.port, args.address, args.headless, item_metadata)
     environment = {**os.environ, ARTIFACTS_ENV_VAR: str(artifacts)}
     print(f"seqlens dashboard: http://{args.address}:{args.port} over {artifacts}", flush=True)
-    try:
-        return subprocess.call(command, env=environment)
-    except KeyboardInterrupt:
-        return 0
+    return run_child_forwarding_signals(command, environment)

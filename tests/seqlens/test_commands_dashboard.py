@@ -39,3 +39,70 @@ def test_missing_item_metadata_is_one_line_exit_2(tmp_path, capsys):
     )
     assert code == 2
     assert "Received: item_metadata=" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting for its reaper counts as gone)."""
+    from pathlib import Path
+
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="needs /proc")
+def test_sigterm_to_the_parent_stops_the_streamlit_child(tmp_path):
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    port = _free_port()
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "seqlens.cli", "dashboard", "--headless"]
+        + ["--port", str(port), "--address", "127.0.0.1", "--artifacts", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    child = None
+    try:
+        deadline = time.monotonic() + 120  # generous: a wait limit, not a timing assertion
+        serving = False
+        while time.monotonic() < deadline and parent.poll() is None and not serving:
+            children = _children(parent.pid)
+            child = children[0] if children else child
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                serving = child is not None
+            except OSError:
+                time.sleep(0.5)
+        assert serving and child is not None, "the dashboard did not start serving"
+        parent.send_signal(signal.SIGTERM)
+        parent.wait(timeout=120)
+        deadline = time.monotonic() + 120
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(child), "the Streamlit child outlived its parent"
+    finally:
+        for pid in (parent.pid, child):
+            if pid is not None and _alive(pid):
+                __import__("os").kill(pid, signal.SIGKILL)
+        parent.wait(timeout=30)
