@@ -155,3 +155,41 @@ def test_evaluate_rejects_an_unreported_cutoff(tmp_path, capsys, k):
         == 2
     )
     assert "Received: k=" in capsys.readouterr().err
+
+
+# Every option `seqlens train recommender --help` listed before its flags were derived from
+# RecommenderConfig's fields.
+TRAIN_OPTIONS = (
+    "--data --output --model --precision --epochs --seed --loss --num-negatives --num-blocks "
+    "--num-heads --hidden-dim --embedding-dim --max-length --attention-window --dropout "
+    "--batch-size --exclude-history-from-loss --no-exclude-history-from-loss --output-bias "
+    "--no-output-bias --pairwise-weight --label-smoothing --learning-rate --weight-decay "
+    "--adam-epsilon --ema-momentum --learning-rate-decay-epochs --patience --validation-users "
+    "--train-on-unmonitored-validation --no-train-on-unmonitored-validation "
+    "--train-every-position --no-train-every-position --flash-attention --jit-compile --resume"
+).split()
+
+
+def test_train_flags_are_the_config_fields(capsys):
+    import dataclasses
+
+    from models.recommender.config import RecommenderConfig
+    from seqlens.cli import build_parser
+    from seqlens.commands.recommender import config_flag, config_from_args
+
+    with pytest.raises(SystemExit):
+        main(["train", "recommender", "--help"])
+    help_text = capsys.readouterr().out
+    assert all(option in help_text.split() or f"{option}," in help_text for option in TRAIN_OPTIONS)
+    for field in dataclasses.fields(RecommenderConfig):
+        assert config_flag(field.name) in help_text and field.metadata["help"]
+    parser = build_parser()
+    defaults = parser.parse_args(["train", "recommender", "--data", "d", "--output", "o"])
+    assert config_from_args(defaults) == RecommenderConfig()
+    args = parser.parse_args(
+        ["train", "recommender", "--data", "d", "--output", "o", "--embedding-dim", "8"]
+        + ["--flash-attention", "auto", "--jit-compile", "off", "--validation-users", "none"]
+    )
+    config = config_from_args(args)
+    assert (config.hidden_dim, config.flash_attention, config.jit_compile) == (8, None, False)
+    assert config.validation_users is None
