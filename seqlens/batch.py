@@ -8,6 +8,8 @@ paths their upstream steps returned (defaulting to the run's `ArtifactLayout`), 
 and small metrics (what an Airflow XCom may carry), and are idempotent: a step writes below the
 run's root, which the DAG keys on the data interval (`<base>/runs/<ds>`), so running the same
 interval again rewrites the same folders with the same seeds and publishes no second version.
+Bad input (a wrong path or setting) raises `ValueError` or `FileNotFoundError` from the function
+that found it, as the command would have reported it.
 
 ```
 generate_inputs -> run_pipeline(events | news | chats) -> train_recommender -> evaluate_recommender
