@@ -1,3 +1,4 @@
+# Over 300 lines on purpose: the serving spec and the graph that enforces it are one idea.
 """The recommender as a TF Serving SavedModel: item-id strings in, top-k item ids + attention out.
 
 `export_recommender_savedmodel` wraps a Keras recommender that has
@@ -28,7 +29,6 @@ TF Serving, not a crash). The item vocabulary is an asset (`assets/item_vocab.tx
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from models.serving.versions import write_export_metadata
-from models.serving.warmup_requests import write_warmup_requests
+from models.serving.savedmodel import export_savedmodel, xla_compiled
 
 VOCABULARY_ASSET_NAME = "item_vocab.txt"
 SIGNATURE_EXCLUDING_HISTORY = "serving_default"
@@ -135,7 +134,8 @@ class RecommenderServingSpec:
 def build_serving_module(
     model: Any, spec: RecommenderServingSpec, vocabulary_path: str, jit_compile: bool = False
 ) -> Any:
-    """A `tf.Module` tracking `model`, the vocabulary tables and the two signature functions.
+    """A `tf.Module` tracking `model`, the vocabulary tables and the two signature functions
+    (`serving_default`, `include_history`; `export_savedmodel` tracks the variables they read).
 
     With `jit_compile`, the model's forward pass and the catalogue scoring (`(B, T)` indices ->
     masked `(B, V)` scores and the last position's attention) are one XLA cluster; the string
@@ -177,13 +177,12 @@ def build_serving_module(
         scores = tf.where(count[:, None] > 0, scores, popularity[None, :])
         return tf.where(recommendable[None, :], scores, -np.inf), attention
 
-    if jit_compile:
-        # One XLA cluster from the model input to the masked catalogue scores: the forward pass,
-        # the (1, D) x (D, V) product and the masks over V fuse, instead of three (B, V) passes
-        # of separate TensorFlow ops. Its shapes are (B, max_length), so it compiles once per
-        # batch size, whatever the request width. The history exclusion and the top-k (whose
-        # `k` is a request value) stay ordinary TensorFlow ops.
-        score_model_input = tf.function(score_model_input, jit_compile=True, reduce_retracing=True)
+    # With jit_compile, one XLA cluster from the model input to the masked catalogue scores: the
+    # forward pass, the (1, D) x (D, V) product and the masks over V fuse, instead of three
+    # (B, V) passes of separate TensorFlow ops. Its shapes are (B, max_length), so it compiles
+    # once per batch size, whatever the request width. The history exclusion and the top-k
+    # (whose `k` is a request value) stay ordinary TensorFlow ops.
+    score_model_input = xla_compiled(score_model_input, jit_compile)
 
     def recommend(history, k, exclude_history: bool):
         batch_size = tf.shape(history)[0]
@@ -252,23 +251,7 @@ def build_serving_module(
         lambda history, k: recommend(history, k, exclude_history=False),
         input_signature=input_signature,
     )
-    track_function_variables(module, [module.serving_default, module.include_history])
     return module
-
-
-def track_function_variables(module: Any, functions: Sequence[Any]) -> None:
-    """Track the `tf.Variable`s the traced `functions` read, as `keras.export.ExportArchive` does.
-
-    Tracking the Keras model object (or its Keras 3 variables) is enough for
-    `tf.saved_model.load`, but TF Serving's session-based loader (and `saved_model_cli run`)
-    then fails with "Could not find variable ...": it needs the plain `tf.Variable`s the
-    functions capture.
-    """
-    variables: dict[int, Any] = {}
-    for function in functions:
-        for variable in function.get_concrete_function().variables:
-            variables.setdefault(id(variable), variable)
-    module.function_variables = list(variables.values())
 
 
 def warmup_inputs(spec: RecommenderServingSpec, request_length: int = 50) -> list[dict[str, Any]]:
@@ -289,10 +272,11 @@ def export_recommender_savedmodel(
     metadata: dict[str, Any] | None = None,
     jit_compile: bool = False,
 ) -> Path:
-    """Write the SavedModel (signatures, vocabulary asset, warm-up requests, metadata).
+    """Write the SavedModel (signatures, vocabulary asset, warm-up requests, metadata) through
+    the shared skeleton `models.serving.savedmodel.export_savedmodel`.
 
     Args:
-        model: a Keras recommender with `score_last(item_indices)`, TensorFlow backend.
+        model: a Keras recommender with `encode_last` and `score_items`, TensorFlow backend.
         spec: the index conventions and vocabulary.
         export_dir: the folder to create (must not exist; normally a temporary publish folder).
         model_name: the servable name written into the warm-up requests.
@@ -303,37 +287,24 @@ def export_recommender_savedmodel(
     Returns:
         `export_dir` as a `Path`.
     """
-    import tensorflow as tf
-
-    export_dir = Path(export_dir)
-    if export_dir.exists():
-        raise ValueError(
-            f"Expected export_dir not to exist. Received: export_dir={str(export_dir)!r}"
-        )
-    with tempfile.TemporaryDirectory(prefix="seqlens-vocab-") as staging:
-        vocabulary_path = Path(staging) / VOCABULARY_ASSET_NAME
-        vocabulary_path.write_text("\n".join(spec.item_vocabulary) + "\n", encoding="utf-8")
-        module = build_serving_module(model, spec, str(vocabulary_path), jit_compile=jit_compile)
-        signatures = {
-            SIGNATURE_EXCLUDING_HISTORY: module.serving_default.get_concrete_function(),
-            SIGNATURE_INCLUDING_HISTORY: module.include_history.get_concrete_function(),
-        }
-        tf.saved_model.save(module, str(export_dir), signatures=signatures)
-    write_warmup_requests(export_dir, model_name, warmup_inputs(spec))
-    write_export_metadata(
+    return export_savedmodel(
         export_dir,
-        {
-            "kind": "recommender",
-            "model_name": model_name,
+        model_name,
+        kind="recommender",
+        build_module=lambda asset_paths: build_serving_module(
+            model, spec, asset_paths[VOCABULARY_ASSET_NAME], jit_compile=jit_compile
+        ),
+        signature_names=[SIGNATURE_EXCLUDING_HISTORY, SIGNATURE_INCLUDING_HISTORY],
+        assets={VOCABULARY_ASSET_NAME: spec.item_vocabulary},
+        warmup_inputs=warmup_inputs(spec),
+        metadata={
             "max_length": spec.max_length,
             "vocabulary_size": spec.vocabulary_size,
             "num_items": spec.num_items,
-            "signatures": [SIGNATURE_EXCLUDING_HISTORY, SIGNATURE_INCLUDING_HISTORY],
             "xla_jit_compile": bool(jit_compile),
             **(metadata or {}),
         },
     )
-    return export_dir
 
 
 def pad_histories(histories: Sequence[Sequence[str]]) -> np.ndarray:

@@ -1,4 +1,6 @@
-"""The text classifiers (sentiment, intent) as TF Serving SavedModels: raw text in, label + attention out.
+"""The text classifiers (sentiment, intent) as TF Serving SavedModels: raw text in, label out.
+
+Each answer also carries the attention over the text's tokens.
 
 Signature `serving_default` (method `tensorflow/serving/predict`):
 
@@ -23,20 +25,17 @@ sees only padding and answers its prior (a defined output, no error).
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from models.serving.recommender_signature import track_function_variables
-from models.serving.versions import write_export_metadata
-from models.serving.warmup_requests import write_warmup_requests
+from models.serving.gate import TEXT_TASKS
+from models.serving.savedmodel import export_savedmodel
 
 TOKENS_ASSET_NAME = "tokens.txt"
 NGRAMS_ASSET_NAME = "ngrams.txt"
-TASKS = ("sentiment", "intent")
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,8 @@ class TextServingSpec:
     oos_threshold: float | None = None
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"Expected task in {TASKS}. Received: task={self.task!r}")
+        if self.task not in TEXT_TASKS:
+            raise ValueError(f"Expected task in {TEXT_TASKS}. Received: task={self.task!r}")
         if len(self.labels) < 2:
             raise ValueError(f"Expected at least two labels. Received: labels={self.labels!r}")
         if self.task == "sentiment" and not {"positive", "negative"} <= set(self.labels):
@@ -100,7 +99,8 @@ def text_spec_from_model(text_model: Any) -> TextServingSpec:
 def build_text_serving_module(
     model: Any, spec: TextServingSpec, tokens_path: str, ngrams_path: str | None
 ) -> Any:
-    """A `tf.Module` tracking the Keras model, the vocabulary tables and `serving_default`."""
+    """A `tf.Module` tracking the Keras model, the vocabulary tables and `serving_default`
+    (`export_savedmodel` tracks the variables it reads)."""
     import tensorflow as tf
 
     from pipeline.text_normalization import normalize_text_tensor
@@ -184,7 +184,6 @@ def build_text_serving_module(
         return result
 
     module.serving_default = serving_default
-    track_function_variables(module, [serving_default])
     return module
 
 
@@ -202,44 +201,36 @@ def export_text_savedmodel(
     model_name: str,
     metadata: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the SavedModel (signature, vocabulary assets, warm-up requests, metadata) to `export_dir`."""
-    import tensorflow as tf
+    """Write the SavedModel (signature, vocabulary assets, warm-up requests, metadata) to
+    `export_dir` through the shared skeleton `models.serving.savedmodel.export_savedmodel`.
 
-    export_dir = Path(export_dir)
-    if export_dir.exists():
-        raise ValueError(
-            f"Expected export_dir not to exist. Received: export_dir={str(export_dir)!r}"
-        )
-    with tempfile.TemporaryDirectory(prefix="seqlens-text-vocab-") as staging:
-        tokens_path = Path(staging) / TOKENS_ASSET_NAME
-        tokens_path.write_text("\n".join(spec.tokens) + "\n", encoding="utf-8")
-        ngrams_path = None
-        if spec.ngrams:
-            ngrams_path = Path(staging) / NGRAMS_ASSET_NAME
-            ngrams_path.write_text("\n".join(spec.ngrams) + "\n", encoding="utf-8")
-        module = build_text_serving_module(
-            model, spec, str(tokens_path), None if ngrams_path is None else str(ngrams_path)
-        )
-        tf.saved_model.save(
-            module,
-            str(export_dir),
-            signatures={"serving_default": module.serving_default.get_concrete_function()},
-        )
-    write_warmup_requests(
+    Args:
+        model: the Keras attention text model, TensorFlow backend.
+        spec: labels, vocabularies and decision rules (`text_spec_from_model`).
+        export_dir: the folder to create (must not exist; normally a temporary publish folder).
+        model_name: the servable name written into the warm-up requests.
+        metadata: extra JSON written to `assets.extra/seqlens_export.json` (e.g. metrics).
+
+    Returns:
+        `export_dir` as a `Path`.
+    """
+    assets = {TOKENS_ASSET_NAME: spec.tokens}
+    if spec.ngrams:
+        assets[NGRAMS_ASSET_NAME] = spec.ngrams
+    return export_savedmodel(
         export_dir,
         model_name,
-        [{"text": np.array(WARMUP_TEXTS[:1])}, {"text": np.array(WARMUP_TEXTS)}],
-    )
-    write_export_metadata(
-        export_dir,
-        {
-            "kind": spec.task,
-            "model_name": model_name,
+        kind=spec.task,
+        build_module=lambda asset_paths: build_text_serving_module(
+            model, spec, asset_paths[TOKENS_ASSET_NAME], asset_paths.get(NGRAMS_ASSET_NAME)
+        ),
+        signature_names=["serving_default"],
+        assets=assets,
+        warmup_inputs=[{"text": np.array(WARMUP_TEXTS[:1])}, {"text": np.array(WARMUP_TEXTS)}],
+        metadata={
             "labels": list(spec.labels),
             "sequence_length": spec.sequence_length,
-            "signatures": ["serving_default"],
             "oos_threshold": spec.oos_threshold,
             **(metadata or {}),
         },
     )
-    return export_dir
