@@ -1,3 +1,4 @@
+# Over 300 lines on purpose: publish, export_version and rollback share one version protocol.
 """Publish a model to TF Serving behind a validation gate (the TFX Evaluator + Pusher idea).
 
 `publish_candidate` is the whole protocol for any exportable model:
@@ -14,6 +15,7 @@
 A crash anywhere before the rename leaves only a hidden staging folder, which TF Serving
 ignores and the next publish deletes. `publish_model` builds the candidate from a trained model
 folder (`models.serving.candidates`); `roll_back_model` takes the newest version out of service.
+The candidate type, `ServingCandidate`, lives in `models.serving.candidate`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from models.serving import versions as serving_versions
+from models.serving.candidate import SavedModelWriter, ServingCandidate
+from models.serving.candidates import candidate_from_model_dir
 from models.serving.gate import (
     DEFAULT_GATE_REQUESTS,
     DEFAULT_KEEP,
@@ -42,31 +46,6 @@ from models.serving.gate import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class ServingCandidate:
-    """Everything the gate needs to know about one model about to be published.
-
-    Args:
-        kind: `recommender`, `sentiment` or `intent`.
-        write_savedmodel: `write_savedmodel(export_dir, model_name)` writes the SavedModel
-            (with `assets.extra/seqlens_export.json` holding `metrics`) into a new folder.
-        compare_with_keras: `compare_with_keras(loaded)` runs the reloaded SavedModel's
-            signatures on held-out requests and compares them with the Keras model.
-        latency_inputs: one single-request input dict for the latency check.
-        metrics: the candidate's metrics.json document (nested or flat; see `find_metric`).
-        metric: the headline metric that must not regress (e.g. `ndcg@10`).
-        source: where the model came from (its folder), for the log.
-    """
-
-    kind: str
-    write_savedmodel: Callable[[Path, str], Any]
-    compare_with_keras: Callable[[Any], GateCheck]
-    latency_inputs: dict[str, Any]
-    metrics: dict[str, Any]
-    metric: str
-    source: str = ""
 
 
 @dataclass
@@ -123,7 +102,8 @@ def publish_candidate(
     latency_requests: int = DEFAULT_LATENCY_REQUESTS,
     before_commit: Callable[[Path], None] | None = None,
 ) -> PublishDecision:
-    """Export, gate and (if it passes) atomically publish `candidate` as `<serving_root>/<name>/<version>`.
+    """Export, gate and (if it passes) atomically publish `candidate` as
+    `<serving_root>/<name>/<version>`.
 
     Args:
         candidate: the model to publish.
@@ -259,8 +239,6 @@ def publish_model(
     Returns:
         The `PublishDecision`; `models.config` under `serving_root` is rewritten when published.
     """
-    from models.serving.candidates import candidate_from_model_dir
-
     candidate = candidate_from_model_dir(
         model_dir,
         data,
@@ -284,7 +262,7 @@ def publish_model(
 
 
 def export_version(
-    write_savedmodel: Callable[[Path, str], Any],
+    write_savedmodel: SavedModelWriter,
     serving_root: str | Path,
     name: str,
     version: int | None = None,

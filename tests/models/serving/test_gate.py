@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from models.serving.gate import check_latency, compare_metric, compare_rankings, measure_latency
+from models.serving.gate import (
+    check_latency,
+    compare_metric,
+    compare_rankings,
+    find_metric,
+    measure_latency,
+)
 
 
 def test_identical_rankings_pass():
@@ -72,3 +78,26 @@ def test_latency_figures_and_limit():
 def test_bad_arguments_are_value_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+RECOMMENDER_METRICS = {
+    "models": {
+        "most_popular": {"full": {"NDCG@10": 0.9}, "sampled100": {"NDCG@10": 0.95}},
+        "recommender": {"sampled100": {"NDCG@10": 0.6}, "full": {"NDCG@10": 0.2}},
+    },
+    "flat": {"recommender/full/NDCG@10": 0.2},
+}
+
+
+def test_find_metric_prefers_the_headline_then_the_model_full_ranking():
+    assert (
+        find_metric({**RECOMMENDER_METRICS, "headline": {"full/NDCG@10": 0.25}}, "ndcg@10") == 0.25
+    )
+    assert find_metric(RECOMMENDER_METRICS, "ndcg@10") == 0.2
+
+
+def test_find_metric_on_text_and_flat_documents():
+    text = {"linear_model": {"macro_f1": 0.9}, "attention_model": {"macro_f1": 0.7}}
+    assert find_metric(text, "macro_f1") == 0.7  # baselines only as a last resort
+    assert find_metric({"ndcg@10": 0.4}, "NDCG@10") == 0.4
+    assert find_metric({"other": 1}, "ndcg@10") is None and find_metric([], "x") is None

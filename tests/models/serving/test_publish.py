@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from models.serving import versions as serving_versions
-from models.serving.candidates import recommender_candidate
 from models.serving.publish import publish_candidate, roll_back_model
+from models.serving.recommender_candidate import recommender_candidate
 from models.serving.recommender_signature import RecommenderServingSpec
 from tests.paths import REPO_ROOT
 from tests.serving_test_model import TinyAttentionRecommender, make_vocabulary, reference_recommend
@@ -104,7 +104,9 @@ def test_bad_arguments(tmp_path, model):
 
 CRASH_SCRIPT = """
 import os, signal, sys
-from tests.models.serving.test_publish import _candidate, TinyAttentionRecommender, VOCABULARY, MAX_LENGTH
+from tests.models.serving.test_publish import (
+    _candidate, TinyAttentionRecommender, VOCABULARY, MAX_LENGTH,
+)
 from models.serving.publish import publish_candidate
 
 def die(staged):
@@ -112,7 +114,9 @@ def die(staged):
     os.kill(os.getpid(), signal.SIGKILL)  # a crash between the write and the rename
 
 model = TinyAttentionRecommender(len(VOCABULARY), MAX_LENGTH)
-publish_candidate(_candidate(model, 0.4), sys.argv[1], "recommender", latency_requests=5, before_commit=die)
+publish_candidate(
+    _candidate(model, 0.4), sys.argv[1], "recommender", latency_requests=5, before_commit=die
+)
 """
 
 

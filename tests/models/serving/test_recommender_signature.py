@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from models.serving.candidates import serve_recommendations
+from models.serving.recommender_candidate import serve_recommendations
 from models.serving.recommender_signature import (
     RecommenderServingSpec,
     export_recommender_savedmodel,
