@@ -1,4 +1,4 @@
-"""`seqlens export recommender|sentiment|intent` and `seqlens publish` (gate + atomic publish, rollback).
+"""`seqlens export recommender|sentiment|intent` and `seqlens publish` (gated, atomic; rollback).
 
 - `export KIND --model DIR --serving-root DIR --name NAME [--version N]`: write the SavedModel
   as the next version (staged and renamed atomically), without the gate.
@@ -17,7 +17,16 @@ import argparse
 import sys
 from pathlib import Path
 
-EXPORT_KINDS = ("recommender", "sentiment", "intent")
+from models.serving.gate import (
+    DEFAULT_GATE_REQUESTS,
+    DEFAULT_KEEP,
+    DEFAULT_LATENCY_P99_MS,
+    DEFAULT_METRIC_TOLERANCE,
+    DEFAULT_SCORE_TOLERANCE,
+    TEXT_TASKS,
+)
+
+EXPORT_KINDS = ("recommender", *TEXT_TASKS)
 
 
 def register(commands) -> None:
@@ -30,7 +39,9 @@ def register(commands) -> None:
         parser = export_group.add_parser(
             kind,
             help=f"write the {kind} model as a TF Serving SavedModel version (no gate)",
-            description=f"Export a trained {kind} model folder as <serving-root>/<name>/<version>/.",
+            description=(
+                f"Export a trained {kind} model folder as <serving-root>/<name>/<version>/."
+            ),
         )
         _common_options(parser, default_serving_root, model_required=True)
         parser.add_argument("--version", type=int, help="version number (default: next free one)")
@@ -57,31 +68,34 @@ def register(commands) -> None:
     publish.add_argument(
         "--tolerance",
         type=float,
-        default=0.01,
+        default=DEFAULT_METRIC_TOLERANCE,
         help="allowed absolute drop of the headline metric (NDCG@10 for the "
-        "recommender) against the served version (default 0.01)",
+        "recommender) against the served version (default %(default)g)",
     )
     publish.add_argument(
         "--score-tolerance",
         type=float,
-        default=1e-3,
-        help="allowed absolute difference SavedModel vs Keras (default 1e-3)",
+        default=DEFAULT_SCORE_TOLERANCE,
+        help="allowed absolute difference SavedModel vs Keras (default %(default)g)",
     )
     publish.add_argument(
-        "--keep", type=int, default=3, help="published versions to keep (default 3)"
+        "--keep",
+        type=int,
+        default=DEFAULT_KEEP,
+        help="published versions to keep (default %(default)d)",
     )
     publish.add_argument(
         "--latency-p99-ms",
         type=float,
-        default=250.0,
+        default=DEFAULT_LATENCY_P99_MS,
         help="p99 limit of single requests through the reloaded signature "
-        "(default 250: a sanity limit on a shared CPU; set your SLO)",
+        "(default %(default)g: a sanity limit on a shared CPU; set your SLO)",
     )
     publish.add_argument(
         "--requests",
         type=int,
-        default=256,
-        help="held-out users / texts the gate runs (default 256)",
+        default=DEFAULT_GATE_REQUESTS,
+        help="held-out users / texts the gate runs (default %(default)d)",
     )
     publish.add_argument("--version", type=int, help="version number (default: next free one)")
     publish.add_argument("--seed", type=int, default=0, help="seed of the held-out sample")
