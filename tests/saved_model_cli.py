@@ -1,4 +1,7 @@
-"""Run TensorFlow's `saved_model_cli` on an exported SavedModel, as an operator would (not a test module)."""
+"""Run TensorFlow's `saved_model_cli` on an exported SavedModel, as an operator would.
+
+Not a test module: the serving tests import it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 
 
 def saved_model_cli(*arguments: str) -> subprocess.CompletedProcess:
-    """`saved_model_cli <arguments>` from this interpreter's environment; output captured as text."""
+    """`saved_model_cli <arguments>` from this interpreter's environment; output as text."""
     cli = str(Path(sys.executable).with_name("saved_model_cli"))
     return subprocess.run(
         [cli, *arguments], capture_output=True, text=True, check=False, timeout=300

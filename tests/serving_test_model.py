@@ -1,8 +1,9 @@
 """A small real Keras recommender for the serving tests (not a test module).
 
 It follows the recommender's serving interface: `encode_last(item_indices) -> (last (B, D),
-attention (B, heads, T))`, `score_items(last) -> scores (B, V)` and `score_last` (both), index 0 = padding, 1 = out-of-vocabulary, real items from 2, left
-padding (the most recent item at the last position). Weights are seeded, so two builds agree.
+attention (B, heads, T))`, `score_items(last) -> scores (B, V)` and `score_last` (both), index
+0 = padding, 1 = out-of-vocabulary, real items from 2, left padding (the most recent item at the
+last position). Weights are seeded, so two builds agree.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class TinyAttentionRecommender(keras.Model):
         return output
 
     def encode_last(self, item_indices):
-        """`item_indices (B, T)` -> `(last (B, D), attention (B, heads, T))` at the last position."""
+        """`item_indices (B, T)` -> `(last (B, D), attention (B, heads, T))`, last position."""
         output, attention_scores = self._encode(item_indices)
         return output[:, -1, :], attention_scores[:, :, -1, :]
 
@@ -89,7 +90,7 @@ class TinyAttentionRecommender(keras.Model):
         return keras.ops.matmul(last, keras.ops.transpose(self.item_embedding.embeddings))
 
     def score_last(self, item_indices):
-        """`item_indices (B, T)` -> `(scores (B, V), attention (B, heads, T))` at the last position."""
+        """`item_indices (B, T)` -> `(scores (B, V), attention (B, heads, T))`, last position."""
         last, attention = self.encode_last(item_indices)
         return self.score_items(last), attention
 

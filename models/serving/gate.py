@@ -1,3 +1,4 @@
+# Over 300 lines on purpose: the gate's checks and their defaults are one idea, read together.
 """The validation gate's checks: each returns a `GateCheck` (passed or not, why, figures).
 
 Modelled on the TFX Evaluator's blessing: a candidate SavedModel is *reloaded* and must

@@ -75,7 +75,7 @@ def next_version(base_path: str | Path) -> int:
 
 
 def staging_dir(base_path: str | Path, version: int) -> Path:
-    """A fresh staging path `<base>/.incoming-<version>-<token>` (not created: exporters create it)."""
+    """A fresh staging path `<base>/.incoming-<version>-<token>` (exporters create the folder)."""
     base_path = Path(base_path)
     base_path.mkdir(parents=True, exist_ok=True)
     return base_path / f"{STAGING_PREFIX}{version}-{secrets.token_hex(4)}"

@@ -1,4 +1,5 @@
-"""TF Serving warm-up records: `assets.extra/tf_serving_warmup_requests` without `tensorflow-serving-api`.
+"""TF Serving warm-up records (`assets.extra/tf_serving_warmup_requests`), written without
+`tensorflow-serving-api`.
 
 TF Serving replays the `PredictionLog` records of this TFRecord file when it loads a version,
 so the first real request does not pay for graph tracing, table initialisation and memory
