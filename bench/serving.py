@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf
 
-    from models.serving.candidates import recommender_spec
+    from models.serving.recommender_candidate import recommender_spec
     from models.serving.recommender_signature import export_recommender_savedmodel, pad_histories
 
     item_ids, counts = games_vocabulary(Path(args.data))

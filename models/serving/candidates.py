@@ -16,12 +16,11 @@ from models.serving.gate import DEFAULT_GATE_REQUESTS, DEFAULT_SCORE_TOLERANCE, 
 from models.serving.held_out import read_json
 from models.serving.recommender_candidate import (
     recommender_candidate_from_model_dir,
-    recommender_spec,  # re-exported for bench/serving.py, which imports it from here
     recommender_writer_from_model_dir,
 )
 from models.serving.text_candidate import text_candidate_from_model_dir, text_writer_from_model_dir
 
-__all__ = ["candidate_from_model_dir", "model_kind", "recommender_spec", "savedmodel_writer"]
+__all__ = ["candidate_from_model_dir", "model_kind", "savedmodel_writer"]
 
 
 def model_kind(model_dir: str | Path) -> str:
