@@ -85,6 +85,26 @@ class ParsedBlock:
         ]
 
 
+def check_unique_columns(header: list[str], used: list[str], path: str) -> None:
+    """Raise when a column the pipeline reads appears more than once in a CSV header.
+
+    A duplicated name is ambiguous (which of the columns is `user_id`?): rather than read one of
+    them silently, the run stops before it starts. Duplicated columns that are not read are
+    harmless and allowed.
+
+    Raises:
+        ValueError: naming the duplicated column.
+    """
+    for column in used:
+        positions = [index + 1 for index, name in enumerate(header) if name == column]
+        if len(positions) > 1:
+            raise ValueError(
+                f"Expected each column name once in the header of {path}; column {column!r} "
+                f"appears {len(positions)} times (columns {positions}). "
+                f"Received: header={','.join(header)!r}"
+            )
+
+
 def line_bounds(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`(starts, ends, spans)`: each line's first byte, end without terminator, bytes incl. it."""
     newlines = np.flatnonzero(data == _NEWLINE)

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline import dead_letter, sources
-from pipeline.delimited import DelimitedSpec, ParsedBlock, parse_block
+from pipeline.delimited import DelimitedSpec, ParsedBlock, check_unique_columns, parse_block
 from pipeline.jsonlines import parse_jsonl_block
 
 EVENT_FORMATS = ("csv", "jsonl", "parquet", "movielens", "sasrec")
@@ -96,6 +96,7 @@ def resolve_event_format(
         )
     header = _read_header(paths, delimiter)
     fields = _check_columns(mapping, header, paths[0])
+    check_unique_columns(header, [column for _, column in fields], paths[0])
     index = {name: position for position, name in enumerate(header)}
     spec = DelimitedSpec(
         delimiter, len(header), tuple((field, index[key]) for field, key in fields), quoting=True
@@ -156,6 +157,7 @@ def _resolve_movielens(paths: list[str]) -> EventReadSpec:
     present = ("user_id", "item_id", "timestamp", "value")
     if first.startswith("userId"):
         header = first.split(",")
+        check_unique_columns(header, list(MOVIELENS_COLUMNS), paths[0])
         missing = [name for name in MOVIELENS_COLUMNS if name not in header]
         if missing:
             raise ValueError(

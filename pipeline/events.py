@@ -23,11 +23,11 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 
-from pipeline import outputs, sources
+from pipeline import outputs, sources, staging
 from pipeline.beam_common import WriteArrowTables, parquet_bytes, write_bytes
 from pipeline.event_formats import EVENT_FORMATS, EventColumns, resolve_event_format
 from pipeline.event_transforms import DEAD_LETTER, STATS, EventsConfig, EventsToSequences
-from pipeline.runner import DEFAULT_RUNNER, make_runner, pipeline_options, run_pipeline
+from pipeline.runner import DEFAULT_RUNNER, make_runner, pipeline_options
 from pipeline.sequences import SEQUENCE_SCHEMA
 
 
@@ -64,7 +64,8 @@ def run_events_pipeline(
 
     Args:
         input_path: an event log file, a folder of them, or a glob (local or `gs://`...).
-        output_dir: the run folder to (re)write.
+        output_dir: the run folder to (re)write: written beside it and swapped in when complete,
+            under a lock that makes a second run on the same folder fail (`pipeline.staging`).
         input_format: one of `csv`, `jsonl`, `parquet`, `movielens`, `sasrec`.
         columns: input column names (csv, jsonl, parquet).
         config: filtering, truncation, split and performance options.
@@ -82,7 +83,7 @@ def run_events_pipeline(
     input_path, output_dir = str(input_path), str(output_dir).rstrip("/")
     paths = sources.match_inputs(input_path)
     spec = resolve_event_format(input_format, paths, columns, delimiter)
-    outputs.prepare_output_dir(output_dir, ("sequences", "vocab", "dead_letter"))
+    sources.check_compressed_inputs(paths)
     run_info = {
         "pipeline": "events",
         "input": input_path,
@@ -95,24 +96,30 @@ def run_events_pipeline(
         "runner": runner,
         "pipeline_args": list(pipeline_args or []),
     }
-    options = pipeline_options(runner, pipeline_args or [])
-    started = time.time()
-    pipeline = beam.Pipeline(runner=make_runner(runner, options), options=options)
-    result = (
-        pipeline
-        | "ListInputs" >> beam.Create(list(enumerate(paths)))
-        | "EventsToSequences" >> EventsToSequences(spec, config, paths)
-    )
-    _ = result["sequences"] | "WriteSequences" >> WriteArrowTables(
-        f"{output_dir}/sequences", SEQUENCE_SCHEMA
-    )
-    item_total = result["item_counts"] | "WriteVocabulary" >> WriteVocabulary(output_dir)
-    _ = (result[STATS], result[DEAD_LETTER], item_total) | "WriteRunStats" >> outputs.WriteRunStats(
-        output_dir, {"rows_in": 0, "rows_out": 0, "users": 0}, vocabulary_key="items"
-    )
-    run_info["metrics"] = run_pipeline(pipeline)
-    run_info["seconds"] = round(time.time() - started, 3)
-    outputs.finish_output_dir(output_dir, {"sequences": SEQUENCE_SCHEMA}, run_info)
+    with staging.staged_output(output_dir) as target:
+        outputs.prepare_output_dir(target, ("sequences", "vocab", "dead_letter"))
+        options = pipeline_options(runner, pipeline_args or [])
+        started = time.time()
+        pipeline = beam.Pipeline(runner=make_runner(runner, options), options=options)
+        result = (
+            pipeline
+            | "ListInputs" >> beam.Create(list(enumerate(paths)))
+            | "EventsToSequences" >> EventsToSequences(spec, config, paths)
+        )
+        _ = result["sequences"] | "WriteSequences" >> WriteArrowTables(
+            f"{target}/sequences", SEQUENCE_SCHEMA
+        )
+        item_total = result["item_counts"] | "WriteVocabulary" >> WriteVocabulary(target)
+        _ = (
+            result[STATS],
+            result[DEAD_LETTER],
+            item_total,
+        ) | "WriteRunStats" >> outputs.WriteRunStats(
+            target, {"rows_in": 0, "rows_out": 0, "users": 0}, vocabulary_key="items"
+        )
+        run_info["metrics"] = outputs.run_checked(pipeline)
+        run_info["seconds"] = round(time.time() - started, 3)
+        outputs.finish_output_dir(target, {"sequences": SEQUENCE_SCHEMA}, run_info)
     return json.loads(Path(output_dir, "stats.json").read_text()) if "://" not in output_dir else {}
 
 

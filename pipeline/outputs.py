@@ -16,8 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import dead_letter
+from pipeline import dead_letter, sources
 from pipeline.beam_common import SumCountsFn, WriteDeadLetters, parquet_bytes, write_bytes
+from pipeline.runner import run_pipeline
 
 __all__ = [
     "SumCountsFn",
@@ -26,6 +27,7 @@ __all__ = [
     "finish_output_dir",
     "write_stats",
     "sort_vocabulary",
+    "run_checked",
 ]
 
 
@@ -177,3 +179,18 @@ class WriteRunStats(beam.PTransform):
             | "SumAllStats" >> beam.CombineGlobally(SumCountsFn())
             | "WriteStats" >> beam.Map(write_stats, self.output_dir)
         )
+
+
+def run_checked(pipeline) -> dict[str, int]:
+    """`runner.run_pipeline`, with a worker's `CorruptInputError` re-raised as that error.
+
+    Beam may wrap an exception raised in a DoFn; a truncated or corrupt compressed input then
+    surfaces as the one-line `ValueError` that names the file, not as a runner traceback.
+    """
+    try:
+        return run_pipeline(pipeline)
+    except Exception as error:
+        corrupt = sources.corrupt_input_error(error)
+        if corrupt is None:
+            raise
+        raise sources.CorruptInputError(corrupt.path, corrupt.detail) from None

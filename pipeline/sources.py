@@ -7,10 +7,23 @@ Planning a chunk also counts its lines, so every row keeps its physical line num
 header included) for the dead-letter file. Gzip files cannot be split: one chunk each, read as a
 stream of line-aligned blocks. Paths go through Beam's `FileSystems`, so `gs://`, `s3://` and
 `hdfs://` inputs work on a cluster the same way local files do.
+
+Compressed inputs are decompressed by Python's `gzip` / `bz2` modules, which notice a stream
+that ends early (a truncated download) or is not what its name says; Beam's own decompressor
+returns the lines it got so far as if the file were complete. Such a file raises
+`CorruptInputError` (a `ValueError` naming the file): `check_compressed_inputs` reads local
+compressed inputs through once before a pipeline starts, so the run stops with a one-line error
+and writes nothing; a worker that still meets a bad stream (a remote file) raises the same
+error, which the pipeline entry points re-raise as a `ValueError` (`corrupt_input_error`).
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -38,6 +51,104 @@ class Chunk:
     end: int
     first_line: int
     skip_header: bool
+
+
+_CORRUPT_PREFIX = "Expected a complete, valid compressed input"
+
+
+class CorruptInputError(ValueError):
+    """A compressed input that is truncated, corrupt, or not compressed as its name says."""
+
+    def __init__(self, path: str, detail: str):
+        super().__init__(f"{_CORRUPT_PREFIX} ({detail}). Received: input={path!r}")
+        self.path = path
+        self.detail = detail
+
+    def __reduce__(self):  # picklable across Beam worker processes
+        return (CorruptInputError, (self.path, self.detail))
+
+
+def corrupt_input_error(error: BaseException) -> CorruptInputError | None:
+    """The `CorruptInputError` behind a pipeline failure, if that is what it was.
+
+    Beam runners may re-raise a worker's exception wrapped (as its cause or context) or as a
+    new exception whose message embeds the original; both are recognised.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, CorruptInputError):
+            return current
+        pending.extend([current.__cause__, current.__context__])
+    match = re.search(
+        re.escape(_CORRUPT_PREFIX) + r" \((.*?)\)\. Received: input=(['\"])(.*?)\2", str(error)
+    )
+    if match:
+        return CorruptInputError(match.group(3), match.group(1))
+    return None
+
+
+class _CheckedDecompressedStream(io.BufferedIOBase):
+    """A decompressing reader whose stream errors become `CorruptInputError`."""
+
+    def __init__(self, raw, path: str, kind: str):
+        super().__init__()
+        self._raw = raw
+        self._path = path
+        self._kind = kind
+        if kind == "gzip":
+            self._stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        else:
+            self._stream = bz2.BZ2File(raw, mode="rb")
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return self._stream.read(-1 if size is None else size)
+        except EOFError:
+            raise CorruptInputError(
+                self._path, f"the {self._kind} stream ends early: truncated"
+            ) from None
+        except (zlib.error, gzip.BadGzipFile, OSError) as error:
+            if isinstance(error, OSError) and not isinstance(error, gzip.BadGzipFile):
+                if self._kind != "bz2" or "data stream" not in str(error).lower():
+                    raise
+            raise CorruptInputError(
+                self._path, f"not a valid {self._kind} stream: {error}"
+            ) from None
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size if size and size > 0 else 1 << 20)
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            self._raw.close()
+            super().close()
+
+
+def check_compressed_inputs(paths: list[str]) -> None:
+    """Read each local `.gz` / `.bz2` input through to its end before a pipeline starts.
+
+    A truncated, corrupt or mislabelled file raises here, before any output is touched, instead
+    of being read as if complete. Remote inputs are checked by the workers as they read them.
+
+    Raises:
+        CorruptInputError: naming the file.
+    """
+    for path in paths:
+        if "://" in path or not is_compressed(path):
+            continue
+        with open_binary(path) as handle:
+            while handle.read(_PIECE_BYTES):
+                pass
 
 
 def is_compressed(path: str) -> bool:
@@ -81,15 +192,22 @@ def _is_hidden(path: str) -> bool:
 
 
 def open_binary(path: str, compressed: bool | None = None):
-    """Open `path` for reading bytes, decompressing `.gz`/`.bz2` when `compressed`."""
+    """Open `path` for reading bytes, decompressing `.gz`/`.bz2` when `compressed`.
+
+    A compressed stream that is truncated or invalid raises `CorruptInputError` when read.
+    """
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
 
     compressed = is_compressed(path) if compressed is None else compressed
-    compression = CompressionTypes.AUTO if compressed else CompressionTypes.UNCOMPRESSED
-    return FileSystems.open(
-        path, mime_type="application/octet-stream", compression_type=compression
+    raw = FileSystems.open(
+        path,
+        mime_type="application/octet-stream",
+        compression_type=CompressionTypes.UNCOMPRESSED,
     )
+    if not compressed:
+        return raw
+    return _CheckedDecompressedStream(raw, path, "bz2" if path.endswith(".bz2") else "gzip")
 
 
 def read_first_line(path: str) -> bytes:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from pipeline import dead_letter, sources
-from pipeline.delimited import ParsedBlock
+from pipeline.delimited import ParsedBlock, check_unique_columns
 from pipeline.jsonlines import parse_jsonl_block
 
 TEXT_FORMATS = ("csv", "jsonl")
@@ -128,6 +128,8 @@ def resolve_text_format(
         name for name in available if name not in mapped and name not in outputs and name
     )
     fields.extend((name, name) for name in extras)
+    if input_format == "csv":  # every column is read: the mapped ones and the extras
+        check_unique_columns(list(available), [column for _, column in fields], paths[0])
     return TextReadSpec(
         input_format,
         tuple(fields),

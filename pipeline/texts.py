@@ -24,9 +24,9 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 
-from pipeline import outputs, sources
+from pipeline import outputs, sources, staging
 from pipeline.beam_common import WriteArrowTables, parquet_bytes, write_bytes
-from pipeline.runner import DEFAULT_RUNNER, make_runner, pipeline_options, run_pipeline
+from pipeline.runner import DEFAULT_RUNNER, make_runner, pipeline_options
 from pipeline.text_formats import TEXT_FORMATS, TextColumns, resolve_text_format
 from pipeline.text_transforms import DEAD_LETTER, STATS, TextsToTokens, texts_schema
 from pipeline.timestamps import TimestampRange
@@ -55,7 +55,8 @@ def run_text_pipeline(
     Args:
         kind: `news` or `chats`.
         input_path: a log file, a folder of them or a glob; `.gz` is decompressed.
-        output_dir: the run folder to (re)write.
+        output_dir: the run folder to (re)write: written beside it and swapped in when complete,
+            under a lock that makes a second run on the same folder fail (`pipeline.staging`).
         input_format: `csv` or `jsonl`.
         columns: input column names (`TextColumns.news(...)` / `TextColumns.chats(...)`).
         plausible: plausible timestamp range (default 1990-01-01 .. now + 1 day).
@@ -81,7 +82,7 @@ def run_text_pipeline(
     paths = sources.match_inputs(input_path)
     spec = resolve_text_format(input_format, paths, columns, delimiter)
     schema = texts_schema(columns, spec)
-    outputs.prepare_output_dir(output_dir, ("texts", "vocab", "dead_letter"))
+    sources.check_compressed_inputs(paths)
     run_info = {
         "pipeline": kind,
         "input": input_path,
@@ -95,28 +96,30 @@ def run_text_pipeline(
         "runner": runner,
         "pipeline_args": list(pipeline_args or []),
     }
-    options = pipeline_options(runner, pipeline_args or [])
-    started = time.time()
-    pipeline = beam.Pipeline(runner=make_runner(runner, options), options=options)
-    result = (
-        pipeline
-        | "ListInputs" >> beam.Create(list(enumerate(paths)))
-        | "TextsToTokens" >> TextsToTokens(columns, spec, plausible, paths, num_buckets)
-    )
-    _ = result["texts"] | "WriteTexts" >> WriteArrowTables(f"{output_dir}/texts", schema)
-    token_total = result["token_counts"] | "WriteTokenVocabulary" >> beam.Map(
-        _write_token_vocabulary, output_dir
-    )
-    _ = (
-        result[STATS],
-        result[DEAD_LETTER],
-        token_total,
-    ) | "WriteRunStats" >> outputs.WriteRunStats(
-        output_dir, {"rows_in": 0, "rows_out": 0, "texts": 0}, vocabulary_key="tokens"
-    )
-    run_info["metrics"] = run_pipeline(pipeline)
-    run_info["seconds"] = round(time.time() - started, 3)
-    outputs.finish_output_dir(output_dir, {"texts": schema}, run_info)
+    with staging.staged_output(output_dir) as target:
+        outputs.prepare_output_dir(target, ("texts", "vocab", "dead_letter"))
+        options = pipeline_options(runner, pipeline_args or [])
+        started = time.time()
+        pipeline = beam.Pipeline(runner=make_runner(runner, options), options=options)
+        result = (
+            pipeline
+            | "ListInputs" >> beam.Create(list(enumerate(paths)))
+            | "TextsToTokens" >> TextsToTokens(columns, spec, plausible, paths, num_buckets)
+        )
+        _ = result["texts"] | "WriteTexts" >> WriteArrowTables(f"{target}/texts", schema)
+        token_total = result["token_counts"] | "WriteTokenVocabulary" >> beam.Map(
+            _write_token_vocabulary, target
+        )
+        _ = (
+            result[STATS],
+            result[DEAD_LETTER],
+            token_total,
+        ) | "WriteRunStats" >> outputs.WriteRunStats(
+            target, {"rows_in": 0, "rows_out": 0, "texts": 0}, vocabulary_key="tokens"
+        )
+        run_info["metrics"] = outputs.run_checked(pipeline)
+        run_info["seconds"] = round(time.time() - started, 3)
+        outputs.finish_output_dir(target, {"texts": schema}, run_info)
     if "://" in output_dir:
         return {}
     return json.loads(Path(output_dir, "stats.json").read_text())
