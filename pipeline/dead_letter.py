@@ -35,6 +35,9 @@ FILTERED_MIN_USER_COUNT = "filtered_min_user_count"
 FILTERED_MIN_ITEM_COUNT = "filtered_min_item_count"
 TRUNCATED_MAX_LENGTH = "truncated_max_length"
 EMPTY_TEXT = "empty_text"
+INVALID_ID = "invalid_id"  # an id with a control character (NUL, ...) or not a JSON string/number
+RESERVED_ID = "reserved_id"  # an item id in the reserved `[seqlens:...]` namespace
+FIELD_TOO_LONG = "field_too_long"  # a CSV field over `text_formats.MAX_FIELD_CHARS` characters
 
 REASONS: tuple[str, ...] = (
     WRONG_COLUMN_COUNT,
@@ -49,6 +52,9 @@ REASONS: tuple[str, ...] = (
     FILTERED_MIN_ITEM_COUNT,
     TRUNCATED_MAX_LENGTH,
     EMPTY_TEXT,
+    INVALID_ID,
+    RESERVED_ID,
+    FIELD_TOO_LONG,
 )
 
 

@@ -310,18 +310,19 @@ def _parse_slow(
             dead_lines.append(int(line_numbers[index]))
             dead_raws.append(dead_letter.decode_raw(raw))
             continue
+        error_reason = dead_letter.MALFORMED_RECORD
         if spec.quoting:
             try:
                 values = next(csv.reader([text], delimiter=spec.delimiter, strict=True), [])
-            except csv.Error:
+            except csv.Error as error:
                 values = None
+                if "field larger than field limit" in str(error):
+                    error_reason = dead_letter.FIELD_TOO_LONG
         else:
             values = text.split(spec.delimiter)
         if values is None or len(values) != spec.num_columns:
             dead_reasons.append(
-                dead_letter.WRONG_COLUMN_COUNT
-                if values is not None
-                else dead_letter.MALFORMED_RECORD
+                dead_letter.WRONG_COLUMN_COUNT if values is not None else error_reason
             )
             dead_lines.append(int(line_numbers[index]))
             dead_raws.append(text)

@@ -198,7 +198,9 @@ def read_event_chunk(
         return
     for first_line, block in sources.iter_blocks(chunk, block_bytes):
         if spec.kind == "jsonl":
-            parsed = parse_jsonl_block(block, first_line, spec.json_fields, chunk.path)
+            parsed = parse_jsonl_block(
+                block, first_line, spec.json_fields, chunk.path, id_fields=("user_id", "item_id")
+            )
         else:
             parsed = parse_block(block, first_line, spec.delimited, chunk.path)
         parsed.rows = _complete(parsed.rows, spec)

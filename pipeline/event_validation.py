@@ -1,8 +1,10 @@
 """Validate parsed event rows, vectorised: typed events out, dead letters with a reason.
 
 A row is dead-lettered for the first problem found, in this order: a missing required field
-(`missing_field`), an empty user or item id (`empty_id`), an unparsable timestamp
-(`unparsable_timestamp`), a timestamp outside the plausible range (`absurd_timestamp`).
+(`missing_field`), an empty user or item id (`empty_id`), a user or item id with a control
+character such as NUL (`invalid_id`, see `pipeline.ids`), an item id in the reserved
+`[seqlens:...]` namespace (`reserved_id`), an unparsable timestamp (`unparsable_timestamp`), a
+timestamp outside the plausible range (`absurd_timestamp`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import dead_letter
+from pipeline import dead_letter, ids
 from pipeline.delimited import ParsedBlock
 from pipeline.timestamps import (
     STATUS_ABSURD,
@@ -39,6 +41,8 @@ _CODE_REASONS = {
     2: dead_letter.EMPTY_ID,
     3: dead_letter.UNPARSABLE_TIMESTAMP,
     4: dead_letter.ABSURD_TIMESTAMP,
+    5: dead_letter.INVALID_ID,
+    6: dead_letter.RESERVED_ID,
 }
 
 
@@ -81,6 +85,8 @@ def validate_events(
         seconds, status = parse_timestamps(rows.column("timestamp"), plausible)
     code[status == STATUS_ABSURD] = 4
     code[status == STATUS_UNPARSABLE] = 3
+    code[ids.is_reserved(items)] = 6
+    code[ids.has_control_characters(users) | ids.has_control_characters(items)] = 5
     code[empty] = 2
     code[missing | (status == STATUS_MISSING)] = 1
     good = code == 0

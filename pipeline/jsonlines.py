@@ -20,7 +20,11 @@ from pipeline.delimited import ParsedBlock, line_bounds
 
 
 def parse_jsonl_block(
-    block: bytes, first_line: int, fields: tuple[tuple[str, str], ...], source: str
+    block: bytes,
+    first_line: int,
+    fields: tuple[tuple[str, str], ...],
+    source: str,
+    id_fields: tuple[str, ...] = (),
 ) -> ParsedBlock:
     """Parse a line-aligned block of JSON Lines.
 
@@ -30,6 +34,9 @@ def parse_jsonl_block(
         fields: `(output name, JSON key)` pairs; each becomes a string column (null when the
             key is absent or null; numbers and booleans are written as JSON, e.g. `12`, `true`).
         source: the file (for dead letters).
+        id_fields: output names of fields that hold ids: a line whose id is an object, a list or
+            a boolean (not a string or number) is dead-lettered as `invalid_id` instead of
+            being stringified.
     """
     data = np.frombuffer(block, dtype=np.uint8)
     starts, ends, spans = line_bounds(data)
@@ -70,7 +77,14 @@ def parse_jsonl_block(
             )
             if table.num_rows != len(indices):
                 raise pa.ArrowInvalid("row count differs from line count")
-            tables.append(_select(table, fields, first_line + indices))
+            selected, invalid = _select(table, fields, first_line + indices, id_fields)
+            if invalid.any():
+                for index in indices[invalid]:
+                    dead_reasons.append(dead_letter.INVALID_ID)
+                    dead_lines.append(first_line + int(index))
+                    dead_raws.append(dead_letter.decode_raw(block[starts[index] : ends[index]]))
+                selected = selected.filter(pa.array(~invalid))
+            tables.append(selected)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             if len(indices) == 1:
                 index = int(indices[0])
@@ -133,14 +147,32 @@ def _as_strings(column: pa.ChunkedArray) -> pa.Array:
     )
 
 
+def _is_scalar_id_type(data_type: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
+        or pa.types.is_integer(data_type)
+        or pa.types.is_floating(data_type)
+        or pa.types.is_null(data_type)
+    )
+
+
 def _select(
-    table: pa.Table, fields: tuple[tuple[str, str], ...], line_numbers: np.ndarray
-) -> pa.Table:
+    table: pa.Table,
+    fields: tuple[tuple[str, str], ...],
+    line_numbers: np.ndarray,
+    id_fields: tuple[str, ...] = (),
+) -> tuple[pa.Table, np.ndarray]:
+    """`(string columns + line_number, mask of rows whose id is not a string or number)`."""
     columns = {}
+    invalid = np.zeros(table.num_rows, dtype=bool)
     for name, key in fields:
         if key in table.column_names:
-            columns[name] = _as_strings(table.column(key))
+            column = table.column(key)
+            if name in id_fields and not _is_scalar_id_type(column.type):
+                invalid |= column.is_valid().to_numpy(zero_copy_only=False)
+            columns[name] = _as_strings(column)
         else:
             columns[name] = pa.nulls(table.num_rows, pa.string())
     columns["line_number"] = pa.array(line_numbers, pa.int64())
-    return pa.table(columns)
+    return pa.table(columns), invalid

@@ -22,8 +22,13 @@ from pipeline.delimited import ParsedBlock, check_unique_columns
 from pipeline.jsonlines import parse_jsonl_block
 
 TEXT_FORMATS = ("csv", "jsonl")
+# Output fields that hold ids: a JSON object, list or boolean there is an `invalid_id`.
+TEXT_ID_FIELDS = ("id", "conversation_id", "ticker")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _CSV_BATCH_ROWS = 20_000
+# The longest CSV field read (characters): Python's `csv` default limit, which is kept. A record
+# with a longer field is dead-lettered (`field_too_long`) with its original text as `raw`.
+MAX_FIELD_CHARS = 131_072
 
 
 @dataclass(frozen=True)
@@ -155,24 +160,61 @@ def read_text_chunk(chunk: sources.Chunk, spec: TextReadSpec) -> Iterator[Parsed
     """Blocks of string columns (the spec's fields) + `line_number`, with dead letters."""
     if spec.input_format == "jsonl":
         for first_line, block in sources.iter_blocks(chunk):
-            yield parse_jsonl_block(block, first_line, spec.fields, chunk.path)
+            yield parse_jsonl_block(
+                block, first_line, spec.fields, chunk.path, id_fields=TEXT_ID_FIELDS
+            )
         return
     yield from _read_csv(chunk, spec)
 
 
+class _RecordingLines:
+    """Iterates the lines of a text stream for `csv.reader`, remembering the ones it read."""
+
+    def __init__(self, text: io.TextIOBase):
+        self._text = text
+        self.lines: list[str] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._text)
+        self.lines.append(line)
+        return line
+
+    def take(self) -> str:
+        """The original text of the lines read since the last call, without the final line end."""
+        raw = "".join(self.lines).rstrip("\r\n")
+        self.lines = []
+        return raw
+
+
+def _original(raw: str) -> str:
+    """A raw record for the dead-letter file: invalid UTF-8 bytes become `\\xNN` escapes."""
+    if not _SURROGATE.search(raw):
+        return raw
+    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _read_csv(chunk: sources.Chunk, spec: TextReadSpec) -> Iterator[ParsedBlock]:
-    """A whole CSV file through Python's `csv` (quoted fields may span lines)."""
+    """A whole CSV file through Python's `csv` (quoted fields may span lines).
+
+    Every dead letter's `raw` is the record's original text (all its lines). A field longer
+    than `MAX_FIELD_CHARS` is dead-lettered as `field_too_long`.
+    """
     positions = {name: index for index, name in enumerate(spec.header)}
     wanted = [(field, positions[column]) for field, column in spec.fields]
     with sources.open_binary(chunk.path) as handle:
         text = io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape", newline="")
-        reader = csv.reader(text, delimiter=spec.delimiter)
+        lines = _RecordingLines(text)
+        reader = csv.reader(lines, delimiter=spec.delimiter)
         columns: dict[str, list] = {field: [] for field, _ in wanted}
-        lines: list[int] = []
+        line_numbers: list[int] = []
+        raws: list[str] = []
         dead: tuple[list, list, list] = ([], [], [])
         rows_in = 0
-        previous_end = 0
         next(reader, None)  # the header
+        lines.take()
         previous_end = reader.line_num
         while True:
             try:
@@ -181,34 +223,35 @@ def _read_csv(chunk: sources.Chunk, spec: TextReadSpec) -> Iterator[ParsedBlock]
                 break
             except csv.Error as error:
                 rows_in += 1
-                _add_dead(dead, dead_letter.MALFORMED_RECORD, previous_end + 1, str(error))
+                reason = (
+                    dead_letter.FIELD_TOO_LONG
+                    if "field larger than field limit" in str(error)
+                    else dead_letter.MALFORMED_RECORD
+                )
+                _add_dead(dead, reason, previous_end + 1, _original(lines.take()))
                 previous_end = reader.line_num
                 continue
             line_number = previous_end + 1
             previous_end = reader.line_num
+            raw = lines.take()
             if not row:
                 continue
             rows_in += 1
-            raw = spec.delimiter.join(row)
             if _SURROGATE.search(raw):
-                _add_dead(
-                    dead,
-                    dead_letter.INVALID_UTF8,
-                    line_number,
-                    raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
-                )
+                _add_dead(dead, dead_letter.INVALID_UTF8, line_number, _original(raw))
             elif len(row) != len(spec.header):
                 _add_dead(dead, dead_letter.WRONG_COLUMN_COUNT, line_number, raw)
             else:
                 for field, index in wanted:
                     columns[field].append(row[index])
-                lines.append(line_number)
+                line_numbers.append(line_number)
+                raws.append(raw)
             if rows_in >= _CSV_BATCH_ROWS:
-                yield _csv_block(columns, lines, dead, rows_in, chunk.path)
+                yield _csv_block(columns, line_numbers, raws, dead, rows_in, chunk.path)
                 columns = {field: [] for field, _ in wanted}
-                lines, dead, rows_in = [], ([], [], []), 0
+                line_numbers, raws, dead, rows_in = [], [], ([], [], []), 0
         if rows_in:
-            yield _csv_block(columns, lines, dead, rows_in, chunk.path)
+            yield _csv_block(columns, line_numbers, raws, dead, rows_in, chunk.path)
 
 
 def _add_dead(dead: tuple[list, list, list], reason: str, line: int, raw: str) -> None:
@@ -217,11 +260,15 @@ def _add_dead(dead: tuple[list, list, list], reason: str, line: int, raw: str) -
     dead[2].append(raw)
 
 
-def _csv_block(columns, lines, dead, rows_in, path) -> ParsedBlock:
+def _csv_block(columns, lines, raws, dead, rows_in, path) -> ParsedBlock:
     table = {field: pa.array(values, pa.string()) for field, values in columns.items()}
     table["line_number"] = pa.array(lines, pa.int64())
-    return ParsedBlock(
+    parsed = ParsedBlock(
         rows=pa.table(table),
         rows_in=rows_in,
         dead_letters=dead_letter.dead_letters_from_rows(dead[0], path, dead[1], dead[2]),
     )
+    by_line = dict(zip(lines, raws, strict=True))
+    # the original text of each kept record, for rows dead-lettered after parsing
+    parsed.raw_lines = lambda numbers: [by_line[int(number)] for number in numbers]  # type: ignore[method-assign]
+    return parsed

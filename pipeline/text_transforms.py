@@ -20,11 +20,11 @@ import pyarrow.compute as pc
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from pipeline import dead_letter, sources
+from pipeline import dead_letter, ids, sources
 from pipeline.beam_common import METRICS_NAMESPACE, MergeCountTablesFn, SumCountsFn
 from pipeline.delimited import ParsedBlock
 from pipeline.sequences import bucket_of, merge_counts
-from pipeline.text_formats import TextColumns, TextReadSpec, read_text_chunk
+from pipeline.text_formats import TEXT_ID_FIELDS, TextColumns, TextReadSpec, read_text_chunk
 from pipeline.text_normalization import tokenize
 from pipeline.timestamps import (
     STATUS_ABSURD,
@@ -113,6 +113,10 @@ class TokenizeChunkFn(beam.DoFn):
         seconds, status = parse_timestamps(rows.column("timestamp"), self._plausible)
         reasons[status == STATUS_ABSURD] = dead_letter.ABSURD_TIMESTAMP
         reasons[status == STATUS_UNPARSABLE] = dead_letter.UNPARSABLE_TIMESTAMP
+        for field in TEXT_ID_FIELDS:  # NUL and other control characters in an id
+            if field in rows.column_names:
+                values = rows.column(field).combine_chunks().cast(pa.string())
+                reasons[ids.has_control_characters(values)] = dead_letter.INVALID_ID
         checked = list(self._columns.required)
         if self._columns.key in rows.column_names and self._columns.key not in checked:
             checked.insert(0, self._columns.key)  # e.g. a news `id` column: empty means malformed
@@ -170,13 +174,12 @@ class TokenizeChunkFn(beam.DoFn):
         if good.all():
             return texts_table, dead_letter.empty_dead_letters()
         bad = np.flatnonzero(~good)
-        bad_rows = rows.take(pa.array(bad))
-        raws = [
-            json.dumps({key: value for key, value in row.items() if key != "line_number"})
-            for row in bad_rows.to_pylist()
-        ]
+        bad_lines = rows.column("line_number").combine_chunks().take(pa.array(bad)).to_numpy()
         dead = dead_letter.dead_letters_from_rows(
-            list(reasons[bad]), chunk.path, bad_rows.column("line_number").to_pylist(), raws
+            list(reasons[bad]),
+            chunk.path,
+            [int(line) for line in bad_lines],
+            parsed.raw_lines(bad_lines),  # the original lines, not the parsed fields
         )
         return texts_table.filter(pa.array(good)), dead
 

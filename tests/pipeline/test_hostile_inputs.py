@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from pipeline import sources
@@ -169,3 +170,154 @@ def test_cli_prints_one_line_and_exits_2(tmp_path, case):
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("seqlens pipeline: error: ") and expected in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+LONG_TEXT = "x" * 131_073  # one character over Python csv's field limit
+GOOD_EVENTS = [
+    f'{{"user_id": "u{i}", "item_id": "i{i}", "timestamp": 1600000000}}' for i in range(3)
+]
+
+# (case, kind, format, file name, lines (header first for csv), hostile line, expected reason)
+DEAD_LETTERED = [
+    (
+        "long_text_field",
+        "news",
+        "csv",
+        "long.csv",
+        ["id,timestamp,ticker,text", "n1,1600000000,AAPL,fine"],
+        f"n2,1600000001,AAPL,{LONG_TEXT}",
+        "field_too_long",
+    ),
+    (
+        "long_quoted_event_field",
+        "events",
+        "csv",
+        "long.csv",
+        ["user_id,item_id,timestamp,value", "u1,i1,1600000000,1"],
+        f'u2,i2,1600000001,"{LONG_TEXT}"',
+        "field_too_long",
+    ),
+    (
+        "reserved_oov_item",
+        "events",
+        "csv",
+        "log.csv",
+        ["user_id,item_id,timestamp", "u1,i1,1600000000"],
+        "u1,[seqlens:oov],1600000001",
+        "reserved_id",
+    ),
+    (
+        "reserved_padding_item",
+        "events",
+        "jsonl",
+        "log.jsonl",
+        GOOD_EVENTS,
+        '{"user_id": "u1", "item_id": "[seqlens:padding]", "timestamp": 1600000001}',
+        "reserved_id",
+    ),
+    (
+        "nul_in_user_id",
+        "events",
+        "csv",
+        "log.csv",
+        ["user_id,item_id,timestamp", "u1,i1,1600000000"],
+        "u1\x00x,i1,1600000001",
+        "invalid_id",
+    ),
+    (
+        "nul_in_json_item_id",
+        "events",
+        "jsonl",
+        "log.jsonl",
+        GOOD_EVENTS,
+        '{"user_id": "u1", "item_id": "i\\u0000x", "timestamp": 1600000001}',
+        "invalid_id",
+    ),
+    (
+        "object_user_id",
+        "events",
+        "jsonl",
+        "log.jsonl",
+        GOOD_EVENTS,
+        '{"user_id": {"a": 1}, "item_id": "i1", "timestamp": 1600000001}',
+        "invalid_id",
+    ),
+    (
+        "boolean_item_id",
+        "events",
+        "jsonl",
+        "log.jsonl",
+        GOOD_EVENTS,
+        '{"user_id": "u1", "item_id": true, "timestamp": 1600000001}',
+        "invalid_id",
+    ),
+    (
+        "list_item_id",
+        "events",
+        "jsonl",
+        "log.jsonl",
+        GOOD_EVENTS,
+        '{"user_id": "u1", "item_id": ["i1"], "timestamp": 1600000001}',
+        "invalid_id",
+    ),
+    (
+        "nul_in_news_id",
+        "news",
+        "csv",
+        "news.csv",
+        ["id,timestamp,ticker,text", "n1,1600000000,AAPL,fine"],
+        "n\x002,1600000001,AAPL,also fine",
+        "invalid_id",
+    ),
+    (
+        "object_news_ticker",
+        "news",
+        "jsonl",
+        "news.jsonl",
+        ['{"id": "n1", "timestamp": 1600000000, "ticker": "AAPL", "text": "fine"}'],
+        '{"id": "n2", "timestamp": 1600000001, "ticker": {"x": 1}, "text": "fine too"}',
+        "invalid_id",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "case, kind, input_format, name, lines, hostile, reason",
+    DEAD_LETTERED,
+    ids=[case[0] for case in DEAD_LETTERED],
+)
+def test_hostile_rows_are_dead_lettered_with_their_original_line(
+    tmp_path, case, kind, input_format, name, lines, hostile, reason
+):
+    path = tmp_path / name
+    path.write_text("\n".join([*lines, hostile]) + "\n", encoding="utf-8")
+    output = tmp_path / "out"
+    if kind == "events":
+        stats = run_events_pipeline(path, output, input_format=input_format, config=CONFIG)
+    else:
+        stats = run_news_pipeline(path, output, input_format=input_format, plausible=PLAUSIBLE)
+    dead = pd.read_parquet(output / "dead_letter")
+    assert stats["balanced"] and stats["rows_in"] == stats["rows_out"] + stats["rows_dead"]
+    assert dead["reason"].tolist() == [reason], dead
+    assert dead["raw"].tolist() == [hostile]  # the original line, never a parser message
+    assert dead["line_number"].tolist() == [len(lines) + 1]
+    assert stats["rows_out"] == len(lines) - (input_format == "csv")
+    if kind == "events":
+        items = pd.read_parquet(output / "sequences")["item_ids"].explode().tolist()
+        users = pd.read_parquet(output / "sequences")["user_id"].tolist()
+        assert not any("\x00" in value or value.startswith("[seqlens:") for value in items + users)
+
+
+def test_reserved_ids_are_the_ones_the_models_reserve():
+    # The pipeline may not import the models; this test holds the two definitions together.
+    from types import SimpleNamespace
+
+    from models.recommender.sequence_data import OOV_INDEX, PADDING_INDEX
+    from models.serving.recommender_candidate import recommender_spec
+    from pipeline import ids
+
+    spec = recommender_spec(SimpleNamespace(item_ids=("a", "b"), max_length=4))
+    assert spec.item_vocabulary[PADDING_INDEX] == ids.PADDING_ITEM_ID
+    assert spec.item_vocabulary[OOV_INDEX] == ids.OOV_ITEM_ID
+    reserved = spec.item_vocabulary[: len(spec.item_vocabulary) - 2]
+    assert all(item.startswith(ids.RESERVED_ID_PREFIX) for item in reserved)
