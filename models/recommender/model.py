@@ -1,5 +1,7 @@
 """SASRec-family next-item recommender: causal self-attention over a user's item history.
 
+Longer than 300 lines for one idea: the shared base and SASRec implement one contract.
+
 Index conventions (also written to the model folder's `config.json`): index 0 is padding
 (histories are padded on the left, the most recent item last), index 1 is an unknown item
 (OOV), and the item on line `i` (0-based) of `item_vocab.txt` has index `i + 2`. Scores for
