@@ -1,4 +1,4 @@
-"""Runs the seqlens DAG in a fresh process for `tests/airflow_dags/test_dag.py` and prints one JSON line.
+"""Runs the seqlens DAG in a fresh process for `tests/airflow_dags/test_dag.py`; one JSON line out.
 
 Airflow reads `AIRFLOW_HOME` and its database settings once, at import; a fresh process per call
 keeps each test's temporary Airflow home (and SQLite database) apart from whatever else the pytest
