@@ -36,6 +36,7 @@ import platform
 import subprocess
 import sys
 import time
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -161,7 +162,30 @@ def run_games(data_path: Path, epochs: int, precision: str, output: Path) -> dic
     }
 
 
-def run_large(num_items: int, num_users: int, steps: int, precision: str, seed: int) -> dict:
+class ModelShape(typing.NamedTuple):
+    """The sizes the `large` and `blocks` modes time (`SMOKE_SHAPE` only checks the script runs)."""
+
+    hidden_dim: int
+    num_blocks: int
+    num_heads: int
+    sequence_length: int
+    batch_size: int
+
+
+LARGE_SHAPE = ModelShape(
+    hidden_dim=256, num_blocks=4, num_heads=4, sequence_length=200, batch_size=128
+)
+SMOKE_SHAPE = ModelShape(hidden_dim=16, num_blocks=2, num_heads=2, sequence_length=12, batch_size=8)
+
+
+def run_large(
+    num_items: int,
+    num_users: int,
+    steps: int,
+    precision: str,
+    seed: int,
+    shape: ModelShape = LARGE_SHAPE,
+) -> dict:
     """Time `steps` sampled-softmax training steps of the large config on a synthetic catalogue."""
     import keras
 
@@ -170,12 +194,12 @@ def run_large(num_items: int, num_users: int, steps: int, precision: str, seed: 
     from models.recommender.training import build_model
 
     config = RecommenderConfig(
-        hidden_dim=256,
-        num_blocks=4,
-        num_heads=4,
-        max_length=200,
+        hidden_dim=shape.hidden_dim,
+        num_blocks=shape.num_blocks,
+        num_heads=shape.num_heads,
+        max_length=shape.sequence_length,
         loss="sampled_softmax",
-        batch_size=128,
+        batch_size=shape.batch_size,
         precision=precision,
         seed=seed,
     )
@@ -219,13 +243,16 @@ def run_large(num_items: int, num_users: int, steps: int, precision: str, seed: 
     }
 
 
-def run_blocks(batch_size: int, steps: int, precision: str, seed: int) -> dict:
-    """Train the 4 large Transformer blocks alone on random inputs; achieved TFLOP/s."""
+def run_blocks(
+    batch_size: int, steps: int, precision: str, seed: int, shape: ModelShape = LARGE_SHAPE
+) -> dict:
+    """Train the large config's Transformer blocks alone on random inputs; achieved TFLOP/s."""
     import keras
 
     from models.layers.attention_blocks import CausalSelfAttentionBlock
 
-    hidden_dim, num_blocks, num_heads, length = 256, 4, 4, 200
+    hidden_dim, num_blocks, num_heads = shape.hidden_dim, shape.num_blocks, shape.num_heads
+    length = shape.sequence_length
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
@@ -334,6 +361,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output", type=Path, default=ROOT / "bench/results/gpu.json")
     parser.add_argument("--work", type=Path, default=ROOT / "bench/work/gpu")
     arguments = parser.parse_args(argv)
+    shape = SMOKE_SHAPE if arguments.smoke else LARGE_SHAPE
     if arguments.smoke:
         arguments.large_items, arguments.large_users = 5_000, 256
         arguments.large_steps, arguments.block_steps, arguments.block_batch = 3, 2, 8
@@ -352,10 +380,11 @@ def main(argv: list[str] | None = None) -> dict:
             arguments.large_steps,
             arguments.precision,
             seed=0,
+            shape=shape,
         )
     if "blocks" in arguments.modes:
         blocks = run_blocks(
-            arguments.block_batch, arguments.block_steps, arguments.precision, seed=0
+            arguments.block_batch, arguments.block_steps, arguments.precision, seed=0, shape=shape
         )
         name = figures["device"]["device_name"]
         peak = next((value for key, value in BF16_PEAK_TFLOPS.items() if key in str(name)), None)
