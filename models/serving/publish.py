@@ -21,6 +21,7 @@ The candidate type, `ServingCandidate`, lives in `models.serving.candidate`.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -101,42 +102,122 @@ def publish_candidate(
     latency_p99_ms: float = DEFAULT_LATENCY_P99_MS,
     latency_requests: int = DEFAULT_LATENCY_REQUESTS,
     before_commit: Callable[[Path], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> PublishDecision:
     """Export, gate and (if it passes) atomically publish `candidate` as
     `<serving_root>/<name>/<version>`.
 
+    The whole publish holds the serving root's lock (`versions.serving_root_lock`): a second
+    publish on the same root waits, then gates against what this one published. After the
+    rename nothing can stop the log line and the `models.config` rewrite: a failure to delete
+    old versions is logged (`pruned_error`), not raised.
+
     Args:
         candidate: the model to publish.
         serving_root: TF Serving's model root (`layout.serving_root`).
-        name: the servable name (a folder under `serving_root`).
+        name: the servable name (a folder under `serving_root`; TF Serving's naming rule).
         version: the version number; default one more than any number used before.
         keep: how many published versions to keep (the newest ones) for rollback.
         metric_tolerance: allowed absolute drop of `candidate.metric` against the served version.
         latency_p99_ms: p99 limit for single requests through the reloaded signature.
         latency_requests: how many single requests the latency check times.
         before_commit: test hook, called with the staging folder just before the rename.
+        progress: called with the name of each step reached (`PUBLISH_STEPS`, `retired:<n>`),
+            for fault injection and progress reports.
 
     Returns:
         The `PublishDecision` (also appended to `<serving_root>/publish_log.jsonl`).
-    """
-    import tensorflow as tf
 
+    Raises:
+        ValueError: for a bad `keep`, `name` or `version`, or a symbolic link where a version
+            or staging folder would be (nothing is changed then).
+    """
     if keep < 1:
         raise ValueError(f"Expected keep >= 1. Received: keep={keep}")
     base_path = serving_versions.model_base_path(serving_root, name)
+    step = progress or (lambda _: None)
+    step("lock")
+    with serving_versions.serving_root_lock(serving_root):
+        step("locked")
+        chosen = _prepare(serving_root, name, base_path, version)
+        step("prepared")
+        decision = _stage_gate_commit(
+            candidate,
+            serving_root,
+            name,
+            base_path,
+            chosen,
+            keep=keep,
+            metric_tolerance=metric_tolerance,
+            latency_p99_ms=latency_p99_ms,
+            latency_requests=latency_requests,
+            before_commit=before_commit,
+            step=step,
+        )
+        serving_versions.append_publish_log(serving_root, decision.log_entry())
+        step("logged")
+        if decision.published:
+            _write_models_config_logged(serving_root)
+            step("config_written")
+    step("unlocked")
+    return decision
+
+
+PUBLISH_STEPS = (
+    "lock",
+    "locked",
+    "prepared",
+    "staged",
+    "gated",
+    "decision_recorded",
+    "before_rename",
+    "committed",
+    "pruned",
+    "logged",
+    "config_written",
+    "unlocked",
+)
+
+
+def _prepare(serving_root: str | Path, name: str, base_path: Path, version: int | None) -> int:
+    """Under the lock: refuse symlinks, log versions a killed publish left unlogged, delete
+    stale staging folders, and choose the version number."""
+    serving_versions.refuse_symlinks(base_path)
+    recovered = serving_versions.log_unlogged_versions(serving_root, name)
+    if recovered:
+        logger.warning("logged versions an interrupted publish left unlogged: %s", recovered)
+        _write_models_config_logged(serving_root)
     stale = serving_versions.remove_stale_staging(base_path)
     if stale:
         logger.warning("removed leftovers of interrupted publishes: %s", stale)
     chosen = serving_versions.next_version(base_path) if version is None else int(version)
-    if chosen < 1 or (base_path / str(chosen)).exists():
+    if chosen < 1 or os.path.lexists(base_path / str(chosen)):
         raise ValueError(f"Expected a new positive version number. Received: version={version}")
+    return chosen
+
+
+def _stage_gate_commit(
+    candidate: ServingCandidate,
+    serving_root: str | Path,
+    name: str,
+    base_path: Path,
+    chosen: int,
+    *,
+    keep: int,
+    metric_tolerance: float,
+    latency_p99_ms: float,
+    latency_requests: int,
+    before_commit: Callable[[Path], None] | None,
+    step: Callable[[str], None],
+) -> PublishDecision:
+    import tensorflow as tf
+
     served = serving_versions.latest_version(base_path)
     served_metrics = (
         serving_versions.read_export_metadata(base_path / str(served)).get("metrics", {})
         if served is not None
         else None
     )
-
     staged = serving_versions.staging_dir(base_path, chosen)
     checks: dict[str, GateCheck] = {}
     try:
@@ -147,11 +228,12 @@ def publish_candidate(
             {
                 **metadata,
                 "metrics": dict(candidate.metrics),
-                "source": candidate.source,
+                "source": serving_versions.portable_path(candidate.source, serving_root),
                 "version": chosen,
                 "exported_at": _now(),
             },
         )
+        step("staged")
         checks["no_metric_regression"] = compare_metric(
             _headline(candidate.metrics, candidate.metric),
             None if served_metrics is None else _headline(served_metrics, candidate.metric),
@@ -177,6 +259,7 @@ def publish_candidate(
                 f"the reloaded SavedModel failed: {type(error).__name__}: "
                 f"{str(error).splitlines()[0] if str(error) else ''}",
             )
+        step("gated")
         reasons = [check.reason for check in checks.values() if not check.passed]
         decision = PublishDecision(
             name=name,
@@ -194,15 +277,49 @@ def publish_candidate(
             },
         )
         if not reasons:
+            decision.path = str(base_path / str(chosen))
+            serving_versions.record_decision(
+                staged,
+                {
+                    **decision.log_entry(),
+                    "path": serving_versions.portable_path(decision.path, serving_root),
+                    "source": serving_versions.portable_path(candidate.source, serving_root),
+                },
+            )
+            step("decision_recorded")
             if before_commit is not None:
                 before_commit(staged)
-            decision.path = str(serving_versions.commit_version(staged, base_path, chosen))
-            decision.extra["pruned_versions"] = serving_versions.prune_versions(base_path, keep)
+            step("before_rename")
+            serving_versions.commit_version(staged, base_path, chosen)
+            step("committed")
+            _prune_logged(base_path, keep, decision, step)
+            step("pruned")
     finally:
-        if staged.exists():
+        if staged.exists() and not staged.is_symlink():
             shutil.rmtree(staged)
-    serving_versions.append_publish_log(serving_root, decision.log_entry())
     return decision
+
+
+def _prune_logged(
+    base_path: Path, keep: int, decision: PublishDecision, step: Callable[[str], None]
+) -> None:
+    """Delete old versions after a commit; a failure is recorded in the decision, not raised:
+    the new version is live and must be logged."""
+    try:
+        decision.extra["pruned_versions"] = serving_versions.prune_versions(
+            base_path, keep, progress=step
+        )
+    except (OSError, ValueError) as error:
+        logger.warning("published %s but could not delete old versions: %s", base_path, error)
+        decision.extra["pruned_versions"] = []
+        decision.extra["pruned_error"] = f"{type(error).__name__}: {error}"
+
+
+def _write_models_config_logged(serving_root: str | Path) -> None:
+    try:
+        serving_versions.write_models_config(serving_root)
+    except (OSError, ValueError) as error:
+        logger.warning("could not rewrite models.config under %s: %s", serving_root, error)
 
 
 def publish_model(
@@ -256,8 +373,6 @@ def publish_model(
         metric_tolerance=metric_tolerance,
         latency_p99_ms=latency_p99_ms,
     )
-    if decision.published:
-        serving_versions.write_models_config(serving_root)
     return decision
 
 
@@ -267,41 +382,53 @@ def export_version(
     name: str,
     version: int | None = None,
 ) -> Path:
-    """Write a version without the gate (`seqlens export`), still staged and renamed atomically."""
+    """Write a version without the gate (`seqlens export`), still staged and renamed atomically
+    under the serving root's lock; `models.config` is rewritten."""
     base_path = serving_versions.model_base_path(serving_root, name)
-    serving_versions.remove_stale_staging(base_path)
-    chosen = serving_versions.next_version(base_path) if version is None else int(version)
-    if chosen < 1 or (base_path / str(chosen)).exists():
-        raise ValueError(f"Expected a new positive version number. Received: version={version}")
-    staged = serving_versions.staging_dir(base_path, chosen)
-    try:
-        write_savedmodel(staged, name)
-        metadata = serving_versions.read_export_metadata(staged)
-        serving_versions.write_export_metadata(
-            staged, {**metadata, "version": chosen, "exported_at": _now()}
-        )
-        return serving_versions.commit_version(staged, base_path, chosen)
-    finally:
-        if staged.exists():
-            shutil.rmtree(staged)
+    with serving_versions.serving_root_lock(serving_root):
+        chosen = _prepare(serving_root, name, base_path, version)
+        staged = serving_versions.staging_dir(base_path, chosen)
+        try:
+            write_savedmodel(staged, name)
+            metadata = serving_versions.read_export_metadata(staged)
+            if metadata.get("source"):
+                metadata["source"] = serving_versions.portable_path(
+                    metadata["source"], serving_root
+                )
+            serving_versions.write_export_metadata(
+                staged, {**metadata, "version": chosen, "exported_at": _now()}
+            )
+            target = serving_versions.commit_version(staged, base_path, chosen)
+        finally:
+            if staged.exists() and not staged.is_symlink():
+                shutil.rmtree(staged)
+        _write_models_config_logged(serving_root)
+        return target
 
 
 def roll_back_model(serving_root: str | Path, name: str) -> PublishDecision:
-    """Retire the newest version of `name` so TF Serving goes back to the previous one (logged)."""
+    """Retire the newest version of `name` so TF Serving goes back to the previous one (logged;
+    `models.config` is rewritten), under the serving root's lock."""
     base_path = serving_versions.model_base_path(serving_root, name)
-    retired, serving = serving_versions.roll_back(base_path)
-    decision = PublishDecision(
-        name=name,
-        version=serving,
-        decision="rolled_back",
-        reasons=[f"manual rollback: version {retired} retired"],
-        checks={},
-        metrics=serving_versions.read_export_metadata(base_path / str(serving)).get("metrics", {}),
-        path=str(base_path / str(serving)),
-        time=_now(),
-        extra={"retired_version": retired},
-    )
-    serving_versions.append_publish_log(serving_root, decision.log_entry())
+    with serving_versions.serving_root_lock(serving_root):
+        serving_versions.refuse_symlinks(base_path)
+        serving_versions.log_unlogged_versions(serving_root, name)
+        retired, serving = serving_versions.roll_back(base_path)
+        decision = PublishDecision(
+            name=name,
+            version=serving,
+            decision="rolled_back",
+            reasons=[f"manual rollback: version {retired} retired"],
+            checks={},
+            metrics=serving_versions.read_export_metadata(base_path / str(serving)).get(
+                "metrics", {}
+            ),
+            path=str(base_path / str(serving)),
+            time=_now(),
+            extra={"retired_version": retired},
+        )
+        serving_versions.append_publish_log(serving_root, decision.log_entry())
+        _write_models_config_logged(serving_root)
     return decision
 
 

@@ -126,36 +126,35 @@ def _common_options(
 
 
 def _name(args: argparse.Namespace) -> str:
-    if args.name:
-        return args.name
+    """The servable name, checked against TF Serving's rule before any work is done."""
+    from models.serving.versions import validate_servable_name
+
+    if args.name is not None:
+        return validate_servable_name(args.name)
     if not args.model:
         from seqlens.errors import UsageError
 
         raise UsageError("Expected --name (or --model to take the name from). Received: neither")
-    return Path(args.model).resolve().name
+    return validate_servable_name(Path(args.model).resolve().name)
 
 
 def _export_handler(args: argparse.Namespace) -> int:
-    from models.serving import versions as serving_versions
     from models.serving.candidates import savedmodel_writer
     from models.serving.publish import export_version
 
     name = _name(args)
     _, write = savedmodel_writer(_existing(args.model), kind=args.kind, jit_compile=args.xla)
-    path = export_version(write, args.serving_root, name, version=args.version)
-    serving_versions.write_models_config(args.serving_root)
+    path = export_version(write, args.serving_root, name, version=args.version)  # + models.config
     print(f"exported {args.kind} {name} version {path.name} to {path}")
     return 0
 
 
 def _publish_handler(args: argparse.Namespace) -> int:
-    from models.serving import versions as serving_versions
     from models.serving.publish import publish_model, roll_back_model
 
     name = _name(args)
     if args.rollback:
-        decision = roll_back_model(args.serving_root, name)
-        serving_versions.write_models_config(args.serving_root)
+        decision = roll_back_model(args.serving_root, name)  # rewrites models.config
         print(decision.summary())
         return 0
     if not args.model:

@@ -154,3 +154,34 @@ def test_xla_publish_of_a_text_model_is_an_input_error(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "Expected --xla only for a recommender" in error and error.strip().count("\n") == 0
     assert not (tmp_path / "serving" / "sentiment").exists()
+
+
+def test_a_servable_name_that_would_change_models_config_is_an_input_error(
+    trained, tmp_path, capsys
+):
+    _, _, model_dir, _ = trained
+    serving = tmp_path / "serving"
+    evil = 'evil" } config { name: "pwned'
+    argv = ["--model", str(model_dir), "--serving-root", str(serving), "--name", evil]
+    assert main(["export", "sentiment", *argv]) == 2
+    assert main(["export", "recommender", *argv]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 1 and "Received: name=" in error
+    assert main(["publish", *argv]) == 2
+    assert main(["publish", "--rollback", "--serving-root", str(serving), "--name", evil]) == 2
+    assert not (serving / "models.config").exists()
+    assert not serving.exists() or not any(serving.iterdir())
+
+
+def test_a_symlink_in_the_serving_root_is_a_one_line_input_error(trained, tmp_path, capsys):
+    _, _, model_dir, _ = trained
+    serving = tmp_path / "serving"
+    common = ["--serving-root", str(serving), "--name", "recommender"]
+    assert main(["export", "recommender", "--model", str(model_dir), *common]) == 0
+    capsys.readouterr()
+    (serving / "recommender" / ".incoming-9-0-feedface").symlink_to(tmp_path)
+    assert main(["export", "recommender", "--model", str(model_dir), *common]) == 2
+    assert main(["publish", "--rollback", *common]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and all(".incoming-9-0-feedface" in line for line in errors)
+    assert serving_versions.list_versions(serving / "recommender") == [1]

@@ -118,7 +118,82 @@ def test_export_metadata_round_trip(tmp_path):
     assert sv.read_export_metadata(tmp_path / "none") == {}
 
 
-@pytest.mark.parametrize("name", ["", "a/b", ".hidden"])
+@pytest.mark.parametrize(
+    "name",
+    ["", "a/b", ".hidden", 'evil" } config { name: "pwned', "a b", "ü", "a\nb", "models.config"],
+)
 def test_model_name_is_validated(tmp_path, name):
     with pytest.raises(ValueError, match="Received: name="):
         sv.model_base_path(tmp_path, name)
+    with pytest.raises(ValueError, match="Received: name="):
+        sv.models_config_text([name])
+
+
+@pytest.mark.parametrize("name", ["recommender", "Sentiment_v2", "intent-1.0", "7"])
+def test_tf_serving_names_are_accepted(tmp_path, name):
+    assert sv.model_base_path(tmp_path, name) == tmp_path / name
+
+
+def test_models_config_is_a_parseable_protobuf_listing_only_published_servables(tmp_path):
+    from models.serving.models_config import parse_model_server_config
+
+    _fake_savedmodel(tmp_path / "recommender" / "2")
+    _fake_savedmodel(tmp_path / "sentiment.v2" / "1")
+    (tmp_path / "empty").mkdir()  # no version: not a servable
+    (tmp_path / "unfinished" / "1").mkdir(parents=True)  # no saved_model.pb
+    _fake_savedmodel(tmp_path / "bad name" / "1")  # not a TF Serving name
+    _fake_savedmodel(tmp_path / ".hidden" / "1")
+    (tmp_path / "notes.txt").write_text("a file")
+    root_in_container = '/srv/"models" }'
+    path = sv.write_models_config(tmp_path, serving_root_in_container=root_in_container)
+    config = parse_model_server_config(path.read_text())
+    entries = [(c.name, c.base_path) for c in config.model_config_list.config]
+    assert entries == [
+        ("recommender", '/srv/"models" }/recommender'),
+        ("sentiment.v2", '/srv/"models" }/sentiment.v2'),
+    ]
+    assert all(
+        c.model_version_policy.latest.num_versions == 1 for c in config.model_config_list.config
+    )
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_portable_paths_are_relative_to_the_artifacts_root(tmp_path):
+    root = tmp_path / "artifacts" / "serving"
+    assert sv.portable_path(tmp_path / "artifacts" / "models" / "m", root) == "models/m"
+    assert sv.portable_path(root / "m" / "3", root) == "serving/m/3"
+    assert sv.portable_path(tmp_path / "other" / "trained", root) == "trained"
+    assert sv.portable_path("", root) == ""
+
+
+def test_a_committed_version_without_its_log_line_is_logged_once(tmp_path):
+    staged = _fake_savedmodel(sv.staging_dir(tmp_path / "m", 1))
+    entry = {
+        "name": "m",
+        "version": 1,
+        "time": "t",
+        "decision": "published",
+        "reasons": [],
+        "checks": {},
+        "metrics": {},
+    }
+    sv.record_decision(staged, entry)
+    sv.commit_version(staged, tmp_path / "m", 1)  # ... and the process dies before the log
+    assert sv.log_unlogged_versions(tmp_path, "m") == [1]
+    assert sv.log_unlogged_versions(tmp_path, "m") == []
+    (logged,) = sv.read_publish_log(tmp_path)
+    assert logged["recovered"] is True and logged["version"] == 1
+
+
+def test_symlinks_among_versions_and_staging_folders_are_refused(tmp_path):
+    base = tmp_path / "m"
+    _fake_savedmodel(base / "1")
+    (base / "readme-link").symlink_to(base / "1")  # not a managed name: allowed
+    sv.refuse_symlinks(base)
+    (base / ".retired-1-123-abcd").symlink_to(base / "1")
+    with pytest.raises(ValueError, match=r"Received: path='.*\.retired-1-123-abcd'"):
+        sv.refuse_symlinks(base)
+    with pytest.raises(ValueError, match="symbolic links"):
+        sv.prune_versions(base, keep=1)
+    assert sv.remove_stale_staging(base) == []  # a link is never followed nor deleted
+    assert (base / "1" / "saved_model.pb").is_file()
