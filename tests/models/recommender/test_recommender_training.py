@@ -12,11 +12,13 @@ from models.recommender.config import (
 )
 from models.recommender.ranking_metrics import evaluate_scorer
 from models.recommender.training import (
+    AUTO_XLA_MIN_TRAINING_STEPS,
     _load_checkpoint,
     averaged_weights,
     build_model,
     learning_rate,
     model_scorer,
+    resolve_jit_compile,
     train_recommender,
 )
 from tests.recommender_fixtures import planted_data
@@ -236,3 +238,21 @@ def test_learning_rate_decays_along_a_cosine_to_the_final_fraction():
     values = [float(schedule(step)) for step in (0, 20, 40, 80)]
     floor = 5e-3 * FINAL_LEARNING_RATE_FRACTION
     assert values == pytest.approx([5e-3, floor + (5e-3 - floor) / 2, floor, floor], rel=1e-5)
+
+
+def test_auto_xla_is_chosen_by_backend_and_run_length():
+    import keras
+
+    backend = keras.backend.backend()
+    short, long = AUTO_XLA_MIN_TRAINING_STEPS - 1, AUTO_XLA_MIN_TRAINING_STEPS
+    assert resolve_jit_compile(True, short) is True and resolve_jit_compile(False, long) is False
+    if backend == "tensorflow":  # compiling costs more than a short run saves
+        assert resolve_jit_compile("auto", short) is False
+        assert resolve_jit_compile("auto", long) is True
+    else:  # JAX: compiled always (its eager mode is far slower)
+        assert resolve_jit_compile("auto", short) is True
+    assert resolve_jit_compile("auto") is True
+    config = _config(jit_compile="auto", epochs=2)
+    data = planted_data(num_users=40, seed=1)
+    model = build_model(config, data.vocabulary_size, steps_per_epoch=3)
+    assert model.jit_compile is (backend != "tensorflow")
