@@ -107,7 +107,8 @@ def load_recommender(model_dir: str | Path) -> Recommender:
     for name in ("model.keras", "item_vocab.txt", "config.json"):
         if not (folder / name).exists():
             raise FileNotFoundError(
-                f"Expected a trained recommender folder with {name}. Received: model_dir={str(folder)!r}"
+                f"Expected a trained recommender folder with {name}. Received: "
+                f"model_dir={str(folder)!r}"
             )
     model = keras.saving.load_model(folder / "model.keras", compile=False)
     item_ids = (folder / "item_vocab.txt").read_text(encoding="utf-8").splitlines()

@@ -56,7 +56,11 @@ def learning_rate(config: RecommenderConfig, steps_per_epoch: int):
 def build_model(
     config: RecommenderConfig, vocabulary_size: int, steps_per_epoch: int = 1
 ) -> keras.Model:
-    """A fresh, built, compiled model for `config` (`steps_per_epoch` sizes the learning-rate decay)."""
+    """A fresh, built, compiled model for `config`.
+
+    `steps_per_epoch` sizes the learning-rate decay and, with `config.epochs`, decides whether
+    `jit_compile="auto"` compiles with XLA (`resolve_jit_compile`).
+    """
     from models.recommender.baselines import GRU4RecModel
     from models.recommender.model import SASRecModel
 
@@ -97,8 +101,9 @@ def build_model(
         ema_momentum=config.ema_momentum or 0.99,
     )
     if config.ema_momentum is not None:
-        # Keras' fit ends by overwriting the weights with their average; the trainer runs one fit per
-        # epoch, trains on from its own weights and swaps the average in to validate and keep it.
+        # Keras' fit ends by overwriting the weights with their average; the trainer runs one fit
+        # per epoch, trains on from its own weights and swaps the average in to validate and keep
+        # it.
         optimizer.finalize_variable_values = lambda variables: None
     if config.weight_decay:  # decay the matrices only, as AdamW is usually run
         optimizer.exclude_from_weight_decay(
@@ -226,7 +231,8 @@ def _load_checkpoint(model: keras.Model, folder: Path) -> dict:
 def monitored_validation_users(data: SequenceData, config: RecommenderConfig) -> np.ndarray:
     """`(N,)` sorted row numbers of the users whose validation targets early stopping monitors.
 
-    Every user with a validation target, or `config.validation_users` of them drawn with `config.seed`.
+    Every user with a validation target, or `config.validation_users` of them drawn with
+    `config.seed`.
     """
     users = np.flatnonzero(data.valid_positions > 0)
     if config.validation_users is not None and len(users) > config.validation_users:
@@ -359,8 +365,8 @@ def train_recommender(
         write_model_folder_files(output, config, data, data_run)
         histories, targets, users = _validation_subset(data, config)
         logger.info(
-            "early stopping monitors %d users' validation targets; %d other users' validation targets "
-            "are trained on",
+            "early stopping monitors %d users' validation targets; %d other users' validation "
+            "targets are trained on",
             len(users),
             int(validation_trained.sum()),
         )
