@@ -185,7 +185,7 @@ def attention_rows(
 def run_sentiment(
     recorder, splits, work: Path, epochs: int, ablation: bool, main_rows: bool = True
 ) -> None:
-    from models.text.training import TextTrainingConfig
+    from models.text.training_config import TextTrainingConfig
 
     names = ("phrasebank_allagree", "phrasebank_50agree", "twitter_financial_news")
     for name in names if main_rows else ():
@@ -249,7 +249,8 @@ def run_sentiment(
 
 def run_intent(recorder, splits, work: Path, epochs: int, ablation: bool) -> None:
     from models.text.inference import load_text_model
-    from models.text.training import TextTrainingConfig, train_text_model
+    from models.text.training import train_text_model
+    from models.text.training_config import TextTrainingConfig
 
     train, test = splits["banking77"]
     linear_row(recorder, "banking77", train, test)
@@ -346,7 +347,7 @@ def run_pretraining(
     pretraining_epochs: int,
 ) -> None:
     """Own-data models with and without masked-token pretraining on StockNet, same split, seed."""
-    from models.text.training import TextTrainingConfig
+    from models.text.training_config import TextTrainingConfig
 
     base = dict(task="sentiment", epochs=epochs, sequence_length=64, seed=42, linear_ensemble=True)
     for name in datasets:

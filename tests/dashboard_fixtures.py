@@ -310,7 +310,8 @@ def write_trained_models(root: Path) -> Path:
     """
     from models.recommender.sequence_data import load_sequence_data
     from models.recommender.training import RecommenderConfig, train_recommender
-    from models.text.training import TextTrainingConfig, train_text_model
+    from models.text.training import train_text_model
+    from models.text.training_config import TextTrainingConfig
 
     layout = ArtifactLayout(root)
     data = load_sequence_data(layout.data_run("events"))

@@ -48,7 +48,7 @@ def out_of_scope_texts(count: int, seed: int) -> list[str]:
 
 
 def training_config(**overrides):
-    from models.text.training import TextTrainingConfig
+    from models.text.training_config import TextTrainingConfig
 
     values = dict(
         task="intent",

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from models.text.inference import load_text_model
-from models.text.training import TextTrainingConfig, train_text_model
+from models.text.training import train_text_model
+from models.text.training_config import TextTrainingConfig
 from tests.text_model_fixtures import (
     KEYWORDS,
     out_of_scope_texts,
