@@ -35,7 +35,8 @@ from seqlens.alerts.aggregation import AggregationConfig, aggregate_windows  # n
 from seqlens.alerts.alert_model import Alert  # noqa: E402
 from seqlens.alerts.detector import MARKET_TICKER, DetectorConfig, detect  # noqa: E402
 from seqlens.alerts.monitor import MonitorSettings, run_alerts, score_news, top_texts  # noqa: E402
-from seqlens.synthetic.planted_spikes import PlantedConfig, evaluate_alerts, generate_planted  # noqa: E402
+from seqlens.synthetic.planted_evaluation import evaluate_alerts  # noqa: E402
+from seqlens.synthetic.planted_spikes import PlantedConfig, generate_planted  # noqa: E402
 
 DAY = 86_400
 

@@ -9,7 +9,8 @@ from seqlens.alerts.aggregation import AggregationConfig
 from seqlens.alerts.alert_model import Alert, read_alerts
 from seqlens.alerts.monitor import MonitorSettings, run_alerts
 from seqlens.cli import main
-from seqlens.synthetic.planted_spikes import PlantedConfig, evaluate_alerts, generate_planted
+from seqlens.synthetic.planted_evaluation import evaluate_alerts
+from seqlens.synthetic.planted_spikes import PlantedConfig, generate_planted
 
 SMALL = PlantedConfig(
     num_tickers=6,
