@@ -1,5 +1,8 @@
 """Find and read the artifacts a seqlens run produced, for the dashboard.
 
+Over 300 lines on purpose: one loader per artifact of docs/CONTRACTS.md, each a few lines, with
+the error that names the command producing it.
+
 Every loader here is a plain function of paths (no Streamlit), so it is tested directly; the
 pages wrap them in `st.cache_data` / `st.cache_resource` through `dashboard.cache`.
 

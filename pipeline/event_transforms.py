@@ -1,5 +1,8 @@
 """The events pipeline's Beam transforms: DoFns -> PTransforms -> the `EventsToSequences` composite.
 
+Over 300 lines on purpose: the DoFns, the PTransforms wrapping them and the composite of one
+pipeline, in the order the data flows through them.
+
 Elements are Arrow tables (a block of events, a user bucket), never single events:
 
 ```

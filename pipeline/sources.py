@@ -1,5 +1,8 @@
 """Input files as line-aligned byte ranges ("chunks"), read in large blocks.
 
+Over 300 lines on purpose: planning chunks and reading them (plain and compressed) share the
+line-boundary rules that keep line numbers exact.
+
 The event and text pipelines never read a log line by line through Beam: the input is split
 into chunks of about `chunk_bytes` that start and end on line boundaries, a chunk is one Beam
 element, and a worker reads it as a few large `bytes` blocks that are parsed vectorised.
