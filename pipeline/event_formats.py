@@ -18,9 +18,10 @@ import pyarrow as pa
 
 from pipeline import dead_letter, sources
 from pipeline.delimited import DelimitedSpec, ParsedBlock, check_unique_columns, parse_block
+from pipeline.formats import EVENT_FORMATS
 from pipeline.jsonlines import parse_jsonl_block
+from pipeline.sequence_lines import parse_sequence_lines_block
 
-EVENT_FORMATS = ("csv", "jsonl", "parquet", "movielens", "sasrec")
 EVENT_FIELDS = ("user_id", "item_id", "timestamp", "event_type", "value")
 MOVIELENS_COLUMNS = ("userId", "movieId", "rating", "timestamp")
 
@@ -55,11 +56,12 @@ class EventReadSpec:
     """Everything a worker needs to parse one chunk of an event log.
 
     Attributes:
-        kind: `delimited`, `jsonl` or `parquet`.
+        kind: `delimited`, `jsonl`, `parquet` or `sequence_lines`.
         delimited: the column layout for `delimited` logs.
         json_fields: `(field, key)` pairs for JSON Lines and Parquet.
         has_header: whether each file starts with a header line.
-        position_as_time: use the line number as the timestamp (SASRec: no timestamps).
+        position_as_time: the log has no timestamps: the line number (SASRec) or the ordinal
+            time of `pipeline.sequence_lines` orders the events; no plausibility check.
         fields_present: which of `EVENT_FIELDS` the log has.
     """
 
@@ -84,6 +86,10 @@ def resolve_event_format(
         spec = DelimitedSpec(" ", 2, (("user_id", 0), ("item_id", 1)), quoting=False)
         return EventReadSpec(
             "delimited", spec, (), False, True, ("user_id", "item_id", "timestamp")
+        )
+    if input_format == "sequence-lines":
+        return EventReadSpec(
+            "sequence_lines", None, (), False, True, ("user_id", "item_id", "timestamp")
         )
     if input_format == "movielens":
         return _resolve_movielens(paths)
@@ -197,7 +203,9 @@ def read_event_chunk(
         yield from _read_parquet_chunk(chunk, spec)
         return
     for first_line, block in sources.iter_blocks(chunk, block_bytes):
-        if spec.kind == "jsonl":
+        if spec.kind == "sequence_lines":
+            parsed = parse_sequence_lines_block(block, first_line, chunk.path)
+        elif spec.kind == "jsonl":
             parsed = parse_jsonl_block(
                 block, first_line, spec.json_fields, chunk.path, id_fields=("user_id", "item_id")
             )
@@ -209,12 +217,12 @@ def read_event_chunk(
 
 def _complete(rows: pa.Table, spec: EventReadSpec) -> pa.Table:
     """Add the missing optional fields as nulls; SASRec gets its line number as the timestamp."""
+    if spec.position_as_time and "timestamp" not in rows.column_names:
+        rows = rows.append_column("timestamp", rows.column("line_number"))
     columns = {}
     for field in EVENT_FIELDS:
         if field in rows.column_names:
             columns[field] = rows.column(field)
-        elif field == "timestamp" and spec.position_as_time:
-            columns[field] = rows.column("line_number")
         else:
             columns[field] = pa.nulls(rows.num_rows, pa.string())
     columns["line_number"] = rows.column("line_number")

@@ -60,7 +60,8 @@ def validate_events(
         plausible: the plausible timestamp range (ignored when `position_as_time`).
         file_index: index of the source file (stored for deterministic tie-breaking).
         source: the source file (for dead letters).
-        position_as_time: the timestamp is the line number (SASRec); never absurd.
+        position_as_time: the timestamp column holds ordinal times (the line number for SASRec,
+            `pipeline.sequence_lines.ordinal_times`); never absurd.
 
     Returns:
         `(events, dead_letters)`: `events` has `EVENT_SCHEMA`, ids trimmed of whitespace.
@@ -78,8 +79,8 @@ def validate_events(
     empty = pc.fill_null(
         pc.or_(pc.equal(pc.utf8_length(users), 0), pc.equal(pc.utf8_length(items), 0)), False
     ).to_numpy(zero_copy_only=False)
-    if position_as_time:
-        seconds = rows.column("line_number").to_numpy()
+    if position_as_time:  # ordinal times (line numbers, sequence positions), not seconds
+        seconds = pc.cast(rows.column("timestamp"), pa.int64()).to_numpy(zero_copy_only=False)
         status = np.full(count, STATUS_OK, dtype=np.int8)
     else:
         seconds, status = parse_timestamps(rows.column("timestamp"), plausible)

@@ -66,7 +66,8 @@ def run_events_pipeline(
         input_path: an event log file, a folder of them, or a glob (local or `gs://`...).
         output_dir: the run folder to (re)write: written beside it and swapped in when complete,
             under a lock that makes a second run on the same folder fail (`pipeline.staging`).
-        input_format: one of `csv`, `jsonl`, `parquet`, `movielens`, `sasrec`.
+        input_format: one of `pipeline.formats.EVENT_FORMATS`: `csv`, `jsonl`, `parquet`,
+            `movielens`, `sasrec` (`user item` lines) or `sequence-lines` (`user item item ...`).
         columns: input column names (csv, jsonl, parquet).
         config: filtering, truncation, split and performance options.
         delimiter: field delimiter of `csv` logs.

@@ -19,9 +19,9 @@ import pyarrow as pa
 
 from pipeline import dead_letter, sources
 from pipeline.delimited import ParsedBlock, check_unique_columns
+from pipeline.formats import TEXT_FORMATS
 from pipeline.jsonlines import parse_jsonl_block
 
-TEXT_FORMATS = ("csv", "jsonl")
 # Output fields that hold ids: a JSON object, list or boolean there is an `invalid_id`.
 TEXT_ID_FIELDS = ("id", "conversation_id", "ticker")
 _SURROGATE = re.compile("[\udc80-\udcff]")

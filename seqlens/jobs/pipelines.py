@@ -9,8 +9,9 @@ import json
 import os
 from pathlib import Path
 
-EVENT_FORMATS = ("csv", "jsonl", "parquet", "movielens", "sasrec")
-TEXT_FORMATS = ("csv", "jsonl")
+from pipeline.formats import EVENT_FORMATS, TEXT_FORMATS
+
+__all__ = ["EVENT_FORMATS", "TEXT_FORMATS", "check_pipeline_input", "pipeline_summary"]
 
 
 def check_pipeline_input(
