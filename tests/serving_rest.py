@@ -10,7 +10,8 @@ Follows TF Serving's documented conversion (https://www.tensorflow.org/tfx/servi
 - columnar format `{"inputs": {...}}` (or a bare value for one input): each input given whole,
   with its own shape; the response is `{"outputs": {...}}` (or a bare value for one output).
 
-JSON numbers become the dtype the signature declares; strings become UTF-8 `DT_STRING`.
+JSON numbers become the dtype the signature declares (a non-integral number for an integer
+input is an error, as in TF Serving, never truncated); strings become UTF-8 `DT_STRING`.
 Used by the tests (a request exactly as an application would send it), the docs and the demo.
 """
 
@@ -60,6 +61,14 @@ def request_to_tensors(body: dict[str, Any], signature: Any) -> dict[str, Any]:
         if name not in columns:
             raise ValueError(f"Expected input {name!r}. Received: inputs={sorted(columns)}")
         value = columns[name]
+        if spec.dtype.is_integer and not all(
+            isinstance(item, int) and not isinstance(item, bool)
+            for item in np.asarray(value, dtype=object).ravel()
+        ):  # TF Serving's JSON parser: "JSON Value: 2.7 ... not of expected type: int32"
+            raise ValueError(
+                f"Expected input {name!r} to hold integers ({spec.dtype.name}), not truncated "
+                f"floats. Received: {name}={value!r}"
+            )
         try:
             array = np.asarray(
                 value, dtype=object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype

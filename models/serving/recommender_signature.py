@@ -185,6 +185,13 @@ def build_serving_module(
     score_model_input = xla_compiled(score_model_input, jit_compile)
 
     def recommend(history, k, exclude_history: bool):
+        # TF Serving feeds a request without checking it against the signature's shapes, and a
+        # wrong rank would fail deep in the graph ("slice index 0 ... out of bounds"). EnsureShape
+        # checks at run time and names the input: "Shape of tensor history [2] is not compatible
+        # with expected shape [?,?]" (an `InvalidArgumentError`, a 400 in TF Serving). An
+        # `Assert` on the rank would not do: the rank is folded from the signature at trace time.
+        history = tf.ensure_shape(history, [None, None], name="history_must_be_2D_batch_width")
+        k = tf.ensure_shape(k, [None], name="k_must_be_1D_int32_one_per_row")
         batch_size = tf.shape(history)[0]
         checks = [
             tf.debugging.assert_positive(k, message="k must be >= 1 for every row"),

@@ -154,6 +154,8 @@ def build_text_serving_module(
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serving_default(text):
+        # Checked at run time (TF Serving does not check shapes): names the input on a mismatch.
+        text = tf.ensure_shape(text, [None], name="text_must_be_1D_batch_of_strings")
         pieces = tf.strings.split(normalize_text_tensor(text), sep=" ")
         pieces = tf.ragged.boolean_mask(pieces, tf.strings.length(pieces) > 0)  # (B, None)
         outputs = model(features_of(pieces), training=False)

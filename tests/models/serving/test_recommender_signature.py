@@ -277,3 +277,42 @@ def test_spec_validation(arguments, message):
     values = {"item_vocabulary": tuple(VOCABULARY), "max_length": 4, **arguments}
     with pytest.raises(ValueError, match=message):
         RecommenderServingSpec(**values)
+
+
+def test_a_1d_history_is_a_clear_error_naming_history(exported):
+    import tensorflow as tf
+
+    _, _, loaded = exported
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"tensor history \[2\].*\[\?,\?\]"):
+        loaded.signatures["serving_default"](
+            history=tf.constant(["item_0001", "item_0002"]), k=tf.constant([3])
+        )
+
+
+def test_a_scalar_k_is_a_clear_error_naming_k(exported):
+    import tensorflow as tf
+
+    _, _, loaded = exported
+    for signature in ("serving_default", "include_history"):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"tensor k \[\].*\[\?\]"):
+            loaded.signatures[signature](history=tf.constant([["item_0001"]]), k=tf.constant(3))
+
+
+def test_a_float_k_is_an_error_not_truncated(exported):
+    import tensorflow as tf
+
+    _, export_dir, loaded = exported
+    signature = loaded.signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="int32 tensor but is a float"):
+        signature(history=tf.constant([["item_0001"]]), k=tf.constant([2.7]))
+    with pytest.raises(ValueError, match=r"integers \(int32\).*Received: k=\[2.7\]"):
+        request_to_tensors({"instances": [{"history": ["item_0001"], "k": 2.7}]}, signature)
+    with pytest.raises(ValueError, match=r"Received: k=\[True\]"):
+        request_to_tensors({"inputs": {"history": [["item_0001"]], "k": [True]}}, signature)
+    # saved_model_cli itself casts k=[2.7] to 2 before the graph runs (the SavedModel never sees
+    # 2.7): the helper refuses such input, and without it the run answers exactly like k=[2].
+    with pytest.raises(ValueError, match=r"would truncate.*Received: k=\[2.7\]"):
+        run_serving_default(export_dir, "history=[['item_0003']];k=[2.7]")
+    truncated = run_serving_default(export_dir, "history=[['item_0003']];k=[2.7]", check=False)
+    exact = run_serving_default(export_dir, "history=[['item_0003']];k=[2]")
+    assert truncated.returncode == 0 and truncated.stdout == exact.stdout

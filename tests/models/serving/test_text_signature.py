@@ -157,3 +157,12 @@ def test_saved_model_cli_runs_the_text_signature(exported):
     ran = run_serving_default(export_dir, "text=['Profit up 5% at $AAPL', '']")
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert "Result for output key label" in ran.stdout and "token_attention" in ran.stdout
+
+
+def test_a_2d_or_scalar_text_is_a_clear_error_naming_text(exported):
+    import tensorflow as tf
+
+    _, _, _, loaded = exported
+    for text, shape in ((tf.constant([["profit up"]]), r"\[1,1\]"), (tf.constant("up"), r"\[\]")):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=rf"tensor text {shape}.*\[\?\]"):
+            loaded.signatures["serving_default"](text=text)
