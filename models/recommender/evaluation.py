@@ -22,9 +22,11 @@ from models.recommender.sequence_data import OOV_INDEX, SequenceData, reindex_to
 
 PROTOCOL_DESCRIPTIONS = {
     "full": "target ranked against every item in the catalogue; items in the user's history "
-    "(other than the target), padding and OOV excluded",
+    "(other than the target), padding and OOV excluded; every user with a target counts, a "
+    "target outside the model's vocabulary as a miss",
     "sampled100": "target ranked against 100 items drawn uniformly from those the user never "
-    "interacted with (SASRec paper protocol), seeded, the same negatives for every model",
+    "interacted with (SASRec paper protocol), seeded, the same negatives for every model; a "
+    "target outside the model's vocabulary is a miss",
 }
 
 
@@ -80,18 +82,16 @@ def evaluate_recommender_folder(
     others = [load_recommender(folder) for folder in compare]
     others_trained = [_validation_trained(data, other.config) for other in others]
     histories, targets, users = data.evaluation_examples(split)
-    known = targets != OOV_INDEX
+    unknown_targets = targets == OOV_INDEX  # kept: a miss for every model (`evaluate_scorer`)
     untrained = np.ones(len(targets), dtype=bool)
     if split == "valid":  # a validation target a model trained on is no measure of it
         for trained in (validation_trained, *others_trained):
             untrained &= ~trained[users]
-    keep = known & untrained
+    keep = untrained
     histories = [h for h, kept in zip(histories, keep, strict=True) if kept]
     targets, users = targets[keep], users[keep]
     if len(targets) == 0:
-        raise ValueError(
-            f"Expected users with a {split} target in the model's vocabulary. Received: none"
-        )
+        raise ValueError(f"Expected users with a {split} target. Received: none")
     interacted = [data.sequences[u] for u in users]
     # The baselines count the same training targets as the model under test.
     training = data.training_sequences(validation_trained)
@@ -126,8 +126,8 @@ def evaluate_recommender_folder(
     return {
         "split": split,
         "users": int(len(targets)),
-        "users_dropped_oov_target": int(np.sum(~known)),
-        "users_dropped_validation_target_trained_on": int(np.sum(known & ~untrained)),
+        "users_with_oov_target_counted_as_miss": int(np.sum(unknown_targets & untrained)),
+        "users_dropped_validation_target_trained_on": int(np.sum(~untrained)),
         "validation_targets_trained_on": int(validation_trained.sum()),
         "catalogue_items": len(recommender.item_ids),
         "sampled100_seed": seed,

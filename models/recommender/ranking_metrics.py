@@ -112,6 +112,10 @@ def evaluate_scorer(
         protocols: a subset of `PROTOCOLS`.
         batch_size: users scored at once.
         seed: seed of the `sampled100` negatives (same seed, same negatives for every model).
+
+    A target below `ITEM_INDEX_OFFSET` (an item outside the model's vocabulary, mapped to OOV) is
+    a miss under every protocol: its rank is infinite (HR, NDCG and MRR contribute 0), so every
+    user counts and a model is never rewarded for a catalogue that lacks the target.
     """
     unknown = [p for p in protocols if p not in PROTOCOLS]
     if unknown:
@@ -134,7 +138,13 @@ def evaluate_scorer(
             ranks["sampled100"].append(
                 sampled_ranks(batch_scores, targets[start:stop], negatives[start:stop])
             )
-    return {protocol: metrics_from_ranks(np.concatenate(ranks[protocol])) for protocol in protocols}
+    unknown_targets = targets < ITEM_INDEX_OFFSET
+    results = {}
+    for protocol in protocols:
+        protocol_ranks = np.concatenate(ranks[protocol]).astype(np.float64)
+        protocol_ranks[unknown_targets] = np.inf
+        results[protocol] = metrics_from_ranks(protocol_ranks)
+    return results
 
 
 def flatten_metrics(metrics: dict[str, dict[str, float]]) -> dict[str, float]:

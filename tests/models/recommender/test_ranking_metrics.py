@@ -90,3 +90,19 @@ def test_errors_name_the_argument():
         evaluate_scorer(lambda b: None, [], np.array([]), [], 10, protocols=("top",))
     with pytest.raises(ValueError, match="Received: user row=0"):
         sample_negatives([np.array([2, 3])], 4, seed=0)
+
+
+def test_a_target_outside_the_vocabulary_is_a_miss_under_every_protocol():
+    def perfect(histories):  # the OOV index (1) scores highest: a scorer cannot earn it
+        scores = np.tile(np.arange(8, dtype=np.float64), (len(histories), 1))
+        scores[:, 1] = 100.0
+        return scores
+
+    histories = [np.array([2]), np.array([3])]
+    targets = np.array([7, 1])  # user 0: the best item; user 1: a target the model never saw
+    interacted = [np.array([2, 7]), np.array([3])]
+    metrics = evaluate_scorer(perfect, histories, targets, interacted, 8, seed=0)
+    for protocol in ("full", "sampled100"):
+        assert metrics[protocol]["HR@1"] == pytest.approx(0.5)  # both users count; one miss
+        assert metrics[protocol]["MRR"] == pytest.approx(0.5)
+        assert metrics[protocol]["NDCG@10"] == pytest.approx(0.5)

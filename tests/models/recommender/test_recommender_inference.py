@@ -70,3 +70,22 @@ def test_errors(model_dir, tmp_path):
         recommender.recommend([], k=3)
     with pytest.raises(FileNotFoundError, match="Received: model_dir="):
         load_recommender(tmp_path)
+
+
+def test_evaluation_counts_a_test_target_outside_the_vocabulary_as_a_miss(model_dir):
+    from dataclasses import replace
+
+    from models.recommender.evaluation import evaluate_recommender_folder
+
+    data = planted_data(num_users=50, num_items=150, seed=0)
+    unseen = len(data.item_ids) + 2  # index of an item the model never saw
+    sequences = [sequence.copy() for sequence in data.sequences]
+    for user in range(10):
+        sequences[user][data.test_positions[user]] = unseen
+    data = replace(data, item_ids=[*data.item_ids, "unseen_item"], sequences=sequences)
+    report = evaluate_recommender_folder(model_dir, data)
+    assert report["users"] == int((data.test_positions >= 0).sum()) == 50  # nobody dropped
+    assert report["users_with_oov_target_counted_as_miss"] == 10
+    for name in ("recommender", "most_popular", "markov"):
+        assert report["models"][name]["full"]["HR@20"] <= 40 / 50
+    assert report["models"]["recommender"]["full"]["HR@10"] > 0.7  # the 40 others still hit
