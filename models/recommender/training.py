@@ -16,7 +16,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import shutil
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -203,8 +206,77 @@ def model_scorer(model: keras.Model, max_length: int) -> Callable[[list[np.ndarr
     return score
 
 
-def _save_checkpoint(model: keras.Model, folder: Path, state: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+# The checkpoint is one folder (`checkpoint/`: `variables.npz` + `state.json`) replaced whole: the
+# next one is written and fsynced in `checkpoint.next/`, the current one renamed
+# `checkpoint.previous/`, the next one renamed into place, the previous one removed. A process
+# killed at any moment leaves a consistent pair (`_recover_checkpoint` finishes or undoes an
+# interrupted swap), never new weights beside an old `state.json`.
+CHECKPOINT_FILES = ("variables.npz", "state.json")
+CHECKPOINT_STEPS = ("staged", "retired", "committed", "cleaned")
+
+
+def _sync(path: Path) -> None:
+    """fsync a file or a folder (so that a rename in it survives a crash)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _checkpoint_siblings(folder: Path) -> tuple[Path, Path]:
+    return folder.with_name(folder.name + ".next"), folder.with_name(folder.name + ".previous")
+
+
+def _recover_checkpoint(folder: Path) -> bool:
+    """Finish or undo a checkpoint swap a killed run left half done; return whether one exists.
+
+    `checkpoint.previous/` exists only once `checkpoint.next/` was complete and synced, so
+    without `checkpoint/` the next one is moved into place; any other leftover is removed.
+    """
+    staged, previous = _checkpoint_siblings(folder)
+    if not folder.exists() and previous.exists():
+        if staged.exists():
+            staged.rename(folder)  # killed between the two renames: the new one is complete
+        else:
+            previous.rename(folder)
+        _sync(folder.parent)
+    for leftover in (staged, previous):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    return folder.exists()
+
+
+def _save_model_atomically(model: keras.Model, path: Path) -> None:
+    """`model.save(path)` through a temporary file renamed into place (never half a file)."""
+    temporary = path.with_name(f".{path.stem}.partial.keras")
+    model.save(temporary)
+    _sync(temporary)
+    os.replace(temporary, path)
+    _sync(path.parent)
+
+
+def _save_checkpoint(
+    model: keras.Model,
+    folder: Path,
+    state: dict,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Replace the checkpoint folder by the model's and optimizer's variables and `state`.
+
+    Args:
+        model: the compiled, built model (its optimizer's variables are saved too).
+        folder: the checkpoint folder.
+        state: the trainer's state (JSON-serialisable).
+        progress: called with `checkpoint:<epoch>:<step>` for each of `CHECKPOINT_STEPS`
+            reached, for fault injection.
+    """
+    step = progress or (lambda _: None)
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    _recover_checkpoint(folder)
+    staged, previous = _checkpoint_siblings(folder)
+    staged.mkdir()
     arrays = {
         f"model_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.variables)
     }
@@ -214,18 +286,78 @@ def _save_checkpoint(model: keras.Model, folder: Path, state: dict) -> None:
             for i, v in enumerate(model.optimizer.variables)
         }
     )
-    np.savez(folder / "variables.tmp.npz", **arrays)
-    (folder / "variables.tmp.npz").replace(folder / "variables.npz")
-    (folder / "state.json").write_text(json.dumps(state, indent=2))
+    with (staged / "variables.npz").open("wb") as handle:
+        np.savez(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
+    with (staged / "state.json").open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps(state, indent=2))
+        handle.flush()
+        os.fsync(handle.fileno())
+    _sync(staged)
+    name = f"checkpoint:{state.get('epoch')}"
+    step(f"{name}:staged")
+    if folder.exists():
+        folder.rename(previous)
+        _sync(folder.parent)
+        step(f"{name}:retired")
+    staged.rename(folder)
+    _sync(folder.parent)
+    step(f"{name}:committed")
+    if previous.exists():
+        shutil.rmtree(previous)
+        step(f"{name}:cleaned")
+
+
+def _unusable_checkpoint(folder: Path, problem: str) -> ValueError:
+    return ValueError(
+        f"Expected a complete checkpoint to resume from in {folder} ({problem}); remove that "
+        f"folder to train from scratch. Received: checkpoint={str(folder)!r}"
+    )
+
+
+def _read_checkpoint_state(folder: Path) -> dict:
+    """The trainer state of a checkpoint; a clear `ValueError` naming the folder if unusable."""
+    try:
+        state = json.loads((folder / "state.json").read_text())
+    except (OSError, ValueError) as error:
+        raise _unusable_checkpoint(
+            folder, f"state.json: {type(error).__name__}: {error}"
+        ) from error
+    keys = ("epoch", "best_epoch", "best_ndcg", "wait", "history", "config")
+    missing = [key for key in keys if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise _unusable_checkpoint(folder, f"state.json lacks {missing}")
+    return state
 
 
 def _load_checkpoint(model: keras.Model, folder: Path) -> dict:
-    with np.load(folder / "variables.npz") as arrays:
-        for i, variable in enumerate(model.variables):
-            variable.assign(arrays[f"model_{i}"])
-        for i, variable in enumerate(model.optimizer.variables):
-            variable.assign(arrays[f"optimizer_{i}"])
-    return json.loads((folder / "state.json").read_text())
+    """Restore the variables saved by `_save_checkpoint` into `model`; return the state.
+
+    Raises:
+        ValueError: the checkpoint is missing a file, truncated, or does not fit the model.
+    """
+    folder = Path(folder)
+    state = _read_checkpoint_state(folder)
+    groups = (("model", model.variables), ("optimizer", model.optimizer.variables))
+    try:
+        with np.load(folder / "variables.npz") as arrays:
+            expected = {
+                f"{prefix}_{i}" for prefix, variables in groups for i in range(len(variables))
+            }
+            if set(arrays.files) != expected:
+                raise ValueError(
+                    f"{len(arrays.files)} arrays saved for {len(expected)} model and optimizer "
+                    "variables"
+                )
+            for prefix, variables in groups:
+                for i, variable in enumerate(variables):
+                    variable.assign(arrays[f"{prefix}_{i}"])
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise _unusable_checkpoint(
+            folder, f"variables.npz: {type(error).__name__}: {error}"
+        ) from error
+    return state
 
 
 def monitored_validation_users(data: SequenceData, config: RecommenderConfig) -> np.ndarray:
@@ -299,6 +431,7 @@ def train_recommender(
     data_run: str | None = None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
     verbose: int = 2,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[keras.Model, list[dict]]:
     """Train (or resume) a recommender; return the best-epoch model and the per-epoch history.
 
@@ -308,16 +441,19 @@ def train_recommender(
         output_dir: the model folder.
         config: the run's configuration; on resume it must equal the saved one except for
             `RESUMABLE_CHANGES`.
-        resume: continue from `output_dir/checkpoint` if it exists.
+        resume: continue from `output_dir/checkpoint` if it exists (a `ValueError` naming the
+            folder when it cannot be used).
         data_run: where the data came from (recorded in `data_run.json`).
         on_epoch_end: called with `(epoch, history entry)` after each epoch's checkpoint.
         verbose: `fit` verbosity (2 = one line per epoch).
+        progress: called with `epoch:<n>:fitted` after each epoch's `fit` and with each
+            checkpoint step (`_save_checkpoint`), for fault injection.
     """
     output = Path(output_dir)
     checkpoint = output / "checkpoint"
-    resuming = resume and (checkpoint / "state.json").exists()
+    resuming = resume and _recover_checkpoint(checkpoint)
     if resuming:
-        saved = json.loads((checkpoint / "state.json").read_text())["config"]
+        saved = _read_checkpoint_state(checkpoint)["config"]
         differing = [
             k
             for k, v in config.to_dict().items()
@@ -391,6 +527,8 @@ def train_recommender(
                 else batches
             )
             fitted = model.fit(epoch_input, epochs=1, verbose=verbose, shuffle=False)
+            if progress is not None:
+                progress(f"epoch:{epoch + 1}:fitted")
             train_seconds = time.perf_counter() - epoch_start
             with averaged_weights(model):
                 metrics = evaluate_scorer(
@@ -404,7 +542,7 @@ def train_recommender(
                 )["full"]
                 improved = metrics["NDCG@10"] > state["best_ndcg"]
                 if improved:  # keep what was validated: the average, when there is one
-                    model.save(output / "model.keras")
+                    _save_model_atomically(model, output / "model.keras")
             entry = {
                 "epoch": epoch + 1,
                 "loss": float(fitted.history["loss"][-1]),
@@ -424,7 +562,7 @@ def train_recommender(
             else:
                 state["wait"] += 1
             state.update(epoch=epoch + 1, elapsed=entry["elapsed_seconds"], config=config.to_dict())
-            _save_checkpoint(model, checkpoint, state)
+            _save_checkpoint(model, checkpoint, state, progress)
             (output / "history.json").write_text(
                 json.dumps(
                     {

@@ -1,6 +1,8 @@
 """Trainer: files, early stopping, exact resume after an interruption, config validation."""
 
 import json
+import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -119,6 +121,67 @@ def test_resume_with_a_different_config_is_refused(data, tmp_path):
             _config(epochs=2, learning_rate=0.0, hidden_dim=8),
             resume=True,
         )
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        ("truncate state.json", "state.json: JSONDecodeError"),
+        ("truncate variables.npz", "variables.npz: BadZipFile"),
+        ("remove variables.npz", "variables.npz: FileNotFoundError"),
+        ("drop a state key", "state.json lacks \\['wait'\\]"),
+    ],
+)
+def test_resume_from_an_unusable_checkpoint_names_the_folder(data, tmp_path, damage, problem):
+    config = _config(epochs=1, learning_rate=0.0)
+    train_recommender(data, tmp_path / "model", config, verbose=0)
+    folder = tmp_path / "model" / "checkpoint"
+    if damage == "truncate state.json":  # what the in-place write left when killed
+        (folder / "state.json").write_text("")
+    elif damage == "truncate variables.npz":
+        content = (folder / "variables.npz").read_bytes()
+        (folder / "variables.npz").write_bytes(content[: len(content) // 2])
+    elif damage == "remove variables.npz":
+        (folder / "variables.npz").unlink()
+    else:
+        state = json.loads((folder / "state.json").read_text())
+        del state["wait"]
+        (folder / "state.json").write_text(json.dumps(state))
+    with pytest.raises(ValueError, match=problem) as raised:
+        train_recommender(data, tmp_path / "model", replace(config, epochs=2), resume=True)
+    assert str(raised.value).endswith(f"Received: checkpoint={str(folder)!r}")
+
+
+def test_checkpoint_is_swapped_whole_and_an_interrupted_swap_is_finished(data, tmp_path):
+    config = _config(epochs=2, learning_rate=0.0)
+    steps = []
+    train_recommender(data, tmp_path / "model", config, verbose=0, progress=steps.append)
+    assert steps == [
+        "epoch:1:fitted",
+        "checkpoint:1:staged",
+        "checkpoint:1:committed",
+        "epoch:2:fitted",
+        "checkpoint:2:staged",
+        "checkpoint:2:retired",
+        "checkpoint:2:committed",
+        "checkpoint:2:cleaned",
+    ]
+    folder = tmp_path / "model"
+    assert sorted(path.name for path in folder.iterdir() if "checkpoint" in path.name) == [
+        "checkpoint"
+    ]
+    assert sorted(path.name for path in (folder / "checkpoint").iterdir()) == [
+        "state.json",
+        "variables.npz",
+    ]
+    # a run killed between the two renames of a swap: only .previous and .next are left
+    (folder / "checkpoint").rename(folder / "checkpoint.next")
+    shutil.copytree(folder / "checkpoint.next", folder / "checkpoint.previous")
+    _, history = train_recommender(data, folder, _config(epochs=3, learning_rate=0.0), resume=True)
+    assert [entry["epoch"] for entry in history] == [1, 2, 3]
+    assert sorted(path.name for path in folder.iterdir() if "checkpoint" in path.name) == [
+        "checkpoint"
+    ]
 
 
 def test_checkpoints_older_than_a_config_field_resume_with_the_value_they_trained_with(
