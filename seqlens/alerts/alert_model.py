@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqlens.alerts.durable_files import write_text_atomically
+
 ALERT_KINDS = ("sentiment", "buzz")
 ALERT_DIRECTIONS = ("negative", "positive", "up")
 SEVERITIES = ("info", "warning", "critical")
@@ -124,33 +126,34 @@ def read_alerts(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def merge_alerts(path: str | Path, alerts: list[Alert]) -> list[Alert]:
-    """Append to `path` the alerts whose dedup key is not in it yet; return those new alerts.
-
-    The file is rewritten through a temporary file and renamed into place, so a crash never
-    leaves half a line behind. Alerts already in the file keep their place and content.
-    """
-    path = Path(path)
-    existing = read_alerts(path)
-    known = {record.get("dedup_key") for record in existing}
-    new_alerts = []
+def unseen_alerts(path: str | Path, alerts: list[Alert]) -> list[Alert]:
+    """The alerts whose dedup key is not in the alerts file `path` yet (first of each key)."""
+    known = {record.get("dedup_key") for record in read_alerts(path)}
+    unseen = []
     for alert in alerts:
         if alert.dedup_key in known:
             continue
         known.add(alert.dedup_key)
-        new_alerts.append(alert)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        for record in existing:
-            handle.write(json.dumps(record, sort_keys=False) + "\n")
-        for alert in new_alerts:
-            handle.write(json.dumps(alert.to_dict(), default=_json_default) + "\n")
-    temporary.replace(path)
+        unseen.append(alert)
+    return unseen
+
+
+def merge_alerts(path: str | Path, alerts: list[Alert]) -> list[Alert]:
+    """Append to `path` the alerts whose dedup key is not in it yet; return those new alerts.
+
+    The file is rewritten through a temporary file (fsynced) and renamed into place, so a crash
+    never leaves half a line behind. Alerts already in the file keep their place and content.
+    """
+    path = Path(path)
+    existing = read_alerts(path)
+    new_alerts = unseen_alerts(path, alerts)
+    lines = [json.dumps(record, sort_keys=False) + "\n" for record in existing]
+    lines += [json.dumps(alert.to_dict(), default=json_default) + "\n" for alert in new_alerts]
+    write_text_atomically(path, "".join(lines))
     return new_alerts
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     """numpy scalars and other numbers -> plain JSON numbers."""
     if hasattr(value, "item"):
         return value.item()

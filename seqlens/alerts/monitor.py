@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.runner import DEFAULT_RUNNER
-from seqlens.alerts.alert_model import Alert, merge_alerts
+from seqlens.alerts.alert_model import Alert, merge_alerts, unseen_alerts
 from seqlens.alerts.dead_letters import empty_dead_letter_frame, write_dead_letters
 from seqlens.alerts.detector import MARKET_TICKER, DetectorConfig
 from seqlens.alerts.news_log import read_news
@@ -141,8 +142,13 @@ def run_alerts(
     model_dir: str | Path | None,
     output_dir: str | Path,
     settings: MonitorSettings | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Score, aggregate, detect and deliver; return the run summary (also in `summary.json`).
+
+    New alerts are recorded in the webhook's outbox (`webhook_spool.jsonl`) before
+    `alerts.jsonl` records them, so a run killed at any moment loses none: the next run re-sends
+    what the outbox still holds (see `seqlens.alerts.sinks`).
 
     Args:
         news_path: news log (CSV, JSONL(.gz), Parquet file or the pipeline's texts folder);
@@ -150,11 +156,15 @@ def run_alerts(
         model_dir: trained sentiment model folder, or `lexicon`.
         output_dir: the alerts folder (created if missing).
         settings: `MonitorSettings()` by default.
+        progress: called with the name of each step reached (`scored`, `aggregated`,
+            `detected`, `merged`, `finished` and the webhook's delivery steps), for fault
+            injection and progress reports.
     """
     from seqlens.alerts.aggregation import aggregate_windows, window_seconds
     from seqlens.alerts.detector import detect
 
     settings = settings or MonitorSettings()
+    step_reached = progress or (lambda _: None)
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -174,10 +184,12 @@ def run_alerts(
         )
     scored.to_parquet(output / "scored.parquet", index=False)
     timings["score_seconds"] = round(time.perf_counter() - started, 2)
+    step_reached("scored")
 
     step = time.perf_counter()
     windows, aggregation_dead = aggregate_windows(scored, settings.aggregation, settings.runner)
     timings["aggregate_seconds"] = round(time.perf_counter() - step, 2)
+    step_reached("aggregated")
     step = time.perf_counter()
     seconds = window_seconds(settings.aggregation.window)
     alerts, grid = detect(windows, seconds, settings.detector)
@@ -185,6 +197,7 @@ def run_alerts(
         alert.top_texts = top_texts(scored, alert, settings.top_texts)
     grid[grid["count"] > 0].to_parquet(output / "windows.parquet", index=False)
     timings["detect_seconds"] = round(time.perf_counter() - step, 2)
+    step_reached("detected")
 
     dead_letter = write_dead_letters([dead, aggregation_dead], output / "dead_letter.parquet")
     delivery: dict[str, Any] = {}
@@ -197,14 +210,21 @@ def run_alerts(
                 "timeout_seconds": settings.webhook_timeout_seconds,
                 "max_attempts": settings.webhook_max_attempts,
                 "backoff_seconds": settings.webhook_backoff_seconds,
+                "progress": progress,
             }
             if settings.sink == "webhook"
             else {}
         ),
     )
+    fresh = [alert.to_dict() for alert in unseen_alerts(output / "alerts.jsonl", alerts)]
     if isinstance(sink, WebhookSink):
-        delivery["spooled_redelivery"] = sink.deliver_spooled()
+        sink.enqueue(fresh)  # in the outbox before alerts.jsonl: a kill in between loses none
     new_alerts = merge_alerts(output / "alerts.jsonl", alerts)
+    step_reached("merged")
+    if isinstance(sink, WebhookSink):
+        delivery["spooled_redelivery"] = sink.deliver_spooled(
+            skip={alert["dedup_key"] for alert in fresh}
+        )
     if settings.sink != "file":
         delivery[settings.sink] = sink.send([alert.to_dict() for alert in new_alerts])
     summary = {
@@ -240,6 +260,7 @@ def run_alerts(
         )
     )
     (output / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    step_reached("finished")
     logger.info(
         "alerts: %d detected, %d new -> %s", len(alerts), len(new_alerts), output / "alerts.jsonl"
     )

@@ -1,6 +1,9 @@
 """The end-to-end monitoring path and the `seqlens alerts` command (real Beam, real files)."""
 
 import json
+import signal
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -11,6 +14,8 @@ from seqlens.alerts.monitor import MonitorSettings, run_alerts
 from seqlens.cli import main
 from seqlens.synthetic.planted_evaluation import evaluate_alerts
 from seqlens.synthetic.planted_spikes import PlantedConfig, generate_planted
+from tests.paths import REPO_ROOT
+from tests.seqlens.alerts.test_alerts_sinks import AlertServer
 
 SMALL = PlantedConfig(
     num_tickers=6,
@@ -82,6 +87,52 @@ def test_run_twice_never_repeats_an_alert_and_spools_failed_webhooks(planted, tm
         "fired",
     ):
         assert column in windows.columns
+
+
+def test_alerts_of_a_run_killed_while_delivering_reach_the_receiver_on_the_next_run(
+    planted, tmp_path
+):
+    # The issue's reproduction: a real `seqlens alerts` process, a receiver that does not answer,
+    # SIGKILL when the first POST arrives. The alerts are already in alerts.jsonl, so the next
+    # run detects nothing new: only the outbox can still deliver them.
+    folder, _, _ = planted
+    output = tmp_path / "alerts"
+    command = [sys.executable, "-c", "import sys; from seqlens.cli import main; sys.exit(main())"]
+    with AlertServer(hold=True) as hanging, (tmp_path / "stderr.txt").open("w") as stderr:
+        process = subprocess.Popen(
+            command
+            + ["alerts", "--scored", str(folder / "scored.parquet"), "--output", str(output)]
+            + ["--sink", "webhook", "--webhook-url", hanging.url, "--webhook-timeout", "600"],
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        while not hanging.arrived.wait(0.5):  # the kill moment is the process's first POST
+            assert process.poll() is None, (tmp_path / "stderr.txt").read_text()[-2000:]
+        process.send_signal(signal.SIGKILL)
+        assert process.wait() == -signal.SIGKILL
+    records = read_alerts(output / "alerts.jsonl")
+    keys = [record["dedup_key"] for record in records]
+    assert keys and hanging.keys == keys[:1]
+    outbox = [
+        json.loads(line) for line in (output / "webhook_spool.jsonl").read_text().splitlines()
+    ]
+    assert [record["alert"]["dedup_key"] for record in outbox] == keys
+    assert {record["status"] for record in outbox} == {"pending"}
+
+    with AlertServer() as receiver:
+        settings = MonitorSettings(
+            scored_path=str(folder / "scored.parquet"), sink="webhook", webhook_url=receiver.url
+        )
+        summary = run_alerts(None, None, output, settings)
+    assert summary["alerts_new"] == 0
+    assert summary["delivery"]["spooled_redelivery"] == {
+        "delivered": len(keys),
+        "failed": 0,
+        "unknown": 0,
+    }
+    assert receiver.keys == keys and list(receiver.processed) == keys
+    assert not (output / "webhook_spool.jsonl").exists()
 
 
 def test_cli_scores_a_news_csv_with_the_lexicon_fallback(planted, tmp_path, capsys):
