@@ -220,9 +220,11 @@ def run_score(args: argparse.Namespace) -> int:
     if suffix.endswith(".parquet"):
         scored.to_parquet(output, index=False)
     elif suffix.endswith(".csv"):
+        from seqlens.jobs.spreadsheet_safety import write_safe_csv
+
         for column in ("probabilities", "tokens", "token_attention"):
             scored[column] = scored[column].map(json.dumps)
-        scored.to_csv(output, index=False)
+        write_safe_csv(scored, output)  # string cells never start a spreadsheet formula
     else:
         scored.to_json(output, orient="records", lines=True, force_ascii=False)
     print(f"scored {len(scored)} texts -> {output}")

@@ -1,3 +1,4 @@
+import csv
 import json
 
 import numpy as np
@@ -190,3 +191,55 @@ def test_train_with_masked_token_pretraining_on_a_stocknet_style_log(tmp_path, n
         == 2
     )
     assert "Expected pretraining_epochs > 0" in capsys.readouterr().err
+
+
+def test_score_csv_neutralises_formula_cells_and_parquet_keeps_the_raw_text(tmp_path, news_csv):
+    model_dir = tmp_path / "sentiment"
+    train = ["train", "sentiment", "--input", str(news_csv), "--output", str(model_dir)]
+    assert main(train + ["--epochs", "1", "--embedding-dim", "8", "--batch-size", "64"]) == 0
+    hostile = [
+        '=HYPERLINK("http://evil.example", "profit")',
+        "+1 shares beat estimates",
+        "-0.5% drop after guidance cut",
+        "@SUM(1+1) upgrade",
+        "\t=cmd|' /C calc'!A0",
+        "\r=1+1 loss",
+        "plain text with = and - inside",
+    ]
+    news = pd.read_csv(news_csv).head(len(hostile)).assign(text=hostile)
+    news.to_json(tmp_path / "hostile.jsonl", orient="records", lines=True)
+    score = ["score", "--model", str(model_dir), "--input", str(tmp_path / "hostile.jsonl")]
+    assert main(score + ["--output", str(tmp_path / "scored.csv")]) == 0
+    assert main(score + ["--output", str(tmp_path / "scored.parquet")]) == 0
+
+    with (tmp_path / "scored.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["text"] for row in rows] == ["'" + text for text in hostile[:6]] + [hostile[6]]
+    written = pd.read_csv(tmp_path / "scored.csv", keep_default_na=False)
+    assert written["text"].tolist() == ["'" + text for text in hostile[:6]] + [hostile[6]]
+    parquet = pd.read_parquet(tmp_path / "scored.parquet")
+    assert parquet["text"].tolist() == hostile  # Parquet keeps the raw text
+    # numbers stay numbers: negative scores are written as -0.x, not '-0.x
+    assert pd.api.types.is_float_dtype(written["score"]) and (written["score"] < 0).any()
+    np.testing.assert_allclose(written["score"], parquet["score"], rtol=1e-6)
+    assert all(not cell.startswith("'") for cell in written["probabilities"])
+
+
+def test_neutralise_formula_cells_changes_only_string_cells():
+    from seqlens.jobs.spreadsheet_safety import neutralise_formula_cells
+
+    frame = pd.DataFrame(
+        {
+            "text": ["=1+1", "ok", None, "-x"],
+            "score": [-0.5, 0.25, -1.0, 0.0],
+            "count": [-1, 2, 3, 4],
+            "label": pd.array(["+a", "b", None, "@c"], dtype="string"),
+        }
+    )
+    safe = neutralise_formula_cells(frame)
+    assert safe["text"].tolist()[::3] == ["'=1+1", "'-x"] and safe["text"][1] == "ok"
+    assert safe["text"].isna().tolist() == [False, False, True, False]  # missing stays missing
+    assert safe["label"].tolist()[::3] == ["'+a", "'@c"] and safe["label"].isna().sum() == 1
+    assert safe["score"].tolist() == [-0.5, 0.25, -1.0, 0.0] and safe["count"].tolist()[0] == -1
+    assert list(safe.dtypes) == list(frame.dtypes)
+    assert frame["text"].tolist()[0] == "=1+1"  # the input frame is not changed
