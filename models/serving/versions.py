@@ -1,3 +1,4 @@
+# Over 300 lines on purpose: the version protocol (lock, staging, commit, log, config) is one idea.
 """Version folders under a TF Serving model base path: stage, commit atomically, prune, roll back.
 
 TF Serving polls `<serving_root>/<name>/` and loads the children whose names parse as integers
