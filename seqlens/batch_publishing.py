@@ -92,7 +92,6 @@ def validation_gate(
     """
     from models.serving import versions as serving_versions
     from models.serving.gate import compare_metric, headline_metric_value
-    from models.serving.publish import PublishDecision
 
     memory_path = run.root / GATE_MEMORY
     memory = read_json(memory_path)
@@ -129,28 +128,52 @@ def validation_gate(
             "served_version": served,
         }
         if not check.passed:
-            decision = PublishDecision(
-                name=name,
-                version=serving_versions.next_version(base_path),
-                decision="rejected",
-                reasons=result["reasons"],
-                checks={"no_metric_regression": check.to_json()},
-                metrics={metric: candidate},
-                path=None,
-                time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                extra={
-                    "stage": "validation_gate",
-                    "source": str(model_dir),
-                    "previous_version": served,
-                    "metric": metric,
-                },
-            )
-            serving_versions.append_publish_log(run.serving_root, decision.log_entry())
+            with serving_versions.serving_root_lock(run.serving_root):
+                _log_gate_rejection(
+                    run, name, model_dir, base_path, served, metric, candidate, check
+                )
         memory[name] = {"key": key, "result": result}
         results[name] = result
     memory_path.parent.mkdir(parents=True, exist_ok=True)
     memory_path.write_text(json.dumps(memory, indent=2) + "\n")
     return results
+
+
+def _log_gate_rejection(
+    run: BatchRun,
+    name: str,
+    model_dir: Path,
+    base_path: Path,
+    served: int | None,
+    metric: str,
+    candidate: float | None,
+    check,
+) -> None:
+    """Append the validation gate's rejection of `name` to the publish log.
+
+    The caller holds the serving root's lock, so the version number the entry names is the one
+    the next publish would take.
+    """
+    from models.serving import versions as serving_versions
+    from models.serving.publish import PublishDecision
+
+    decision = PublishDecision(
+        name=name,
+        version=serving_versions.next_version(base_path),
+        decision="rejected",
+        reasons=[check.reason] if check.reason else [],
+        checks={"no_metric_regression": check.to_json()},
+        metrics={metric: candidate},
+        path=None,
+        time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        extra={
+            "stage": "validation_gate",
+            "source": str(model_dir),
+            "previous_version": served,
+            "metric": metric,
+        },
+    )
+    serving_versions.append_publish_log(run.serving_root, decision.log_entry())
 
 
 def publish_models(
