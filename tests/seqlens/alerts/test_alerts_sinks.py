@@ -17,14 +17,15 @@ class AlertServer:
 
     It records every POST's `Idempotency-Key` (`keys`) and, like a receiver that honours the
     key, acts on each key once (`processed`: key -> alert, first 2xx delivery only). With
-    `hold=True` it answers nothing until `release` is set (a receiver that hangs); `arrived` is
-    set when a POST has come in.
+    `hold=True` it answers nothing from the `hold_at`-th POST on until `release` is set (a
+    receiver that hangs); `arrived` is set when a POST has come in.
     """
 
-    def __init__(self, statuses=(), delay_seconds=0.0, hold=False):
+    def __init__(self, statuses=(), delay_seconds=0.0, hold=False, hold_at=1):
         self.statuses = list(statuses)  # popped per request; 200 when exhausted
         self.delay_seconds = delay_seconds
         self.hold = hold
+        self.hold_at = hold_at
         self.release = threading.Event()
         self.arrived = threading.Event()
         self.received = []
@@ -39,10 +40,11 @@ class AlertServer:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with server.lock:
                     server.attempts += 1
+                    number = server.attempts
                     server.keys.append(self.headers.get("Idempotency-Key"))
                     status = server.statuses.pop(0) if server.statuses else 200
                 server.arrived.set()
-                if server.hold:
+                if server.hold and number >= server.hold_at:
                     server.release.wait()
                 if server.delay_seconds:
                     time.sleep(server.delay_seconds)
