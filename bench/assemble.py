@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ORDER = ("pipeline", "recommender", "serving", "text_models", "alerts", "dashboard", "demo", "gpu")
+ORDER = (
+    "pipeline",
+    "recommender",
+    "serving",
+    "text_models",
+    "alerts",
+    "dashboard",
+    "demo",
+    "reliability",
+    "gpu",
+)
 
 HEADER = """# Benchmarks
 

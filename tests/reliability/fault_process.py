@@ -6,6 +6,13 @@ Not a test module. Usage:
 the `PAUSE_AT`-th step (1-based; 0: never) prints `PAUSED <name>` and waits for a line on stdin:
 the parent kills it there (SIGKILL). Ends with `DONE`.
 
+`python -m tests.reliability.fault_process zygote KIND` is the same run as a *fork server*: it
+imports what KIND needs once (TensorFlow alone takes 10-20 s here), prints `READY`, then for
+each JSON line `{"pause_at": k, "arguments": [...]}` on stdin forks a fresh child that prints
+`PID <pid>` and runs KIND as above (pausing until killed, without reading stdin), waits for it
+and prints `EXIT <code>` (`-9` when the test killed it with SIGKILL). Each killed run is still a
+separate real process killed mid-run; only the imports are shared.
+
 - `training OUTPUT`: `train_recommender` on the reliability data and config; steps are its
   `progress` reports (each epoch's fit and each step of each checkpoint).
 - `pipeline INPUT OUTPUT`: `run_events_pipeline(INPUT, OUTPUT)`; the pipeline has no progress
@@ -14,6 +21,8 @@ the parent kills it there (SIGKILL). Ends with `DONE`.
   below OUTPUT's parent. The hook only watches; the pipeline runs unchanged.
 - `alerts SCORED OUTPUT URL`: `run_alerts` with a webhook sink; steps are its `progress`
   reports (stages, then `queued`, `sending:<key>`, `answered:<key>`, `recorded:<key>`).
+- `publish ROOT NAME NDCG KEEP`: `publish_candidate` of the tiny test recommender with that
+  metric; steps are its `progress` reports (`models.serving.publish.PUBLISH_STEPS`).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ _lock = threading.Lock()
 _count = 0
 
 
-def make_reporter(pause_at: int):
+def make_reporter(pause_at: int, wait_for_stdin: bool = True):
     def report(step: str) -> None:
         global _count
         with _lock:  # Beam may write from worker threads: one step at a time
@@ -35,7 +44,10 @@ def make_reporter(pause_at: int):
             print(f"STEP {step}", flush=True)
             if _count == pause_at:
                 print(f"PAUSED {step}", flush=True)
-                sys.stdin.readline()
+                if wait_for_stdin:
+                    sys.stdin.readline()
+                else:  # a forked child: the zygote's stdin is not ours; wait to be killed
+                    threading.Event().wait()
 
     return report
 
@@ -71,12 +83,12 @@ def watch_files(root: str, report) -> None:
     sys.addaudithook(hook)
 
 
-def main(argv: list[str]) -> int:
-    kind, pause_at, arguments = argv[0], int(argv[1]), argv[2:]
-    report = make_reporter(pause_at)
+def run(kind: str, pause_at: int, arguments: list[str], wait_for_stdin: bool = True) -> None:
+    """Run KIND's job, reporting each step (and pausing at the `pause_at`-th)."""
+    report = make_reporter(pause_at, wait_for_stdin)
     if kind == "training":
         from models.recommender.training import train_recommender
-        from tests.reliability.test_fault_injection import training_case
+        from tests.reliability.support import training_case
 
         data, config = training_case()
         train_recommender(data, arguments[0], config, verbose=0, progress=report)
@@ -88,13 +100,72 @@ def main(argv: list[str]) -> int:
         run_events_pipeline(input_path, output)
     elif kind == "alerts":
         from seqlens.alerts.monitor import run_alerts
-        from tests.reliability.test_fault_injection import alert_settings
+        from tests.reliability.support import alert_settings
 
         scored, output, url = arguments
         run_alerts(None, None, output, alert_settings(scored, url), progress=report)
+    elif kind == "publish":
+        from models.serving.publish import publish_candidate
+        from tests.models.serving.test_publish import (
+            MAX_LENGTH,
+            VOCABULARY,
+            TinyAttentionRecommender,
+            _candidate,
+        )
+
+        root, name, ndcg, keep = arguments
+        model = TinyAttentionRecommender(len(VOCABULARY), MAX_LENGTH)
+        candidate = _candidate(model, float(ndcg))
+        publish_candidate(
+            candidate, root, name, keep=int(keep), latency_requests=5, progress=report
+        )
     else:
-        raise ValueError(f"Expected training, pipeline or alerts. Received: kind={kind!r}")
+        raise ValueError(f"Expected training, pipeline, alerts or publish. Received: kind={kind!r}")
     print("DONE", flush=True)
+
+
+PRELOAD = {
+    "training": ("models.recommender.training", "tests.reliability.support"),
+    "pipeline": ("pipeline.events",),
+    "alerts": ("seqlens.alerts.monitor", "tests.reliability.support"),
+    "publish": ("models.serving.publish", "tests.models.serving.test_publish"),
+}
+
+
+def serve_forks(kind: str) -> int:
+    """The fork server: import KIND's modules once, then fork one child per command line."""
+    import importlib
+    import json
+    import traceback
+
+    for module in PRELOAD[kind]:
+        importlib.import_module(module)
+    print("READY", flush=True)
+    for line in sys.stdin:
+        command = json.loads(line)
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                print(f"PID {os.getpid()}", flush=True)
+                run(kind, int(command["pause_at"]), command["arguments"], wait_for_stdin=False)
+            except BaseException:  # a child reports any failure as its exit code
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        print(f"EXIT {os.waitstatus_to_exitcode(status)}", flush=True)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv[0] == "zygote":
+        return serve_forks(argv[1])
+    run(argv[0], int(argv[1]), argv[2:])
     return 0
 
 

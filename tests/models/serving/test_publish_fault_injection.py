@@ -1,8 +1,9 @@
 """Fault injection: a real `publish` process is killed with SIGKILL at each step of its run.
 
 The kill points come from the process's own progress (`publish_candidate(progress=...)`: it
-reports each step and pauses there until killed), not from a clock. After each kill the serving
-root must satisfy the invariants TF Serving and rollback rely on:
+reports each step and pauses there until killed), not from a clock. Each run is a fresh process
+forked from a server that imported TensorFlow once (`tests/reliability/fault_process.py`).
+After each kill the serving root must satisfy the invariants TF Serving and rollback rely on:
 
 1. every integer version folder is complete (`saved_model.pb` + `variables/`);
 2. the previous version is still served, or the new one is served, complete and logged (a
@@ -12,9 +13,6 @@ root must satisfy the invariants TF Serving and rollback rely on:
 """
 
 import shutil
-import signal
-import subprocess
-import sys
 
 import pytest
 
@@ -22,7 +20,7 @@ from models.serving import versions as serving_versions
 from models.serving.models_config import parse_model_server_config
 from models.serving.publish import PUBLISH_STEPS, publish_candidate
 from tests.models.serving.test_publish import FAST, MAX_LENGTH, VOCABULARY, _candidate
-from tests.paths import REPO_ROOT
+from tests.reliability.support import kill_at
 from tests.serving_test_model import TinyAttentionRecommender
 
 NAME = "recommender"
@@ -43,29 +41,10 @@ def two_versions(tmp_path_factory, model):
     return root
 
 
-def _kill_at(root, step):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.models.serving.publish_process"]
-        + [str(root), NAME, "0.32", "1", step],
-        cwd=REPO_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    steps = []
-    for line in process.stdout:
-        if line.startswith("STEP "):
-            steps.append(line.split(" ", 1)[1].strip())
-        if line.startswith("PAUSED "):
-            process.send_signal(signal.SIGKILL)
-            break
-    returncode = process.wait(timeout=600)
-    stderr = process.stderr.read()
-    for stream in (process.stdin, process.stdout, process.stderr):
-        stream.close()
-    assert returncode == -signal.SIGKILL, stderr[-2000:]
-    return steps
+def _kill_at(root, step, steps_of_a_full_run):
+    """Run a publish in a fresh process and SIGKILL it when it reports `step`."""
+    pause_at = steps_of_a_full_run.index(step) + 1
+    return kill_at("publish", pause_at, [root, NAME, "0.32", "1"])
 
 
 def _violations(root, previous, new):
@@ -98,10 +77,14 @@ def _violations(root, previous, new):
 
 def test_killing_publish_at_every_step_keeps_the_invariants(two_versions, model, tmp_path):
     tried, violations, committed = [], [], 0
+    full_run = tmp_path / "full-run" / "serving"
+    shutil.copytree(two_versions, full_run)
+    steps_of_a_full_run = kill_at("publish", 0, [full_run, NAME, "0.32", "1"])
+    assert set(KILL_POINTS) <= set(steps_of_a_full_run), steps_of_a_full_run
     for index, step in enumerate(KILL_POINTS):
         root = tmp_path / f"kill-{index}" / "serving"
         shutil.copytree(two_versions, root)
-        steps = _kill_at(root, step)
+        steps = _kill_at(root, step, steps_of_a_full_run)
         assert steps[-1] == step, steps
         tried.append(step)
         found = _violations(root, previous=2, new=3)
