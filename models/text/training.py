@@ -31,7 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from models.text.datasets import SENTIMENT_LABELS
-from models.text.evaluation import calibrate_oos_threshold, classification_metrics
+from models.text.evaluation import (
+    calibrate_oos_threshold,
+    classification_metrics,
+    json_safe,
+)
 from models.text.training_config import TextTrainingConfig
 from models.text.vocabulary import TextVocabulary
 from pipeline.text_normalization import tokenize
@@ -371,7 +375,8 @@ def train_text_model(
         )
     )
     (output / "history.json").write_text(json.dumps(history, indent=2))
-    (output / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    # strict JSON: undefined figures (NaN) are written as null (`json_safe`)
+    (output / "metrics.json").write_text(json.dumps(json_safe(metrics), indent=2, allow_nan=False))
     (output / "data_run.json").write_text(json.dumps(data_run or {}, indent=2, default=str))
     logger.info(
         "trained %s model in %.1fs: %s",

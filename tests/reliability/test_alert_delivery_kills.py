@@ -8,6 +8,8 @@ import os
 import shutil
 import signal
 
+import pytest
+
 from tests.reliability.support import (
     MIN_KILL_POINTS,
     alert_settings,
@@ -16,6 +18,8 @@ from tests.reliability.support import (
     report,
     spread,
 )
+
+pytestmark = pytest.mark.slow  # minutes: started first under xdist (tests/conftest.py)
 
 
 def test_alert_delivery_killed_anywhere_delivers_every_alert_once_per_honouring_receiver(

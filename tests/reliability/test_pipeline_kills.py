@@ -11,8 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.reliability.support import MIN_KILL_POINTS, kill_at, report, spread
+
+pytestmark = pytest.mark.slow  # minutes: started first under xdist (tests/conftest.py)
 
 
 def _write_events(path: Path, users: int, seed: int) -> int:

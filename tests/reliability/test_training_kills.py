@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.reliability.support import MIN_KILL_POINTS, kill_at, report, spread, training_case
+
+pytestmark = pytest.mark.slow  # minutes: started first under xdist (tests/conftest.py)
 
 
 def _checkpoint_variables(folder: Path) -> dict[str, np.ndarray]:

@@ -16,6 +16,8 @@ from seqlens import batch
 from seqlens.cli import main
 from seqlens.layout import ArtifactLayout
 
+pytestmark = pytest.mark.slow  # minutes: started first under xdist (tests/conftest.py)
+
 MODEL_FILES = ("model.keras", "config.json", "history.json", "metrics.json", "data_run.json")
 
 

@@ -23,6 +23,8 @@ from tests.models.serving.test_publish import FAST, MAX_LENGTH, VOCABULARY, _can
 from tests.reliability.support import kill_at
 from tests.serving_test_model import TinyAttentionRecommender
 
+pytestmark = pytest.mark.slow  # minutes: started first under xdist (tests/conftest.py)
+
 NAME = "recommender"
 # Every step of a publish that replaces version 2 and prunes version 1 (keep=1), in run order.
 KILL_POINTS = [*PUBLISH_STEPS[:8], "retired:1", *PUBLISH_STEPS[8:]]

@@ -15,6 +15,8 @@ from tests.models.serving.test_publish import FAST, MAX_LENGTH, VOCABULARY, _can
 from tests.paths import REPO_ROOT
 from tests.serving_test_model import TinyAttentionRecommender
 
+pytestmark = pytest.mark.slow  # minutes: started first under xdist (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def model():
