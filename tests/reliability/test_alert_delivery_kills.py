@@ -19,7 +19,7 @@ from tests.reliability.support import (
     spread,
 )
 
-pytestmark = pytest.mark.slow  # minutes: started first under xdist (tests/conftest.py)
+pytestmark = pytest.mark.slow  # a minute or more
 
 
 def test_alert_delivery_killed_anywhere_delivers_every_alert_once_per_honouring_receiver(

@@ -15,7 +15,7 @@ import pytest
 
 from tests.reliability.support import MIN_KILL_POINTS, kill_at, report, spread
 
-pytestmark = pytest.mark.slow  # minutes: started first under xdist (tests/conftest.py)
+pytestmark = pytest.mark.slow  # a minute or more
 
 
 def _write_events(path: Path, users: int, seed: int) -> int:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.reliability.support import MIN_KILL_POINTS, kill_at, report, spread, training_case
 
-pytestmark = pytest.mark.slow  # minutes: started first under xdist (tests/conftest.py)
+pytestmark = pytest.mark.slow  # a minute or more
 
 
 def _checkpoint_variables(folder: Path) -> dict[str, np.ndarray]:

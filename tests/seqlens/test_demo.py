@@ -16,7 +16,7 @@ from seqlens import batch
 from seqlens.cli import main
 from seqlens.layout import ArtifactLayout
 
-pytestmark = pytest.mark.slow  # minutes: started first under xdist (tests/conftest.py)
+pytestmark = pytest.mark.slow  # a minute or more
 
 MODEL_FILES = ("model.keras", "config.json", "history.json", "metrics.json", "data_run.json")
 

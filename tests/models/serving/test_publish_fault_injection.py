@@ -23,7 +23,7 @@ from tests.models.serving.test_publish import FAST, MAX_LENGTH, VOCABULARY, _can
 from tests.reliability.support import kill_at
 from tests.serving_test_model import TinyAttentionRecommender
 
-pytestmark = pytest.mark.slow  # minutes: started first under xdist (tests/conftest.py)
+pytestmark = pytest.mark.slow  # a minute or more
 
 NAME = "recommender"
 # Every step of a publish that replaces version 2 and prunes version 1 (keep=1), in run order.

@@ -15,7 +15,7 @@ from tests.models.serving.test_publish import FAST, MAX_LENGTH, VOCABULARY, _can
 from tests.paths import REPO_ROOT
 from tests.serving_test_model import TinyAttentionRecommender
 
-pytestmark = pytest.mark.slow  # minutes: started first under xdist (tests/conftest.py)
+pytestmark = pytest.mark.slow  # a minute or more
 
 
 @pytest.fixture(scope="module")
