@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FAULT_TESTS = ("tests/reliability", "tests/models/serving/test_publish_fault_injection.py")
 HOSTILE_TESTS = ("tests/pipeline/test_hostile_inputs.py",)
 COUNTS = re.compile(
-    r"^(?P<part>[a-z ]+): cases tried (?P<cases>\d+); kill points (?P<kills>\d+); "
+    r"^\.*(?P<part>[a-z ]+): cases tried (?P<cases>\d+); kill points (?P<kills>\d+); "
     r"invariant violations (?P<violations>\d+)",
     re.MULTILINE,
 )
