@@ -6,6 +6,28 @@ import keras
 from keras import ops
 
 
+def validate_attention_arguments(
+    hidden_dim: int, num_heads: int, dropout: float, attention_window: int | None
+) -> None:
+    """Raise a `ValueError` naming the argument when a causal attention setting is invalid.
+
+    Shared by `CausalSelfAttentionBlock` and the models that build such blocks in `build()`, so
+    a bad setting fails at construction with the same message.
+    """
+    if num_heads < 1 or hidden_dim % num_heads:
+        raise ValueError(
+            f"Expected num_heads >= 1 dividing hidden_dim={hidden_dim}. "
+            f"Received: num_heads={num_heads}"
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"Expected dropout in [0, 1). Received: dropout={dropout}")
+    if attention_window is not None and attention_window < 1:
+        raise ValueError(
+            "Expected attention_window to be None or >= 1. "
+            f"Received: attention_window={attention_window}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="seqlens")
 class CausalSelfAttentionBlock(keras.layers.Layer):
     """Pre-norm Transformer block: `x + MHA(LN(x))`, then `x + FFN(LN(x))`, causal.
@@ -52,18 +74,7 @@ class CausalSelfAttentionBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         if hidden_dim < 1:
             raise ValueError(f"Expected hidden_dim >= 1. Received: hidden_dim={hidden_dim}")
-        if num_heads < 1 or hidden_dim % num_heads:
-            raise ValueError(
-                f"Expected num_heads >= 1 dividing hidden_dim={hidden_dim}. "
-                f"Received: num_heads={num_heads}"
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"Expected dropout in [0, 1). Received: dropout={dropout}")
-        if attention_window is not None and attention_window < 1:
-            raise ValueError(
-                "Expected attention_window to be None or >= 1. "
-                f"Received: attention_window={attention_window}"
-            )
+        validate_attention_arguments(hidden_dim, num_heads, dropout, attention_window)
         if (
             not isinstance(feed_forward_multiplier, int)
             or isinstance(feed_forward_multiplier, bool)

@@ -19,7 +19,7 @@ import math
 import keras
 from keras import ops
 
-from models.layers.attention_blocks import CausalSelfAttentionBlock
+from models.layers.attention_blocks import CausalSelfAttentionBlock, validate_attention_arguments
 from models.recommender import losses
 from models.recommender.config import LOSSES
 from models.recommender.sequence_data import ITEM_INDEX_OFFSET, PADDING_INDEX
@@ -287,18 +287,7 @@ class SASRecModel(SequentialRecommender):
         super().__init__(vocabulary_size, hidden_dim, max_length, loss, **kwargs)
         if num_blocks < 1:
             raise ValueError(f"Expected num_blocks >= 1. Received: num_blocks={num_blocks}")
-        if num_heads < 1 or hidden_dim % num_heads:
-            raise ValueError(
-                f"Expected num_heads >= 1 dividing hidden_dim={hidden_dim}. "
-                f"Received: num_heads={num_heads}"
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"Expected dropout in [0, 1). Received: dropout={dropout}")
-        if attention_window is not None and attention_window < 1:
-            raise ValueError(
-                "Expected attention_window to be None or >= 1. "
-                f"Received: attention_window={attention_window}"
-            )
+        validate_attention_arguments(hidden_dim, num_heads, dropout, attention_window)
         if flash_attention not in (None, True, False):
             raise ValueError(
                 "Expected flash_attention to be None, True or False. "
