@@ -27,6 +27,7 @@ from pipeline import outputs, sources, staging
 from pipeline.beam_common import WriteArrowTables, parquet_bytes, write_bytes
 from pipeline.event_formats import EVENT_FORMATS, EventColumns, resolve_event_format
 from pipeline.event_transforms import DEAD_LETTER, STATS, EventsConfig, EventsToSequences
+from pipeline.item_features import resolve_item_feature_format, write_item_features
 from pipeline.runner import DEFAULT_RUNNER, make_runner, pipeline_options
 from pipeline.sequences import SEQUENCE_SCHEMA
 
@@ -59,6 +60,8 @@ def run_events_pipeline(
     delimiter: str = ",",
     runner: str = DEFAULT_RUNNER,
     pipeline_args: list[str] | None = None,
+    item_features: str | Path | None = None,
+    item_features_format: str = "auto",
 ) -> dict[str, Any]:
     """Run the events pipeline and return its statistics (the content of `stats.json`).
 
@@ -73,6 +76,9 @@ def run_events_pipeline(
         delimiter: field delimiter of `csv` logs.
         runner: Beam runner name (`FnApiRunner` by default; see `pipeline.runner`).
         pipeline_args: Beam options passed through, e.g. `["--direct_num_workers=2"]`.
+        item_features: optional item feature file (local), written into `vocab/` by
+            `pipeline.item_features.write_item_features` before the run folder is swapped in.
+        item_features_format: one of `pipeline.item_features.ITEM_FEATURE_FORMATS`.
     """
     if input_format not in EVENT_FORMATS:
         raise ValueError(
@@ -85,6 +91,8 @@ def run_events_pipeline(
     paths = sources.match_inputs(input_path)
     spec = resolve_event_format(input_format, paths, columns, delimiter)
     sources.check_compressed_inputs(paths)
+    if item_features is not None:
+        item_features_format = _check_item_features(item_features, item_features_format, output_dir)
     run_info = {
         "pipeline": "events",
         "input": input_path,
@@ -120,8 +128,26 @@ def run_events_pipeline(
         )
         run_info["metrics"] = outputs.run_checked(pipeline)
         run_info["seconds"] = round(time.time() - started, 3)
+        if item_features is not None:
+            run_info["item_features"] = str(item_features)
+            run_info["item_features_format"] = item_features_format
         outputs.finish_output_dir(target, {"sequences": SEQUENCE_SCHEMA}, run_info)
+        if item_features is not None:
+            write_item_features(item_features, target, item_features_format)
     return json.loads(Path(output_dir, "stats.json").read_text()) if "://" not in output_dir else {}
+
+
+def _check_item_features(path: str | Path, item_features_format: str, output_dir: str) -> str:
+    """Fail before the pipeline runs: a missing feature file, a bad format, a remote output."""
+    if "://" in output_dir:
+        raise ValueError(
+            f"Expected a local output folder with --item-features. Received: output={output_dir!r}"
+        )
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"Expected an existing item feature file. Received: item_features={str(path)!r}"
+        )
+    return resolve_item_feature_format(path, item_features_format)
 
 
 def _config_dict(config: EventsConfig) -> dict[str, Any]:

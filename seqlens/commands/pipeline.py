@@ -12,7 +12,9 @@ import sys
 
 from seqlens.jobs.pipelines import (
     EVENT_FORMATS,
+    ITEM_FEATURE_FORMATS,
     TEXT_FORMATS,
+    check_item_features_input,
     check_pipeline_input,
     pipeline_summary,
 )
@@ -81,6 +83,19 @@ def register(commands) -> None:
     events.add_argument("--split", default="leave-one-out", help="leave-one-out or time")
     events.add_argument("--valid-cutoff", default=None, help="time split: Unix s or ISO 8601")
     events.add_argument("--test-cutoff", default=None, help="time split: Unix s or ISO 8601")
+    events.add_argument(
+        "--item-features",
+        default=None,
+        metavar="FILE",
+        help="categorical item attributes -> vocab/item_features.parquet: S3-Rec "
+        "*_item2attributes.json, MovieLens movies.csv or a CSV item_id,category[,...]",
+    )
+    events.add_argument(
+        "--item-features-format",
+        default="auto",
+        choices=ITEM_FEATURE_FORMATS,
+        help="format of --item-features (auto: from the file name and header)",
+    )
     events.set_defaults(handler=_run_events)
     for kind, description in (
         (
@@ -138,6 +153,7 @@ def _check_input_format(args: argparse.Namespace, formats: tuple[str, ...]) -> N
 
 def _run_events(args: argparse.Namespace) -> int:
     _check_input_format(args, EVENT_FORMATS)
+    check_item_features_input(args.item_features)
     from pipeline.event_formats import EventColumns
     from pipeline.event_transforms import EventsConfig
     from pipeline.events import run_events_pipeline
@@ -172,6 +188,8 @@ def _run_events(args: argparse.Namespace) -> int:
         delimiter=args.delimiter,
         runner=args.runner,
         pipeline_args=_beam_args(args),
+        item_features=args.item_features,
+        item_features_format=args.item_features_format,
     )
     _print_summary(stats, args.output)
     return 0

@@ -11,7 +11,18 @@ from pathlib import Path
 
 from pipeline.formats import EVENT_FORMATS, TEXT_FORMATS
 
-__all__ = ["EVENT_FORMATS", "TEXT_FORMATS", "check_pipeline_input", "pipeline_summary"]
+# The formats of `--item-features` (`pipeline.item_features.ITEM_FEATURE_FORMATS`; that module
+# imports Beam, so the names are repeated here and a test checks they agree).
+ITEM_FEATURE_FORMATS = ("auto", "s3rec-json", "movielens", "csv")
+
+__all__ = [
+    "EVENT_FORMATS",
+    "ITEM_FEATURE_FORMATS",
+    "TEXT_FORMATS",
+    "check_item_features_input",
+    "check_pipeline_input",
+    "pipeline_summary",
+]
 
 
 def check_pipeline_input(
@@ -33,6 +44,14 @@ def check_pipeline_input(
     local = "://" not in text and not any(char in text for char in "*?[")
     if local and not os.path.exists(text):
         raise FileNotFoundError(f"Expected an existing input path. Received: input={text!r}")
+
+
+def check_item_features_input(path: str | Path | None) -> None:
+    """Fail fast on a missing `--item-features` file (`None`: no features asked for)."""
+    if path is not None and not os.path.isfile(str(path)):
+        raise FileNotFoundError(
+            f"Expected an existing item feature file. Received: item_features={str(path)!r}"
+        )
 
 
 def pipeline_summary(stats: dict) -> str:
