@@ -4,8 +4,12 @@ Beam's default (and `DirectRunner`, which first tries the Prism runner) download
 binary, which fails offline and costs time. Locally the pipelines therefore run on the
 `FnApiRunner` (the engine behind `DirectRunner`), built here directly; it honours
 `--direct_num_workers` and `--direct_running_mode` (`in_memory`, `multi_threading`,
-`multi_processing`). Any other runner name (`DataflowRunner`, `FlinkRunner`, `SparkRunner`,
-`PortableRunner`, `PrismRunner`) is handed to Beam unchanged with the pass-through options.
+`multi_processing`). `DaskRunner` runs on a Dask `distributed` cluster
+(`--dask_client_address=HOST:8786`; without it Dask starts a local cluster) through
+`pipeline.dask_runner`, Beam's Dask runner with the gaps closed that lose outputs of these
+pipelines (tagged outputs, `finish_bundle` outputs, every sink but the last, metrics). Any other
+runner name (`DataflowRunner`, `FlinkRunner`, `SparkRunner`, `PortableRunner`, `PrismRunner`)
+is handed to Beam unchanged with the pass-through options.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Sequence
 
 DEFAULT_RUNNER = "FnApiRunner"
 LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner")
+DASK_RUNNER = "DaskRunner"
 
 
 def pipeline_options(runner: str, pipeline_args: Sequence[str] = ()):
@@ -40,6 +45,10 @@ def make_runner(runner: str, options):
             beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)
         )
         return fn_runner.FnApiRunner(provision_info=provision_info)
+    if runner == DASK_RUNNER:
+        from pipeline.dask_runner import DaskRunner
+
+        return DaskRunner()
     from apache_beam.runners.runner import create_runner
 
     return create_runner(runner)
