@@ -21,6 +21,7 @@ from seqlens.commands import demo as demo_command
 from seqlens.commands import export as export_command
 from seqlens.commands import generate as generate_command
 from seqlens.commands import pipeline as pipeline_command
+from seqlens.commands import ranker as ranker_command
 from seqlens.commands import recommender as recommender_command
 from seqlens.commands import text as text_command
 from seqlens.errors import UsageError
@@ -30,6 +31,7 @@ COMMAND_MODULES = (
     generate_command,
     pipeline_command,
     recommender_command,
+    ranker_command,
     text_command,
     export_command,
     alerts_command,
