@@ -1,4 +1,4 @@
-"""`seqlens train ranker` / `evaluate ranker` end to end on a tiny retriever, and the two-stage API."""
+"""`seqlens train ranker` and `evaluate ranker` end to end on a tiny retriever; two-stage API."""
 
 import json
 
