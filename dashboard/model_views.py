@@ -37,6 +37,9 @@ def flatten_metrics(metrics: Mapping, prefix: str = "", protocol: str = "") -> l
 
 
 TEXT_MEMBERS: dict[str, str] = {
+    "served_model": "wide + deep (served)",
+    "wide_branch": "its wide branch alone",
+    "deep_branch": "its deep branch alone",
     "attention_model": "attention model",
     "linear_model": "linear TF-IDF (baseline)",
     "ensemble": "ensemble (served)",
@@ -107,7 +110,9 @@ def comparison_table(name: str, metrics: Mapping) -> pd.DataFrame:
                 {
                     **row,
                     "protocol": "evaluation on held-out labelled texts (seqlens evaluate)",
-                    "model": TEXT_MEMBERS["ensemble"],
+                    "model": TEXT_MEMBERS[
+                        "served_model" if "served_model" in metrics else "ensemble"
+                    ],
                 }
                 for row in flatten_metrics(
                     {key: value for key, value in metrics["evaluation"].items() if key != "task"}
@@ -130,6 +135,7 @@ def report_notes(metrics: Mapping) -> dict[str, object]:
         "users",
         "catalogue_items",
         "sampled100_seed",
+        "oos_score",
         "oos_threshold",
         "oos_threshold_rule",
         "ensemble_linear_weight",

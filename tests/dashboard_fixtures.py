@@ -347,7 +347,6 @@ def write_trained_models(root: Path) -> Path:
             max_ngrams=0,
             epochs=1,
             batch_size=16,
-            linear_ensemble=False,
             validation_fraction=0.25,
         ),
         layout.model_dir("intent"),

@@ -61,7 +61,7 @@ def training_config(**overrides):
         learning_rate=3e-3,
         max_ngrams=2_000,
         ngrams_per_token=8,
-        linear_ensemble=False,
+        wide_ngrams_per_token=8,
         seed=7,
     )
     values.update(overrides)
@@ -79,6 +79,24 @@ def trained_planted_model() -> Path:
     return folder
 
 
+def order_texts(count: int, seed: int) -> tuple[list[str], list[str]]:
+    """`(texts, labels)` whose label is the *order* of two marker words.
+
+    Every text is `start A stop <3-6 fillers> start B stop` with `{A, B} = {alpha, omega}`: both
+    orders have the same bag of unigrams, bigrams and character n-grams, so the wide branch
+    cannot tell them apart; only a model that reads positions (the deep branch) can.
+    """
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(count):
+        first_alpha = bool(rng.integers(0, 2))
+        words = [str(word) for word in rng.choice(FILLER, size=int(rng.integers(3, 7)))]
+        markers = ("alpha", "omega") if first_alpha else ("omega", "alpha")
+        texts.append(" ".join(["start", markers[0], "stop", *words, "start", markers[1], "stop"]))
+        labels.append("alpha_first" if first_alpha else "omega_first")
+    return texts, labels
+
+
 @functools.cache
 def untrained_copy_of_planted_model() -> Path:
     """The planted model's folder with freshly initialised (untrained) Keras weights."""
@@ -91,7 +109,7 @@ def untrained_copy_of_planted_model() -> Path:
     folder = source.parent / "broken"
     shutil.copytree(source, folder)
     config = json.loads((folder / "config.json").read_text())
-    build_text_classifier(TextClassifierConfig.from_dict(config["classifier"])).save(
-        folder / "model.keras"
-    )
+    untrained = build_text_classifier(TextClassifierConfig.from_dict(config["classifier"]))
+    untrained.get_layer("wide").set_idf(np.load(folder / "wide_idf.npy"))
+    untrained.save(folder / "model.keras")
     return folder

@@ -291,14 +291,19 @@ def headline_metric_value(kind: str, metrics: dict[str, Any]) -> float | None:
     """The headline metric (`HEADLINE_METRICS[kind]`) of a model's `metrics.json`, or `None`.
 
     The recommender's evaluation lists the recommender and its baselines (`find_metric` takes
-    the recommender's full-ranking figure); a text model's lists its members, and the graph that
-    is exported for serving is the `attention_model`, so its figure counts.
+    the recommender's full-ranking figure); a text model's lists the served model and its
+    branches, and the graph that is exported for serving is the `served_model` (the
+    `attention_model` in folders trained before the wide-and-deep model), so its figure counts.
     """
     if kind not in HEADLINE_METRICS:
         raise ValueError(
             f"Expected kind to be one of {sorted(HEADLINE_METRICS)}. Received: kind={kind!r}"
         )
     subtree = metrics
-    if kind in TEXT_TASKS and isinstance(metrics.get("attention_model"), dict):
-        subtree = metrics["attention_model"]
+    served = next(
+        (key for key in ("served_model", "attention_model") if isinstance(metrics.get(key), dict)),
+        None,
+    )
+    if kind in TEXT_TASKS and served is not None:
+        subtree = metrics[served]
     return find_metric(subtree, HEADLINE_METRICS[kind])

@@ -1,9 +1,9 @@
 """A text model (sentiment, intent) as a gate candidate: export it, check it against Keras.
 
-The served graph is the Keras attention model alone (a linear ensemble member has no TensorFlow
-graph), so the reference is `load_text_model(model_dir, use_ensemble=False)` and the gate reads
-the attention model's own metrics (`served_text_metrics`). `text_writer` is the exporter both the
-candidate and the ungated `seqlens export sentiment|intent` use.
+The served graph is the whole wide-and-deep Keras model, so the reference is
+`load_text_model(model_dir)` (what `seqlens score` runs) and the gate reads the served model's
+metrics (`served_text_metrics`). `text_writer` is the exporter both the candidate and the
+ungated `seqlens export sentiment|intent` use.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from models.text.inference import load_text_model
 def compare_text_with_keras(
     loaded: Any, texts: Sequence[str], text_model: Any, tolerance: float = DEFAULT_SCORE_TOLERANCE
 ) -> GateCheck:
-    """Served labels, probabilities, tokens and token attention against `TextModel.predict`
-    (the Keras attention model alone: the served graph has no linear ensemble member).
+    """Served labels, probabilities, tokens, token attention and wide contributions against
+    `TextModel.predict` (the same Keras graph).
 
     A label may differ only where the Keras model's two best probabilities are within
-    `tolerance` (a near tie); tokens must be identical; probabilities and attention within
-    `tolerance`.
+    `tolerance` (a near tie); tokens must be identical; probabilities, attention and
+    contributions within `tolerance`.
     """
     import tensorflow as tf
 
@@ -54,8 +54,14 @@ def compare_text_with_keras(
             probability_gap, float(np.abs(served["probabilities"].numpy() - probabilities).max())
         )
         served_labels = [label.decode("utf-8") for label in served["label"].numpy()]
-        for row, (label, tokens, weights) in enumerate(
-            zip(expected["label"], expected["tokens"], expected["token_attention"], strict=True)
+        for row, (label, tokens, weights, contributions) in enumerate(
+            zip(
+                expected["label"],
+                expected["tokens"],
+                expected["token_attention"],
+                expected["wide_contributions"],
+                strict=True,
+            )
         ):
             near_tie = np.ptp(np.sort(probabilities[row])[-2:]) <= tolerance
             mismatched_labels += int(served_labels[row] != label and not near_tie)
@@ -70,12 +76,18 @@ def compare_text_with_keras(
                     served["token_attention"].numpy()[row][: len(tokens)] - np.asarray(weights)
                 )
                 attention_gap = max(attention_gap, float(gap.max()))
+                if served_labels[row] == label:  # contributions towards the same class
+                    gap = np.abs(
+                        served["wide_contributions"].numpy()[row][: len(tokens)]
+                        - np.asarray(contributions)
+                    )
+                    attention_gap = max(attention_gap, float(gap.max()))
     details = {
         "texts": len(texts),
         "texts_with_different_label": mismatched_labels,
         "texts_with_different_tokens": mismatched_tokens,
         "max_abs_probability_difference": probability_gap,
-        "max_abs_attention_difference": attention_gap,
+        "max_abs_attention_or_contribution_difference": attention_gap,
         "tolerance": tolerance,
     }
     problems = []
@@ -89,24 +101,24 @@ def compare_text_with_keras(
         )
     if probability_gap > tolerance or attention_gap > tolerance:
         problems.append(
-            f"probabilities / attention differ from the Keras model by up to "
+            f"probabilities / attention / wide contributions differ from the Keras model by up to "
             f"{max(probability_gap, attention_gap):.3g} (tolerance {tolerance:g})"
         )
     return GateCheck("matches_keras", not problems, "; ".join(problems), details)
 
 
 def served_text_metrics(metrics: Any) -> dict[str, Any]:
-    """The metrics of the graph that is served: a text model folder's `attention_model` member
-    (the whole document when it has no members; `{}` when it is not a JSON object)."""
+    """The metrics of the graph that is served: a text model folder's `served_model` (the
+    whole document when it has none; `{}` when it is not a JSON object)."""
     if not isinstance(metrics, dict):
         return {}
-    return metrics.get("attention_model", metrics)
+    return metrics.get("served_model", metrics)
 
 
 def text_writer(
     model: Any, spec: TextServingSpec, metadata: dict[str, Any] | None = None
 ) -> SavedModelWriter:
-    """`write(export_dir, name)` exporting the Keras text `model` with `spec`
+    """`write(export_dir, name)` exporting the Keras wide-and-deep text `model` with `spec`
     (`export_text_savedmodel`); `metadata` goes to `assets.extra/seqlens_export.json`."""
     return lambda export_dir, name: export_text_savedmodel(
         model, spec, export_dir, name, metadata=metadata
@@ -116,7 +128,7 @@ def text_writer(
 def text_writer_from_model_dir(model_dir: str | Path) -> SavedModelWriter:
     """The exporter of a trained text model folder, with its served metrics as metadata."""
     model_dir = Path(model_dir)
-    text_model = load_text_model(model_dir, use_ensemble=False)
+    text_model = load_text_model(model_dir)
     metrics = served_text_metrics(read_json(model_dir / "metrics.json"))
     return text_writer(
         text_model.model,
@@ -137,7 +149,7 @@ def text_candidate_from_model_dir(
     data run recorded in the folder's data_run.json); `metric` defaults to the task's headline
     metric (`gate.HEADLINE_METRICS`)."""
     model_dir = Path(model_dir)
-    text_model = load_text_model(model_dir, use_ensemble=False)
+    text_model = load_text_model(model_dir)
     if data is None:
         data = recorded_text_data(model_dir)
     if data is None:

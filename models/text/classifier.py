@@ -1,11 +1,25 @@
-"""The attention text classifier: embeddings -> Transformer blocks -> additive pooling -> softmax.
+"""The wide-and-deep text classifier: one Keras graph, two branches, logits added.
 
-One family for both text tasks (finance sentiment, customer-service intent). The model takes
-integer ids (see `models.text.vocabulary`): `token_ids (B, T)` and, with sub-word features,
-`ngram_ids (B, T, G)`. It returns a dict:
+One family for both text tasks (finance sentiment, customer-service intent), the Wide & Deep
+pattern (Cheng et al. 2016), trained jointly end to end:
 
-- `probabilities` `(B, C)`: class probabilities;
-- `token_attention` `(B, T)`: the additive-pooling weight of each token (0 on padding);
+- **deep**: embeddings -> Transformer blocks -> additive attention pooling -> linear logits;
+  inputs `token_ids (B, T)` and, with sub-word features, `ngram_ids (B, T, G)`
+  (`models.text.vocabulary`);
+- **wide**: sublinear TF-IDF of word 1-2-grams and character n-grams -> linear logits
+  (`models.text.wide_layer`); inputs `wide_ids`, `wide_counts` `(B, T, K)`
+  (`models.text.wide_features`).
+
+`probabilities = softmax(deep_logits + wide_logits)`. Either branch can be left out (the
+ablation): `wide_feature_count=0` (deep only) or `deep=False` (wide only). Outputs (a dict):
+
+- `probabilities`, `logits` `(B, C)`;
+- `token_attention` `(B, T)`: the additive-pooling weight of each token (0 on padding; all 0
+  without the deep branch);
+- `wide_contributions` `(B, T, C)`: each token's share of the wide logits (0 without the wide
+  branch);
+- `oos_max_softmax`, `oos_energy` `(B,)` and, with the deep branch, `oos_mahalanobis` `(B,)`
+  and `pooled` `(B, D)` (`models.text.out_of_scope`);
 - `self_attention` `(B, blocks, heads, T, T)` when `return_self_attention=True`.
 """
 
@@ -18,6 +32,8 @@ from keras import ops
 
 from models.layers.additive_attention_pooling import AdditiveAttentionPooling
 from models.layers.text_encoder import TextEmbedding, TransformerBlock
+from models.text.out_of_scope import MahalanobisDistance, SoftmaxScores
+from models.text.wide_layer import WideTfidfLogits
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,10 @@ class TextClassifierConfig:
         feed_forward_dim: feed-forward hidden width.
         attention_units: width of the additive-attention scoring layer.
         dropout: dropout rate everywhere.
+        wide_feature_count: wide feature ids including padding; 0 leaves the wide branch out.
+        wide_slots_per_token: wide slots per token position `K`.
+        wide_scale: the wide weights' scale (`WideTfidfLogits.scale`).
+        deep: whether the model has the deep (attention) branch.
     """
 
     vocabulary_size: int
@@ -49,6 +69,10 @@ class TextClassifierConfig:
     feed_forward_dim: int = 192
     attention_units: int = 64
     dropout: float = 0.1
+    wide_feature_count: int = 0
+    wide_slots_per_token: int = 34
+    wide_scale: float = 10.0
+    deep: bool = True
 
     def __post_init__(self) -> None:
         for name in (
@@ -69,6 +93,16 @@ class TextClassifierConfig:
         if not isinstance(self.num_classes, int) or self.num_classes < 2:
             raise ValueError(
                 f"Expected num_classes >= 2. Received: num_classes={self.num_classes!r}"
+            )
+        if not isinstance(self.wide_feature_count, int) or self.wide_feature_count < 0:
+            raise ValueError(
+                "Expected wide_feature_count to be an int >= 0. "
+                f"Received: wide_feature_count={self.wide_feature_count!r}"
+            )
+        if not self.deep and not self.wide_feature_count:
+            raise ValueError(
+                "Expected at least one branch (deep=True or wide_feature_count > 0). "
+                f"Received: deep={self.deep}, wide_feature_count={self.wide_feature_count}"
             )
 
     def to_dict(self) -> dict:
@@ -110,12 +144,76 @@ class StackScores(keras.layers.Layer):
         return (first[0], len(input_shape), *first[1:])
 
 
+@keras.saving.register_keras_serializable(package="seqlens")
+class ZerosPerToken(keras.layers.Layer):
+    """`token_ids (B, T)` -> zeros `(B, T)` or `(B, T, width)`: the output of a missing branch."""
+
+    def __init__(self, width: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.width = width
+
+    def call(self, token_ids):
+        zeros = ops.zeros_like(ops.cast(token_ids, "float32"))
+        if self.width:
+            return ops.repeat(zeros[..., None], self.width, axis=-1)
+        return zeros
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.width) if self.width else input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width}
+
+
 def build_text_classifier(
     config: TextClassifierConfig, return_self_attention: bool = False
 ) -> keras.Model:
     """Build the functional model (inputs: a dict of id tensors; outputs: the dict above)."""
     token_ids = keras.Input(shape=(config.sequence_length,), dtype="int32", name="token_ids")
     inputs = {"token_ids": token_ids}
+    outputs = {}
+    logits = []
+    if config.deep:
+        deep_logits, pooled, token_attention, block_scores = _deep_branch(config, inputs)
+        logits.append(deep_logits)
+        outputs["pooled"] = keras.layers.Identity(name="pooled")(pooled)
+        outputs["oos_mahalanobis"] = MahalanobisDistance(
+            config.num_classes, config.embedding_dim, name="mahalanobis"
+        )(pooled)
+        if return_self_attention:
+            outputs["self_attention"] = StackScores(name="self_attention")(block_scores)
+    else:
+        token_attention = ZerosPerToken(name="no_attention")(token_ids)
+    if config.wide_feature_count:
+        shape = (config.sequence_length, config.wide_slots_per_token)
+        inputs["wide_ids"] = keras.Input(shape=shape, dtype="int32", name="wide_ids")
+        inputs["wide_counts"] = keras.Input(shape=shape, dtype="float32", name="wide_counts")
+        wide_logits, contributions = WideTfidfLogits(
+            config.wide_feature_count, config.num_classes, scale=config.wide_scale, name="wide"
+        )(inputs["wide_ids"], inputs["wide_counts"])
+        logits.append(wide_logits)
+    else:
+        contributions = ZerosPerToken(config.num_classes, name="no_wide")(token_ids)
+    total = logits[0] if len(logits) == 1 else keras.layers.Add(name="add_logits")(logits)
+    total = keras.layers.Identity(name="logits")(total)
+    probabilities = keras.layers.Softmax(name="probabilities")(total)
+    max_softmax, energy = SoftmaxScores(name="softmax_scores")(total)
+    outputs.update(
+        {
+            "probabilities": probabilities,
+            "logits": total,
+            "token_attention": keras.layers.Identity(name="token_attention")(token_attention),
+            "wide_contributions": keras.layers.Identity(name="wide_contributions")(contributions),
+            "oos_max_softmax": keras.layers.Identity(name="oos_max_softmax")(max_softmax),
+            "oos_energy": keras.layers.Identity(name="oos_energy")(energy),
+        }
+    )
+    return keras.Model(inputs, outputs, name="text_classifier")
+
+
+def _deep_branch(config: TextClassifierConfig, inputs: dict):
+    """Embeddings -> Transformer blocks -> additive pooling -> logits; adds `ngram_ids`."""
+    token_ids = inputs["token_ids"]
     ngram_ids = None
     if config.ngram_vocabulary_size:
         ngram_ids = keras.Input(
@@ -143,20 +241,32 @@ def build_text_classifier(
         block_scores.append(scores)  # (B, heads, T, T)
     pooled, token_attention = AdditiveAttentionPooling(
         config.attention_units, name="attention_pooling"
-    )(hidden, padding_mask)
-    pooled = keras.layers.Dropout(config.dropout, name="pooled_dropout")(pooled)
-    probabilities = keras.layers.Dense(
-        config.num_classes, activation="softmax", name="probabilities"
-    )(pooled)
-    token_attention = keras.layers.Identity(name="token_attention")(token_attention)
-    outputs = {"probabilities": probabilities, "token_attention": token_attention}
-    if return_self_attention:
-        outputs["self_attention"] = StackScores(name="self_attention")(block_scores)
-    return keras.Model(inputs, outputs, name="text_classifier")
+    )(hidden, padding_mask)  # (B, D), (B, T)
+    dropped = keras.layers.Dropout(config.dropout, name="pooled_dropout")(pooled)
+    deep_logits = keras.layers.Dense(config.num_classes, name="deep_logits")(dropped)
+    return deep_logits, pooled, token_attention, block_scores
 
 
 def probabilities_model(model: keras.Model) -> keras.Model:
     """The training view of `model`: same inputs and weights, only `probabilities` out."""
     return keras.Model(
         model.inputs, model.get_layer("probabilities").output, name="text_classifier_train"
+    )
+
+
+def branch_training_model(model: keras.Model) -> keras.Model:
+    """The joint training view of a wide-and-deep `model`: `probabilities` and each branch's
+    own softmax (`deep_probabilities`, `wide_probabilities`), so a small loss on each keeps both
+    branches predictive on their own (the deep branch's attention keeps explaining the label
+    even where the wide branch alone would fit the data). Same inputs and weights."""
+    wide_logits = model.get_layer("wide").output[0]
+    deep_logits = model.get_layer("deep_logits").output
+    return keras.Model(
+        model.inputs,
+        {
+            "probabilities": model.get_layer("probabilities").output,
+            "deep_probabilities": keras.layers.Softmax(name="deep_probabilities")(deep_logits),
+            "wide_probabilities": keras.layers.Softmax(name="wide_probabilities")(wide_logits),
+        },
+        name="text_classifier_branch_train",
     )

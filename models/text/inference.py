@@ -2,16 +2,18 @@
 
 `load_text_model(model_dir).predict(texts)` returns one row per text: `label`, `confidence`,
 `probabilities`, `score` (sentiment: p(positive) - p(negative) in [-1, 1]; NaN for intent),
-`out_of_scope` (intent: confidence below the calibrated threshold in config.json; the `label`
-stays the most likely intent), `tokens` (all tokens of the shared tokeniser) and
-`token_attention` (the additive-pooling weight of each token; 0 for tokens past
-`sequence_length`, which the model did not see).
+`out_of_scope` (intent: the `out_of_scope_score` above the calibrated threshold in config.json;
+the `label` stays the most likely intent), `out_of_scope_score` (the configured score, higher =
+more likely out of scope; see `models.text.out_of_scope`), `tokens` (all tokens of the shared
+tokeniser), `token_attention` (the deep branch's additive-pooling weight of each token) and
+`wide_contributions` (each token's share of the wide branch's logit of the predicted class:
+its unigram, character n-grams and half of each bigram it is part of). Tokens past
+`sequence_length`, which the model did not see, get 0 in both.
 
-When the folder holds a linear ensemble member (`linear.joblib`, weight in config.json),
-probabilities are `(1 - w) * attention + w * linear`; the attention weights always come from
-the attention model. The TF Serving export (issue 4) wraps the Keras model alone: build its
-inputs in-graph with `tokens_to_ids_tensor` (re-exported here), which reproduces the Python ids
-exactly; see `models.text.vocabulary` for the id conventions.
+This is the one model that is served: `seqlens score`, the alerts, the dashboard and the TF
+Serving SavedModel (models/serving/text_signature.py, which rebuilds the same ids in-graph with
+`tokens_to_ids_tensor` and `models.text.wide_features.encode_wide_tensor`) run the same Keras
+graph.
 """
 
 from __future__ import annotations
@@ -24,20 +26,20 @@ import numpy as np
 import pandas as pd
 
 from models.text.vocabulary import TextVocabulary, tokens_to_ids_tensor
+from models.text.wide_features import WideVocabulary, encode_texts, model_inputs
 from pipeline.text_normalization import tokenize
 
 __all__ = ["TextModel", "load_text_model", "tokens_to_ids_tensor"]
 
 
 class TextModel:
-    """A trained text classifier with its vocabulary, labels and decision rules.
+    """A trained text classifier with its vocabularies, labels and decision rules.
 
     Args:
         model_dir: the folder written by `models.text.training.train_text_model`.
-        use_ensemble: average with the linear member when the folder has one.
     """
 
-    def __init__(self, model_dir: str | Path, use_ensemble: bool = True):
+    def __init__(self, model_dir: str | Path):
         import keras
 
         import models.layers.additive_attention_pooling  # noqa: F401  (registers custom layers)
@@ -54,36 +56,25 @@ class TextModel:
         self.task: str = self.config["task"]
         self.labels: list[str] = list(self.config["labels"])
         self.sequence_length: int = int(self.config["sequence_length"])
+        self.oos_score: str | None = self.config.get("oos_score")
+        self.oos_thresholds: dict = dict(self.config.get("oos_thresholds") or {})
         self.oos_threshold: float | None = self.config.get("oos_threshold")
         self.vocabulary = TextVocabulary.load(self.model_dir, self.config["vocabulary"])
+        wide_settings = self.config.get("wide_vocabulary")
+        self.wide_vocabulary = (
+            WideVocabulary.load(self.model_dir, wide_settings) if wide_settings else None
+        )
         self.model = keras.models.load_model(self.model_dir / "model.keras")
-        ensemble = self.config.get("ensemble") or {}
-        self.linear_weight = float(ensemble.get("linear_weight") or 0.0) if use_ensemble else 0.0
-        self.linear_temperature = float(ensemble.get("linear_temperature") or 1.0)
-        self.linear = None
-        if self.linear_weight > 0:
-            import joblib
 
-            self.linear = joblib.load(self.model_dir / ensemble["linear_file"])
-
-    def predict_arrays(
-        self, texts: Sequence[str]
-    ) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
-        """Tokens, probabilities `(N, C)` and token attention `(N, T)` for raw texts."""
+    def predict_outputs(self, texts: Sequence[str]) -> tuple[list[list[str]], dict]:
+        """Tokens and the Keras model's output arrays (`probabilities (N, C)`, ...)."""
         texts = ["" if text is None else str(text) for text in texts]
         tokens = [tokenize(text) for text in texts]
+        features = encode_texts(self.vocabulary, self.wide_vocabulary, tokens, self.sequence_length)
         if not texts:
-            return tokens, np.zeros((0, len(self.labels))), np.zeros((0, self.sequence_length))
-        features = self.vocabulary.encode_tokens(tokens, self.sequence_length)
-        outputs = self.model.predict(features, batch_size=256, verbose=0)
-        probabilities = np.asarray(outputs["probabilities"], dtype="float64")
-        attention = np.asarray(outputs["token_attention"], dtype="float64")
-        if self.linear is not None:
-            from models.text.linear import linear_probabilities
-
-            linear = linear_probabilities(self.linear, texts, self.labels, self.linear_temperature)
-            probabilities = (1 - self.linear_weight) * probabilities + self.linear_weight * linear
-        return tokens, probabilities, attention
+            return tokens, {}
+        outputs = self.model.predict(model_inputs(self.model, features), batch_size=256, verbose=0)
+        return tokens, {name: np.asarray(value) for name, value in outputs.items()}
 
     def predict(self, texts: Sequence[str]) -> pd.DataFrame:
         """One row per text (see the module docstring for the columns)."""
@@ -91,24 +82,38 @@ class TextModel:
             raise ValueError(
                 f"Expected a list of texts, not one string. Received: texts={texts[:40]!r}"
             )
-        tokens, probabilities, attention = self.predict_arrays(list(texts))
-        best = probabilities.argmax(axis=1) if len(tokens) else np.zeros(0, dtype=int)
-        confidence = probabilities.max(axis=1) if len(tokens) else np.zeros(0)
+        tokens, outputs = self.predict_outputs(list(texts))
+        count = len(tokens)
+        if not count:
+            outputs = {
+                "probabilities": np.zeros((0, len(self.labels))),
+                "token_attention": np.zeros((0, self.sequence_length)),
+                "wide_contributions": np.zeros((0, self.sequence_length, len(self.labels))),
+            }
+        probabilities = outputs["probabilities"].astype("float64")
+        best = probabilities.argmax(axis=1) if count else np.zeros(0, dtype=int)
+        confidence = probabilities.max(axis=1) if count else np.zeros(0)
+        oos_score = np.full(count, np.nan)
         if self.task == "sentiment":
             score = (
                 probabilities[:, self.labels.index("positive")]
                 - probabilities[:, self.labels.index("negative")]
             )
-            out_of_scope = np.zeros(len(tokens), dtype=bool)
+            out_of_scope = np.zeros(count, dtype=bool)
         else:
-            score = np.full(len(tokens), np.nan)
-            threshold = self.oos_threshold if self.oos_threshold is not None else 0.0
-            out_of_scope = confidence < threshold
-        token_attention = []
+            score = np.full(count, np.nan)
+            if count and self.oos_score:
+                oos_score = outputs[f"oos_{self.oos_score}"].astype("float64")
+            threshold = self.oos_threshold if self.oos_threshold is not None else np.inf
+            out_of_scope = oos_score > threshold
+        attention = outputs["token_attention"].astype("float64")
+        contributions = outputs["wide_contributions"].astype("float64")  # (N, T, C)
+        token_attention, wide_contributions = [], []
         for row, row_tokens in enumerate(tokens):
             seen = min(len(row_tokens), self.sequence_length)
-            weights = attention[row, :seen].tolist() + [0.0] * (len(row_tokens) - seen)
-            token_attention.append(weights)
+            padding = [0.0] * (len(row_tokens) - seen)
+            token_attention.append(attention[row, :seen].tolist() + padding)
+            wide_contributions.append(contributions[row, :seen, best[row]].tolist() + padding)
         return pd.DataFrame(
             {
                 "label": [self.labels[i] for i in best],
@@ -116,12 +121,14 @@ class TextModel:
                 "probabilities": [row.tolist() for row in probabilities],
                 "score": np.clip(score, -1.0, 1.0),
                 "out_of_scope": out_of_scope,
+                "out_of_scope_score": oos_score,
                 "tokens": tokens,
                 "token_attention": token_attention,
+                "wide_contributions": wide_contributions,
             }
         )
 
 
-def load_text_model(model_dir: str | Path, use_ensemble: bool = True) -> TextModel:
+def load_text_model(model_dir: str | Path) -> TextModel:
     """Load a text model folder (see `TextModel`)."""
-    return TextModel(model_dir, use_ensemble=use_ensemble)
+    return TextModel(model_dir)

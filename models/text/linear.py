@@ -1,5 +1,8 @@
-"""The TF-IDF linear text classifier: the baseline every attention model must beat, and the
-linear member of the default ensemble.
+"""The TF-IDF linear text classifier (scikit-learn): the baseline the served model must beat.
+
+It is not served and not part of training: the served model's wide branch
+(`models.text.wide_layer`) computes the same kind of features inside the Keras graph.
+bench/text_models.py trains this baseline in the same run as the served model.
 
 Word 1-2-grams + character 2-5-grams (within word boundaries), sublinear TF-IDF, a linear SVM
 (scikit-learn `LinearSVC`, one-vs-rest; several times faster than logistic regression here and
@@ -90,25 +93,3 @@ def linear_probabilities(
 ) -> np.ndarray:
     """Class probabilities `(N, C)` in the order of `labels`."""
     return softmax_with_temperature(linear_decisions(pipeline, texts, labels), temperature)
-
-
-def out_of_fold_probabilities(
-    texts: Sequence[str],
-    label_ids: np.ndarray,
-    labels: Sequence[str],
-    folds: int = 3,
-    regularization: float = 0.5,
-    seed: int = 42,
-) -> np.ndarray:
-    """Linear-model probabilities `(N, C)` for each training text from a model that did not see
-    it (k-fold), the soft targets for distilling the linear model into the attention model."""
-    rng = np.random.default_rng(seed)
-    fold_of = rng.permutation(len(texts)) % folds
-    texts = np.asarray(list(texts), dtype=object)
-    decisions = np.zeros((len(texts), len(labels)), dtype="float64")
-    for fold in range(folds):
-        held_out = fold_of == fold
-        pipeline = build_linear_text_classifier(regularization, seed)
-        pipeline.fit(texts[~held_out], np.asarray(labels)[label_ids[~held_out]])
-        decisions[held_out] = linear_decisions(pipeline, texts[held_out], labels)
-    return softmax_with_temperature(decisions, fit_temperature(decisions, label_ids))

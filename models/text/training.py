@@ -7,16 +7,21 @@ mapped to integer arrays, so this runs on any Keras backend. What `train_text_mo
 
 1. label set: sentiment is always `negative, neutral, positive`; intent is the sorted labels;
 2. a stratified validation split (`validation_fraction`, seeded) unless one is given;
-3. vocabulary (tokens + character n-grams) from the training texts;
-4. optional TF-IDF linear model (the ensemble member) and, with `distillation_weight > 0`, its
-   out-of-fold probabilities as soft targets mixed into the attention model's targets;
-5. the attention model: AdamW, linear warm-up + cosine decay, label smoothing, balanced class
-   weights, dropout; the weights of the best validation epoch are kept;
-6. ensemble weight of the linear model chosen on validation (grid, best macro-F1, ties -> less
-   linear); for intent, the out-of-scope threshold that keeps `oos_keep_rate` of in-scope
-   validation texts (`models.text.evaluation.calibrate_oos_threshold`);
+3. vocabularies from the training texts: tokens + character n-grams (deep branch), word 1-2-grams
+   + character n-grams with their IDF weights (wide branch, `models.text.wide_features`);
+4. optional masked-token pretraining of the deep branch's encoder;
+5. the wide-and-deep model (`models.text.classifier`), both branches trained jointly end to end:
+   AdamW, linear warm-up + cosine decay, label smoothing, balanced class weights, dropout; the
+   weights of the best validation epoch are kept;
+6. out of scope: the class means and tied covariance of the training texts' pooled embeddings
+   (Mahalanobis score, `models.text.out_of_scope`) go into the model; each score's threshold keeps
+   `oos_keep_rate` of in-scope validation texts; `oos_score` picks the one that decides;
 7. the model folder: `model.keras`, `config.json`, `labels.json`, `tokens.txt`, `ngrams.txt`,
-   `linear.joblib` (when ensembling), `history.json`, `metrics.json`, `data_run.json`.
+   `wide_features.txt`, `wide_idf.npy`, `history.json`, `metrics.json`, `data_run.json`.
+
+Validation metrics are reported for the served model and, from the same jointly trained model,
+for each branch's logits alone (`wide_branch`, `deep_branch`: what each branch contributes, not
+a separately trained model; the ablation in bench/text_models.py trains those).
 """
 
 from __future__ import annotations
@@ -31,13 +36,11 @@ from pathlib import Path
 import numpy as np
 
 from models.text.datasets import SENTIMENT_LABELS
-from models.text.evaluation import (
-    calibrate_oos_threshold,
-    classification_metrics,
-    json_safe,
-)
+from models.text.evaluation import classification_metrics, json_safe
+from models.text.out_of_scope import OOS_SCORES, calibrate_score_threshold
 from models.text.training_config import TextTrainingConfig
 from models.text.vocabulary import TextVocabulary
+from models.text.wide_features import WideVocabulary, encode_texts, model_inputs
 from pipeline.text_normalization import tokenize
 
 logger = logging.getLogger(__name__)
@@ -65,9 +68,10 @@ def _label_set(task: str, labels: Sequence[str]) -> list[str]:
     return sorted(set(labels))
 
 
-def _fit_attention_model(
+def _fit_model(
     config,
     classifier_config,
+    wide_vocabulary,
     train_features,
     train_targets,
     sample_weight,
@@ -77,12 +81,18 @@ def _fit_attention_model(
 ):
     import keras
 
-    from models.text.classifier import build_text_classifier, probabilities_model
+    from models.text.classifier import (
+        branch_training_model,
+        build_text_classifier,
+        probabilities_model,
+    )
 
     keras.utils.set_random_seed(config.seed)
     model = build_text_classifier(classifier_config)
+    if wide_vocabulary is not None:
+        model.get_layer("wide").set_idf(wide_vocabulary.idf)
     pretraining_history = {}
-    if pretraining_features is not None:
+    if pretraining_features is not None and classifier_config.deep:
         from models.text.pretraining import pretrain_masked_tokens
 
         def report(epoch, logs):
@@ -103,33 +113,48 @@ def _fit_attention_model(
             seed=config.seed,
             on_epoch_end=report,
         )
-    trainer = probabilities_model(model)
+    joint = classifier_config.deep and classifier_config.wide_feature_count > 0
+    branch_weight = config.branch_loss_weight if joint else 0.0
+    trainer = branch_training_model(model) if branch_weight else probabilities_model(model)
     steps_per_epoch = int(np.ceil(len(train_targets) / config.batch_size))
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = max(1, int(total_steps * config.warmup_fraction))
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.learning_rate * 0.05,
-        decay_steps=total_steps - warmup_steps,
+        decay_steps=max(1, total_steps - warmup_steps),
         warmup_target=config.learning_rate,
         warmup_steps=warmup_steps,
         alpha=0.02,
     )
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    validation_targets = np.eye(classifier_config.num_classes, dtype="float32")[validation_ids]
+    monitor = "val_accuracy"
+    if branch_weight:
+        names = ("probabilities", "deep_probabilities", "wide_probabilities")
+        train_targets = dict.fromkeys(names, train_targets)
+        validation_targets = dict.fromkeys(names, validation_targets)
+        compile_arguments = {
+            "loss": dict.fromkeys(names, loss),
+            "loss_weights": {"probabilities": 1.0} | dict.fromkeys(names[1:], branch_weight),
+            "metrics": {"probabilities": ["accuracy"]},
+        }
+        monitor = "val_probabilities_accuracy"
+    else:
+        compile_arguments = {"loss": loss, "metrics": ["accuracy"]}
     trainer.compile(
         optimizer=keras.optimizers.AdamW(
             learning_rate=schedule, weight_decay=config.weight_decay, clipnorm=1.0
         ),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=["accuracy"],
+        **compile_arguments,
     )
-    validation_targets = np.eye(classifier_config.num_classes, dtype="float32")[validation_ids]
     best = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", mode="max", patience=config.epochs, restore_best_weights=True
+        monitor=monitor, mode="max", patience=config.epochs, restore_best_weights=True
     )
     history = trainer.fit(
-        train_features,
+        model_inputs(trainer, train_features),
         train_targets,
         sample_weight=sample_weight,
-        validation_data=(validation_features, validation_targets),
+        validation_data=(model_inputs(trainer, validation_features), validation_targets),
         epochs=config.epochs,
         batch_size=config.batch_size,
         shuffle=True,
@@ -170,17 +195,10 @@ def train_text_model(
             The vocabulary stays that of the labelled training texts.
 
     Returns:
-        `metrics.json`'s content: validation accuracy / macro-F1 of the attention model, the
-        linear model and the ensemble, the ensemble weight, the OOS threshold, training seconds.
+        `metrics.json`'s content: validation accuracy / macro-F1 of the served model
+        (`served_model`) and of each branch's logits alone, the OOS thresholds, training seconds.
     """
     from models.text.classifier import TextClassifierConfig
-    from models.text.linear import (
-        build_linear_text_classifier,
-        fit_temperature,
-        linear_decisions,
-        out_of_fold_probabilities,
-        softmax_with_temperature,
-    )
 
     started = time.perf_counter()
     texts = ["" if text is None else str(text) for text in texts]
@@ -218,37 +236,42 @@ def train_text_model(
     vocabulary = TextVocabulary.fit(
         train_texts,
         max_tokens=config.max_tokens,
-        max_ngrams=config.max_ngrams,
+        max_ngrams=config.max_ngrams if config.branches != "wide" else 0,
         ngrams_per_token=config.ngrams_per_token,
     )
     train_tokens = [tokenize(text) for text in train_texts]
+    validation_tokens = [tokenize(text) for text in validation_texts]
     sequence_length = int(
         min(config.sequence_length, max(8, np.percentile([len(t) for t in train_tokens], 99) + 1))
     )
-    train_features = vocabulary.encode_tokens(train_tokens, sequence_length)
-    validation_features = vocabulary.encode(validation_texts, sequence_length)
+    wide_vocabulary = None
+    if config.branches != "deep":
+        wide_vocabulary = WideVocabulary.fit(
+            train_tokens,
+            sequence_length,
+            max_features=config.max_wide_features,
+            min_document_frequency=config.wide_min_document_frequency,
+            ngram_min=config.wide_ngram_min,
+            ngram_max=config.wide_ngram_max,
+            ngrams_per_token=config.wide_ngrams_per_token,
+        )
+    train_features = encode_texts(vocabulary, wide_vocabulary, train_tokens, sequence_length)
+    validation_features = encode_texts(
+        vocabulary, wide_vocabulary, validation_tokens, sequence_length
+    )
     pretraining_features = None
     if unlabelled is not None and len(unlabelled) and not config.pretraining_epochs:
         raise ValueError(
             "Expected pretraining_epochs > 0 when unlabelled texts are given. "
             f"Received: pretraining_epochs=0, {len(unlabelled)} unlabelled texts"
         )
-    if config.pretraining_epochs:
+    if config.pretraining_epochs and config.branches != "wide":
         corpus = train_tokens + [
             tokenize("" if text is None else str(text)) for text in (unlabelled or [])
         ]
         pretraining_features = vocabulary.encode_tokens(corpus, sequence_length)
 
-    targets = np.full((len(train_ids), num_classes), 0.0, dtype="float32")
-    targets[np.arange(len(train_ids)), train_ids] = 1.0
-    linear = None
-    if config.linear_ensemble or config.distillation_weight > 0:
-        linear = build_linear_text_classifier(seed=config.seed)
-        linear.fit(train_texts, [label_names[i] for i in train_ids])
-    if config.distillation_weight > 0:
-        soft = out_of_fold_probabilities(train_texts, train_ids, label_names, seed=config.seed)
-        targets = (1.0 - config.distillation_weight) * targets + config.distillation_weight * soft
-
+    targets = np.eye(num_classes, dtype="float32")[train_ids]
     counts = np.bincount(train_ids, minlength=num_classes).astype("float64")
     class_weight = np.where(counts > 0, len(train_ids) / (num_classes * np.maximum(counts, 1)), 0.0)
     sample_weight = class_weight[train_ids] if config.class_weighting else np.ones(len(train_ids))
@@ -267,10 +290,15 @@ def train_text_model(
         feed_forward_dim=config.feed_forward_dim,
         attention_units=config.attention_units,
         dropout=config.dropout,
+        wide_feature_count=wide_vocabulary.size if wide_vocabulary is not None else 0,
+        wide_slots_per_token=config.wide_ngrams_per_token + 2,
+        wide_scale=config.wide_scale,
+        deep=config.branches != "wide",
     )
-    model, history = _fit_attention_model(
+    model, history = _fit_model(
         config,
         classifier_config,
+        wide_vocabulary,
         train_features,
         targets,
         sample_weight.astype("float32"),
@@ -278,15 +306,19 @@ def train_text_model(
         validation_ids,
         pretraining_features,
     )
+    if classifier_config.deep:  # the Mahalanobis score's statistics, from the training texts
+        from models.text.out_of_scope import fit_class_statistics
 
-    attention_probabilities = np.asarray(
-        model.predict(validation_features, batch_size=256, verbose=0)["probabilities"]
-    )
+        pooled = model.predict(model_inputs(model, train_features), batch_size=256, verbose=0)
+        means, precision = fit_class_statistics(pooled["pooled"], train_ids, num_classes)
+        model.get_layer("mahalanobis").set_statistics(means, precision)
+
+    outputs = model.predict(model_inputs(model, validation_features), batch_size=256, verbose=0)
     validation_labels = [label_names[i] for i in validation_ids]
 
-    def metrics_of(probabilities: np.ndarray) -> dict:
+    def metrics_of(scores: np.ndarray) -> dict:
         return classification_metrics(
-            validation_labels, [label_names[i] for i in probabilities.argmax(axis=1)]
+            validation_labels, [label_names[i] for i in np.asarray(scores).argmax(axis=1)]
         )
 
     metrics: dict = {
@@ -299,48 +331,33 @@ def train_text_model(
                 f"data, seed {config.seed}"
             )
         ),
-        "attention_model": metrics_of(attention_probabilities),
+        "served_model": metrics_of(outputs["probabilities"]),
+        "branches": config.branches,
     }
-    linear_weight = 0.0
-    linear_temperature = None
-    final_probabilities = attention_probabilities
-    if config.linear_ensemble and linear is not None:
-        decisions = linear_decisions(linear, validation_texts, label_names)
-        linear_temperature = fit_temperature(decisions, validation_ids)
-        linear_validation = softmax_with_temperature(decisions, linear_temperature)
-        metrics["linear_model"] = metrics_of(linear_validation)
-        best_f1 = -1.0
-        for weight in np.linspace(0.0, 1.0, 11):
-            mixed = (1 - weight) * attention_probabilities + weight * linear_validation
-            f1 = metrics_of(mixed)["macro_f1"]
-            if f1 > best_f1 + 1e-9:
-                best_f1, linear_weight = f1, float(weight)
-        final_probabilities = (
-            1 - linear_weight
-        ) * attention_probabilities + linear_weight * linear_validation
-        metrics["ensemble"] = metrics_of(final_probabilities)
-        metrics["ensemble_linear_weight"] = linear_weight
-        metrics["linear_temperature"] = linear_temperature
-    oos_threshold = None
+    if config.branches == "wide_and_deep":
+        wide_logits = np.asarray(outputs["wide_contributions"]).sum(axis=1)
+        metrics["wide_branch"] = metrics_of(wide_logits)
+        metrics["deep_branch"] = metrics_of(np.asarray(outputs["logits"]) - wide_logits)
+    oos_thresholds = None
     if config.task == "intent":
-        oos_threshold = calibrate_oos_threshold(
-            final_probabilities.max(axis=1), config.oos_keep_rate
-        )
-        metrics["oos_threshold"] = oos_threshold
+        oos_thresholds = {
+            name: calibrate_score_threshold(
+                np.asarray(outputs[f"oos_{name}"]), config.oos_keep_rate
+            )
+            for name in OOS_SCORES
+            if f"oos_{name}" in outputs
+        }
+        metrics["oos_score"] = config.oos_score
+        metrics["oos_thresholds"] = oos_thresholds
+        metrics["oos_threshold"] = oos_thresholds[config.oos_score]
         metrics["oos_threshold_rule"] = (
             f"the threshold keeping {config.oos_keep_rate:.0%} of in-scope validation texts "
-            "(quantile of the max class probability)"
+            f"(quantile of the {config.oos_score} score; out of scope above it)"
         )
-    if config.linear_ensemble and linear is not None and config.refit_linear:
-        # Everything chosen on validation is fixed by now: the linear member may learn from it.
-        refit_texts = train_texts + validation_texts
-        refit_ids = np.concatenate([train_ids, validation_ids])
-        linear = build_linear_text_classifier(seed=config.seed)
-        linear.fit(refit_texts, [label_names[i] for i in refit_ids])
-        metrics["linear_refit_count"] = len(refit_texts)
     metrics["training_seconds"] = round(time.perf_counter() - started, 1)
     metrics["train_count"] = int(len(train_ids))
     metrics["auxiliary_count"] = int(auxiliary_count)
+    metrics["wide_feature_count"] = 0 if wide_vocabulary is None else len(wide_vocabulary.features)
     metrics["pretraining_text_count"] = (
         0 if pretraining_features is None else len(pretraining_features["token_ids"])
     )
@@ -349,10 +366,7 @@ def train_text_model(
     output.mkdir(parents=True, exist_ok=True)
     model.save(output / "model.keras")
     vocabulary_settings = vocabulary.save(output)
-    if config.linear_ensemble and linear is not None:
-        import joblib
-
-        joblib.dump(linear, output / "linear.joblib")
+    wide_settings = wide_vocabulary.save(output) if wide_vocabulary is not None else None
     (output / "labels.json").write_text(json.dumps(label_names, indent=2))
     (output / "config.json").write_text(
         json.dumps(
@@ -361,14 +375,12 @@ def train_text_model(
                 "labels": label_names,
                 "sequence_length": sequence_length,
                 "vocabulary": vocabulary_settings,
+                "wide_vocabulary": wide_settings,
                 "classifier": classifier_config.to_dict(),
                 "training": asdict(config),
-                "ensemble": {
-                    "linear_weight": linear_weight if config.linear_ensemble else 0.0,
-                    "linear_file": "linear.joblib" if config.linear_ensemble else None,
-                    "linear_temperature": linear_temperature,
-                },
-                "oos_threshold": oos_threshold,
+                "oos_score": config.oos_score if config.task == "intent" else None,
+                "oos_thresholds": oos_thresholds,
+                "oos_threshold": None if oos_thresholds is None else metrics["oos_threshold"],
                 "score": "p(positive) - p(negative)" if config.task == "sentiment" else None,
             },
             indent=2,

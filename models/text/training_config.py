@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TASKS = ("sentiment", "intent")
+BRANCHES = ("wide_and_deep", "wide", "deep")
+OOS_SCORES = ("max_softmax", "energy", "mahalanobis")
 
 
 @dataclass(frozen=True)
@@ -23,15 +25,20 @@ class TextTrainingConfig:
         label_smoothing: label smoothing of the cross-entropy.
         class_weighting: weight examples by inverse class frequency (balanced).
         validation_fraction: share of the training data held out for validation.
-        linear_ensemble: also train the TF-IDF linear model and average probabilities.
-        refit_linear: after the ensemble weight, the linear model's temperature and (intent) the
-            OOS threshold are chosen on the validation texts, refit the linear member on the
-            training *and* validation texts, as stacking ensembles refit their members (the
-            attention model keeps its early-stopped fit, which needed the validation texts).
-        distillation_weight: weight of the linear model's out-of-fold probabilities in the
-            attention model's targets (0 disables distillation).
+        branches: `wide_and_deep` (the default, trained jointly), `wide` or `deep` (ablation).
+        max_wide_features: wide feature cap (word 1-2-grams + character n-grams).
+        wide_min_document_frequency: texts a bigram or character n-gram must occur in.
+        wide_ngram_min, wide_ngram_max: the wide branch's character n-gram widths.
+        wide_ngrams_per_token: character n-gram slots per token of the wide branch.
+        wide_scale: learning-rate multiplier of the wide weights (`WideTfidfLogits.scale`).
+        branch_loss_weight: wide and deep jointly: weight of each branch's own cross-entropy
+            beside the served model's (keeps both branches predictive alone, so the deep
+            branch's attention still explains the label); 0 trains the sum only.
         auxiliary_weight: sample weight of auxiliary (multi-task) training examples.
         oos_keep_rate: intent only: share of in-scope validation texts the OOS threshold keeps.
+        oos_score: the out-of-scope score that decides `out_of_scope` (`max_softmax`, `energy`,
+            `mahalanobis`; see `models.text.out_of_scope`); all three are computed and
+            calibrated, this one is the default answer.
         pretraining_epochs: passes of masked-token pretraining of the encoder (see
             `models.text.pretraining`) over the training texts and the unlabelled texts given to
             `train_text_model`, before the classifier is fitted; 0 disables it.
@@ -58,11 +65,17 @@ class TextTrainingConfig:
     label_smoothing: float = 0.1
     class_weighting: bool = True
     validation_fraction: float = 0.1
-    linear_ensemble: bool = True
-    refit_linear: bool = True
-    distillation_weight: float = 0.0
+    branches: str = "wide_and_deep"
+    max_wide_features: int = 100_000
+    wide_min_document_frequency: int = 2
+    wide_ngram_min: int = 2
+    wide_ngram_max: int = 5
+    wide_ngrams_per_token: int = 32
+    wide_scale: float = 10.0
+    branch_loss_weight: float = 0.5
     auxiliary_weight: float = 1.0
     oos_keep_rate: float = 0.95
+    oos_score: str = "energy"
     pretraining_epochs: int = 0
     pretraining_mask_rate: float = 0.15
     seed: int = 42
@@ -75,12 +88,32 @@ class TextTrainingConfig:
                 "Expected validation_fraction in (0, 0.5). "
                 f"Received: validation_fraction={self.validation_fraction!r}"
             )
-        if not 0.0 <= self.distillation_weight <= 1.0:
+        if self.branches not in BRANCHES:
             raise ValueError(
-                "Expected distillation_weight in [0, 1]. "
-                f"Received: distillation_weight={self.distillation_weight!r}"
+                f"Expected branches in {BRANCHES}. Received: branches={self.branches!r}"
             )
-        for name in ("epochs", "batch_size", "sequence_length"):
+        if not 0.0 <= self.branch_loss_weight <= 1.0:
+            raise ValueError(
+                "Expected branch_loss_weight in [0, 1]. "
+                f"Received: branch_loss_weight={self.branch_loss_weight!r}"
+            )
+        if self.oos_score not in OOS_SCORES:
+            raise ValueError(
+                f"Expected oos_score in {OOS_SCORES}. Received: oos_score={self.oos_score!r}"
+            )
+        if self.oos_score == "mahalanobis" and self.branches == "wide":
+            raise ValueError(
+                "Expected a deep branch for oos_score='mahalanobis' (it measures the pooled "
+                "embedding). Received: branches='wide'"
+            )
+        for name in (
+            "epochs",
+            "batch_size",
+            "sequence_length",
+            "max_wide_features",
+            "wide_min_document_frequency",
+            "wide_ngrams_per_token",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(

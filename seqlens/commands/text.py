@@ -39,8 +39,9 @@ def register(commands) -> None:
         what = "finance sentiment" if task == "sentiment" else "customer-service intent"
         parser = train.add_parser(
             task,
-            help=f"train the {what} attention model",
-            description=f"Train the {what} attention text model from raw labelled texts.",
+            help=f"train the {what} wide-and-deep model",
+            description=f"Train the {what} text model (wide TF-IDF n-grams + deep attention, "
+            "one Keras graph) from raw labelled texts.",
         )
         parser.add_argument(
             "--input",
@@ -73,22 +74,18 @@ def register(commands) -> None:
             "--no-ngrams", action="store_true", help="disable character n-gram (sub-word) features"
         )
         parser.add_argument(
-            "--no-ensemble",
-            action="store_true",
-            help="attention model alone (no TF-IDF linear ensemble member)",
+            "--branches",
+            choices=("wide_and_deep", "wide", "deep"),
+            default="wide_and_deep",
+            help="the model's branches: wide (TF-IDF n-grams) and deep (attention), trained "
+            "jointly (default); one alone for an ablation",
         )
         parser.add_argument(
-            "--no-linear-refit",
-            action="store_true",
-            help="keep the ensemble's linear member fitted without the validation "
-            "texts (default: refit on training + validation once the ensemble "
-            "weight and threshold are chosen)",
-        )
-        parser.add_argument(
-            "--distillation-weight",
-            type=float,
-            default=0.0,
-            help="weight of the linear model's soft targets (0 = off)",
+            "--oos-score",
+            choices=("max_softmax", "energy", "mahalanobis"),
+            default="energy",
+            help="intent: the out-of-scope score that decides out_of_scope (all three are "
+            "calibrated and written to config.json)",
         )
         parser.add_argument(
             "--oos-keep-rate",
@@ -129,8 +126,9 @@ def register(commands) -> None:
         "score",
         help="batch-score a news or chat log with a text model",
         description="Score every text of a CSV / JSONL(.gz) / Parquet log or pipeline run folder "
-        "and write label, confidence, probabilities, score, out_of_scope, tokens and "
-        "token_attention next to the input columns (.parquet, .csv or .jsonl output).",
+        "and write label, confidence, probabilities, score, out_of_scope, out_of_scope_score, "
+        "tokens, token_attention and wide_contributions next to the input columns (.parquet, "
+        ".csv or .jsonl output).",
     )
     parser.add_argument("--model", required=True, help="text model folder")
     parser.add_argument("--input", required=True, help="texts to score")
@@ -152,10 +150,9 @@ def run_train(args: argparse.Namespace) -> int:
         sequence_length=args.sequence_length,
         learning_rate=args.learning_rate,
         max_ngrams=0 if args.no_ngrams else 20_000,
-        linear_ensemble=not args.no_ensemble,
-        refit_linear=not args.no_linear_refit,
-        distillation_weight=args.distillation_weight,
+        branches=args.branches,
         oos_keep_rate=args.oos_keep_rate,
+        oos_score=args.oos_score,
         pretraining_epochs=args.pretraining_epochs,
         seed=args.seed,
     )
@@ -222,7 +219,7 @@ def run_score(args: argparse.Namespace) -> int:
     elif suffix.endswith(".csv"):
         from seqlens.jobs.spreadsheet_safety import write_safe_csv
 
-        for column in ("probabilities", "tokens", "token_attention"):
+        for column in ("probabilities", "tokens", "token_attention", "wide_contributions"):
             scored[column] = scored[column].map(json.dumps)
         write_safe_csv(scored, output)  # string cells never start a spreadsheet formula
     else:

@@ -16,10 +16,10 @@ from typing import Any
 
 # The metrics a training run reports in its summary.
 SUMMARY_METRICS = (
-    "attention_model",
-    "linear_model",
-    "ensemble",
-    "ensemble_linear_weight",
+    "served_model",
+    "wide_branch",
+    "deep_branch",
+    "oos_score",
     "oos_threshold",
     "training_seconds",
 )

@@ -48,8 +48,8 @@ def test_train_score_and_evaluate_sentiment(tmp_path, news_csv):
         == 0
     )
     metrics = json.loads((model_dir / "metrics.json").read_text())
-    assert metrics["attention_model"]["accuracy"] >= 0.8  # templates decide the label
-    assert metrics["linear_refit_count"] > metrics["train_count"]  # refit on training + validation
+    assert metrics["served_model"]["accuracy"] >= 0.8  # templates decide the label
+    assert metrics["branches"] == "wide_and_deep" and metrics["wide_feature_count"] > 0
     scored_path = tmp_path / "scored.parquet"
     assert (
         main(
@@ -79,6 +79,7 @@ def test_train_score_and_evaluate_sentiment(tmp_path, news_csv):
         "out_of_scope",
         "tokens",
         "token_attention",
+        "wide_contributions",
     } <= set(scored.columns)
     assert scored["score"].between(-1, 1).all() and not scored["out_of_scope"].any()
     assert np.mean(scored["label"] == scored["true_label"]) >= 0.8
@@ -166,13 +167,14 @@ def test_train_with_masked_token_pretraining_on_a_stocknet_style_log(tmp_path, n
                 "1",
                 "--unlabelled",
                 str(tweets),
-                "--no-linear-refit",
+                "--branches",
+                "deep",
             ]
         )
         == 0
     )
     metrics = json.loads((model_dir / "metrics.json").read_text())
-    assert "linear_refit_count" not in metrics
+    assert metrics["branches"] == "deep" and metrics["wide_feature_count"] == 0
     assert metrics["pretraining_text_count"] == metrics["train_count"] + 30
     assert json.loads((model_dir / "data_run.json").read_text())["unlabelled"] == [str(tweets)]
     assert (

@@ -101,3 +101,15 @@ def test_find_metric_on_text_and_flat_documents():
     assert find_metric(text, "macro_f1") == 0.7  # baselines only as a last resort
     assert find_metric({"ndcg@10": 0.4}, "NDCG@10") == 0.4
     assert find_metric({"other": 1}, "ndcg@10") is None and find_metric([], "x") is None
+
+
+def test_a_text_model_is_judged_by_the_served_wide_and_deep_model():
+    from models.serving.gate import headline_metric_value
+
+    metrics = {
+        "wide_branch": {"accuracy": 0.5},
+        "served_model": {"accuracy": 0.9},
+        "deep_branch": {"accuracy": 0.6},
+    }
+    assert headline_metric_value("intent", metrics) == 0.9
+    assert headline_metric_value("intent", {"attention_model": {"accuracy": 0.7}}) == 0.7

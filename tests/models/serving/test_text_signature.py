@@ -46,19 +46,26 @@ def exported(tmp_path_factory):
             feed_forward_dim=16,
             attention_units=8,
             max_ngrams=200,
+            wide_ngrams_per_token=8,
             epochs=1,
             batch_size=8,
-            linear_ensemble=False,
             validation_fraction=0.25,
         ),
         root / "model",
     )
-    text_model = load_text_model(root / "model", use_ensemble=False)
+    text_model = load_text_model(root / "model")
     spec = text_spec_from_model(text_model)
     export_dir = export_text_savedmodel(
         text_model.model, spec, root / "serving" / "sentiment" / "1", "sentiment"
     )
     return text_model, spec, export_dir, tf.saved_model.load(str(export_dir))
+
+
+def test_the_whole_wide_and_deep_model_is_served(exported):
+    text_model, spec, export_dir, _ = exported
+    assert spec.wide_features and (export_dir / "assets" / "wide_features.txt").exists()
+    layers = {layer.name for layer in text_model.model.layers}
+    assert {"wide", "deep_logits", "attention_pooling", "mahalanobis"} <= layers
 
 
 def test_outputs_match_the_keras_model_on_raw_text(exported):
@@ -83,6 +90,11 @@ def test_outputs_match_the_keras_model_on_raw_text(exported):
         np.testing.assert_allclose(
             served["token_attention"].numpy()[row][: len(tokens)], weights, atol=1e-5
         )
+        np.testing.assert_allclose(
+            served["wide_contributions"].numpy()[row][: len(tokens)],
+            expected["wide_contributions"][row],
+            atol=1e-5,
+        )
     # the long text: attention only on the sequence_length tokens the model read
     long_row = served["token_attention"].numpy()[4]
     assert (
@@ -100,10 +112,16 @@ def test_rest_row_format_with_bare_strings(exported):
     assert first["tokens"][:2] == ["profit", "up"]
 
 
-def test_wrong_dtype_is_a_clear_error(exported):
+def test_bad_requests_are_clear_errors(exported):
     _, _, _, loaded = exported
     with pytest.raises(ValueError, match="Received: text="):
-        predict(loaded, {"instances": [1, 2]})
+        predict(loaded, {"instances": [1, 2]})  # wrong dtype
+    with pytest.raises(ValueError, match="Received: instances without \\['text'\\]"):
+        predict(loaded, {"instances": [{"txt": "profit up"}]})  # missing input
+    with pytest.raises(ValueError, match="Expected input 'text'. Received: inputs=\\['body'\\]"):
+        predict(loaded, {"inputs": {"body": ["profit up"]}})
+    with pytest.raises(ValueError, match="Expected exactly one of 'instances'"):
+        predict(loaded, {"text": ["profit up"]})
 
 
 def test_assets_and_warmup(exported):
@@ -121,7 +139,8 @@ def test_intent_export_reports_out_of_scope(exported, tmp_path):
     import tensorflow as tf
 
     text_model, spec, _, _ = exported
-    intent = TextServingSpec(**{**spec.__dict__, "task": "intent", "oos_threshold": 1.01})
+    changes = {"task": "intent", "oos_score": "energy", "oos_threshold": -1e9}
+    intent = TextServingSpec(**{**spec.__dict__, **changes})
     export_dir = export_text_savedmodel(
         text_model.model, intent, tmp_path / "intent" / "1", "intent"
     )
@@ -129,6 +148,8 @@ def test_intent_export_reports_out_of_scope(exported, tmp_path):
         text=tf.constant(["hello"])
     )
     assert outputs["out_of_scope"].numpy().tolist() == [True] and "score" not in outputs
+    np.testing.assert_array_equal(outputs["out_of_scope_score"], outputs["oos_energy"])
+    assert {"oos_max_softmax", "oos_mahalanobis"} <= set(outputs)
 
 
 @pytest.mark.parametrize(
@@ -157,6 +178,7 @@ def test_saved_model_cli_runs_the_text_signature(exported):
     ran = run_serving_default(export_dir, "text=['Profit up 5% at $AAPL', '']")
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert "Result for output key label" in ran.stdout and "token_attention" in ran.stdout
+    assert "Result for output key wide_contributions" in ran.stdout
 
 
 def test_a_2d_or_scalar_text_is_a_clear_error_naming_text(exported):

@@ -27,8 +27,10 @@ def test_predict_never_crashes_on_awkward_texts():
         "probabilities",
         "score",
         "out_of_scope",
+        "out_of_scope_score",
         "tokens",
         "token_attention",
+        "wide_contributions",
     ]
     assert set(frame["label"]) <= set(model.labels)
     for probabilities, tokens, weights in zip(
@@ -37,7 +39,10 @@ def test_predict_never_crashes_on_awkward_texts():
         assert np.isfinite(probabilities).all() and abs(sum(probabilities) - 1) < 1e-4
         assert len(tokens) == len(weights)
         assert np.isfinite(weights).all()
+    for tokens, contributions in zip(frame["tokens"], frame["wide_contributions"], strict=True):
+        assert len(tokens) == len(contributions) and np.isfinite(contributions).all()
     assert frame.loc[0, "tokens"] == [] and frame.loc[0, "token_attention"] == []
+    assert np.isfinite(frame["out_of_scope_score"]).all()
     long_row = frame.loc[2]
     assert len(long_row["tokens"]) == 2_001
     assert long_row["label"] == "billing"  # the keyword is within the first tokens

@@ -152,9 +152,9 @@ def test_train_text_model_pretrains_on_unlabelled_texts_then_learns_the_labels(t
     assert (
         metrics["pretraining_text_count"] == metrics["train_count"] + 300
     )  # labelled part + unlabelled
-    assert metrics["attention_model"]["accuracy"] >= 0.9
+    assert metrics["served_model"]["accuracy"] >= 0.9
     history = json.loads((tmp_path / "model" / "history.json").read_text())
-    assert len(history["masked_token_loss"]) == 2 and "val_accuracy" in history
+    assert len(history["masked_token_loss"]) == 2 and "val_probabilities_accuracy" in history
     saved = json.loads((tmp_path / "model" / "config.json").read_text())
     assert saved["training"]["pretraining_epochs"] == 2
 
