@@ -1,6 +1,8 @@
-"""Benchmark: attention text models vs the TF-IDF linear baseline on real finance / banking data.
+"""Benchmark: the served wide-and-deep text models vs the TF-IDF linear baseline on real data.
 
-Run: `.venv/bin/python bench/text_models.py [--data ../shared/data] [--quick]`
+Run: `.venv/bin/python bench/text_models.py [--data ../shared/data]`; a smoke test of the
+script on a few hundred texts per set: `--limit 300 --epochs 1 --results /tmp/text_models.json
+--section /tmp/text_models.md`.
 
 Protocol (fixed splits and seeds):
 - Financial PhraseBank AllAgree and 50Agree: stratified 80/20 (`sklearn.model_selection.
@@ -8,9 +10,18 @@ Protocol (fixed splits and seeds):
 - twitter-financial-news: `sent_train.csv` -> `sent_valid.csv`.
 - Banking77: `train.csv` -> `test.csv`; out-of-scope: 10 intents drawn with seed 42 held out of
   training (their test texts are the OOS examples), threshold calibrated on validation.
-- Every attention model is trained with `models.text.training.train_text_model` (what
-  `seqlens train` runs), which holds out a stratified 10% of its training data (seed 42) for
-  early stopping, the ensemble weight and the OOS threshold; test data is never seen.
+- Every model is trained with `models.text.training.train_text_model` (what `seqlens train`
+  runs), which holds out a stratified 10% of its training data (seed 42) for early stopping and
+  the OOS thresholds; test data is never seen. Every figure of a trained model is measured
+  through its exported SavedModel (`export_text_savedmodel`, reloaded with
+  `tf.saved_model.load`, signature `serving_default` on raw strings): what TF Serving answers.
+- Ablation: wide branch only, deep branch only, wide + deep trained jointly (the default), on
+  PhraseBank AllAgree (own split) and Banking77; `--tasks pretraining` adds wide + deep with
+  masked-token pretraining of the deep branch on StockNet tweets.
+- Out of scope: AUROC and the figures at the validation threshold for each score (max-softmax,
+  energy, Mahalanobis on the deep branch's pooled embedding), all read from the served signature.
+- Served latency: one text per request (p50 / p99 over 200 requests after 20 warm-up calls) and
+  throughput at batch 256, in-process `signature(text=...)` calls (no HTTP).
 - Joint finance training: one model on the union of the PhraseBank 50Agree and AllAgree
   *training* splits and the twitter training set, with every sentence of either PhraseBank
   *test* split removed (AllAgree is a subset of 50Agree), evaluated on each test set.
@@ -43,7 +54,7 @@ from models.text.datasets import (  # noqa: E402
     read_phrasebank,
     read_twitter_financial_news,
 )
-from models.text.evaluation import classification_metrics, oos_metrics  # noqa: E402
+from models.text.evaluation import classification_metrics, json_safe, oos_metrics  # noqa: E402
 from models.text.linear import build_linear_text_classifier  # noqa: E402
 from pipeline.text_normalization import normalize_text  # noqa: E402
 
@@ -141,7 +152,66 @@ def linear_row(recorder: Recorder, dataset: str, train, test, name="tfidf_linear
     )
 
 
-def attention_rows(
+def export_and_load(folder: Path):
+    """Export the model folder as a SavedModel next to it, reload it; return the signature."""
+    import tensorflow as tf
+
+    from models.serving.text_signature import export_text_savedmodel, text_spec_from_model
+    from models.text.inference import load_text_model
+
+    text_model = load_text_model(folder)
+    export_dir = folder.parent / f"{folder.name}_savedmodel" / "1"
+    if export_dir.exists():
+        import shutil
+
+        shutil.rmtree(export_dir.parent)
+    export_text_savedmodel(
+        text_model.model, text_spec_from_model(text_model), export_dir, folder.name
+    )
+    return tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+
+
+def served_answers(signature, texts: list[str], batch_size: int = 256) -> dict:
+    """The signature's outputs for `texts` (batches of `batch_size`), as NumPy arrays."""
+    import tensorflow as tf
+
+    parts: dict[str, list] = {}
+    for start in range(0, len(texts), batch_size):
+        batch = tf.constant([str(text) for text in texts[start : start + batch_size]])
+        for name, value in signature(text=batch).items():
+            if name in ("tokens", "token_attention", "wide_contributions", "classes"):
+                continue
+            parts.setdefault(name, []).append(value.numpy())
+    answers = {name: np.concatenate(values) for name, values in parts.items()}
+    answers["label"] = [label.decode("utf-8") for label in answers["label"]]
+    return answers
+
+
+def served_latency(signature, texts: list[str]) -> dict:
+    """p50 / p99 milliseconds of one-text requests and texts per second at batch 256."""
+    import tensorflow as tf
+
+    singles = [tf.constant([str(text)]) for text in texts[:220]]
+    timings = []
+    for index, text in enumerate(singles):
+        started = time.perf_counter()
+        signature(text=text)
+        if index >= 20:  # after warm-up
+            timings.append((time.perf_counter() - started) * 1000)
+    batch = tf.constant([str(text) for text in (texts * 256)[:256]])
+    signature(text=batch)
+    started, repeats = time.perf_counter(), 5
+    for _ in range(repeats):
+        signature(text=batch)
+    seconds = (time.perf_counter() - started) / repeats
+    return {
+        "latency_p50_ms_one_text": round(float(np.percentile(timings, 50)), 2),
+        "latency_p99_ms_one_text": round(float(np.percentile(timings, 99)), 2),
+        "throughput_texts_per_second_batch_256": round(256 / seconds, 1),
+    }
+
+
+def served_rows(
     recorder,
     datasets_and_tests,
     name,
@@ -151,9 +221,10 @@ def attention_rows(
     folder,
     auxiliary=None,
     unlabelled=None,
+    latency=False,
 ):
-    """Train once with `train_text_model`; record the attention model alone and the ensemble."""
-    from models.text.inference import load_text_model
+    """Train once with `train_text_model`, export and reload the SavedModel, record each test
+    set's accuracy / macro-F1 through the served signature (and its latency when asked)."""
     from models.text.training import train_text_model
 
     started = time.perf_counter()
@@ -161,25 +232,26 @@ def attention_rows(
         train_texts, train_labels, config, folder, auxiliary=auxiliary, unlabelled=unlabelled
     )
     seconds = time.perf_counter() - started
-    variants = [("attention_only", False)]
-    if config.linear_ensemble:
-        variants.append(("ensemble", True))
-    for suffix, use_ensemble in variants:
-        model = load_text_model(folder, use_ensemble=use_ensemble)
-        for dataset, test in datasets_and_tests:
-            predicted = model.predict(test["text"].tolist())["label"].tolist()
-            recorder.add(
-                dataset,
-                f"{name} [{suffix}]",
-                classification_metrics(test["label"].tolist(), predicted),
-                seconds,
-                train_count=metrics["train_count"],
-                pretraining_text_count=metrics.get("pretraining_text_count", 0),
-                ensemble_linear_weight=metrics.get("ensemble_linear_weight")
-                if use_ensemble
-                else 0.0,
-            )
-    return metrics
+    signature = export_and_load(folder)
+    for dataset, test in datasets_and_tests:
+        texts = test["text"].tolist()
+        predicted = served_answers(signature, texts)["label"]
+        extra = served_latency(signature, texts) if latency else {}
+        recorder.add(
+            dataset,
+            f"{name} [served SavedModel]",
+            classification_metrics(test["label"].tolist(), predicted),
+            seconds,
+            train_count=metrics["train_count"],
+            branches=config.branches,
+            pretraining_text_count=metrics.get("pretraining_text_count", 0),
+            validation=json_safe({key: metrics.get(key) for key in VALIDATION_KEYS}),
+            **extra,
+        )
+    return metrics, signature
+
+
+VALIDATION_KEYS = ("served_model", "wide_branch", "deep_branch", "wide_feature_count")
 
 
 def run_sentiment(
@@ -207,130 +279,107 @@ def run_sentiment(
     if main_rows:
         for name, test in tests:
             linear_row(recorder, name, pool, test, name="tfidf_linear, joint finance data")
-        attention_rows(
+        served_rows(
             recorder,
             tests,
-            "attention, joint finance data, + char n-grams",
-            TextTrainingConfig(**base, linear_ensemble=True),
+            "wide + deep, joint finance data",
+            TextTrainingConfig(**base),
             pool["text"].tolist(),
             pool["label"].tolist(),
             work / "joint",
+            latency=True,
         )
+        for name in names[1:]:  # each set's own training data too
+            train, test = splits[name]
+            served_rows(
+                recorder,
+                [(name, test)],
+                "wide + deep, own data",
+                TextTrainingConfig(**base),
+                train["text"].tolist(),
+                train["label"].tolist(),
+                work / f"{name}_own",
+            )
     if ablation:
-        attention_rows(
-            recorder,
-            [("phrasebank_allagree", allagree_test)],
-            "attention, own data, words only",
-            TextTrainingConfig(**base, max_ngrams=0, linear_ensemble=False),
-            allagree_train["text"].tolist(),
-            allagree_train["label"].tolist(),
-            work / "allagree_words",
-        )
-        attention_rows(
-            recorder,
-            [("phrasebank_allagree", allagree_test)],
-            "attention, own data, + char n-grams",
-            TextTrainingConfig(**base, linear_ensemble=True),
-            allagree_train["text"].tolist(),
-            allagree_train["label"].tolist(),
-            work / "allagree_ngrams",
-        )
-    if ablation:
-        attention_rows(
-            recorder,
-            tests,
-            "attention, joint, + n-grams, + distilled from linear",
-            TextTrainingConfig(**base, linear_ensemble=True, distillation_weight=0.5),
-            pool["text"].tolist(),
-            pool["label"].tolist(),
-            work / "joint_distilled",
-        )
+        for branches, label in ABLATION:
+            served_rows(
+                recorder,
+                [("phrasebank_allagree", allagree_test)],
+                f"{label}, own data",
+                TextTrainingConfig(**base, branches=branches),
+                allagree_train["text"].tolist(),
+                allagree_train["label"].tolist(),
+                work / f"allagree_{branches}",
+            )
+
+
+ABLATION = (
+    ("wide", "wide only"),
+    ("deep", "deep only"),
+    ("wide_and_deep", "wide + deep (joint)"),
+)
 
 
 def run_intent(recorder, splits, work: Path, epochs: int, ablation: bool) -> None:
-    from models.text.inference import load_text_model
-    from models.text.training import train_text_model
     from models.text.training_config import TextTrainingConfig
 
     train, test = splits["banking77"]
     linear_row(recorder, "banking77", train, test)
     base = dict(task="intent", epochs=epochs, sequence_length=48, seed=42)
-    attention_rows(
-        recorder,
-        [("banking77", test)],
-        "attention, + char n-grams",
-        TextTrainingConfig(**base, linear_ensemble=True),
-        train["text"].tolist(),
-        train["label"].tolist(),
-        work / "banking_ngrams",
-    )
+    for branches, label in ABLATION if ablation else ABLATION[-1:]:
+        served_rows(
+            recorder,
+            [("banking77", test)],
+            label,
+            TextTrainingConfig(**base, branches=branches),
+            train["text"].tolist(),
+            train["label"].tolist(),
+            work / f"banking_{branches}",
+            latency=branches == "wide_and_deep",
+        )
     # out of scope: 10 intents held out of training
     intents = sorted(set(train["label"]))
     held_out = set(np.random.default_rng(42).choice(intents, size=10, replace=False).tolist())
     in_train = train[~train["label"].isin(held_out)]
-    started = time.perf_counter()
-    folder = work / "banking_oos"
-    metrics = train_text_model(
-        in_train["text"].tolist(),
-        in_train["label"].tolist(),
-        TextTrainingConfig(**base, linear_ensemble=True),
-        folder,
-    )
-    seconds = time.perf_counter() - started
     inside = test[~test["label"].isin(held_out)]
     outside = test[test["label"].isin(held_out)]
-    for suffix, use_ensemble in (("attention_only", False), ("ensemble", True)):
-        model = load_text_model(folder, use_ensemble=use_ensemble)
-        if not use_ensemble:  # recalibrate the threshold for the attention model alone
-            from models.text.evaluation import calibrate_oos_threshold
-            from models.text.training import _stratified_split
-
-            labels = sorted(set(in_train["label"]))
-            ids = np.array([labels.index(label) for label in in_train["label"]])
-            validation = in_train[_stratified_split(ids, 0.1, 42)]
-            confidence = model.predict(validation["text"].tolist())["confidence"].to_numpy()
-            model.oos_threshold = calibrate_oos_threshold(confidence, 0.95)
-        inside_frame = model.predict(inside["text"].tolist())
-        outside_frame = model.predict(outside["text"].tolist())
-        correct = inside_frame["label"].to_numpy() == inside["label"].to_numpy()
+    linear_row(recorder, "banking77_in_scope_intents", in_train, inside)
+    folder = work / "banking_oos"
+    metrics, signature = served_rows(
+        recorder,
+        [("banking77_in_scope_intents", inside)],
+        "wide + deep (joint)",
+        TextTrainingConfig(**base),
+        in_train["text"].tolist(),
+        in_train["label"].tolist(),
+        folder,
+    )
+    inside_answers = served_answers(signature, inside["text"].tolist())
+    outside_answers = served_answers(signature, outside["text"].tolist())
+    correct = np.array(inside_answers["label"]) == inside["label"].to_numpy()
+    for score, threshold in metrics["oos_thresholds"].items():
+        # oos_metrics reads "confidences" (low = out of scope): the negated scores
         figures = oos_metrics(
-            inside_frame["confidence"].to_numpy(),
+            -inside_answers[f"oos_{score}"],
             correct,
-            outside_frame["confidence"].to_numpy(),
-            model.oos_threshold,
+            -outside_answers[f"oos_{score}"],
+            -threshold,
         )
+        figures["threshold"] = threshold
         figures["in_scope_accuracy_without_threshold"] = float(correct.mean())
         recorder.add(
             "banking77_out_of_scope",
-            f"attention, + char n-grams [{suffix}]",
+            f"wide + deep (joint) [served SavedModel], {score} score"
+            + (" (default)" if score == metrics["oos_score"] else ""),
             figures,
-            seconds,
+            metrics["training_seconds"],
+            oos_score=score,
             held_out_intents=sorted(held_out),
             in_scope_test=len(inside),
             out_of_scope_test=len(outside),
             threshold_rule="keeps 95% of in-scope validation texts "
             "(10% stratified split of training, seed 42)",
             train_count=metrics["train_count"],
-        )
-    if ablation:
-        attention_rows(
-            recorder,
-            [("banking77", test)],
-            "attention, words only",
-            TextTrainingConfig(**base, max_ngrams=0, linear_ensemble=False),
-            train["text"].tolist(),
-            train["label"].tolist(),
-            work / "banking_words",
-        )
-    if ablation:
-        attention_rows(
-            recorder,
-            [("banking77", test)],
-            "attention, + n-grams, + distilled",
-            TextTrainingConfig(**base, linear_ensemble=True, distillation_weight=0.5),
-            train["text"].tolist(),
-            train["label"].tolist(),
-            work / "banking_distilled",
         )
 
 
@@ -346,27 +395,28 @@ def run_pretraining(
     stocknet_texts: list[str],
     pretraining_epochs: int,
 ) -> None:
-    """Own-data models with and without masked-token pretraining on StockNet, same split, seed."""
+    """Own-data served models with and without masked-token pretraining of the deep branch on
+    StockNet, same split, seed."""
     from models.text.training_config import TextTrainingConfig
 
-    base = dict(task="sentiment", epochs=epochs, sequence_length=64, seed=42, linear_ensemble=True)
+    base = dict(task="sentiment", epochs=epochs, sequence_length=64, seed=42)
     for name in datasets:
         train, test = splits[name]
         linear_row(recorder, name, train, test)
         texts, labels = train["text"].tolist(), train["label"].tolist()
-        attention_rows(
+        served_rows(
             recorder,
             [(name, test)],
-            "attention, own data, + char n-grams, no pretraining",
+            "wide + deep (joint), own data, no pretraining",
             TextTrainingConfig(**base),
             texts,
             labels,
             work / f"{name}_plain",
         )
-        attention_rows(
+        served_rows(
             recorder,
             [(name, test)],
-            f"attention, own data, + char n-grams, + masked-token pretraining "
+            f"wide + deep (joint), own data, + masked-token pretraining of the deep branch "
             f"({pretraining_epochs} passes, training texts + {len(stocknet_texts):,} StockNet "
             "tweets)",
             TextTrainingConfig(**base, pretraining_epochs=pretraining_epochs),
@@ -548,8 +598,9 @@ def run_pretraining_benchmark(args, command: str, data: Path, splits: dict, work
         "Masked-token pretraining on StockNet (ablation)",
         (
             "Same splits, seed and settings as the table above (own training data, "
-            f"{args.epochs} epochs, + char n-grams, ensemble with the linear model chosen on "
-            "validation). With pretraining, the encoder is first trained to predict masked tokens "
+            f"{args.epochs} epochs, wide + deep trained jointly, measured through the served "
+            "SavedModel). With pretraining, the deep branch's encoder is first trained to predict "
+            "masked tokens "
             "(`models/text/pretraining.py`) on the training texts plus a seeded sample of distinct "
             "StockNet tweets (retweets dropped); the vocabulary stays the labelled texts', so the "
             "two rows of a data set differ in the pretraining only. Train seconds include the "
@@ -571,7 +622,7 @@ def run_pretraining_benchmark(args, command: str, data: Path, splits: dict, work
 
 
 def main() -> int:
-    global RESULTS
+    global RESULTS, SECTION
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--tasks", default="sentiment,intent")
@@ -583,6 +634,7 @@ def main() -> int:
         help="sentiment: only the ablation rows (to run them in parallel)",
     )
     parser.add_argument("--results", default=str(RESULTS), help="JSON to write")
+    parser.add_argument("--section", default=str(SECTION), help="Markdown section to write")
     parser.add_argument(
         "--pretraining-datasets",
         nargs="+",
@@ -599,6 +651,12 @@ def main() -> int:
     )
     parser.add_argument("--machine-note", default="", help="what else ran on the machine")
     parser.add_argument(
+        "--limit",
+        type=int,
+        default=0,
+        help="smoke test: keep this many training and test texts per data set (seeded; 0 = all)",
+    )
+    parser.add_argument(
         "--later-run",
         default=None,
         metavar="TITLE",
@@ -614,6 +672,7 @@ def main() -> int:
     args = parser.parse_args()
     data = Path(args.data)
     RESULTS = Path(args.results)
+    SECTION = Path(args.section)
     if args.merge is not None:
         merged = None
         for path in args.merge:
@@ -636,6 +695,14 @@ def main() -> int:
         return 0
     command = "python bench/text_models.py " + shlex.join(sys.argv[1:])
     splits = load_splits(data)
+    if args.limit:
+        splits = {
+            name: tuple(
+                part.sample(min(args.limit, len(part)), random_state=42).reset_index(drop=True)
+                for part in parts
+            )
+            for name, parts in splits.items()
+        }
     work = Path(tempfile.mkdtemp(prefix="seqlens-bench-text-"))
     if args.tasks == "pretraining":
         return run_pretraining_benchmark(args, command, data, splits, work)
