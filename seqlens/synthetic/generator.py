@@ -2,10 +2,11 @@
 
 The embedded default data set of `seqlens demo` and of the tests. Deterministic under a seed.
 
-- **events**: users browse in sessions; item popularity is Zipf-distributed; items belong to
-  categories a user prefers; and there is real sequential structure: most items have a
-  "successor" that tends to be consumed next (think: episode 2 after episode 1), so a sequence
-  model can beat popularity and a first-order Markov chain can be learned.
+- **events** (`seqlens.synthetic.behaviour` over a `seqlens.synthetic.catalogue`): items with
+  readable titles and categories (written to `items.csv`); users with drifting interests,
+  sessions with an intent, long-range dependencies (a complement bought a planted number of
+  events after its item), repeat consumption, product-line successors, popularity drift and
+  noise, so that attention over the history beats a Markov chain and a recurrent model.
 - **news**: texts about tickers, composed from finance phrase templates whose tone sets a
   ground-truth label (negative / neutral / positive), with planted sentiment episodes (a ticker's
   tone turns sharply negative or positive for a few days, with more volume) listed in
@@ -19,11 +20,14 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from seqlens.synthetic import behaviour
+from seqlens.synthetic.behaviour import BehaviourConfig
+from seqlens.synthetic.catalogue import Catalogue, build_catalogue, write_items_csv
 from seqlens.synthetic.phrases import (
     COMPANIES,
     INTENT_TEMPLATES,
@@ -54,6 +58,7 @@ class GenerateConfig:
         num_chats: customer-service messages.
         corrupt_fraction: share of malformed rows mixed into each log.
         seed: random seed; the same seed gives byte-identical files.
+        behaviour: the rates of the planted event behaviours.
     """
 
     num_users: int = 2_000
@@ -66,6 +71,7 @@ class GenerateConfig:
     num_chats: int = 4_000
     corrupt_fraction: float = 0.005
     seed: int = 42
+    behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
 
     def __post_init__(self) -> None:
         for name in ("num_users", "num_items", "num_days", "num_tickers", "num_chats"):
@@ -92,61 +98,20 @@ class GenerateConfig:
             )
 
 
-def _zipf_probabilities(count: int, exponent: float = 1.05) -> np.ndarray:
-    weights = 1.0 / np.arange(1, count + 1) ** exponent
-    return weights / weights.sum()
-
-
-def generate_events(config: GenerateConfig, rng: np.random.Generator) -> list[list[str]]:
-    """Event rows `[user_id, item_id, timestamp, event_type, value]` with sequential structure."""
-    num_items = config.num_items
-    num_categories = max(4, num_items // 40)
-    item_category = rng.integers(0, num_categories, size=num_items)
-    popularity = _zipf_probabilities(num_items)[rng.permutation(num_items)]
-    # Each item has a successor in its own category: the planted "what comes next" rule.
-    successor = np.empty(num_items, dtype=np.int64)
-    for category in range(num_categories):
-        members = np.flatnonzero(item_category == category)
-        if len(members) == 0:
-            continue
-        cycle = rng.permutation(members)
-        successor[cycle] = np.roll(cycle, -1)  # a cycle: no item succeeds itself
-    category_items = [np.flatnonzero(item_category == c) for c in range(num_categories)]
-    rows: list[list[str]] = []
-    event_types = np.array(["view", "click", "purchase"])
-    for user in range(config.num_users):
-        length = max(3, int(rng.geometric(1.0 / config.mean_events_per_user)))
-        length = min(length, 400)
-        favourite = rng.choice(num_categories, size=2, replace=False)
-        timestamp = START_TIMESTAMP + int(rng.integers(0, 30 * DAY_SECONDS))
-        item = int(rng.choice(num_items, p=popularity))
-        for _ in range(length):
-            rows.append(
-                [
-                    f"u{user:05d}",
-                    f"i{item:05d}",
-                    str(timestamp),
-                    str(rng.choice(event_types, p=[0.7, 0.25, 0.05])),
-                    f"{rng.random():.3f}",
-                ]
-            )
-            draw = rng.random()
-            if draw < 0.65:
-                item = int(successor[item])
-            elif draw < 0.9:
-                members = category_items[int(rng.choice(favourite))]
-                if len(members) == 0:
-                    members = np.arange(num_items)
-                weights = popularity[members] / popularity[members].sum()
-                item = int(rng.choice(members, p=weights))
-            else:
-                item = int(rng.choice(num_items, p=popularity))
-            # sessions: seconds to minutes inside, hours to days between
-            if rng.random() < 0.15:
-                timestamp += int(rng.integers(3_600, 3 * DAY_SECONDS))
-            else:
-                timestamp += int(rng.integers(5, 600))
-    return rows
+def generate_events(
+    config: GenerateConfig, rng: np.random.Generator
+) -> tuple[list[list[str]], Catalogue]:
+    """Event rows `[user_id, item_id, timestamp, event_type, value]` and the catalogue they use."""
+    catalogue = build_catalogue(config.num_items, rng)
+    rows = behaviour.generate_events(
+        catalogue,
+        config.behaviour,
+        config.num_users,
+        config.mean_events_per_user,
+        START_TIMESTAMP,
+        rng,
+    )
+    return rows, catalogue
 
 
 def generate_news(
@@ -252,20 +217,22 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
 
 
 def generate(output_dir: str | Path, config: GenerateConfig | None = None) -> dict[str, Path]:
-    """Write `events.csv`, `news.csv`, `chats.csv`, `news_episodes.json` and `generate_config.json`.
+    """Write `events.csv`, `items.csv`, `news.csv`, `chats.csv`, `news_episodes.json` and
+    `generate_config.json`.
 
     Args:
         output_dir: folder to write to (created if missing).
         config: sizes and seed; `GenerateConfig()` by default.
 
     Returns:
-        The written paths by name (`events`, `news`, `chats`, `episodes`).
+        The written paths by name (`events`, `news`, `chats`, `episodes`, `items`).
     """
     config = config or GenerateConfig()
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(config.seed)
-    events = _corrupt(generate_events(config, rng), config.corrupt_fraction, rng)
+    events, catalogue = generate_events(config, rng)
+    events = _corrupt(events, config.corrupt_fraction, rng)
     news, episodes = generate_news(config, rng)
     news = _corrupt(news, config.corrupt_fraction, rng)
     chats = _corrupt(generate_chats(config, rng), config.corrupt_fraction, rng)
@@ -274,7 +241,9 @@ def generate(output_dir: str | Path, config: GenerateConfig | None = None) -> di
         "news": output / "news.csv",
         "chats": output / "chats.csv",
         "episodes": output / "news_episodes.json",
+        "items": output / "items.csv",
     }
+    write_items_csv(paths["items"], catalogue)
     _write_csv(paths["events"], ["user_id", "item_id", "timestamp", "event_type", "value"], events)
     _write_csv(
         paths["news"], ["id", "timestamp", "ticker", "text", "source", "author", "label"], news

@@ -16,25 +16,20 @@ def _rows(path):
 def test_generate_is_deterministic_under_a_seed(tmp_path):
     first = generate(tmp_path / "a", GenerateConfig(**SMALL, seed=7))
     second = generate(tmp_path / "b", GenerateConfig(**SMALL, seed=7))
-    for name in ("events", "news", "chats", "episodes"):
+    for name in ("events", "news", "chats", "episodes", "items"):
         assert first[name].read_bytes() == second[name].read_bytes()
     third = generate(tmp_path / "c", GenerateConfig(**SMALL, seed=8))
     assert first["events"].read_bytes() != third["events"].read_bytes()
 
 
-def test_events_have_sequential_structure(tmp_path):
+def test_items_file_names_every_item_of_the_events(tmp_path):
     paths = generate(tmp_path, GenerateConfig(**SMALL, corrupt_fraction=0.0))
-    rows = _rows(paths["events"])[1:]
-    transitions, repeats = {}, 0
-    for previous, current in zip(rows, rows[1:], strict=False):
-        if previous[0] == current[0]:
-            transitions.setdefault(previous[1], []).append(current[1])
-            repeats += previous[1] == current[1]
-    # the most frequent successor of an item explains far more than chance (1/40)
-    explained = sum(max(nexts.count(n) for n in set(nexts)) for nexts in transitions.values())
-    total = sum(len(nexts) for nexts in transitions.values())
-    assert explained / total > 0.5
-    assert repeats / total < 0.2
+    items = _rows(paths["items"])
+    assert items[0] == ["item_id", "title", "category"]
+    titles = {row[0]: row[1] for row in items[1:]}
+    assert len(titles) == SMALL["num_items"]
+    assert {row[1] for row in _rows(paths["events"])[1:]} <= set(titles)
+    assert all(title and not title.startswith("i0") for title in titles.values())
 
 
 def test_news_has_planted_episodes_and_labels(tmp_path):
