@@ -1,11 +1,16 @@
-"""The benchmark's helpers: a fast generated event log and a plain pandas implementation.
+"""The benchmark's helpers: a fast generated event log and the first pandas implementation.
 
 `generate_event_csv` writes a large event log quickly (numpy + Arrow, no Python loop per
 row) with the same columns as `seqlens generate`, Zipf item popularity, sessions, and a small
-share of malformed rows and exact duplicates. `run_pandas_events` is the single-machine
-baseline: the same transformation as `seqlens pipeline events` (validate, dead-letter,
-deduplicate, order, leave-one-out positions, vocabulary, stats, Parquet out) written the way a
-pandas user would, with `read_csv`, `drop_duplicates`, `sort_values` and `groupby().agg(list)`.
+share of malformed rows and exact duplicates; `generate_event_csv_in_blocks` writes a log of
+any size block by block (bounded memory; each block has its own users, shuffled within it).
+
+`run_pandas_events` (the `pandas-agg-list` run of `bench/pipeline.py`) is pandas with
+`groupby().agg(list)`: it builds a Python list -- a Python object per event -- for every user,
+which makes it about 40x slower than the same job in vectorised pandas
+(`pipeline_engines.run_pandas_vectorised_events`). It is kept as the slow reference it is, not
+as what a pandas user who cares about speed would write; the honest single-machine baselines
+are DuckDB, Polars and vectorised pandas (`bench/pipeline_engines.py`).
 """
 
 from __future__ import annotations
@@ -30,8 +35,14 @@ def generate_event_csv(
     corrupt_fraction: float = 0.001,
     duplicate_fraction: float = 0.005,
     mean_length: int = 30,
+    user_offset: int = 0,
+    header: bool = True,
 ) -> dict:
-    """Write `user_id,item_id,timestamp,event_type,value` rows; returns what was planted."""
+    """Write `user_id,item_id,timestamp,event_type,value` rows; returns what was planted.
+
+    `user_offset` is added to every user number (blocks of one log with distinct users);
+    `header=False` writes the rows only (a block appended to a log).
+    """
     rng = np.random.default_rng(seed)
     num_users = max(1, num_events // mean_length)
     num_items = max(20, num_events // 100)
@@ -51,7 +62,7 @@ def generate_event_csv(
         user_start[users] + cumulative - cumulative[np.flatnonzero(first_of_user)][group_id]
     )
     order = rng.permutation(num_events)  # logs arrive shuffled, not grouped by user
-    user_ids = np.char.add("u", users[order].astype(str))
+    user_ids = np.char.add("u", (users[order] + user_offset).astype(str))
     item_ids = np.char.add("i", items[order].astype(str))
     timestamp_text = timestamps[order].astype(str)
     event_types = np.array(["view", "click", "purchase"])[
@@ -83,8 +94,13 @@ def generate_event_csv(
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     sink = pa.BufferOutputStream()
-    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(quoting_style="none"))
-    path.write_bytes(sink.getvalue().to_pybytes().replace(b";", b","))
+    pacsv.write_csv(
+        table,
+        sink,
+        write_options=pacsv.WriteOptions(quoting_style="none", include_header=header),
+    )
+    with open(path, "ab" if not header else "wb") as handle:
+        handle.write(sink.getvalue().to_pybytes().replace(b";", b","))
     return {
         "events": num_events,
         "users_planted": num_users,
@@ -92,6 +108,31 @@ def generate_event_csv(
         "corrupt_rows": len(corrupt),
         "duplicate_rows_planted": duplicate_count,
     }
+
+
+def generate_event_csv_in_blocks(
+    path: Path, num_events: int, block_events: int = 5_000_000, seed: int = 7
+) -> dict:
+    """`generate_event_csv` in blocks of `block_events` (distinct users per block, the same item
+    catalogue size per block); memory stays that of one block. A log of at most one block is
+    exactly `generate_event_csv(path, num_events, seed)`."""
+    if num_events <= block_events:
+        return generate_event_csv(path, num_events, seed=seed)
+    totals: dict = {"events": 0, "users_planted": 0, "corrupt_rows": 0, "duplicate_rows_planted": 0}
+    for index, start in enumerate(range(0, num_events, block_events)):
+        count = min(block_events, num_events - start)
+        planted = generate_event_csv(
+            path,
+            count,
+            seed=seed + index,
+            user_offset=totals["users_planted"],
+            header=index == 0,
+        )
+        for key in totals:
+            totals[key] += planted[key]
+        totals["items_planted"] = max(totals.get("items_planted", 0), planted["items_planted"])
+    totals["blocks"] = index + 1
+    return totals
 
 
 def run_pandas_events(
@@ -102,7 +143,7 @@ def run_pandas_events(
     header: str | None = "infer",
     position_as_time: bool = False,
 ) -> dict:
-    """Plain pandas: the same transformation as the events pipeline, on one machine."""
+    """pandas with `groupby().agg(list)` (a Python list per user; see the module docstring)."""
     output = Path(output_dir)
     (output / "sequences").mkdir(parents=True, exist_ok=True)
     (output / "dead_letter").mkdir(parents=True, exist_ok=True)
