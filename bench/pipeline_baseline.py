@@ -111,13 +111,13 @@ def generate_event_csv(
 
 
 def generate_event_csv_in_blocks(
-    path: Path, num_events: int, block_events: int = 5_000_000, seed: int = 7
+    path: Path, num_events: int, block_events: int = 5_000_000, seed: int = 7, **options
 ) -> dict:
     """`generate_event_csv` in blocks of `block_events` (distinct users per block, the same item
     catalogue size per block); memory stays that of one block. A log of at most one block is
-    exactly `generate_event_csv(path, num_events, seed)`."""
+    exactly `generate_event_csv(path, num_events, seed, **options)`."""
     if num_events <= block_events:
-        return generate_event_csv(path, num_events, seed=seed)
+        return generate_event_csv(path, num_events, seed=seed, **options)
     totals: dict = {"events": 0, "users_planted": 0, "corrupt_rows": 0, "duplicate_rows_planted": 0}
     for index, start in enumerate(range(0, num_events, block_events)):
         count = min(block_events, num_events - start)
@@ -127,6 +127,7 @@ def generate_event_csv_in_blocks(
             seed=seed + index,
             user_offset=totals["users_planted"],
             header=index == 0,
+            **options,
         )
         for key in totals:
             totals[key] += planted[key]
