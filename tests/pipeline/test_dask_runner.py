@@ -79,6 +79,8 @@ def _rows(folder):
 
 
 def _assert_same_output(expected, actual):
+    leftovers = [path for path in actual.rglob(".*")]  # temp files of a rerun task, say
+    assert not leftovers, leftovers
     expected_files = sorted(p.relative_to(expected).parts[0] for p in expected.iterdir())
     assert sorted(p.relative_to(actual).parts[0] for p in actual.iterdir()) == expected_files
     for name in expected_files:
