@@ -85,6 +85,10 @@ def resolve_artifacts_root(
     return default_artifacts_root()
 
 
+# Item metadata file names, in the order `find_item_metadata` tries them in each folder.
+ITEM_METADATA_FILES = ("items.csv", "movies.csv")
+
+
 def fingerprint(path: Path) -> str:
     """A string that changes when `path` (a file, or any file below a folder) changes.
 
@@ -297,13 +301,15 @@ def model_dir_if_trained(root: Path, name: str) -> Path:
     return path
 
 
-def load_item_titles(path: Path | None) -> dict[str, str]:
-    """Item id -> title from a MovieLens `movies.csv` (`movieId,title,...`) or an `item_id,title`.
+def load_item_metadata(path: Path | None) -> pd.DataFrame:
+    """`item_id, title, category` from an items CSV (`item_id,title,category`, the category
+    optional) or a MovieLens `movies.csv` (`movieId,title,genres`: the genres are the category).
 
-    Returns an empty mapping when `path` is None or absent, so titles are always optional.
+    Returns an empty frame when `path` is None or absent, so titles are always optional.
     """
+    columns = ["item_id", "title", "category"]
     if path is None or not Path(path).is_file():
-        return {}
+        return pd.DataFrame(columns=columns, dtype=str)
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     id_column = next(
         (c for c in ("item_id", "movieId", "movie_id", "id") if c in frame.columns), None
@@ -314,13 +320,38 @@ def load_item_titles(path: Path | None) -> dict[str, str]:
             "Expected an item metadata CSV with an id column (item_id or movieId) and a title "
             f"column. Received: path={str(path)!r} with columns={list(frame.columns)}"
         )
-    return dict(zip(frame[id_column].astype(str), frame[title_column].astype(str), strict=True))
+    category_column = next((c for c in ("category", "genres") if c in frame.columns), None)
+    return pd.DataFrame(
+        {
+            "item_id": frame[id_column].astype(str),
+            "title": frame[title_column].astype(str),
+            "category": frame[category_column].astype(str) if category_column else "",
+        },
+        columns=columns,
+    )
+
+
+def load_item_titles(path: Path | None) -> dict[str, str]:
+    """Item id -> title from an item metadata CSV (see `load_item_metadata`); empty without one."""
+    frame = load_item_metadata(path)
+    return dict(zip(frame["item_id"], frame["title"], strict=True))
+
+
+def load_item_categories(path: Path | None) -> dict[str, str]:
+    """Item id -> category from an item metadata CSV; empty without one or without categories."""
+    frame = load_item_metadata(path)
+    frame = frame[frame["category"] != ""]
+    return dict(zip(frame["item_id"], frame["category"], strict=True))
 
 
 def find_item_metadata(root: Path) -> Path | None:
-    """The item metadata file of an artifacts root (`raw/movies.csv` or `raw/items.csv`)."""
+    """The item metadata file of an artifacts root: `raw/items.csv` (written by `seqlens
+    generate` and the demo), `raw/movies.csv` (MovieLens), or an `items.csv` / `movies.csv` beside
+    the events run's vocabulary (`data/events/` or `data/events/vocab/`)."""
     layout = ArtifactLayout(root)
-    for candidate in (layout.raw_dir / "movies.csv", layout.raw_dir / "items.csv"):
+    events = layout.data_run("events")
+    folders = (layout.raw_dir, events, events / "vocab")
+    for candidate in (folder / name for folder in folders for name in ITEM_METADATA_FILES):
         if candidate.is_file():
             return candidate
     return None

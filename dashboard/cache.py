@@ -98,6 +98,18 @@ def item_titles(path: Path | None) -> dict[str, str]:
     return _item_titles(str(path), fingerprint(Path(path)))
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _item_categories(path: str, stamp: str) -> dict[str, str]:
+    return artifacts.load_item_categories(Path(path))
+
+
+def item_categories(path: Path | None) -> dict[str, str]:
+    """Cached `artifacts.load_item_categories` (empty when there is no metadata file)."""
+    if path is None or not Path(path).is_file():
+        return {}
+    return _item_categories(str(path), fingerprint(Path(path)))
+
+
 # ---- models -------------------------------------------------------------------------------
 
 

@@ -49,10 +49,15 @@ def user_history(row: Mapping, which: str = "full") -> list[str]:
     return items
 
 
-def history_timeline(row: Mapping, titles: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """One row per interaction: `position, time, item_id, title, event_type, split`.
+def history_timeline(
+    row: Mapping,
+    titles: Mapping[str, str] | None = None,
+    categories: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """One row per interaction: `position, time, item_id, title, [category,] event_type, split`.
 
-    `split` marks the validation and test targets, so the user sees what was held out.
+    `split` marks the validation and test targets, so the user sees what was held out; the
+    `category` column is there when `categories` (item id -> category) is given.
     """
     titles = titles or {}
     items = [str(item) for item in row["item_ids"]]
@@ -67,16 +72,17 @@ def history_timeline(row: Mapping, titles: Mapping[str, str] | None = None) -> p
     if 0 <= test_position < count:
         splits[test_position] = "test target"
     times = pd.to_datetime(pd.Series(timestamps, dtype="float64"), unit="s", utc=True)
-    return pd.DataFrame(
-        {
-            "position": range(1, count + 1),
-            "time": times,
-            "item_id": items,
-            "title": [titles.get(item, "") for item in items],
-            "event_type": [str(value) if value is not None else "" for value in event_types],
-            "split": splits,
-        }
-    )
+    columns = {
+        "position": range(1, count + 1),
+        "time": times,
+        "item_id": items,
+        "title": [titles.get(item, "") for item in items],
+    }
+    if categories:
+        columns["category"] = [categories.get(item, "") for item in items]
+    columns["event_type"] = [str(value) if value is not None else "" for value in event_types]
+    columns["split"] = splits
+    return pd.DataFrame(columns)
 
 
 def parse_history_text(
@@ -100,18 +106,23 @@ def parse_history_text(
 
 
 def recommendations_frame(
-    item_ids: Sequence[str], scores: Sequence[float], titles: Mapping[str, str] | None = None
+    item_ids: Sequence[str],
+    scores: Sequence[float],
+    titles: Mapping[str, str] | None = None,
+    categories: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Top-k table: `rank, item_id, title, score`."""
+    """Top-k table: `rank, item_id, title, [category,] score` (`category` when `categories` is
+    given)."""
     titles = titles or {}
-    return pd.DataFrame(
-        {
-            "rank": range(1, len(item_ids) + 1),
-            "item_id": [str(item) for item in item_ids],
-            "title": [titles.get(str(item), "") for item in item_ids],
-            "score": [float(score) for score in scores],
-        }
-    )
+    columns = {
+        "rank": range(1, len(item_ids) + 1),
+        "item_id": [str(item) for item in item_ids],
+        "title": [titles.get(str(item), "") for item in item_ids],
+    }
+    if categories:
+        columns["category"] = [categories.get(str(item), "") for item in item_ids]
+    columns["score"] = [float(score) for score in scores]
+    return pd.DataFrame(columns)
 
 
 def _as_list(values, count: int) -> list:

@@ -155,7 +155,10 @@ def train_recommender(run: BatchRun, data_run: str | Path | None = None) -> str:
 
 
 def evaluate_recommender(
-    run: BatchRun, model_dir: str | Path | None = None, data_run: str | Path | None = None
+    run: BatchRun,
+    model_dir: str | Path | None = None,
+    data_run: str | Path | None = None,
+    compare: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """Evaluate the recommender on the held-out targets; return its headline metrics.
 
@@ -164,6 +167,8 @@ def evaluate_recommender(
         model_dir: the trained recommender (default: the run's `models/recommender`).
         data_run: the events data run (default: the one the model was trained on, recorded in
             its `data_run.json`, else the run's `data/events`).
+        compare: other trained model folders (same vocabulary) reported beside it, e.g. the
+            demo's GRU4Rec baseline.
 
     Returns:
         The first `MAX_RETURNED_METRICS` numeric metrics of `metrics.json`, flat (`a.b.c` keys).
@@ -175,6 +180,7 @@ def evaluate_recommender(
     _, summary = evaluate_recommender_run(
         model,
         data_run or recorded or run.layout.data_run("events"),
+        compare=list(compare),
         k=run.settings.top_k,
         seed=run.settings.seed,
     )

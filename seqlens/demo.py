@@ -1,9 +1,12 @@
 """`seqlens demo`: the whole batch path on the embedded synthetic data, step by step with timings.
 
-generate -> pipelines (events, news, chats) -> train recommender -> evaluate -> train sentiment and
-intent -> validation gate -> publish -> alerts, then it prints where everything is and the command
-that opens the dashboard on it. The steps are the functions of `seqlens.batch`, the same ones the
-Airflow DAG runs, so the demo is the nightly job on a small data set.
+generate -> pipelines (events, news, chats) -> train recommender (and a GRU4Rec baseline) ->
+evaluate -> train sentiment and intent -> validation gate -> publish -> alerts, then it prints where
+everything is and the command that opens the dashboard on it. The steps are the functions of
+`seqlens.batch`, the same ones the Airflow DAG runs, so the demo is the nightly job on a small data
+set; the demo adds a GRU4Rec baseline, trained with the same settings, that the recommender's
+`metrics.json` reports beside the Markov chain (the generated events plant structure that attention
+over the history learns and neither baseline does).
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from seqlens.errors import UsageError
 
+# The recurrent baseline the demo trains beside the attention recommender (a `models/` folder).
+BASELINE_MODEL = "gru4rec"
 # What a step raises for bad input (a wrong path or setting): the step fails, the demo stops.
 INPUT_ERRORS = (UsageError, ValueError, FileNotFoundError)
 
@@ -85,6 +90,14 @@ def demo_steps(run) -> list[tuple[str, tuple[str, ...], Callable[[dict], object]
         }
         return batch.publish_models(run, passed, model_dirs)
 
+    def train_baseline(results: dict) -> str:
+        from seqlens.jobs.recommender import train_recommender_run
+
+        output = run.layout.model_dir(BASELINE_MODEL)
+        config = replace(run.settings.recommender, model=BASELINE_MODEL)
+        train_recommender_run(results["pipeline events"], output, config)
+        return str(output)
+
     return [
         ("generate", (), lambda results: batch.generate_inputs(run)),
         ("pipeline events", ("generate",), pipeline("events")),
@@ -95,11 +108,15 @@ def demo_steps(run) -> list[tuple[str, tuple[str, ...], Callable[[dict], object]
             ("pipeline events",),
             lambda results: batch.train_recommender(run, results["pipeline events"]),
         ),
+        ("train gru4rec", ("pipeline events",), train_baseline),
         (
             "evaluate recommender",
-            ("train recommender", "pipeline events"),
+            ("train recommender", "train gru4rec", "pipeline events"),
             lambda results: batch.evaluate_recommender(
-                run, results["train recommender"], results["pipeline events"]
+                run,
+                results["train recommender"],
+                results["pipeline events"],
+                compare=(results["train gru4rec"],),
             ),
         ),
         (

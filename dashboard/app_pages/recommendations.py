@@ -21,14 +21,18 @@ from dashboard.ui import ITEM_METADATA_KEY, artifacts_root, empty_state_on_missi
 root = artifacts_root()
 
 
-def show_recommendations(history: list[str], k: int, titles: dict[str, str], key: str) -> None:
-    """Top-k table, plain-language explanation and attention heatmap for one history."""
+def show_recommendations(
+    history: list[str], k: int, titles: dict[str, str], categories: dict[str, str], key: str
+) -> None:
+    """Top-k table (titles and categories), plain-language explanation and attention heatmap."""
     item_ids, scores, attention, attended = cache.recommend(root, history, k)
     left, right = st.columns([2, 3])
     with left:
         st.markdown("**Top recommendations**")
         st.dataframe(
-            recommendations_frame(item_ids, scores, titles), hide_index=True, key=f"{key}_table"
+            recommendations_frame(item_ids, scores, titles, categories),
+            hide_index=True,
+            key=f"{key}_table",
         )
     with right:
         st.markdown("**Why**")
@@ -54,11 +58,16 @@ if not st.session_state.get(ITEM_METADATA_KEY):
 metadata_path = st.sidebar.text_input(
     "Item metadata CSV (optional)",
     key=ITEM_METADATA_KEY,
-    help="A MovieLens movies.csv (movieId,title,...) or item_id,title CSV; adds titles.",
+    help=(
+        "An item_id,title,category CSV (the demo writes raw/items.csv) or a MovieLens "
+        "movies.csv (movieId,title,genres); adds titles and categories."
+    ),
 )
 titles: dict[str, str] = {}
+categories: dict[str, str] = {}
 try:
     titles = cache.item_titles(Path(metadata_path) if metadata_path else None)
+    categories = cache.item_categories(Path(metadata_path) if metadata_path else None)
 except (ValueError, OSError) as error:
     st.sidebar.warning(f"Item titles not loaded: {escape_markdown(str(error))}")
 k = st.sidebar.slider("Number of recommendations", min_value=5, max_value=50, value=10, step=5)
@@ -79,12 +88,12 @@ with empty_state_on_missing():
             horizontal=True,
         )
         row = sequences[sequences["user_id"] == user].iloc[0]
-        timeline = history_timeline(row, titles)
+        timeline = history_timeline(row, titles, categories)
         st.plotly_chart(charts.history_timeline(timeline), key="timeline_chart")
         with st.expander(f"History of user {escape_markdown(user)}: {len(timeline)} interactions"):
             st.dataframe(timeline, hide_index=True)
         with empty_state_on_missing():
-            show_recommendations(user_history(row, which), k, titles, key="user")
+            show_recommendations(user_history(row, which), k, titles, categories, key="user")
 
 st.header("Try a history")
 st.caption(
@@ -100,6 +109,6 @@ if typed.strip():
                 + escape_markdown(", ".join(unknown[:20]))
             )
         if known:
-            show_recommendations(known, k, titles, key="adhoc")
+            show_recommendations(known, k, titles, categories, key="adhoc")
         else:
             st.info("None of these item ids is known to the model.")

@@ -150,3 +150,32 @@ def test_models_page_shows_trained_models_and_curves(model_root):
     model_choice = app.get("button_group")[0]
     assert {"recommender", "intent"} <= {option.content for option in model_choice.proto.options}
     assert len(app.get("plotly_chart")) == 2  # loss and validation metrics of the first model
+
+
+def test_titles_and_categories_shown_for_recommended_and_history_items(model_root, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    root = tmp_path / "root"
+    shutil.copytree(model_root, root)
+    (root / "raw" / "movies.csv").unlink()
+    items = [str(item) for item in range(1, 41)]
+    # an items file beside the events run's vocabulary is found without any setting
+    pd.DataFrame(
+        {
+            "item_id": items,
+            "title": [f"Trail running shoes, size {item}" for item in items],
+            "category": ["Running" if int(item) % 2 else "Camping" for item in items],
+        }
+    ).to_csv(root / "data" / "events" / "vocab" / "items.csv", index=False)
+    app = run_page(root, "recommendations")
+    assert_no_exception(app)
+    recommended = recommendation_tables(app)[0]
+    assert all(title.startswith("Trail running shoes") for title in recommended["title"])
+    assert set(recommended["category"]) <= {"Running", "Camping"}
+    history = next(table for table in (e.value for e in app.dataframe) if "split" in table)
+    assert all(title.startswith("Trail running shoes") for title in history["title"])
+    assert set(history["category"]) <= {"Running", "Camping"}
+    because = " ".join(element.value for element in app.markdown)
+    assert "Trail running shoes" in because

@@ -11,6 +11,7 @@ from dashboard.artifacts import (
     list_model_folders,
     list_served_versions,
     load_alerts,
+    load_item_categories,
     load_item_titles,
     load_publish_log,
     load_scored_texts,
@@ -134,3 +135,19 @@ def test_fingerprint_changes_with_content(tmp_path):
     first = fingerprint(tmp_path)
     path.write_text("ab")
     assert fingerprint(tmp_path) != first
+
+
+def test_items_csv_beside_the_vocabulary_gives_titles_and_categories(tmp_path):
+    vocab = tmp_path / "data" / "events" / "vocab"
+    vocab.mkdir(parents=True)
+    path = vocab / "items.csv"
+    path.write_text('item_id,title,category\ni00001,"Trail running shoes, size 42",Running\n')
+    assert find_item_metadata(tmp_path) == path
+    assert load_item_titles(path) == {"i00001": "Trail running shoes, size 42"}
+    assert load_item_categories(path) == {"i00001": "Running"}
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "items.csv").write_text("item_id,title\ni00001,Shoes\n")
+    assert find_item_metadata(tmp_path) == raw / "items.csv"  # the raw logs' file comes first
+    assert load_item_categories(raw / "items.csv") == {}
+    assert load_item_categories(None) == {}

@@ -53,3 +53,13 @@ def test_parse_history_text_splits_and_checks_vocabulary():
 def test_recommendations_frame_ranks():
     frame = recommendations_frame(["a", "b"], [0.9, 0.1], {"a": "A"})
     assert list(frame["rank"]) == [1, 2] and list(frame["title"]) == ["A", ""]
+
+
+def test_categories_add_a_column_beside_the_titles():
+    frame = recommendations_frame(["a", "b"], [0.9, 0.1], {"a": "A"}, {"a": "Running"})
+    assert list(frame.columns) == ["rank", "item_id", "title", "category", "score"]
+    assert list(frame["category"]) == ["Running", ""]
+    timeline = history_timeline(ROW, {"12": "Twelve"}, {"12": "Books"})
+    assert list(timeline.columns)[3:5] == ["title", "category"]
+    assert list(timeline["category"]) == ["", "", "Books", ""]
+    assert "category" not in history_timeline(ROW, {"12": "Twelve"}).columns

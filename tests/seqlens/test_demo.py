@@ -41,7 +41,7 @@ def test_every_step_runs(demo_run):
     statuses = {step["name"]: step["status"] for step in demo_run["report"]["steps"]}
     assert demo_run["code"] == 0
     assert statuses == {name: "ok" for name in statuses}, statuses
-    assert len(statuses) == 11
+    assert len(statuses) == 12
     assert all(step["seconds"] >= 0 for step in demo_run["report"]["steps"])
 
 
