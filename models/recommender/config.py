@@ -24,6 +24,7 @@ FIELDS_ADDED_LATER = {
     "label_smoothing": 0.0,
     "train_on_unmonitored_validation": False,
     "train_every_position": False,
+    "time_intervals": False,
 }
 
 
@@ -213,6 +214,13 @@ class RecommenderConfig:
             " --no-... = only the last --max-length positions of each history (SASRec's original)"
         ),
     )
+    time_intervals: bool = setting(
+        False,
+        (
+            "sasrec: time-aware attention (TiSASRec-style), a learned bias per head and log-spaced "
+            "interval between events; needs timestamps in the data"
+        ),
+    )
 
     def __post_init__(self) -> None:
         choices = {"model": MODEL_KINDS, "loss": LOSSES, "precision": PRECISIONS}
@@ -279,7 +287,12 @@ class RecommenderConfig:
                 f"Expected validation_users to be None or a positive integer. "
                 f"Received: validation_users={self.validation_users!r}"
             )
-        for name in ("train_on_unmonitored_validation", "train_every_position"):
+        if self.time_intervals and self.model != "sasrec":
+            raise ValueError(
+                "Expected time_intervals only with model='sasrec'. "
+                f"Received: model={self.model!r}, time_intervals=True"
+            )
+        for name in ("train_on_unmonitored_validation", "train_every_position", "time_intervals"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
                     f"Expected {name} to be a bool. Received: {name}={getattr(self, name)!r}"

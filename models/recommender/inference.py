@@ -12,7 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from models.recommender.sequence_data import ITEM_INDEX_OFFSET, OOV_INDEX, left_pad
+from models.recommender.sequence_data import (
+    ITEM_INDEX_OFFSET,
+    OOV_INDEX,
+    TimedSequence,
+    model_inputs,
+)
 
 
 @dataclass
@@ -48,6 +53,7 @@ class Recommender:
         self.item_ids = list(item_ids)
         self.config = dict(config)
         self.max_length = int(model.max_length)
+        self.time_intervals = bool(getattr(model, "time_intervals", False))
         self._lookup = {item: index + ITEM_INDEX_OFFSET for index, item in enumerate(self.item_ids)}
         self._names = np.array(["<pad>", "<oov>", *self.item_ids], dtype=object)
 
@@ -58,8 +64,43 @@ class Recommender:
             dtype=np.int32,
         )
 
+    def _timed(self, histories, timestamps, encoded):
+        """The encoded histories with their timestamps (`TimedSequence`), validated."""
+        if timestamps is None:
+            if self.time_intervals:
+                raise ValueError(
+                    "Expected timestamps (one list of Unix seconds per history): this model was "
+                    "trained with time_intervals. Received: timestamps=None"
+                )
+            return encoded
+        if len(timestamps) != len(histories):
+            raise ValueError(
+                f"Expected one timestamp list per history ({len(histories)}). "
+                f"Received: len(timestamps)={len(timestamps)}"
+            )
+        timed = []
+        for row, (history, times) in enumerate(zip(histories, timestamps, strict=True)):
+            if len(times) != len(history):
+                raise ValueError(
+                    f"Expected one timestamp per history item in row {row} ({len(history)} "
+                    f"items). Received: {len(times)} timestamps"
+                )
+            try:
+                seconds = np.asarray(times, dtype=np.int64)[-self.max_length :]
+            except (TypeError, ValueError, OverflowError) as error:
+                raise ValueError(
+                    f"Expected integer Unix seconds as timestamps in row {row}. "
+                    f"Received: {list(times)[:5]!r}"
+                ) from error
+            timed.append(TimedSequence(encoded[row], seconds))
+        return timed
+
     def recommend(
-        self, histories: list[list[str]], k: int = 10, exclude_history: bool = True
+        self,
+        histories: list[list[str]],
+        k: int = 10,
+        exclude_history: bool = True,
+        timestamps: list[list[int]] | None = None,
     ) -> Recommendations:
         """Top-`k` next items for each history (oldest item first).
 
@@ -67,15 +108,19 @@ class Recommender:
             histories: `B` lists of item-id strings in time order.
             k: how many items to return (at most the catalogue size).
             exclude_history: never recommend an item that is already in the history.
+            timestamps: `B` lists of Unix seconds, one per history item; required by a model
+                trained with `time_intervals`, checked and otherwise unused by other models.
         """
         if not isinstance(k, int) or not 1 <= k <= len(self.item_ids):
             raise ValueError(f"Expected k in [1, {len(self.item_ids)}]. Received: k={k!r}")
         if not histories:
             raise ValueError("Expected at least one history. Received: histories=[]")
         encoded = [self.encode(history) for history in histories]
+        timed = self._timed(histories, timestamps, encoded)
         length = max(1, max(len(e) for e in encoded))
-        padded = left_pad(encoded, length)  # (B, T)
-        scores, attention = self.model.score_last(padded)
+        inputs = model_inputs(timed, length, self.time_intervals)
+        padded = inputs["item_ids"] if self.time_intervals else inputs  # (B, T)
+        scores, attention = self.model.score_last(inputs)
         scores = np.array(scores, dtype=np.float32)  # (B, V)
         scores[:, :ITEM_INDEX_OFFSET] = -np.inf
         if exclude_history:

@@ -20,6 +20,7 @@ import keras
 from keras import ops
 
 from models.layers.attention_blocks import CausalSelfAttentionBlock, validate_attention_arguments
+from models.layers.time_interval_attention import TimeIntervalSelfAttentionBlock
 from models.recommender import losses
 from models.recommender.config import LOSSES
 from models.recommender.sequence_data import ITEM_INDEX_OFFSET, PADDING_INDEX
@@ -163,6 +164,8 @@ class SequentialRecommender(keras.Model):
         embeddings = self.item_embedding.embeddings
         if self.loss_name == "softmax":
             history = x if self.exclude_history_from_loss else None
+            if isinstance(history, dict):  # time-aware inputs: the items are the history
+                history = history["item_ids"]
             loss = losses.full_softmax_loss(
                 y_pred,
                 embeddings,
@@ -263,9 +266,15 @@ class SASRecModel(SequentialRecommender):
         dropout: dropout rate (embeddings, attention output, feed-forward).
         attention_window: `None` (full causal attention) or the local window length.
         flash_attention: MHA's `flash_attention` (`None` auto, `True` on, `False` off).
+        time_intervals: time-aware attention (TiSASRec-style): the blocks are
+            `TimeIntervalSelfAttentionBlock`s, which add a learned bias per head and bucketed
+            time interval between positions to the attention logits; the inputs then carry
+            timestamps (below). Not with `flash_attention=True`.
 
     Call arguments:
-        item_ids: `(B, T)` int item indices, `T <= max_length`, 0 = padding.
+        item_ids: `(B, T)` int item indices, `T <= max_length`, 0 = padding; with
+            `time_intervals`, the dict `{"item_ids": (B, T), "timestamps": (B, T)}` (integer
+            seconds, any origin per row, e.g. relative to the latest event).
 
     Returns:
         `(B, T, D)` hidden states.
@@ -282,6 +291,7 @@ class SASRecModel(SequentialRecommender):
         dropout: float = 0.2,
         attention_window: int | None = None,
         flash_attention: bool | None = False,
+        time_intervals: bool = False,
         **kwargs,
     ):
         super().__init__(vocabulary_size, hidden_dim, max_length, loss, **kwargs)
@@ -293,6 +303,12 @@ class SASRecModel(SequentialRecommender):
                 "Expected flash_attention to be None, True or False. "
                 f"Received: flash_attention={flash_attention!r}"
             )
+        if not isinstance(time_intervals, bool) or (time_intervals and flash_attention):
+            raise ValueError(
+                "Expected time_intervals to be a bool, and not with flash_attention=True. "
+                f"Received: time_intervals={time_intervals!r}, flash_attention={flash_attention!r}"
+            )
+        self.time_intervals = time_intervals
         self.num_blocks = num_blocks
         self.num_heads = num_heads
         self.dropout = dropout
@@ -307,23 +323,62 @@ class SASRecModel(SequentialRecommender):
         )
         self.position_embedding.build((None, None))
         self.input_dropout = keras.layers.Dropout(self.dropout)
-        self.blocks = [
-            CausalSelfAttentionBlock(
-                self.hidden_dim,
-                self.num_heads,
-                self.dropout,
-                self.attention_window,
-                self.flash_attention,
-                name=f"block_{index}",
-            )
-            for index in range(self.num_blocks)
-        ]
+        if self.time_intervals:
+            self.blocks = [
+                TimeIntervalSelfAttentionBlock(
+                    self.hidden_dim,
+                    self.num_heads,
+                    self.dropout,
+                    self.attention_window,
+                    name=f"block_{index}",
+                )
+                for index in range(self.num_blocks)
+            ]
+        else:
+            self.blocks = [
+                CausalSelfAttentionBlock(
+                    self.hidden_dim,
+                    self.num_heads,
+                    self.dropout,
+                    self.attention_window,
+                    self.flash_attention,
+                    name=f"block_{index}",
+                )
+                for index in range(self.num_blocks)
+            ]
         for block in self.blocks:
             block.build(shape)
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
         self.final_norm.build(shape)
 
+    def _split_inputs(self, inputs):
+        """`(item_ids, timestamps)`: timestamps `None` without `time_intervals`."""
+        if not self.time_intervals:
+            if isinstance(inputs, dict):
+                raise ValueError(
+                    "Expected a (B, T) item-index tensor (this model has time_intervals=False). "
+                    f"Received: a dict with keys {sorted(inputs)}"
+                )
+            return inputs, None
+        if not isinstance(inputs, dict) or set(inputs) != {"item_ids", "timestamps"}:
+            received = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+            raise ValueError(
+                "Expected the inputs {'item_ids': (B, T), 'timestamps': (B, T)} (this model has "
+                f"time_intervals=True). Received: {received}"
+            )
+        item_ids, timestamps = inputs["item_ids"], inputs["timestamps"]
+        if tuple(item_ids.shape) != tuple(timestamps.shape) and None not in (
+            *item_ids.shape,
+            *timestamps.shape,
+        ):
+            raise ValueError(
+                "Expected one timestamp per history position. Received: item_ids shape="
+                f"{tuple(item_ids.shape)}, timestamps shape={tuple(timestamps.shape)}"
+            )
+        return item_ids, ops.cast(timestamps, "int32")
+
     def _encode(self, item_ids, training, output):
+        item_ids, timestamps = self._split_inputs(item_ids)
         item_ids = ops.cast(item_ids, "int32")
         length = ops.shape(item_ids)[1]
         padding_mask = ops.not_equal(item_ids, PADDING_INDEX)  # (B, T)
@@ -338,19 +393,23 @@ class SASRecModel(SequentialRecommender):
         # Only the last position of the last block is read when predicting the next item; with
         # full attention the last block can compute it alone (a quarter of the forward pass).
         shortcut = output in LAST_OUTPUTS and self.attention_window is None
+        times = () if timestamps is None else (timestamps,)  # the time-aware blocks' argument
         for index, block in enumerate(self.blocks):
             final = index == len(self.blocks) - 1
             only_last = shortcut and final
             if output in ATTENTION_OUTPUTS and final:
                 hidden, attention = block(
                     hidden,
+                    *times,
                     padding_mask,
                     return_attention_scores=True,
                     training=training,
                     last_query_only=only_last,
                 )
             else:
-                hidden = block(hidden, padding_mask, training=training, last_query_only=only_last)
+                hidden = block(
+                    hidden, *times, padding_mask, training=training, last_query_only=only_last
+                )
             hidden = hidden * (keep[:, -1:, :] if only_last else keep)  # (B, T', D)
         return self.final_norm(hidden) * (keep[:, -1:, :] if shortcut else keep), attention
 
@@ -362,5 +421,6 @@ class SASRecModel(SequentialRecommender):
             dropout=self.dropout,
             attention_window=self.attention_window,
             flash_attention=self.flash_attention,
+            time_intervals=self.time_intervals,
         )
         return config

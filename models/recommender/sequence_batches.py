@@ -18,7 +18,12 @@ import keras
 import numpy as np
 
 from models.recommender.config import LOSSES
-from models.recommender.sequence_data import ITEM_INDEX_OFFSET, left_pad
+from models.recommender.sequence_data import (
+    ITEM_INDEX_OFFSET,
+    left_pad,
+    left_pad_timestamps,
+    timestamps_of,
+)
 
 
 def bucket_lengths(max_length: int) -> list[int]:
@@ -67,6 +72,10 @@ def every_position_windows(sequences: list[np.ndarray], max_length: int) -> list
 class NextItemBatches(keras.utils.PyDataset):
     """Batches `(item_ids (B, L), y)` for next-item training, `L` one of `bucket_lengths`.
 
+    With `timestamps=True` the inputs are the dict `{"item_ids": (B, L), "timestamps": (B, L)}`
+    (int32 seconds relative to each row's latest input event, `left_pad_timestamps`), for a
+    model trained with `time_intervals`; every sequence must then be a `TimedSequence`.
+
     `y` is a dict: `targets (B, L)` always; for `loss="bce"` or with `uniform_negatives` also
     `negatives (B, L)` (one uniformly sampled item per position); for `loss="sampled_softmax"`
     also `negatives (K,)` shared by the batch, drawn from `item_counts ** 0.75`, with
@@ -88,6 +97,7 @@ class NextItemBatches(keras.utils.PyDataset):
             (for its `pairwise_weight` term).
         every_position: train on every target of a sequence longer than `max_length` (cut into
             `every_position_windows`); `False` = only its last `max_length` targets.
+        timestamps: also give the inputs' timestamps (see above).
     """
 
     def __init__(
@@ -103,6 +113,7 @@ class NextItemBatches(keras.utils.PyDataset):
         shuffle: bool = True,
         uniform_negatives: bool = False,
         every_position: bool = True,
+        timestamps: bool = False,
     ):
         super().__init__(workers=1, use_multiprocessing=False)
         if loss not in LOSSES:
@@ -137,7 +148,9 @@ class NextItemBatches(keras.utils.PyDataset):
         lengths = np.array([min(len(s) - 1, max_length) for s in usable])
         self.num_sequences = len(usable)
         self.num_targets = int(lengths.sum())
+        self.timestamps = bool(timestamps)
         self.buckets: list[tuple[np.ndarray, np.ndarray]] = []
+        self.bucket_timestamps: list[np.ndarray] = []
         lower = 0
         for length in bucket_lengths(max_length):
             members = [usable[i] for i in np.flatnonzero((lengths > lower) & (lengths <= length))]
@@ -146,6 +159,9 @@ class NextItemBatches(keras.utils.PyDataset):
                 inputs = left_pad([s[:-1] for s in members], length)
                 targets = left_pad([s[1:] for s in members], length)
                 self.buckets.append((inputs, targets))
+                if self.timestamps:
+                    times = [timestamps_of(s)[:-1] for s in members]
+                    self.bucket_timestamps.append(left_pad_timestamps(times, length))
         if item_counts is not None:
             weights = np.asarray(item_counts, dtype=np.float64) ** 0.75
             weights[:ITEM_INDEX_OFFSET] = 0.0
@@ -187,6 +203,10 @@ class NextItemBatches(keras.utils.PyDataset):
         batch_inputs[: len(rows)] = inputs[rows]
         batch_targets[: len(rows)] = targets[rows]
         y = {"targets": batch_targets}
+        if self.timestamps:
+            batch_timestamps = np.zeros((per_batch, length), dtype=np.int32)
+            batch_timestamps[: len(rows)] = self.bucket_timestamps[bucket][rows]
+            batch_inputs = {"item_ids": batch_inputs, "timestamps": batch_timestamps}
         rng = np.random.default_rng([self.seed, self.epoch, index + 1])
         if self.uniform_negatives:
             y["negatives"] = rng.integers(
@@ -224,7 +244,9 @@ def tensorflow_epoch_dataset(batches: NextItemBatches):
     datasets, choice_of_bucket = [], {}
     for choice, (bucket, indices) in enumerate(indices_of_bucket.items()):
         items = [batches[index] for index in indices]
-        inputs = np.stack([item_inputs for item_inputs, _ in items])  # (n, B, L)
+        inputs = keras.tree.map_structure(
+            lambda *arrays: np.stack(arrays), *[item_inputs for item_inputs, _ in items]
+        )  # (n, B, L), or a dict of them with timestamps
         labels = {
             key: np.stack([y[key] for _, y in items]) for key in items[0][1]
         }  # targets, negatives, ...

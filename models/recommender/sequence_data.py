@@ -21,6 +21,80 @@ import numpy as np
 PADDING_INDEX = 0
 OOV_INDEX = 1
 ITEM_INDEX_OFFSET = 2
+# Seconds fit int32 relative to each row's latest event (68 years back), the model's input dtype.
+MAX_RELATIVE_SECONDS = 2**31 - 1
+
+
+class TimedSequence(np.ndarray):
+    """A user's item indices `(n,)` int32 that carry their events' Unix seconds `(n,)` int64.
+
+    Any 1-D slice or index of it (what the trainer and the evaluation take: histories before a
+    target, training windows, `s[:-1]`) keeps the timestamps of the same events in
+    `.timestamps`, so a time-aware model's inputs follow the items through code that knows
+    nothing about time. `np.asarray(sequence)` gives the plain index array.
+
+    Args:
+        items: `(n,)` item indices.
+        timestamps: `(n,)` seconds of the same events, in time order.
+    """
+
+    def __new__(cls, items, timestamps):
+        items = np.asarray(items, dtype=np.int32)
+        timestamps = np.asarray(timestamps, dtype=np.int64)
+        if items.ndim != 1 or timestamps.shape != items.shape:
+            raise ValueError(
+                "Expected one timestamp per item, both 1-D. "
+                f"Received: items shape={items.shape}, timestamps shape={timestamps.shape}"
+            )
+        result = items.view(cls)
+        result.timestamps = timestamps
+        return result
+
+    def __array_finalize__(self, source):
+        self.timestamps = getattr(source, "timestamps", None)
+
+    def __getitem__(self, key):
+        result = super().__getitem__(key)
+        if isinstance(result, TimedSequence) and self.timestamps is not None:
+            result.timestamps = self.timestamps[key]
+        return result
+
+
+def timestamps_of(history) -> np.ndarray:
+    """The `(n,)` timestamps a `TimedSequence` carries; a `ValueError` for a plain array."""
+    timestamps = getattr(history, "timestamps", None)
+    if timestamps is None:
+        raise ValueError(
+            "Expected histories with timestamps (a model trained with time_intervals reads "
+            "them; load the data from a pipeline run whose sequences have timestamps). "
+            f"Received: a history of type {type(history).__name__} without timestamps"
+        )
+    return timestamps
+
+
+def left_pad_timestamps(timestamps: list[np.ndarray], length: int) -> np.ndarray:
+    """`(N, length)` int32: the last `length` timestamps of each row, as seconds relative to the
+    row's latest event (so `<= 0`), left-padded with 0; only differences within a row matter."""
+    if length < 1:
+        raise ValueError(f"Expected length >= 1. Received: length={length}")
+    padded = np.zeros((len(timestamps), length), dtype=np.int32)
+    for row, values in enumerate(timestamps):
+        tail = np.asarray(values, dtype=np.int64)[-length:]
+        if len(tail):
+            relative = np.clip(tail - tail.max(), -MAX_RELATIVE_SECONDS, 0)
+            padded[row, length - len(tail) :] = relative
+    return padded
+
+
+def model_inputs(histories: list[np.ndarray], length: int, time_intervals: bool = False):
+    """What a recommender reads: `(N, length)` left-padded indices, or with `time_intervals` the
+    dict `{"item_ids": (N, length), "timestamps": (N, length)}` (`left_pad_timestamps`; every
+    history must be a `TimedSequence`)."""
+    item_ids = left_pad(histories, length)
+    if not time_intervals:
+        return item_ids
+    timestamps = left_pad_timestamps([timestamps_of(h) for h in histories], length)
+    return {"item_ids": item_ids, "timestamps": timestamps}
 
 
 @dataclass
@@ -29,7 +103,8 @@ class SequenceData:
 
     Args:
         item_ids: the item vocabulary; `item_ids[i]` has index `i + ITEM_INDEX_OFFSET`.
-        sequences: one `int32` index array per user, ordered by time.
+        sequences: one `int32` index array per user, ordered by time (a `TimedSequence`,
+            which carries the events' timestamps, when the data has them).
         valid_positions: `(U,)` index of the validation target in each sequence, -1 if none.
         test_positions: `(U,)` index of the test target in each sequence, -1 if none.
         user_ids: the user id strings, same order as `sequences`.
@@ -40,6 +115,11 @@ class SequenceData:
     valid_positions: np.ndarray
     test_positions: np.ndarray
     user_ids: list[str]
+
+    @property
+    def has_timestamps(self) -> bool:
+        """Whether every sequence carries its timestamps (`TimedSequence`)."""
+        return all(getattr(s, "timestamps", None) is not None for s in self.sequences)
 
     @property
     def vocabulary_size(self) -> int:
@@ -120,14 +200,19 @@ def load_sequence_data(folder: str | Path) -> SequenceData:
             )
     item_ids = vocab_file.read_text(encoding="utf-8").splitlines()
     lookup = {item: index + ITEM_INDEX_OFFSET for index, item in enumerate(item_ids)}
-    table = pq.read_table(
-        sequences_dir, columns=["user_id", "item_ids", "valid_position", "test_position"]
-    )
+    names = ["user_id", "item_ids", "valid_position", "test_position"]
+    timed = "timestamps" in pq.ParquetDataset(sequences_dir).schema.names
+    table = pq.read_table(sequences_dir, columns=names + (["timestamps"] if timed else []))
     columns = table.to_pydict()
     sequences = [
         np.array([lookup.get(item, OOV_INDEX) for item in items], dtype=np.int32)
         for items in columns["item_ids"]
     ]
+    if timed:  # the contract keeps each event's seconds: carry them with the items
+        sequences = [
+            TimedSequence(items, times)
+            for items, times in zip(sequences, columns["timestamps"], strict=True)
+        ]
     return SequenceData(
         item_ids=item_ids,
         sequences=sequences,
@@ -194,7 +279,12 @@ def reindex_to_vocabulary(data: SequenceData, item_ids: list[str]) -> SequenceDa
     )
     return SequenceData(
         item_ids=list(item_ids),
-        sequences=[mapping[sequence] for sequence in data.sequences],
+        sequences=[
+            TimedSequence(mapping[sequence], sequence.timestamps)
+            if getattr(sequence, "timestamps", None) is not None
+            else mapping[sequence]
+            for sequence in data.sequences
+        ],
         valid_positions=data.valid_positions,
         test_positions=data.test_positions,
         user_ids=data.user_ids,

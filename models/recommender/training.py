@@ -39,7 +39,7 @@ from models.recommender.sequence_data import (
     OOV_INDEX,
     PADDING_INDEX,
     SequenceData,
-    left_pad,
+    model_inputs,
 )
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ def build_model(
             output_bias=config.output_bias,
             pairwise_weight=config.pairwise_weight,
             label_smoothing=config.label_smoothing,
+            time_intervals=config.time_intervals,
         )
     else:
         model = GRU4RecModel(
@@ -198,7 +199,8 @@ def model_scorer(model: keras.Model, max_length: int) -> Callable[[list[np.ndarr
     )
 
     def score(histories: list[np.ndarray]) -> np.ndarray:
-        hidden = model.predict_on_batch(left_pad(histories, max_length))  # (B, T, D)
+        inputs = model_inputs(histories, max_length, getattr(model, "time_intervals", False))
+        hidden = model.predict_on_batch(inputs)  # (B, T, D)
         scores = np.asarray(hidden, dtype=np.float32)[:, -1, :] @ table.T + bias[None, :]  # (B, V)
         scores[:, :ITEM_INDEX_OFFSET] = -np.inf
         return scores
@@ -479,6 +481,7 @@ def train_recommender(
             data.item_counts(validation_trained) if config.loss == "sampled_softmax" else None,
             uniform_negatives=config.pairwise_weight > 0,
             every_position=config.train_every_position,
+            timestamps=config.time_intervals,
         )
         keras.utils.set_random_seed(config.seed)
         model = build_model(config, data.vocabulary_size, steps_per_epoch=len(batches))
