@@ -6,11 +6,16 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from models.recommender.time_budget import DEFAULT_TIME_BUDGET, parse_time_budget
+
 LOSSES = ("softmax", "sampled_softmax", "bce")
+# `loss="auto"` picks one of `LOSSES` by the catalogue's size (`loss_rule.choose_loss`).
+LOSS_CHOICES = ("auto", *LOSSES)
+SOFTMAX_ONLY_LOSSES = ("softmax", "auto")
 MODEL_KINDS = ("sasrec", "gru4rec")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # Fields that may differ between an interrupted run and its resumption.
-RESUMABLE_CHANGES = ("epochs", "patience")
+RESUMABLE_CHANGES = ("epochs", "patience", "time_budget")
 FINAL_LEARNING_RATE_FRACTION = 0.01
 # Fields newer than some saved checkpoints, with the value those older runs trained with.
 FIELDS_ADDED_LATER = {
@@ -24,6 +29,7 @@ FIELDS_ADDED_LATER = {
     "label_smoothing": 0.0,
     "train_on_unmonitored_validation": False,
     "train_every_position": False,
+    "time_budget": "none",
     "time_intervals": False,
 }
 
@@ -78,6 +84,11 @@ class RecommenderConfig:
     consecutive windows of `max_length` targets, so every position is a training target (its
     context is its own window); off = only the last `max_length` positions of each sequence are
     (SASRec's original; on MovieLens latest-small that drops 74% of the training positions).
+    `loss="auto"` picks the loss by the catalogue's size (`loss_rule.choose_loss`; a softmax-only
+    option such as `label_smoothing` makes it the full softmax). `time_budget` bounds the run's
+    wall-clock time (`time_budget.parse_time_budget`; "none" = epochs only): the trainer measures
+    its step time and sizes the epochs and the cosine horizon to end inside it
+    (`training_budget.BudgetTracker`); it only ever shortens a run.
     """
 
     model: str = setting(
@@ -111,9 +122,12 @@ class RecommenderConfig:
         "dropout of the embeddings, attention output and feed-forward",
     )
     loss: str = setting(
-        "softmax",
-        "softmax (full), sampled_softmax (log-Q corrected) or bce (one negative)",
-        choices=LOSSES,
+        "auto",
+        (
+            "auto (full softmax up to 30,000 items, sampled softmax above; see docs), softmax "
+            "(full), sampled_softmax (log-Q corrected) or bce (one negative)"
+        ),
+        choices=LOSS_CHOICES,
     )
     exclude_history_from_loss: bool = setting(
         False,
@@ -173,7 +187,15 @@ class RecommenderConfig:
     )
     epochs: int = setting(
         30,
-        "training epochs at most (early stopping may end sooner)",
+        "training epochs at most (early stopping or the time budget may end sooner)",
+    )
+    time_budget: str = setting(
+        DEFAULT_TIME_BUDGET,
+        (
+            "wall-clock budget of the run, e.g. 15m, 90s, 1h30m or seconds: the trainer times its"
+            " steps and sizes the epochs and learning-rate decay to end inside it; none = epochs"
+            " only"
+        ),
     )
     patience: int = setting(
         3,
@@ -223,7 +245,7 @@ class RecommenderConfig:
     )
 
     def __post_init__(self) -> None:
-        choices = {"model": MODEL_KINDS, "loss": LOSSES, "precision": PRECISIONS}
+        choices = {"model": MODEL_KINDS, "loss": LOSS_CHOICES, "precision": PRECISIONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(
@@ -235,18 +257,18 @@ class RecommenderConfig:
                 raise ValueError(
                     f"Expected {name} to be a positive integer. Received: {name}={value!r}"
                 )
-        if self.exclude_history_from_loss and self.loss != "softmax":
+        if self.exclude_history_from_loss and self.loss not in SOFTMAX_ONLY_LOSSES:
             raise ValueError(
-                "Expected exclude_history_from_loss only with loss='softmax'. "
+                "Expected exclude_history_from_loss only with loss='softmax' or 'auto'. "
                 f"Received: loss={self.loss!r}, exclude_history_from_loss=True"
             )
         if not self.pairwise_weight >= 0:
             raise ValueError(
                 f"Expected pairwise_weight >= 0. Received: pairwise_weight={self.pairwise_weight}"
             )
-        if self.pairwise_weight and self.loss != "softmax":
+        if self.pairwise_weight and self.loss not in SOFTMAX_ONLY_LOSSES:
             raise ValueError(
-                "Expected pairwise_weight only with loss='softmax'. "
+                "Expected pairwise_weight only with loss='softmax' or 'auto'. "
                 f"Received: loss={self.loss!r}, pairwise_weight={self.pairwise_weight}"
             )
         if not 0 <= self.label_smoothing < 1:
@@ -254,9 +276,9 @@ class RecommenderConfig:
                 "Expected label_smoothing in [0, 1). "
                 f"Received: label_smoothing={self.label_smoothing}"
             )
-        if self.label_smoothing and self.loss != "softmax":
+        if self.label_smoothing and self.loss not in SOFTMAX_ONLY_LOSSES:
             raise ValueError(
-                "Expected label_smoothing only with loss='softmax'. "
+                "Expected label_smoothing only with loss='softmax' or 'auto'. "
                 f"Received: loss={self.loss!r}, label_smoothing={self.label_smoothing}"
             )
         if self.patience < 1:
@@ -297,12 +319,21 @@ class RecommenderConfig:
                 raise ValueError(
                     f"Expected {name} to be a bool. Received: {name}={getattr(self, name)!r}"
                 )
+        budget = self.time_budget
+        parse_time_budget(budget)  # a ValueError naming the value
+        if not isinstance(budget, str):  # seconds or None: kept as the text config.json shows
+            self.time_budget = "none" if budget in (None, 0) else f"{float(budget):g}s"
         decay = self.learning_rate_decay_epochs
         if decay is not None and (not isinstance(decay, int) or decay < 1):
             raise ValueError(
                 f"Expected learning_rate_decay_epochs to be None or a positive integer. "
                 f"Received: learning_rate_decay_epochs={decay!r}"
             )
+
+    @property
+    def time_budget_seconds(self) -> float | None:
+        """The budget in seconds; `None` = no budget."""
+        return parse_time_budget(self.time_budget)
 
     @property
     def tokens_per_batch(self) -> int:

@@ -32,6 +32,7 @@ from models.recommender.config import (
     RESUMABLE_CHANGES,
     RecommenderConfig,
 )
+from models.recommender.loss_rule import LossChoice, choose_loss
 from models.recommender.ranking_metrics import evaluate_scorer
 from models.recommender.sequence_batches import NextItemBatches, tensorflow_epoch_dataset
 from models.recommender.sequence_data import (
@@ -41,15 +42,20 @@ from models.recommender.sequence_data import (
     SequenceData,
     model_inputs,
 )
+from models.recommender.training_budget import AdjustableCosineDecay, BudgetTracker
 
 logger = logging.getLogger(__name__)
 
 
 def learning_rate(config: RecommenderConfig, steps_per_epoch: int):
-    """Adam's learning rate: the constant or its cosine decay over `learning_rate_decay_epochs`."""
+    """Adam's learning rate: the constant or its cosine decay over `learning_rate_decay_epochs`.
+
+    The decay's horizon is adjustable (`AdjustableCosineDecay`): a time budget that binds
+    shortens it (`training_budget.BudgetTracker`).
+    """
     if config.learning_rate_decay_epochs is None:
         return config.learning_rate
-    return keras.optimizers.schedules.CosineDecay(
+    return AdjustableCosineDecay(
         config.learning_rate,
         decay_steps=config.learning_rate_decay_epochs * steps_per_epoch,
         alpha=FINAL_LEARNING_RATE_FRACTION,
@@ -62,17 +68,20 @@ def build_model(
     """A fresh, built, compiled model for `config`.
 
     `steps_per_epoch` sizes the learning-rate decay and, with `config.epochs`, decides whether
-    `jit_compile="auto"` compiles with XLA (`resolve_jit_compile`).
+    `jit_compile="auto"` compiles with XLA (`resolve_jit_compile`). `loss="auto"` is resolved
+    by the catalogue's size (`loss_rule.choose_loss`).
     """
     from models.recommender.baselines import GRU4RecModel
     from models.recommender.model import SASRecModel
+
+    loss = choose_loss(config, vocabulary_size - ITEM_INDEX_OFFSET).loss
 
     if config.model == "sasrec":
         model = SASRecModel(
             vocabulary_size,
             config.hidden_dim,
             config.max_length,
-            config.loss,
+            loss,
             config.num_blocks,
             config.num_heads,
             config.dropout,
@@ -89,7 +98,7 @@ def build_model(
             vocabulary_size,
             config.hidden_dim,
             config.max_length,
-            config.loss,
+            loss,
             config.dropout,
             exclude_history_from_loss=config.exclude_history_from_loss,
             output_bias=config.output_bias,
@@ -398,9 +407,18 @@ def _validation_subset(data: SequenceData, config: RecommenderConfig):
 
 
 def write_model_folder_files(
-    output: Path, config: RecommenderConfig, data: SequenceData, data_run: str | None
+    output: Path,
+    config: RecommenderConfig,
+    data: SequenceData,
+    data_run: str | None,
+    loss_choice: LossChoice | None = None,
 ) -> None:
-    """`config.json` (with index conventions), `item_vocab.txt`, `data_run.json`."""
+    """`config.json`, `item_vocab.txt`, `data_run.json`.
+
+    `config.json` holds the config with the loss the run trains with (`loss="auto"` resolved by
+    `loss_choice`; `loss_rule` says what was configured and why), the vocabulary size and the
+    index conventions.
+    """
     output.mkdir(parents=True, exist_ok=True)
     (output / "item_vocab.txt").write_text(
         "".join(f"{item}\n" for item in data.item_ids), encoding="utf-8"
@@ -408,6 +426,14 @@ def write_model_folder_files(
     document = {
         **config.to_dict(),
         "vocabulary_size": data.vocabulary_size,
+        **(
+            {}
+            if loss_choice is None
+            else {
+                "loss": loss_choice.loss,
+                "loss_rule": {"configured": config.loss, **loss_choice.to_dict()},
+            }
+        ),
         "index_conventions": {
             "padding_index": PADDING_INDEX,
             "oov_index": OOV_INDEX,
@@ -423,6 +449,28 @@ def write_model_folder_files(
             indent=2,
         )
     )
+
+
+def _write_history(
+    output: Path,
+    state: dict,
+    budget_summary: dict,
+    loss_choice: LossChoice,
+    batches: NextItemBatches,
+) -> None:
+    """`history.json`: the epochs, the best one, the time budget's use and the chosen loss."""
+    document = {
+        "training_targets_per_epoch": batches.num_targets,
+        "train_steps_per_epoch": len(batches),
+        "epochs": state["history"],
+        "best_epoch": state["best_epoch"],
+        "best_valid_full_ndcg_at_10": state["best_ndcg"],
+        "seconds_to_best_epoch": state.get("best_elapsed_seconds"),
+        "stop_reason": budget_summary["stop_reason"],
+        "time_budget": budget_summary,
+        "loss_rule": loss_choice.to_dict(),
+    }
+    (output / "history.json").write_text(json.dumps(document, indent=2))
 
 
 def train_recommender(
@@ -470,15 +518,17 @@ def train_recommender(
     keras.config.set_dtype_policy(config.precision)
     try:
         validation_trained = validation_trained_users(data, config)
+        loss_choice = choose_loss(config, data.vocabulary_size - ITEM_INDEX_OFFSET)
+        logger.info("loss %s (%s)", loss_choice.loss, loss_choice.reason)
         batches = NextItemBatches(
             data.training_sequences(validation_trained),
             config.max_length,
             data.vocabulary_size,
             config.tokens_per_batch,
-            config.loss,
+            loss_choice.loss,
             config.seed,
             config.num_negatives,
-            data.item_counts(validation_trained) if config.loss == "sampled_softmax" else None,
+            data.item_counts(validation_trained) if loss_choice.loss == "sampled_softmax" else None,
             uniform_negatives=config.pairwise_weight > 0,
             every_position=config.train_every_position,
             timestamps=config.time_intervals,
@@ -501,7 +551,14 @@ def train_recommender(
                 state["best_ndcg"],
                 state["best_epoch"],
             )
-        write_model_folder_files(output, config, data, data_run)
+        schedule = getattr(model.optimizer, "_learning_rate", None)
+        budget = BudgetTracker(
+            config,
+            len(batches),
+            schedule if isinstance(schedule, AdjustableCosineDecay) else None,
+            state.get("budget"),
+        )
+        write_model_folder_files(output, config, data, data_run, loss_choice)
         histories, targets, users = _validation_subset(data, config)
         logger.info(
             "early stopping monitors %d users' validation targets; %d other users' validation "
@@ -519,9 +576,16 @@ def train_recommender(
         )
         interacted = [data.sequences[u] for u in users]
         started = time.perf_counter() - state["elapsed"]
+        stop_reason = None
         for epoch in range(state["epoch"], config.epochs):
             if state["wait"] >= config.patience:
+                stop_reason = "early_stopping"
                 break
+            stop_reason = budget.stop_reason_before(epoch) if state["best_epoch"] > 0 else None
+            if stop_reason is not None:
+                break
+            budget.refresh_train_function(model)
+            budget.begin_epoch(epoch)
             epoch_start = time.perf_counter()
             batches.set_epoch(epoch)
             epoch_input = (
@@ -529,10 +593,13 @@ def train_recommender(
                 if keras.backend.backend() == "tensorflow"
                 else batches
             )
-            fitted = model.fit(epoch_input, epochs=1, verbose=verbose, shuffle=False)
+            fitted = model.fit(
+                epoch_input, epochs=1, verbose=verbose, shuffle=False, callbacks=[budget.callback()]
+            )
             if progress is not None:
                 progress(f"epoch:{epoch + 1}:fitted")
             train_seconds = time.perf_counter() - epoch_start
+            validation_start = time.perf_counter()
             with averaged_weights(model):
                 metrics = evaluate_scorer(
                     model_scorer(model, config.max_length),
@@ -554,6 +621,8 @@ def train_recommender(
                 "epoch_seconds": time.perf_counter() - epoch_start,
                 "elapsed_seconds": time.perf_counter() - started,
             }
+            budget.end_epoch(train_seconds, time.perf_counter() - validation_start)
+            entry["budget_used_seconds"] = budget.seconds_used()
             state["history"].append(entry)
             if improved:
                 state.update(
@@ -564,29 +633,41 @@ def train_recommender(
                 )
             else:
                 state["wait"] += 1
-            state.update(epoch=epoch + 1, elapsed=entry["elapsed_seconds"], config=config.to_dict())
-            _save_checkpoint(model, checkpoint, state, progress)
-            (output / "history.json").write_text(
-                json.dumps(
-                    {
-                        "epochs": state["history"],
-                        "best_epoch": state["best_epoch"],
-                        "best_valid_full_ndcg_at_10": state["best_ndcg"],
-                        "seconds_to_best_epoch": state.get("best_elapsed_seconds"),
-                    },
-                    indent=2,
-                )
+            state.update(
+                epoch=epoch + 1,
+                elapsed=entry["elapsed_seconds"],
+                config=config.to_dict(),
+                budget=budget.state(),
             )
+            _save_checkpoint(model, checkpoint, state, progress)
+            _write_history(output, state, budget.summary(None), loss_choice, batches)
             logger.info(
-                "epoch %d: loss %.4f, valid full NDCG@10 %.4f HR@10 %.4f (%.1f s)",
+                "epoch %d: loss %.4f, valid full NDCG@10 %.4f HR@10 %.4f (%.1f s); %s",
                 epoch + 1,
                 entry["loss"],
                 metrics["NDCG@10"],
                 metrics["HR@10"],
                 entry["epoch_seconds"],
+                budget.progress_text(epoch + 1),
             )
             if on_epoch_end is not None:
                 on_epoch_end(epoch, entry)
+        if stop_reason is None:
+            stop_reason = (
+                "budget"
+                if budget.stopped_inside_epoch
+                else "early_stopping"
+                if state["wait"] >= config.patience
+                else "epochs"
+            )
+        _write_history(output, state, budget.summary(stop_reason), loss_choice, batches)
+        logger.info(
+            "stopped (%s) after %d epochs; best epoch %d restored (valid full NDCG@10 %.4f)",
+            stop_reason,
+            state["epoch"],
+            state["best_epoch"],
+            state["best_ndcg"],
+        )
         best = keras.saving.load_model(output / "model.keras", compile=False)
         return best, state["history"]
     finally:

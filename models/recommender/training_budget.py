@@ -134,6 +134,7 @@ class BudgetTracker:
         self.batch_ends: list[float] = []
         self.measured_this_process = False
         self.stopped_inside_epoch = False
+        self.cut_epoch: tuple[int, int] | None = None  # (epoch, steps it ran) when cut short
 
     def seconds_used(self) -> float:
         return time.perf_counter() - self.clock_start
@@ -164,6 +165,7 @@ class BudgetTracker:
         reserve = self.validation_seconds or 0.0
         if self.seconds_used() + reserve >= self.budget_seconds:
             self.stopped_inside_epoch = True
+            self.cut_epoch = (self.epoch + 1, len(self.batch_ends) - 1)
             return True
         return False
 
@@ -220,6 +222,9 @@ class BudgetTracker:
             "seconds_per_step": self.seconds_per_step,
             "validation_seconds": self.validation_seconds,
             "learning_rate_decay_steps": self.plan.decay_steps,
+            "epoch_cut_short": None
+            if self.cut_epoch is None
+            else {"epoch": self.cut_epoch[0], "steps_run": self.cut_epoch[1]},
         }
 
     def progress_text(self, epochs_done: int) -> str:

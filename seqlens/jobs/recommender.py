@@ -44,8 +44,10 @@ def train_recommender_run(
         resume: continue from the folder's checkpoint.
 
     Returns:
-        One line: the best epoch and its validation NDCG@10 (empty when nothing was trained).
+        One line: the best epoch and its validation NDCG@10, why training stopped, how much of
+        the time budget it used, and the loss it trained with (empty when nothing was trained).
     """
+    from models.recommender.time_budget import format_duration
     from models.recommender.training import train_recommender
 
     data = load_recommender_data(data_path)
@@ -53,9 +55,15 @@ def train_recommender_run(
     if not history:
         return ""
     best = max(history, key=lambda entry: entry["valid/full/NDCG@10"])
+    document = json.loads((Path(output) / "history.json").read_text())
+    budget = document["time_budget"]
+    used = format_duration(budget["seconds_used"])
+    if budget["budget_seconds"] is not None:
+        used += f" of {format_duration(budget['budget_seconds'])}"
     return (
         f"best epoch {best['epoch']}: valid full NDCG@10 {best['valid/full/NDCG@10']:.4f}; "
-        f"model in {output}"
+        f"stopped by {document['stop_reason']} after {len(history)} epochs ({used}); "
+        f"loss {document['loss_rule']['chosen']}; model in {output}"
     )
 
 
