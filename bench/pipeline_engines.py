@@ -23,9 +23,11 @@ How each engine is used is the way its users write it:
   malformed lines (with their line numbers) in `reject_errors`; `list(x ORDER BY ...)`
   aggregates; `COPY ... TO` Parquet. Good rows get their file line number from their position
   in the scan (insertion order is preserved) and the rejected lines before them.
-- **Polars**: a lazy query; the log is read one line per row and split on `,` (Polars'
-  `read_csv` either fails on a ragged line or, with `truncate_ragged_lines`, silently cuts it,
-  so lines with the wrong field count could not be dead-lettered otherwise).
+- **Polars**: a lazy query; the log is read one line per row, fields counted
+  (`str.count_matches`) and split (`str.split_exact`) -- Polars' `read_csv` either fails on a
+  ragged line or, with `truncate_ragged_lines`, silently cuts it, so lines with the wrong field
+  count could not be dead-lettered otherwise. Dead letters' `raw` is the trimmed fields joined
+  by `,` (as DuckDB's and, for duplicates, the pipeline's).
 - **pandas, vectorised**: read one line per row, `str.split(expand=True)`, boolean masks,
   `sort_values`, `duplicated`, and the per-user lists built from the sorted columns and the
   group offsets with Arrow (`pa.ListArray.from_arrays`) -- no Python object per event.
@@ -208,20 +210,24 @@ def run_polars_events(input_path: str, output_dir: str) -> dict:
         skip_rows=1,
         schema={"raw": pl.String},
     ).with_row_index("line_number", offset=2)
-    parts = pl.col("raw").str.split(",")
-    split = lines.with_columns(fields=parts, field_count=parts.list.len())
-    wrong = split.filter(pl.col("field_count") != len(FIELDS)).select(
+    field_count = pl.col("raw").str.count_matches(",", literal=True) + 1
+    counted = lines.with_columns(field_count=field_count)
+    wrong = counted.filter(pl.col("field_count") != len(FIELDS)).select(
         reason=pl.lit("wrong_column_count"), line_number="line_number", raw="raw"
     )
-    typed = split.filter(pl.col("field_count") == len(FIELDS)).select(
-        "line_number",
-        "raw",
-        *[
-            pl.col("fields").list.get(i).str.strip_chars().alias(name)
-            for i, name in enumerate(FIELDS)
-        ],
+    typed = (
+        counted.filter(pl.col("field_count") == len(FIELDS))
+        .select(
+            "line_number",
+            fields=pl.col("raw")
+            .str.split_exact(",", len(FIELDS) - 1)
+            .struct.rename_fields(list(FIELDS)),
+        )
+        .unnest("fields")
+        .with_columns(pl.col(name).str.strip_chars() for name in FIELDS)
     )
     ts = pl.col("timestamp").cast(pl.Int64, strict=False)
+    raw = pl.concat_str([pl.col(name) for name in FIELDS], separator=",")
     checked = typed.with_columns(ts=ts).with_columns(
         reason=pl.when(pl.col("timestamp") == "")
         .then(pl.lit("missing_field"))
@@ -247,9 +253,9 @@ def run_polars_events(input_path: str, output_dir: str) -> dict:
     dead = pl.concat(
         [
             wrong,
-            checked.filter(pl.col("reason").is_not_null()).select("reason", "line_number", "raw"),
+            checked.filter(pl.col("reason").is_not_null()).select("reason", "line_number", raw=raw),
             valid.filter(pl.col("duplicate")).select(
-                reason=pl.lit("duplicate"), line_number="line_number", raw="raw"
+                reason=pl.lit("duplicate"), line_number="line_number", raw=raw
             ),
         ]
     ).sort("line_number")

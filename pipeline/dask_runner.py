@@ -35,14 +35,11 @@ that still cannot finish raises `DaskJobFailed`, and the staged output is never 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics.execution import MetricKey, MetricResult
 from apache_beam.metrics.metric import MetricName, MetricResults
 from apache_beam.pipeline import PipelineVisitor
-from apache_beam.runners.common import Receiver
 from apache_beam.runners.dask import dask_runner as beam_dask_runner
 from apache_beam.runners.dask.overrides import (
     _Create,
@@ -53,138 +50,13 @@ from apache_beam.runners.dask.overrides import (
     dask_overrides,
 )
 from apache_beam.runners.runner import PipelineResult, PipelineState
-from apache_beam.transforms.window import GlobalWindow, GlobalWindows
-from apache_beam.utils.windowed_value import WindowedValue
+from apache_beam.transforms.window import GlobalWindows
 
-_METRICS = "__seqlens_dask_metrics__"
+from pipeline import dask_bundles as bundles
 
 
 class DaskJobFailed(RuntimeError):
     """The Dask cluster could not finish the job (a task failed, or workers kept dying)."""
-
-
-@dataclass(frozen=True)
-class _Bundle:
-    """What a worker needs to run one ParDo over one partition (pickled into the graph)."""
-
-    label: str
-    fn: Any
-    args: tuple
-    kwargs: dict
-    window_fn: Any
-    side_views: tuple  # ((view class, view options), ...) in the order of `side_values`
-
-
-class _Receiver(Receiver):
-    def __init__(self, tag, outputs: list):
-        self._tag = tag
-        self._outputs = outputs
-
-    def receive(self, windowed_value):
-        self._outputs.append((self._tag, windowed_value.value))
-
-
-class _Receivers(dict):
-    """`{tag: receiver}` that creates the receiver of a tag on first use (None: main)."""
-
-    def __init__(self, outputs: list):
-        super().__init__()
-        self._outputs = outputs
-
-    def __missing__(self, tag):
-        receiver = self[tag] = _Receiver(tag, self._outputs)
-        return receiver
-
-
-def _windowed(value) -> WindowedValue:
-    return WindowedValue(value, 0, (GlobalWindow(),))
-
-
-def _run_bundle(items: Iterable, bundle: _Bundle, *side_values) -> list:
-    """Run `bundle.fn` over one partition; returns `(tag, value)` pairs and one metrics pair."""
-    from apache_beam.metrics.execution import MetricsContainer
-    from apache_beam.runners.common import (
-        DoFnContext,
-        DoFnInvoker,
-        DoFnSignature,
-        _OutputHandler,
-    )
-    from apache_beam.runners.worker import statesampler
-    from apache_beam.transforms.sideinputs import SideInputMap
-    from apache_beam.utils.counters import CounterFactory
-
-    outputs: list = []
-    receivers = _Receivers(outputs)
-    handler = _OutputHandler(
-        window_fn=bundle.window_fn,
-        main_receivers=receivers[None],
-        tagged_receivers=receivers,
-        per_element_output_counter=None,
-        output_batch_converter=None,
-        process_yields_batches=False,
-        process_batch_yields_elements=False,
-    )
-    side_inputs = [
-        SideInputMap(view_class, view_options, [_windowed(value) for value in values])
-        for (view_class, view_options), values in zip(bundle.side_views, side_values, strict=True)
-    ]
-    invoker = DoFnInvoker.create_invoker(
-        DoFnSignature(bundle.fn),
-        handler,
-        context=DoFnContext(bundle.label, state=None),
-        side_inputs=side_inputs,
-        input_args=list(bundle.args),
-        input_kwargs=dict(bundle.kwargs),
-        user_state_context=None,
-        bundle_finalizer_param=beam.DoFn.BundleFinalizerParam(),
-    )
-    sampler = statesampler.StateSampler("", CounterFactory())
-    container = MetricsContainer(bundle.label)
-    statesampler.set_current_tracker(sampler)
-    try:
-        with sampler.scoped_state(bundle.label, "process", metrics_container=container):
-            invoker.invoke_setup()
-            invoker.invoke_start_bundle()
-            for item in items:
-                invoker.invoke_process(_windowed(item))
-            invoker.invoke_finish_bundle()
-            invoker.invoke_teardown()
-    finally:
-        statesampler.set_current_tracker(None)
-    counters = {
-        (key.step, key.metric.namespace, key.metric.name): int(value)
-        for key, value in container.get_cumulative().counters.items()
-    }
-    outputs.append((_METRICS, counters))
-    return outputs
-
-
-def _select(pairs: Iterable, tag) -> list:
-    return [value for pair_tag, value in pairs if pair_tag == tag]
-
-
-def _first(pair):
-    return pair[0]
-
-
-def _group_values(groups: Iterable) -> list:
-    return [(key, [value for _, value in pairs]) for key, pairs in groups]
-
-
-def _deal(items: Iterable, parts: int) -> list:
-    return [(index % parts, item) for index, item in enumerate(items)]
-
-
-def _ungroup(groups: Iterable) -> list:
-    return [value for _, pairs in groups for _, value in pairs]
-
-
-def _concat(partitions: list) -> list:
-    return [value for partition in partitions for value in partition]
-
-
-def _count(partition: Iterable) -> list:
-    return [sum(1 for _ in partition)]
 
 
 class _BagVisitor(PipelineVisitor):
@@ -213,16 +85,18 @@ class _BagVisitor(PipelineVisitor):
         elif isinstance(transform, _GroupByKeyOnly):
             bag = (
                 input_bags[0]
-                .groupby(_first, shuffle="tasks", npartitions=self._partitions(input_bags[0]))
-                .map_partitions(_group_values)
+                .groupby(
+                    bundles.first, shuffle="tasks", npartitions=self._partitions(input_bags[0])
+                )
+                .map_partitions(bundles.group_values)
             )
         elif isinstance(transform, _Reshuffle):
             parts = self.npartitions or self.parallelism
             bag = (
                 input_bags[0]
-                .map_partitions(_deal, parts)
-                .groupby(_first, shuffle="tasks", npartitions=parts)
-                .map_partitions(_ungroup)
+                .map_partitions(bundles.deal, parts)
+                .groupby(bundles.first, shuffle="tasks", npartitions=parts)
+                .map_partitions(bundles.ungroup)
             )
         elif isinstance(transform, _Read):
             raise NotImplementedError(
@@ -267,19 +141,19 @@ class _BagVisitor(PipelineVisitor):
         for side in node.side_inputs:
             side_views.append((type(side), side._view_options()))
             parts = self.bags[id(side.pvalue)].to_delayed(optimize_graph=False)
-            side_values.append(dask.delayed(_concat)(parts))
-        bundle = _Bundle(
+            side_values.append(dask.delayed(bundles.concat)(parts))
+        bundle = bundles.Bundle(
             node.full_label, transform.fn, tuple(args), dict(kwargs), window_fn, tuple(side_views)
         )
-        pairs = input_bag.map_partitions(_run_bundle, bundle, *side_values)
-        self.metric_bags.append(pairs.map_partitions(_select, _METRICS))
+        pairs = input_bag.map_partitions(bundles.run_bundle, bundle, *side_values)
+        self.metric_bags.append(pairs.map_partitions(bundles.select, bundles.METRICS_TAG))
         for tag, output in node.outputs.items():  # the main output's tag is None
-            self.bags[id(output)] = pairs.map_partitions(_select, tag)
+            self.bags[id(output)] = pairs.map_partitions(bundles.select, tag)
 
     def sinks(self, pipeline_outputs: Iterable) -> list:
         """Bags of the PCollections nothing consumes (reduced to counts: nothing large returns)."""
         return [
-            self.bags[key].map_partitions(_count)
+            self.bags[key].map_partitions(bundles.count_rows)
             for key in dict.fromkeys(id(value) for value in pipeline_outputs)
             if key not in self.consumed and key in self.bags
         ]
@@ -369,13 +243,19 @@ class DaskRunner(beam_dask_runner.DaskRunner):
                 f"Received: dask_partition_size={bag_options['partition_size']}"
             )
         client = distributed.Client(set_as_default=False, **dask_options)
-        threads = sum(client.nthreads().values())
-        pipeline.replace_all(dask_overrides())
-        visitor = _BagVisitor(threads, bag_options.get("npartitions"))
-        pipeline.visit(visitor)
-        lister = _PCollectionLister()
-        pipeline.visit(lister)
-        sinks = visitor.sinks(lister.outputs)
-        metrics = db.concat(visitor.metric_bags) if visitor.metric_bags else db.from_sequence([])
-        futures = client.compute([*sinks, metrics])
+        try:
+            threads = sum(client.nthreads().values())
+            pipeline.replace_all(dask_overrides())
+            visitor = _BagVisitor(threads, bag_options.get("npartitions"))
+            pipeline.visit(visitor)
+            lister = _PCollectionLister()
+            pipeline.visit(lister)
+            sinks = visitor.sinks(lister.outputs)
+            metrics = (
+                db.concat(visitor.metric_bags) if visitor.metric_bags else db.from_sequence([])
+            )
+            futures = client.compute([*sinks, metrics])
+        except BaseException:
+            client.close()
+            raise
         return DaskRunnerResult(client, futures[:-1], futures[-1], owns_client=True)
