@@ -132,14 +132,15 @@ def train_ranker(
         output_dir: the ranker's model folder.
         config: the `RankerConfig`.
         item_features: `{item_id: [feature values]}` (the data run's
-            `vocab/item_features.parquet`); `None`: ids only.
+            `vocab/item_features.parquet`); `None`: ids only. Items outside the retriever's
+            vocabulary become cold items.
         data_run: where the data came from (recorded).
     """
     keras.utils.set_random_seed(config.seed)
     retriever = load_recommender(retriever_dir)
     data = reindex_to_vocabulary(data, retriever.item_ids)
-    features = item_features if config.use_features else None
-    table = build_feature_table(retriever.item_ids, features, config.max_features)
+    # Without `use_features` the table still lists the cold items (read through the OOV id).
+    table = build_feature_table(retriever.item_ids, item_features, config.max_features)
     max_length = config.max_length or retriever.max_length
     held_out_users = ~validation_trained_users(data, RecommenderConfig.from_saved(retriever.config))
     examples = ranker_training_examples(

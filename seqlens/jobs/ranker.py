@@ -58,7 +58,7 @@ def train_ranker_run(
             f"Expected a trained retriever folder. Received: retriever={str(retriever_dir)!r}"
         )
     data = load_recommender_data(data_path)
-    features = load_item_features(data_path, item_features) if config.use_features else None
+    features = load_item_features(data_path, item_features)
     train_ranker(retriever_dir, data, output, config, features, data_run=str(data_path))
     return evaluate_ranker_run(output, data_path, data=data, seed=seed)
 

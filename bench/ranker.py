@@ -1,0 +1,292 @@
+"""Benchmark the cross-attention ranker: retriever alone vs retriever + ranker, and cold start.
+
+Sports and Toys (S3-Rec files, with their `item2attributes.json`), Games (SASRec's file, ids
+only) and MovieLens latest-small (`ratings.csv`, genres from `movies.csv`), each through
+`seqlens pipeline events [--item-features ...]`. For each: train the default retriever (SASRec
+family), then two rankers on its top N (features + ids, and ids only), and rank the test targets
+under `full` and `sampled100`, same users and negatives (`ranker_evaluation.evaluate_two_stage`).
+
+Cold start (`--cold-start`, Sports by default): 5% of the items (seeded) are removed from every
+training sequence (only test targets keep them), a retriever and the two rankers are trained on
+the rest, and the test targets that are such items are ranked by the ranker among 100 other
+held-out items (features vs ids only; chance HR@10 is about 0.1).
+
+    .venv/bin/python bench/ranker.py [--data ../shared/data] [--datasets sports toys games ...]
+
+Writes `bench/results/ranker.json` and `bench/sections/ranker.md`; model folders and pipeline
+outputs go to `--work` (finished retrievers are reused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# name -> (events file, pipeline format, item feature file or None)
+DATASETS = {
+    "sports": (
+        "s3rec/Sports_and_Outdoors.txt",
+        "sequence-lines",
+        "s3rec/Sports_and_Outdoors_item2attributes.json",
+    ),
+    "toys": (
+        "s3rec/Toys_and_Games.txt",
+        "sequence-lines",
+        "s3rec/Toys_and_Games_item2attributes.json",
+    ),
+    "games": ("sasrec-games/Games.txt", "sasrec", None),
+    "movielens": (
+        "movielens-latest-small/ratings.csv",
+        "movielens",
+        "movielens-latest-small/movies.csv",
+    ),
+}
+RANKERS = {"features": {"use_features": True}, "ids_only": {"use_features": False}}
+TARGET_GAIN = {"sports": 0.05, "toys": 0.05}  # full NDCG@10, relative, ranker over retriever
+MACHINE = "2-core CPU, 24 GiB"
+
+
+def events_run(source: Path, input_format: str, features: Path | None, output: Path) -> Path:
+    """Run `seqlens pipeline events` once (with `--item-features` when there are features)."""
+    if (output / "vocab" / "items.txt").exists():
+        return output
+    command = [str(ROOT / ".venv" / "bin" / "seqlens"), "pipeline", "events", "--input",
+               str(source), "--format", input_format, "--output", str(output)]  # fmt: skip
+    if features is not None:
+        command += ["--item-features", str(features)]
+    subprocess.run(command, check=True)
+    return output
+
+
+def train_retriever(data, folder: Path, arguments: argparse.Namespace) -> float:
+    from models.recommender.config import RecommenderConfig
+    from models.recommender.training import train_recommender
+
+    config = RecommenderConfig(epochs=arguments.retriever_epochs, seed=arguments.seed)
+    if (folder / "model.keras").exists() and not (folder / "checkpoint").exists():
+        return 0.0
+    started = time.perf_counter()
+    train_recommender(data, folder, config, resume=True, verbose=0)
+    return time.perf_counter() - started
+
+
+def ranker_config(arguments: argparse.Namespace, **settings):
+    from models.recommender.ranker_config import RankerConfig
+
+    return RankerConfig(
+        num_candidates=arguments.candidates,
+        epochs=arguments.ranker_epochs,
+        seed=arguments.seed,
+        **settings,
+    )
+
+
+def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
+    from models.recommender.ranker_evaluation import comparison_table, evaluate_two_stage
+    from models.recommender.ranker_features import read_item_features
+    from models.recommender.ranker_training import train_ranker
+    from models.recommender.sequence_data import load_sequence_data
+
+    relative, input_format, features_relative = DATASETS[name]
+    data_root, work = Path(arguments.data), Path(arguments.work) / name
+    features_file = data_root / features_relative if features_relative else None
+    run = events_run(data_root / relative, input_format, features_file, work / "events")
+    data = load_sequence_data(run)
+    features = read_item_features(run)
+    result: dict = {
+        "data": str(data_root / relative),
+        "item_features": str(features_file) if features_file else None,
+        "users": len(data.sequences),
+        "items": len(data.item_ids),
+        "retriever_training_seconds": train_retriever(data, work / "retriever", arguments),
+        "rankers": {},
+    }
+    for ranker, settings in RANKERS.items():
+        if ranker == "features" and features is None:
+            continue
+        folder = work / f"ranker_{ranker}"
+        started = time.perf_counter()
+        train_ranker(
+            work / "retriever",
+            data,
+            folder,
+            ranker_config(arguments, **settings),
+            features,
+            str(run),
+        )
+        seconds = time.perf_counter() - started
+        document = evaluate_two_stage(folder, data, seed=arguments.seed, data_run=str(run))
+        (folder / "metrics.json").write_text(json.dumps(document, indent=2))
+        result["rankers"][ranker] = {
+            "training_seconds": seconds,
+            "metrics": document["models"],
+            "relative_gain_of_ranker": document["relative_gain_of_ranker"],
+            f"candidate_recall@{arguments.candidates}": document[
+                f"candidate_recall@{arguments.candidates}"
+            ],
+            "table": comparison_table(document),
+        }
+    if name in TARGET_GAIN and "features" in result["rankers"]:
+        gain = result["rankers"]["features"]["relative_gain_of_ranker"]["full/NDCG@10"]
+        result["target"] = {
+            "full/NDCG@10 relative gain of retriever + ranker over retriever": TARGET_GAIN[name],
+            "measured": gain,
+            "met": gain is not None and gain >= TARGET_GAIN[name],
+        }
+    if name in arguments.cold_start and features is not None:
+        result["cold_start"] = cold_start(
+            data, features, work / f"cold_start_{arguments.cold_share}", arguments
+        )
+    return result
+
+
+def hold_out_items(data, share: float, seed: int):
+    """`(data without the held-out items before each test target, held-out item ids)`."""
+    from models.recommender.sequence_data import (
+        ITEM_INDEX_OFFSET,
+        SequenceData,
+        leave_one_out_positions,
+    )
+
+    rng = np.random.default_rng(seed)
+    count = max(1, int(round(share * len(data.item_ids))))
+    held = set(rng.choice(len(data.item_ids), count, replace=False) + ITEM_INDEX_OFFSET)
+    names = np.array(["", "", *data.item_ids], dtype=object)
+    kept_ids = [item for i, item in enumerate(data.item_ids) if i + ITEM_INDEX_OFFSET not in held]
+    lookup = {item: i + ITEM_INDEX_OFFSET for i, item in enumerate(kept_ids)}
+    sequences, user_ids, cold_targets = [], [], []
+    for user, (sequence, test) in enumerate(zip(data.sequences, data.test_positions, strict=True)):
+        before = [names[i] for i in sequence[: max(test, 0)] if i not in held]
+        target = names[sequence[test]] if test > 0 else None
+        items = before + ([target] if target is not None else [])
+        if len(items) < 3:
+            continue
+        sequences.append(np.array([lookup.get(i, 1) for i in items], dtype=np.int32))
+        user_ids.append(data.user_ids[user])
+        cold_targets.append(target if sequence[test] in held else None)
+    valid, test = leave_one_out_positions(np.array([len(s) for s in sequences]))
+    filtered = SequenceData(kept_ids, sequences, valid, test, user_ids)
+    return filtered, [names[i] for i in sorted(held)], cold_targets
+
+
+def cold_start(data, features: dict, work: Path, arguments: argparse.Namespace) -> dict:
+    """HR@10 / NDCG@10 of held-out (cold) test targets among 100 other held-out items."""
+    from models.recommender.ranker_inference import load_two_stage
+    from models.recommender.ranker_training import train_ranker
+    from models.recommender.ranking_metrics import metrics_from_ranks
+
+    filtered, held_ids, cold_targets = hold_out_items(data, arguments.cold_share, arguments.seed)
+    train_retriever(filtered, work / "retriever", arguments)
+    rng = np.random.default_rng(arguments.seed)
+    rows = [row for row, target in enumerate(cold_targets) if target is not None]
+    id_lookup = {i: item for i, item in enumerate(filtered.item_ids, start=2)}
+    histories = [[id_lookup.get(int(i), "") for i in filtered.sequences[row][:-1]] for row in rows]
+    candidate_lists = []
+    for row in rows:
+        pool = [item for item in held_ids if item != cold_targets[row]]
+        others = rng.choice(pool, min(100, len(pool)), replace=False).tolist()
+        # Shuffled: `rank` reads the list order as the retriever's rank.
+        candidate_lists.append(rng.permutation([cold_targets[row], *others]).tolist())
+    result = {"held_out_items": len(held_ids), "cold_test_targets": len(rows)}
+    for ranker, settings in RANKERS.items():
+        folder = work / f"ranker_{ranker}"
+        train_ranker(
+            work / "retriever", filtered, folder, ranker_config(arguments, **settings), features
+        )
+        system = load_two_stage(folder)
+        ranks = []
+        for start in range(0, len(rows), 256):
+            ranked = system.rank(
+                histories[start : start + 256], candidate_lists[start : start + 256]
+            )
+            for offset, items in enumerate(ranked.item_ids):
+                scores = ranked.scores[offset]
+                target_score = scores[items.index(cold_targets[rows[start + offset]])]
+                ties = int(np.sum(scores == target_score)) - 1
+                ranks.append(1 + int(np.sum(scores > target_score)) + ties // 2)
+        metrics = metrics_from_ranks(np.array(ranks)) if ranks else {}
+        result[ranker] = {key: metrics.get(key) for key in ("HR@10", "NDCG@10", "MRR")}
+    result["protocol"] = (
+        f"{arguments.cold_share:.0%} of items held out of every training sequence; each test "
+        "target that is such an item ranked by the ranker among 100 other held-out items"
+    )
+    return result
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        "## Ranker (cross-attention over the history, on the retriever's top N)",
+        "",
+        f"Machine: {results['machine']}; {results['date']}; `{results['command']}`.",
+        "",
+    ]
+    for name, result in results["datasets"].items():
+        lines += [f"### {name} ({result['users']} users, {result['items']} items)", ""]
+        for ranker, figures in result["rankers"].items():
+            recall = next(v for k, v in figures.items() if k.startswith("candidate_recall"))
+            lines += [
+                f"Ranker `{ranker}` (candidate recall {recall:.4f}):",
+                "",
+                figures["table"],
+                "",
+            ]
+        if "target" in result:
+            lines += [f"Target (>= 5% full NDCG@10 gain): {result['target']}", ""]
+        if "cold_start" in result:
+            lines += [f"Cold start: `{json.dumps(result['cold_start'])}`", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), default=list(DATASETS))
+    parser.add_argument(
+        "--cold-start", nargs="*", default=["sports"], help="datasets to hold out items on"
+    )
+    parser.add_argument("--cold-share", type=float, default=0.05)
+    parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--retriever-epochs", type=int, default=200)
+    parser.add_argument("--ranker-epochs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", default=str(ROOT / "bench" / "work" / "ranker"))
+    parser.add_argument("--results", default=str(ROOT / "bench" / "results" / "ranker.json"))
+    parser.add_argument("--section", default=str(ROOT / "bench" / "sections" / "ranker.md"))
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    results = {
+        "benchmark": "ranker",
+        "machine": MACHINE,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": "python bench/ranker.py " + shlex.join(sys.argv[1:]),
+        "datasets": {},
+    }
+    results_path = Path(arguments.results)
+    for name in arguments.datasets:
+        logging.info("ranker benchmark: %s", name)
+        results["datasets"][name] = run_dataset(name, arguments)
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(results, indent=2))
+        Path(arguments.section).parent.mkdir(parents=True, exist_ok=True)
+        Path(arguments.section).write_text(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
