@@ -18,6 +18,10 @@ whose signatures speak the application's language:
   dropped by truncation). A row that asked for fewer than `K` items, or for more items than
   are left after excluding its history, gets `""` ids and score 0 in the extra columns.
 - `serving_default` excludes the items already in the history; `include_history` does not.
+- a model trained with `time_intervals` (time-aware attention) takes one more input,
+  `timestamps`, `tf.int64` `(B, W)`: the Unix seconds of each `history` entry (any value under
+  `""` padding); its shape must equal `history`'s (`InvalidArgumentError` naming `timestamps`
+  otherwise). Other models' signatures are unchanged (no `timestamps` input).
 
 Rules, all in-graph: unknown ids map to the OOV index (never an error); a history longer than
 `max_length` keeps its most recent `max_length` items; an empty history returns the most popular
@@ -162,12 +166,17 @@ def build_serving_module(
     popularity = tf.constant(spec.popularity_scores())
     max_length, num_items = spec.max_length, spec.num_items
 
-    def score_model_input(model_input, count):
+    time_aware = bool(getattr(model, "time_intervals", False))
+
+    def score_model_input(model_input, count, model_times=None):
         """`(B, T)` int32 indices, `(B,)` history lengths -> `(B, V)` scores, `(B, T)` attention.
 
         Scores are the model's, the popularity scores for an empty history, and `-inf` for
-        indices that are never recommended.
+        indices that are never recommended. `model_times`: `(B, T)` int32 seconds relative to
+        each row's latest event, for a time-aware model.
         """
+        if time_aware:
+            model_input = {"item_ids": model_input, "timestamps": model_times}
         last, attention = model.encode_last(model_input)  # (B, D), (B, H, T)
         if attention is None:  # a model without attention (e.g. GRU4Rec): zero weights
             attention = tf.zeros(tf.shape(model_input), tf.float32)
@@ -184,7 +193,7 @@ def build_serving_module(
     # (whose `k` is a request value) stay ordinary TensorFlow ops.
     score_model_input = xla_compiled(score_model_input, jit_compile)
 
-    def recommend(history, k, exclude_history: bool):
+    def recommend(history, k, exclude_history: bool, timestamps=None):
         # TF Serving feeds a request without checking it against the signature's shapes, and a
         # wrong rank would fail deep in the graph ("slice index 0 ... out of bounds"). EnsureShape
         # checks at run time and names the input: "Shape of tensor history [2] is not compatible
@@ -199,6 +208,15 @@ def build_serving_module(
                 tf.shape(k)[0], batch_size, message="k needs one value per history row (shape [B])"
             ),
         ]
+        if timestamps is not None:
+            timestamps = tf.ensure_shape(timestamps, [None, None], name="timestamps_must_be_2D")
+            checks.append(
+                tf.debugging.assert_equal(
+                    tf.shape(timestamps),
+                    tf.shape(history),
+                    message="timestamps needs one value per history entry (the shape of history)",
+                )
+            )
         with tf.control_dependencies(checks):
             present = tf.not_equal(history, "")  # (B, W)
         indices = module.index_of_item.lookup(history)  # (B, W) int64
@@ -221,7 +239,17 @@ def build_serving_module(
             targets,
             tf.cast(tf.gather_nd(indices, used_cells), tf.int32),
         )  # (B, T)
-        scores, attention = score_model_input(model_input, count)  # (B, V), (B, T)
+        model_times = None
+        if timestamps is not None:  # seconds relative to each row's latest used entry
+            oldest = tf.constant(np.iinfo(np.int64).min, tf.int64)
+            latest = tf.reduce_max(tf.where(used, timestamps, oldest), axis=1)  # (B,)
+            relative = tf.clip_by_value(timestamps - latest[:, None], -(2**31 - 1), 0)
+            model_times = tf.tensor_scatter_nd_update(
+                tf.zeros([batch_size, max_length], tf.int32),
+                targets,
+                tf.cast(tf.gather_nd(relative, used_cells), tf.int32),
+            )  # (B, T)
+        scores, attention = score_model_input(model_input, count, model_times)  # (B,V), (B,T)
         attention = tf.where(
             used,
             tf.gather(attention, tf.clip_by_value(position, 0, max_length - 1), batch_dims=1),
@@ -250,6 +278,17 @@ def build_serving_module(
         tf.TensorSpec([None, None], tf.string, name="history"),
         tf.TensorSpec([None], tf.int32, name="k"),
     ]
+    if time_aware:
+        input_signature.append(tf.TensorSpec([None, None], tf.int64, name="timestamps"))
+        module.serving_default = tf.function(
+            lambda history, k, timestamps: recommend(history, k, True, timestamps),
+            input_signature=input_signature,
+        )
+        module.include_history = tf.function(
+            lambda history, k, timestamps: recommend(history, k, False, timestamps),
+            input_signature=input_signature,
+        )
+        return module
     module.serving_default = tf.function(
         lambda history, k: recommend(history, k, exclude_history=True),
         input_signature=input_signature,
@@ -261,14 +300,25 @@ def build_serving_module(
     return module
 
 
-def warmup_inputs(spec: RecommenderServingSpec, request_length: int = 50) -> list[dict[str, Any]]:
-    """Representative requests for `assets.extra/tf_serving_warmup_requests`."""
+def warmup_inputs(
+    spec: RecommenderServingSpec, request_length: int = 50, timestamps: bool = False
+) -> list[dict[str, Any]]:
+    """Representative requests for `assets.extra/tf_serving_warmup_requests` (with a
+    `timestamps` input, one hour apart, for a time-aware model)."""
     popular = spec.most_popular(min(request_length, spec.num_items))
     padded = popular + [""] * (request_length - len(popular))
-    return [
+    requests = [
         {"history": np.array([padded]), "k": np.array([10], dtype="int32")},
         {"history": np.array([popular[:3], ["", "", ""]]), "k": np.array([10, 10], dtype="int32")},
     ]
+    if timestamps:
+        for request in requests:
+            shape = request["history"].shape
+            start = 1_700_000_000
+            request["timestamps"] = np.broadcast_to(
+                start + 3600 * np.arange(shape[1], dtype="int64"), shape
+            ).copy()
+    return requests
 
 
 def export_recommender_savedmodel(
@@ -303,7 +353,7 @@ def export_recommender_savedmodel(
         ),
         signature_names=[SIGNATURE_EXCLUDING_HISTORY, SIGNATURE_INCLUDING_HISTORY],
         assets={VOCABULARY_ASSET_NAME: spec.item_vocabulary},
-        warmup_inputs=warmup_inputs(spec),
+        warmup_inputs=warmup_inputs(spec, timestamps=bool(getattr(model, "time_intervals", False))),
         metadata={
             "max_length": spec.max_length,
             "vocabulary_size": spec.vocabulary_size,

@@ -193,3 +193,42 @@ def test_pipeline_timestamps_are_read_and_old_configs_stay_plain(tmp_path):
         old.unlink()
     pq.write_table(pa.table(table), folder / "sequences" / "part-00000.parquet")
     assert not load_sequence_data(folder).has_timestamps
+
+
+def test_time_aware_savedmodel_takes_timestamps_and_checks_their_shape(trained, tmp_path):
+    import tensorflow as tf
+
+    from models.serving.recommender_signature import (
+        RecommenderServingSpec,
+        export_recommender_savedmodel,
+    )
+    from models.serving.warmup_requests import read_warmup_requests
+
+    data, folders = trained
+    recommender = load_recommender(folders["time_aware"])
+    vocabulary = ("<pad>", "<oov>", *recommender.item_ids)
+    spec = RecommenderServingSpec(vocabulary, max_length=MAX_LENGTH)
+    export_dir = export_recommender_savedmodel(
+        recommender.model, spec, tmp_path / "time_aware" / "1", "time_aware"
+    )
+    loaded = tf.saved_model.load(str(export_dir))
+    histories, times = [], []
+    for sequence in data.sequences[:3]:
+        histories.append([data.item_ids[i - ITEM_INDEX_OFFSET] for i in sequence[:-1]])
+        times.append(sequence.timestamps[:-1].tolist())
+    width = max(len(h) for h in histories)
+    history = np.array([h + [""] * (width - len(h)) for h in histories], dtype=object)
+    seconds = np.array([t + [0] * (width - len(t)) for t in times], dtype=np.int64)
+    k = np.full(3, 5, dtype=np.int32)
+    served = loaded.signatures["serving_default"](
+        history=tf.constant(history), k=tf.constant(k), timestamps=tf.constant(seconds)
+    )
+    expected = recommender.recommend(histories, k=5, timestamps=times)
+    served_ids = [[i.decode() for i in row] for row in served["item_ids"].numpy()]
+    assert served_ids == expected.item_ids
+    with pytest.raises(tf.errors.InvalidArgumentError, match="timestamps"):
+        loaded.signatures["serving_default"](
+            history=tf.constant(history), k=tf.constant(k), timestamps=tf.constant(seconds[:, 1:])
+        )
+    records = read_warmup_requests(export_dir / "assets.extra" / "tf_serving_warmup_requests")
+    assert records and all("timestamps" in record["inputs"] for record in records)
