@@ -7,11 +7,13 @@ The embedded default data set of `seqlens demo` and of the tests. Deterministic 
   sessions with an intent, long-range dependencies (a complement bought a planted number of
   events after its item), repeat consumption, product-line successors, popularity drift and
   noise, so that attention over the history beats a Markov chain and a recurrent model.
-- **news**: texts about tickers, composed from finance phrase templates whose tone sets a
-  ground-truth label (negative / neutral / positive), with planted sentiment episodes (a ticker's
-  tone turns sharply negative or positive for a few days, with more volume) listed in
-  `news_episodes.json`.
-- **chats**: customer-service messages with intents, several phrasings per intent.
+- **news** (`seqlens.synthetic.finance_texts`): headlines and tweets about tickers whose tone
+  (negative / neutral / positive, a neutral majority) is hidden behind negation, hedges, mixed
+  clauses, numbers and sarcasm, with `label_noise` of the labels replaced; planted sentiment
+  episodes (a ticker's tone turns sharply negative or positive for a few days, with more volume)
+  are listed in `news_episodes.json`.
+- **chats** (`seqlens.synthetic.chat_texts`): multi-sentence customer-service messages with
+  overlapping intents and typos, and out-of-scope messages in `chats_out_of_scope.csv`.
 - A small share of malformed rows (empty ids, unparsable timestamps, wrong column counts) is mixed
   in, because real logs have them and the pipeline must dead-letter them.
 """
@@ -28,16 +30,9 @@ import numpy as np
 from seqlens.synthetic import behaviour
 from seqlens.synthetic.behaviour import BehaviourConfig
 from seqlens.synthetic.catalogue import Catalogue, build_catalogue, write_items_csv
-from seqlens.synthetic.phrases import (
-    COMPANIES,
-    INTENT_TEMPLATES,
-    NEGATED_POSITIVE,
-    NEGATIVE_PHRASES,
-    NEUTRAL_PHRASES,
-    POSITIVE_PHRASES,
-    TICKERS,
-    fill_template,
-)
+from seqlens.synthetic.chat_texts import compose_chat, compose_out_of_scope
+from seqlens.synthetic.finance_texts import TONES, compose_finance_text, noisy_label
+from seqlens.synthetic.phrases import COMPANIES, INTENT_TEMPLATES, TICKERS
 
 DAY_SECONDS = 86_400
 START_TIMESTAMP = 1_704_067_200  # 2024-01-01T00:00:00Z
@@ -57,6 +52,8 @@ class GenerateConfig:
         num_episodes: planted sentiment episodes in the news log.
         num_chats: customer-service messages.
         corrupt_fraction: share of malformed rows mixed into each log.
+        label_noise: share of news and chat labels replaced by a random one (annotators
+            disagree), so no model can reach 100%.
         seed: random seed; the same seed gives byte-identical files.
         behaviour: the rates of the planted event behaviours.
     """
@@ -70,6 +67,7 @@ class GenerateConfig:
     num_episodes: int = 8
     num_chats: int = 4_000
     corrupt_fraction: float = 0.005
+    label_noise: float = 0.07
     seed: int = 42
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
 
@@ -90,6 +88,10 @@ class GenerateConfig:
             raise ValueError(
                 "Expected corrupt_fraction in [0, 0.5). "
                 f"Received: corrupt_fraction={self.corrupt_fraction}"
+            )
+        if not 0.0 <= self.label_noise < 0.5:
+            raise ValueError(
+                f"Expected label_noise in [0, 0.5). Received: label_noise={self.label_noise}"
             )
         if self.mean_events_per_user < 3:
             raise ValueError(
@@ -151,24 +153,21 @@ def generate_news(
             else:
                 probabilities = (0.05, 0.15, 0.8)
             for _ in range(int(rng.poisson(volume))):
-                label = rng.choice(["negative", "neutral", "positive"], p=probabilities)
-                pool = {
-                    "negative": NEGATIVE_PHRASES + NEGATED_POSITIVE,
-                    "neutral": NEUTRAL_PHRASES,
-                    "positive": POSITIVE_PHRASES,
-                }[label]
-                phrase = fill_template(str(rng.choice(pool)), rng)
-                name = COMPANIES[ticker] if rng.random() < 0.6 else f"${ticker}"
+                tone = str(rng.choice(TONES, p=probabilities))
+                source = str(rng.choice(sources))
+                text = compose_finance_text(
+                    tone, COMPANIES[ticker], ticker, source == "twitter", rng
+                )
                 timestamp = START_TIMESTAMP + day * DAY_SECONDS + int(rng.integers(0, DAY_SECONDS))
                 rows.append(
                     [
                         f"n{text_id:07d}",
                         str(timestamp),
                         ticker,
-                        f"{name} {phrase}",
-                        str(rng.choice(sources)),
+                        text,
+                        source,
                         f"author{int(rng.integers(0, 300)):03d}",
-                        str(label),
+                        noisy_label(tone, config.label_noise, rng),
                     ]
                 )
                 text_id += 1
@@ -176,19 +175,27 @@ def generate_news(
     return rows, episodes
 
 
-def generate_chats(config: GenerateConfig, rng: np.random.Generator) -> list[list[str]]:
-    """Chat rows `[conversation_id, timestamp, text, intent]`."""
+def generate_chats(
+    config: GenerateConfig, rng: np.random.Generator
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Chat rows `[conversation_id, timestamp, text, intent]` and out-of-scope rows
+    `[conversation_id, timestamp, text]` (a tenth as many)."""
     intents = sorted(INTENT_TEMPLATES)
-    prefixes = ("", "hi, ", "hello! ", "please help: ", "urgent - ", "good morning, ")
     rows = []
     for index in range(config.num_chats):
         intent = intents[int(rng.integers(0, len(intents)))]
-        text = fill_template(str(rng.choice(INTENT_TEMPLATES[intent])), rng)
-        text = f"{rng.choice(prefixes)}{text}"
+        text = compose_chat(intent, rng)
+        if rng.random() < config.label_noise:  # annotator mistakes
+            intent = intents[int(rng.integers(0, len(intents)))]
         timestamp = START_TIMESTAMP + int(rng.integers(0, config.num_days * DAY_SECONDS))
         rows.append([f"c{index:06d}", str(timestamp), text, intent])
     rows.sort(key=lambda row: int(row[1]))
-    return rows
+    out_of_scope = []
+    for index in range(max(1, config.num_chats // 10)):
+        timestamp = START_TIMESTAMP + int(rng.integers(0, config.num_days * DAY_SECONDS))
+        out_of_scope.append([f"x{index:06d}", str(timestamp), compose_out_of_scope(rng)])
+    out_of_scope.sort(key=lambda row: int(row[1]))
+    return rows, out_of_scope
 
 
 def _corrupt(rows: list[list[str]], fraction: float, rng: np.random.Generator) -> list[list[str]]:
@@ -217,15 +224,16 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
 
 
 def generate(output_dir: str | Path, config: GenerateConfig | None = None) -> dict[str, Path]:
-    """Write `events.csv`, `items.csv`, `news.csv`, `chats.csv`, `news_episodes.json` and
-    `generate_config.json`.
+    """Write `events.csv`, `items.csv`, `news.csv`, `chats.csv`, `chats_out_of_scope.csv`,
+    `news_episodes.json` and `generate_config.json`.
 
     Args:
         output_dir: folder to write to (created if missing).
         config: sizes and seed; `GenerateConfig()` by default.
 
     Returns:
-        The written paths by name (`events`, `news`, `chats`, `episodes`, `items`).
+        The written paths by name (`events`, `news`, `chats`, `episodes`, `items`,
+        `out_of_scope`).
     """
     config = config or GenerateConfig()
     output = Path(output_dir)
@@ -235,13 +243,15 @@ def generate(output_dir: str | Path, config: GenerateConfig | None = None) -> di
     events = _corrupt(events, config.corrupt_fraction, rng)
     news, episodes = generate_news(config, rng)
     news = _corrupt(news, config.corrupt_fraction, rng)
-    chats = _corrupt(generate_chats(config, rng), config.corrupt_fraction, rng)
+    chats, out_of_scope = generate_chats(config, rng)
+    chats = _corrupt(chats, config.corrupt_fraction, rng)
     paths = {
         "events": output / "events.csv",
         "news": output / "news.csv",
         "chats": output / "chats.csv",
         "episodes": output / "news_episodes.json",
         "items": output / "items.csv",
+        "out_of_scope": output / "chats_out_of_scope.csv",
     }
     write_items_csv(paths["items"], catalogue)
     _write_csv(paths["events"], ["user_id", "item_id", "timestamp", "event_type", "value"], events)
@@ -249,6 +259,7 @@ def generate(output_dir: str | Path, config: GenerateConfig | None = None) -> di
         paths["news"], ["id", "timestamp", "ticker", "text", "source", "author", "label"], news
     )
     _write_csv(paths["chats"], ["conversation_id", "timestamp", "text", "intent"], chats)
+    _write_csv(paths["out_of_scope"], ["conversation_id", "timestamp", "text"], out_of_scope)
     paths["episodes"].write_text(json.dumps(episodes, indent=2))
     (output / "generate_config.json").write_text(json.dumps(asdict(config), indent=2))
     return paths
