@@ -12,8 +12,9 @@ so its wall-clock seconds and peak RSS are its own.
         --negatives 128 512 2048
 
 `--loss-curve`: the full softmax against the sampled softmax at several negative counts (each
-run with the same budget; only `--loss` and `--num-negatives` set): validation NDCG@10 per
-epoch against seconds, and test metrics, to place the `loss="auto"` threshold
+run with the same budget; only `--loss` and `--num-negatives` set; `--mixed` adds each count
+with `--in-batch-negatives`): validation NDCG@10 per epoch against seconds, and test metrics,
+to place the `loss="auto"` threshold
 (`models/recommender/loss_rule.py`). Writes `bench/results/recommender_defaults.json` (one
 entry per data set and mode; earlier entries are kept). Model folders go to `--work`.
 """
@@ -216,12 +217,10 @@ def run_loss_curve(name: str, source: Path, input_format: str, arguments) -> dic
     result = {"data": str(source), "format": input_format, **data_summary(run), "runs": {}}
     variants = {"softmax": ["--loss", "softmax"]}
     for count in arguments.negatives:
-        variants[f"sampled_softmax_{count}"] = [
-            "--loss",
-            "sampled_softmax",
-            "--num-negatives",
-            str(count),
-        ]
+        sampled = ["--loss", "sampled_softmax", "--num-negatives", str(count)]
+        variants[f"sampled_softmax_{count}"] = sampled
+        if arguments.mixed:
+            variants[f"sampled_softmax_{count}_mixed"] = [*sampled, "--in-batch-negatives"]
     for label, flags in variants.items():
         training = train(run, work / label, arguments.time_budget, flags)
         report, _ = evaluate(run, work / label, [], work / label / "metrics.json")
@@ -260,6 +259,11 @@ def main() -> int:
         help="full softmax against sampled softmax at --negatives (instead of the defaults run)",
     )
     parser.add_argument("--negatives", nargs="+", type=int, default=[128, 512, 2048])
+    parser.add_argument(
+        "--mixed",
+        action="store_true",
+        help="--loss-curve: also each count with the batch's targets as negatives (mixed)",
+    )
     parser.add_argument("--machine-note", default="", help="what else ran on the machine")
     parser.add_argument("--work", default=str(ROOT / "bench" / "work" / "recommender_defaults"))
     parser.add_argument(

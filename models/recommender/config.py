@@ -30,6 +30,7 @@ FIELDS_ADDED_LATER = {
     "train_on_unmonitored_validation": False,
     "train_every_position": False,
     "time_budget": "none",
+    "in_batch_negatives": False,
     "time_intervals": False,
 }
 
@@ -155,6 +156,13 @@ class RecommenderConfig:
         1024,
         "shared negatives per batch for --loss sampled_softmax",
     )
+    in_batch_negatives: bool = setting(
+        False,
+        (
+            "sampled softmax: the batch's own targets are negatives too, beside the drawn ones "
+            "(mixed negative sampling, log-Q corrected for the mixture)"
+        ),
+    )
     batch_size: int = setting(
         16,
         "full-length sequences per batch (batches hold batch_size * max_length positions)",
@@ -276,6 +284,11 @@ class RecommenderConfig:
                 "Expected label_smoothing in [0, 1). "
                 f"Received: label_smoothing={self.label_smoothing}"
             )
+        if self.in_batch_negatives and self.loss not in ("sampled_softmax", "auto"):
+            raise ValueError(
+                "Expected in_batch_negatives only with loss='sampled_softmax' or 'auto'. "
+                f"Received: loss={self.loss!r}, in_batch_negatives=True"
+            )
         if self.label_smoothing and self.loss not in SOFTMAX_ONLY_LOSSES:
             raise ValueError(
                 "Expected label_smoothing only with loss='softmax' or 'auto'. "
@@ -314,7 +327,12 @@ class RecommenderConfig:
                 "Expected time_intervals only with model='sasrec'. "
                 f"Received: model={self.model!r}, time_intervals=True"
             )
-        for name in ("train_on_unmonitored_validation", "train_every_position", "time_intervals"):
+        for name in (
+            "train_on_unmonitored_validation",
+            "train_every_position",
+            "time_intervals",
+            "in_batch_negatives",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
                     f"Expected {name} to be a bool. Received: {name}={getattr(self, name)!r}"

@@ -66,6 +66,7 @@ def choose_loss(config: RecommenderConfig, num_items: int) -> LossChoice:
     return LossChoice(
         "sampled_softmax",
         f"auto: {num_items:,} items > {FULL_SOFTMAX_MAX_ITEMS:,}: sampled softmax with "
-        f"{config.num_negatives} log-Q corrected negatives per batch",
+        f"{config.num_negatives} log-Q corrected negatives per batch"
+        + (" and the batch's own targets (mixed)" if config.in_batch_negatives else ""),
         num_items,
     )

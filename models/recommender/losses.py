@@ -9,7 +9,9 @@ with a target.
   full ranking, at `O(B T V D)`), optionally label-smoothed.
 - `sampled_softmax_loss`: cross-entropy over the target and `K` shared sampled negatives, with
   the log-Q correction (subtract the log expected count of each item in the sample) and accidental
-  hits removed: for catalogues too large for a full softmax.
+  hits removed: for catalogues too large for a full softmax. The negatives may hold the batch's
+  own targets after the drawn ones (mixed negative sampling, `NextItemBatches(
+  in_batch_negatives=True)`), their log-Q that of the mixed sample.
 - `binary_cross_entropy_loss`: SASRec's original loss, one positive and one negative per
   position; kept for the ablation.
 - `uniform_pairwise_loss`: a BPR term, the target against one uniformly sampled item per

@@ -25,6 +25,10 @@ from models.recommender.sequence_data import (
     timestamps_of,
 )
 
+# The log-Q of a padding slot among the in-batch negatives: its logit falls to about -1e9, as
+# `losses.NEGATIVE_INFINITY` does, and leaves the normaliser.
+MASKED_LOG_Q = 1e9
+
 
 def bucket_lengths(max_length: int) -> list[int]:
     """Bucket lengths 4, 6, 8, 12, 16, 24, 32, 48, ... below `0.8 * max_length`, then `max_length`.
@@ -80,8 +84,12 @@ class NextItemBatches(keras.utils.PyDataset):
     `negatives (B, L)` (one uniformly sampled item per position); for `loss="sampled_softmax"`
     also `negatives (K,)` shared by the batch, drawn from `item_counts ** 0.75`, with
     `negative_log_q (K,)` and `target_log_q (B, L)` = log of the expected number of draws of each
-    item (log-Q correction). `num_sequences` / `num_targets`: the rows (windows) and the
-    training targets one epoch holds.
+    item (log-Q correction). With `in_batch_negatives` (mixed negative sampling, Yang et al.
+    2020) the batch's own targets follow the `K` drawn ones: `negatives (K + B * L,)`, each item's
+    log-Q then the log of its expected count in the mixed sample, `K * q(i) + N * p(i)` (`N`
+    the batch's targets, `p` the target frequencies); a padding slot's log-Q is
+    `MASKED_LOG_Q`, which takes it out of the normaliser. `num_sequences` / `num_targets`: the
+    rows (windows) and the training targets one epoch holds.
 
     Args:
         sequences: training sequences (index arrays); those shorter than 2 are skipped.
@@ -98,6 +106,7 @@ class NextItemBatches(keras.utils.PyDataset):
         every_position: train on every target of a sequence longer than `max_length` (cut into
             `every_position_windows`); `False` = only its last `max_length` targets.
         timestamps: also give the inputs' timestamps (see above).
+        in_batch_negatives: `sampled_softmax` only: the batch's targets are negatives too.
     """
 
     def __init__(
@@ -114,6 +123,7 @@ class NextItemBatches(keras.utils.PyDataset):
         uniform_negatives: bool = False,
         every_position: bool = True,
         timestamps: bool = False,
+        in_batch_negatives: bool = False,
     ):
         super().__init__(workers=1, use_multiprocessing=False)
         if loss not in LOSSES:
@@ -125,6 +135,11 @@ class NextItemBatches(keras.utils.PyDataset):
         if uniform_negatives and loss != "softmax":
             raise ValueError(
                 f"Expected uniform_negatives only with loss='softmax'. Received: loss={loss!r}"
+            )
+        if in_batch_negatives and loss != "sampled_softmax":
+            raise ValueError(
+                "Expected in_batch_negatives only with loss='sampled_softmax'. "
+                f"Received: loss={loss!r}"
             )
         if loss == "sampled_softmax" and item_counts is None:
             raise ValueError(
@@ -138,6 +153,7 @@ class NextItemBatches(keras.utils.PyDataset):
         self.num_negatives = num_negatives
         self.shuffle = shuffle
         self.uniform_negatives = loss == "bce" or uniform_negatives
+        self.in_batch_negatives = bool(in_batch_negatives)
         if every_position:
             sequences = every_position_windows(sequences, max_length)
         usable = [s for s in sequences if len(s) >= 2]
@@ -166,6 +182,9 @@ class NextItemBatches(keras.utils.PyDataset):
             weights = np.asarray(item_counts, dtype=np.float64) ** 0.75
             weights[:ITEM_INDEX_OFFSET] = 0.0
             self.sampling_probabilities = weights / weights.sum()
+            counts = np.asarray(item_counts, dtype=np.float64).copy()
+            counts[:ITEM_INDEX_OFFSET] = 0.0
+            self.target_probabilities = counts / max(counts.sum(), 1.0)
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
@@ -215,11 +234,18 @@ class NextItemBatches(keras.utils.PyDataset):
         elif self.loss == "sampled_softmax":
             probabilities = self.sampling_probabilities
             negatives = rng.choice(len(probabilities), size=self.num_negatives, p=probabilities)
-            expected = np.log(np.maximum(self.num_negatives * probabilities, 1e-12)).astype(
-                "float32"
-            )
+            counts = self.num_negatives * probabilities  # (V,) expected draws of each item
+            in_batch = batch_targets.reshape(-1)  # (B*L,)
+            if self.in_batch_negatives:  # plus its expected count among the batch's targets
+                counts = counts + np.count_nonzero(in_batch) * self.target_probabilities
+            expected = np.log(np.maximum(counts, 1e-12)).astype("float32")
+            negative_log_q = expected[negatives]
+            if self.in_batch_negatives:
+                in_batch_log_q = np.where(in_batch > 0, expected[in_batch], MASKED_LOG_Q)
+                negatives = np.concatenate([negatives, in_batch])
+                negative_log_q = np.concatenate([negative_log_q, in_batch_log_q])
             y["negatives"] = negatives.astype(np.int32)
-            y["negative_log_q"] = expected[negatives]
+            y["negative_log_q"] = negative_log_q.astype("float32")
             y["target_log_q"] = expected[batch_targets]
         return batch_inputs, y
 

@@ -531,6 +531,7 @@ def train_recommender(
             data.item_counts(validation_trained) if loss_choice.loss == "sampled_softmax" else None,
             uniform_negatives=config.pairwise_weight > 0,
             every_position=config.train_every_position,
+            in_batch_negatives=config.in_batch_negatives and loss_choice.loss == "sampled_softmax",
             timestamps=config.time_intervals,
         )
         keras.utils.set_random_seed(config.seed)
