@@ -1,4 +1,9 @@
-"""`seqlens dashboard`: start the Streamlit dashboard over an artifacts root."""
+"""`seqlens dashboard`: start the Streamlit dashboard over an artifacts root.
+
+The server process (`python -m dashboard.server`, Streamlit in-process) starts loading the trained
+models in a background thread as it comes up (`dashboard.warm_start`), so a first page visit does
+not wait for TensorFlow.
+"""
 
 from __future__ import annotations
 
@@ -47,8 +52,8 @@ def register(commands) -> None:
         "--item-metadata",
         type=Path,
         default=None,
-        help="item titles: a MovieLens movies.csv (movieId,title,...) or an "
-        "item_id,title CSV (default: <artifacts>/raw/movies.csv if present)",
+        help="item titles: an item_id,title,category CSV or a MovieLens movies.csv "
+        "(movieId,title,genres) (default: <artifacts>/raw/items.csv or raw/movies.csv if present)",
     )
     parser.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
     parser.add_argument(
@@ -67,14 +72,15 @@ def streamlit_command(
     headless: bool = False,
     item_metadata: Path | None = None,
 ) -> list[str]:
-    """The `streamlit run` command line for the dashboard app."""
+    """The command line of the dashboard's server: `streamlit run` arguments, run by
+    `dashboard.server`, which starts loading the models in the background first (warm start)."""
     if not 1 <= port <= 65535:
         raise ValueError(f"Expected port in [1, 65535]. Received: port={port}")
     extra = ["--item-metadata", str(item_metadata)] if item_metadata else []
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "dashboard.server",
         "run",
         str(dashboard_app_file()),
         "--server.port",

@@ -12,6 +12,7 @@ def test_dashboard_is_a_subcommand():
 def test_streamlit_command_passes_the_root(tmp_path):
     command = streamlit_command(tmp_path, 8600, headless=True)
     assert command[command.index("run") + 1] == str(dashboard_app_file())
+    assert command[1:3] == ["-m", "dashboard.server"]  # warm start, then Streamlit
     assert command[-3:] == ["--", "--artifacts", str(tmp_path)]
     assert command[command.index("run") + 1].endswith("dashboard/app.py")
     assert command[command.index("--server.port") + 1] == "8600"

@@ -1,0 +1,43 @@
+"""The dashboard's server process: start the models' warm-up, then run Streamlit in-process.
+
+`python -m dashboard.server run dashboard/app.py [streamlit options] -- --artifacts DIR` takes
+the same arguments as `streamlit run`. Before handing over to Streamlit's own command line it
+starts `dashboard.warm_start` for the artifacts root (from `--artifacts` after `--`, else
+`$SEQLENS_ARTIFACTS`, else `./seqlens-demo`), so the models load while the server comes up and a
+first page visit finds them in the cache. `seqlens dashboard` runs this module.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def app_arguments(argv: Sequence[str]) -> list[str]:
+    """The app's own arguments: everything after the first `--` of a `streamlit run` line."""
+    arguments = list(argv)
+    return arguments[arguments.index("--") + 1 :] if "--" in arguments else []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the warm-up for the artifacts root, then `streamlit <argv>` in this process."""
+    from dashboard.artifacts import resolve_artifacts_root
+    from dashboard.warm_start import start_warm_start
+
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments or arguments[0] != "run":
+        raise ValueError(
+            "Expected `streamlit run` arguments (run APP [options] -- [app arguments]). "
+            f"Received: argv={arguments!r}"
+        )
+    root = resolve_artifacts_root(app_arguments(arguments))
+    if root.is_dir():
+        start_warm_start(root)
+    from streamlit.web import cli
+
+    sys.argv = ["streamlit", *arguments]
+    return cli.main(prog_name="streamlit")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Warm start: load the models in the background so that a first page visit does not wait.
+
+Without it, the first visit of a page that needs a model imports TensorFlow and loads the model
+(10-27 s on a 2-core machine). `start_warm_start(root)` starts one daemon thread per server
+process that fills the dashboard's `st.cache_resource` entries (`dashboard.cache`) for every
+trained model of the artifacts root and runs one prediction through each (so the predict
+functions are traced too). The page scripts then find the models already loaded.
+
+`seqlens dashboard` starts the thread when the server starts (`dashboard.server`); every page
+run also calls `start_warm_start` (a no-op once started), so `streamlit run dashboard/app.py`
+warms the other pages' models while the first page renders. `warm_start_state()` says what is
+warm; the server logs one line when it is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+logger = logging.getLogger("seqlens.dashboard")
+
+# The models a page may need, in the order they are warmed (the landing page's first).
+WARM_MODELS = ("recommender", "sentiment", "intent")
+WARM_LINE_PREFIX = "seqlens dashboard: warm start done"
+
+_lock = threading.Lock()
+_threads: dict[str, threading.Thread] = {}
+_state: dict[str, dict] = {}
+
+
+def warm_models(root: Path) -> dict[str, float | str]:
+    """Load every trained model of `root` into the dashboard's caches; one prediction each.
+
+    Args:
+        root: the artifacts root.
+
+    Returns:
+        Per model, the seconds it took, or why it is not (fully) warm (`not loaded: ...`).
+    """
+    from dashboard import cache
+    from dashboard.artifacts import MissingArtifact
+
+    outcome: dict[str, float | str] = {}
+    for name in WARM_MODELS:
+        started = time.perf_counter()
+        try:
+            model = (
+                cache.recommender(root) if name == "recommender" else cache.text_model(root, name)
+            )
+        except MissingArtifact as error:
+            outcome[name] = f"not loaded: {error.what}"
+            continue
+        try:  # one prediction traces the predict functions; its failure is only reported
+            if name != "recommender":
+                model.predict(["warm start"])
+            elif len(model.item_ids):
+                model.recommend([[str(model.item_ids[0])]], k=min(10, len(model.item_ids)))
+        except Exception as error:  # noqa: BLE001 - the model is loaded; the page will say more
+            outcome[name] = f"loaded; warm-up prediction failed: {type(error).__name__}"
+            continue
+        outcome[name] = round(time.perf_counter() - started, 3)
+    return outcome
+
+
+def _run(root: Path, key: str) -> None:
+    started = time.perf_counter()
+    try:
+        models = warm_models(root)
+        error = None
+    except Exception as exception:  # a warm-up failure must never stop the server
+        models, error = {}, f"{type(exception).__name__}: {exception}"
+    seconds = round(time.perf_counter() - started, 3)
+    _state[key] = {"done": True, "seconds": seconds, "models": models, "error": error}
+    line = f"{WARM_LINE_PREFIX} in {seconds:.1f} s over {root}: {models}"
+    if error:
+        line += f" (stopped: {error})"
+    print(line, flush=True)
+    logger.info(line)
+
+
+def start_warm_start(root: str | Path) -> threading.Thread:
+    """Start warming the models of `root` in a daemon thread, once per root and process.
+
+    Args:
+        root: the artifacts root.
+
+    Returns:
+        The warm-up thread (the running or finished one when already started).
+    """
+    if not str(root):
+        raise ValueError(f"Expected a non-empty artifacts root. Received: root={root!r}")
+    key = str(Path(root).resolve())
+    with _lock:
+        thread = _threads.get(key)
+        if thread is None:
+            _state[key] = {"done": False}
+            thread = threading.Thread(
+                target=_run, args=(Path(key), key), name="seqlens-warm-start", daemon=True
+            )
+            _threads[key] = thread
+            thread.start()
+    return thread
+
+
+def warm_start_state(root: str | Path) -> dict:
+    """`{"done": bool, "seconds": ..., "models": {...}, "error": ...}`; `{}` when not started."""
+    return dict(_state.get(str(Path(root).resolve()), {}))

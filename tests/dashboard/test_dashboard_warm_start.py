@@ -1,0 +1,77 @@
+"""Warm start: the models are loaded into the dashboard's caches in the background."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from dashboard import cache
+from dashboard.server import app_arguments, main
+from dashboard.warm_start import (
+    WARM_LINE_PREFIX,
+    start_warm_start,
+    warm_models,
+    warm_start_state,
+)
+from tests.dashboard_fixtures import write_data_artifacts
+from tests.paths import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def model_root(tmp_path_factory):
+    from tests.dashboard_fixtures import write_trained_models
+
+    return write_trained_models(write_data_artifacts(tmp_path_factory.mktemp("warm_models")))
+
+
+def test_warm_models_names_what_is_not_trained(tmp_path):
+    outcome = warm_models(tmp_path)
+    assert set(outcome) == {"recommender", "sentiment", "intent"}
+    assert all(str(value).startswith("not loaded") for value in outcome.values())
+
+
+def test_background_thread_fills_the_model_caches(model_root):
+    thread = start_warm_start(model_root)
+    assert start_warm_start(model_root) is thread  # once per root and process
+    thread.join(timeout=600)
+    state = warm_start_state(model_root)
+    assert state["done"] and state["error"] is None
+    assert isinstance(state["models"]["recommender"], float)
+    assert isinstance(state["models"]["intent"], float)
+    assert state["models"]["sentiment"].startswith("not loaded")
+    first = cache.recommender(model_root)
+    assert cache.recommender(model_root) is first  # the cached object, no second load
+
+
+def test_server_arguments_and_errors():
+    assert app_arguments(["run", "app.py", "--", "--artifacts", "x"]) == ["--artifacts", "x"]
+    assert app_arguments(["run", "app.py"]) == []
+    with pytest.raises(ValueError, match="Received: argv=\\['hello'\\]"):
+        main(["hello"])
+    with pytest.raises(ValueError, match="Received: root=''"):
+        start_warm_start("")
+
+
+def test_server_process_reports_the_warm_start(tmp_path):
+    command = [sys.executable, "-m", "dashboard.server", "run", str(REPO_ROOT / "dashboard/app.py")]
+    command += ["--server.headless", "true", "--server.port", "0", "--server.address", "127.0.0.1"]
+    command += ["--browser.gatherUsageStats", "false", "--", "--artifacts", str(tmp_path)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 300  # a wait limit for a busy machine, not a timing check
+        while time.monotonic() < deadline:
+            line = server.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith(WARM_LINE_PREFIX):
+                break
+        assert any(line.startswith(WARM_LINE_PREFIX) for line in lines), lines[-20:]
+        assert "not loaded" in lines[-1]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
