@@ -2,10 +2,15 @@
 
 Runs the same function as the CLI (`seqlens.demo.run_demo`) into a fresh folder and writes
 `bench/results/demo.json` (machine, date, command, every figure under a self-explaining key) and
-`bench/sections/demo.md`. The issue's target: the whole demo in under 10 minutes on the 2-core
-development machine.
+`bench/sections/demo.md`. The issue's targets: the whole demo in under 5 minutes on the 2-core
+development machine; in the run's own `metrics.json` the attention recommender beats the
+first-order Markov chain by >= 20% and GRU4Rec by >= 5% (full-ranking NDCG@10), and still does
+when the data are generated with other seeds (`--quality-seeds 1 2 3`: generate, events pipeline,
+both recommenders and the evaluation again per seed; no text models); the TF-IDF baseline of the
+text models between 0.75 and 0.92 validation accuracy.
 
     .venv/bin/python bench/demo.py [--output bench/work/demo] [--seed 42] [--fast]
+        [--quality-seeds 1 2 3]
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ sys.path[:] = [str(BENCH_DIR.parent)] + [
     entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR
 ]
 MACHINE = "2-core CPU, 24 GiB, shared with other jobs"
-TARGET_SECONDS = 600
+TARGET_SECONDS = 300
+ATTENTION_OVER_MARKOV_TARGET = 1.20
+ATTENTION_OVER_GRU4REC_TARGET = 1.05
 
 
 def machine_details() -> dict:
@@ -40,6 +47,53 @@ def machine_details() -> dict:
         "memory_gib": memory_gib,
         "platform": platform.platform(),
         "python": platform.python_version(),
+    }
+
+
+def recommender_ratios(models: dict) -> dict:
+    """Attention over Markov and over GRU4Rec, full-ranking NDCG@10 (ratios; absent if missing)."""
+    ndcg = {name: values.get("full", {}).get("NDCG@10") for name, values in models.items()}
+    ratios = {}
+    for baseline in ("markov", "gru4rec"):
+        if ndcg.get("recommender") and ndcg.get(baseline):
+            ratios[f"attention_over_{baseline}_ndcg_at_10_full"] = round(
+                ndcg["recommender"] / ndcg[baseline], 3
+            )
+    return ratios
+
+
+def linear_baseline_accuracy(metrics: dict) -> float | None:
+    """The TF-IDF baseline's accuracy in a text model's `metrics.json` (a `linear...` entry with
+    an `accuracy`), wherever the report nests it; None when it has none."""
+    stack = [metrics]
+    while stack:
+        value = stack.pop()
+        if not isinstance(value, dict):
+            continue
+        for key, inner in value.items():
+            if "linear" in str(key) and isinstance(inner, dict):
+                if isinstance(inner.get("accuracy"), int | float):
+                    return float(inner["accuracy"])
+            stack.append(inner)
+    return None
+
+
+def seed_ordering(seed: int, output: Path) -> dict:
+    """Generate the demo data with `seed`, train both recommenders, evaluate; the ratios."""
+    from seqlens import batch
+    from seqlens.demo import train_baseline_recommender
+
+    run = batch.BatchRun(root=output, settings=batch.BatchSettings.demo(seed))
+    batch.generate_inputs(run)
+    data_run = batch.run_pipeline(run, "events")
+    model_dir = batch.train_recommender(run, data_run)
+    baseline = train_baseline_recommender(run, data_run)
+    batch.evaluate_recommender(run, model_dir, data_run, compare=(baseline,))
+    models = json.loads((Path(model_dir) / "metrics.json").read_text())["models"]
+    return {
+        "seed": seed,
+        "ndcg_at_10_full": {name: round(v["full"]["NDCG@10"], 4) for name, v in models.items()},
+        **recommender_ratios(models),
     }
 
 
@@ -60,6 +114,12 @@ def quality_figures(output: Path) -> dict:
         value = headline_metric_value(name, read(output / "models" / name / "metrics.json"))
         if value is not None:
             figures[f"{name}_{metric}_validation_split_attention_model"] = round(value, 4)
+    ratios = recommender_ratios(recommender)
+    figures.update(ratios)
+    for name in ("sentiment", "intent"):
+        accuracy = linear_baseline_accuracy(read(output / "models" / name / "metrics.json"))
+        if accuracy is not None:
+            figures[f"{name}_tfidf_baseline_accuracy_validation"] = round(accuracy, 4)
     alerts = output / "alerts" / "alerts.jsonl"
     figures["alerts_raised"] = len(alerts.read_text().splitlines()) if alerts.exists() else 0
     return figures
@@ -70,6 +130,13 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "work" / "demo")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--fast", action="store_true", help="the tiny settings of the tests")
+    parser.add_argument(
+        "--quality-seeds",
+        type=int,
+        nargs="*",
+        default=[],
+        help="other seeds to re-generate the data with and check the recommender ordering",
+    )
     args = parser.parse_args()
 
     from seqlens.batch import BatchSettings
@@ -114,6 +181,20 @@ def main() -> int:
         "published_versions": report.published,
         "quality": quality_figures(args.output),
     }
+    orderings = [
+        seed_ordering(seed, args.output.parent / f"{args.output.name}-seed-{seed}")
+        for seed in args.quality_seeds
+    ]
+    results["quality_other_seeds"] = orderings
+    checked = [results["quality"], *orderings]
+    results["attention_beats_markov_by_target_every_seed"] = all(
+        figures.get("attention_over_markov_ndcg_at_10_full", 0) >= ATTENTION_OVER_MARKOV_TARGET
+        for figures in checked
+    )
+    results["attention_beats_gru4rec_by_target_every_seed"] = all(
+        figures.get("attention_over_gru4rec_ndcg_at_10_full", 0) >= ATTENTION_OVER_GRU4REC_TARGET
+        for figures in checked
+    )
     (BENCH_DIR / "results").mkdir(exist_ok=True)
     (BENCH_DIR / "results" / "demo.json").write_text(json.dumps(results, indent=2) + "\n")
 
@@ -132,9 +213,14 @@ Target: under {TARGET_SECONDS // 60} minutes on this machine.
 The recommender trains with the batch settings of `seqlens/batch.py` (learning rate
 {settings.learning_rate:g}, constant; dropout {settings.recommender_dropout:g}; weight decay
 {settings.recommender_weight_decay:g}), not the Games-tuned defaults, which need twenty epochs.
-The generated events follow a planted first-order rule (each item has a successor, taken at 65%
-of the steps), so a first-order Markov chain is close to the best possible model on this data:
-the attention model is expected to match it, not to beat it.
+The generated events plant structure a first-order Markov chain cannot see (complements bought a
+fixed number of events after their item, repeat purchases, session intents, drifting interests);
+the demo trains a GRU4Rec baseline with the same settings beside the attention model. Targets:
+attention / Markov >= {ATTENTION_OVER_MARKOV_TARGET:.2f} and attention / GRU4Rec >=
+{ATTENTION_OVER_GRU4REC_TARGET:.2f} (full-ranking NDCG@10, test targets) on this seed and on
+every seed of `--quality-seeds`: {results["attention_beats_markov_by_target_every_seed"]} and
+{results["attention_beats_gru4rec_by_target_every_seed"]}. Other seeds:
+{"; ".join(f"seed {o['seed']}: {o['ndcg_at_10_full']}" for o in orderings) or "not run"}.
 
 | step | status | seconds |
 |---|---|---:|

@@ -60,6 +60,22 @@ class DemoReport:
         }
 
 
+def train_baseline_recommender(run, data_run: str | Path) -> str:
+    """Train the GRU4Rec baseline (`BASELINE_MODEL`) with the run's recommender settings into
+    `<root>/models/gru4rec`; return the folder.
+
+    Args:
+        run: the batch run (`seqlens.batch.BatchRun`).
+        data_run: the events data run.
+    """
+    from seqlens.jobs.recommender import train_recommender_run
+
+    output = run.layout.model_dir(BASELINE_MODEL)
+    config = replace(run.settings.recommender, model=BASELINE_MODEL)
+    train_recommender_run(data_run, output, config)
+    return str(output)
+
+
 def demo_steps(run) -> list[tuple[str, tuple[str, ...], Callable[[dict], object]]]:
     """The demo's steps: `(name, names of the steps it needs, function of earlier results)`.
 
@@ -91,12 +107,7 @@ def demo_steps(run) -> list[tuple[str, tuple[str, ...], Callable[[dict], object]
         return batch.publish_models(run, passed, model_dirs)
 
     def train_baseline(results: dict) -> str:
-        from seqlens.jobs.recommender import train_recommender_run
-
-        output = run.layout.model_dir(BASELINE_MODEL)
-        config = replace(run.settings.recommender, model=BASELINE_MODEL)
-        train_recommender_run(results["pipeline events"], output, config)
-        return str(output)
+        return train_baseline_recommender(run, results["pipeline events"])
 
     return [
         ("generate", (), lambda results: batch.generate_inputs(run)),
