@@ -154,18 +154,20 @@ def run_dashboard(args: argparse.Namespace) -> int:
     """
     from seqlens.layout import ARTIFACTS_ENV_VAR, default_artifacts_root
 
-    artifacts = (args.artifacts or default_artifacts_root()).resolve()
-    if not artifacts.is_dir():
+    # as given (relative stays relative: the sidebar shows it, the child shares the working
+    # directory); checked through its resolved form
+    artifacts = args.artifacts or default_artifacts_root()
+    if not artifacts.resolve().is_dir():
         raise FileNotFoundError(
             f"Expected an existing artifacts folder (run `seqlens demo --output {artifacts}` "
-            f"first). Received: artifacts={str(artifacts)!r}"
+            f"first). Received: artifacts={str(artifacts.resolve())!r}"
         )
     if args.item_metadata is not None and not args.item_metadata.is_file():
         raise FileNotFoundError(
             "Expected an existing item metadata CSV. "
             f"Received: item_metadata={str(args.item_metadata)!r}"
         )
-    item_metadata = args.item_metadata.resolve() if args.item_metadata else None
+    item_metadata = args.item_metadata  # as given, like the artifacts root
     command = streamlit_command(artifacts, args.port, args.address, args.headless, item_metadata)
     environment = {**os.environ, ARTIFACTS_ENV_VAR: str(artifacts)}
     print(f"seqlens dashboard: http://{args.address}:{args.port} over {artifacts}", flush=True)
