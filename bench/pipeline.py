@@ -31,6 +31,7 @@ Writes `bench/results/pipeline.json` and `bench/sections/pipeline.md` (`--result
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -64,8 +65,13 @@ DEFAULT_KINDS = "duckdb,polars,pandas,beam,beam-2proc,beam-dask"
 STAT_KEYS = ("rows_in", "rows_out", "rows_dead", "users", "items", "dead_by_reason")
 
 
-def _measure(kind: str, input_path: str, input_format: str, output: str, workers: int) -> dict:
-    """Run one implementation in this process; returns seconds, stats and peak RSS."""
+def _measure(
+    kind: str, input_path: str, input_format: str, output: str, workers: int, report: bool
+) -> dict:
+    """Run one implementation in this process; returns seconds, stats and peak RSS.
+
+    `report`: for `beam-dask`, write the seconds its tasks spent per Beam step and action
+    (compute, transfer, disk) to `<output>-dask-profile.json`: where the Dask run's time goes."""
     extra: dict = {}
     if kind in ENGINE_KINDS:
         if input_format != "csv":
@@ -100,17 +106,22 @@ def _measure(kind: str, input_path: str, input_format: str, output: str, workers
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster:
             args = [f"--dask_client_address={cluster.scheduler_address}"]
-            started = time.perf_counter()
-            stats = run_events_pipeline(
-                input_path,
-                output,
-                input_format=input_format,
-                runner="DaskRunner",
-                pipeline_args=args,
-            )
-            seconds = time.perf_counter() - started
             with distributed.Client(cluster.scheduler_address) as client:
+                stream = distributed.get_task_stream(client=client)
+                with stream if report else contextlib.nullcontext():
+                    started = time.perf_counter()
+                    stats = run_events_pipeline(
+                        input_path,
+                        output,
+                        input_format=input_format,
+                        runner="DaskRunner",
+                        pipeline_args=args,
+                    )
+                    seconds = time.perf_counter() - started
                 extra["workers_peak_rss_mib"] = sorted(client.run(_peak_rss_mib).values())
+            if report:
+                profile = _task_profile(stream.data)
+                Path(f"{output}-dask-profile.json").write_text(json.dumps(profile, indent=2))
     else:
         from pipeline.events import run_events_pipeline
 
@@ -135,6 +146,25 @@ def _measure(kind: str, input_path: str, input_format: str, output: str, workers
     }
 
 
+def _task_profile(tasks: list[dict]) -> dict:
+    """Seconds per Beam step (task name) and action (compute, transfer, disk), summed over the
+    Dask task stream of one run; the busiest first."""
+    from dask.utils import key_split
+
+    seconds: dict = {}
+    for task in tasks:
+        step = seconds.setdefault(key_split(task["key"]), {"tasks": 0})
+        step["tasks"] += 1
+        for part in task.get("startstops", ()):
+            action = part["action"]
+            step[action] = round(step.get(action, 0.0) + part["stop"] - part["start"], 3)
+    return dict(
+        sorted(
+            seconds.items(), key=lambda item: -sum(v for k, v in item[1].items() if k != "tasks")
+        )
+    )
+
+
 def _peak_rss_mib() -> float:
     """This process's peak resident set size (`VmHWM`; unlike `ru_maxrss` it is not inherited
     from the parent across `exec`)."""
@@ -145,7 +175,7 @@ def _peak_rss_mib() -> float:
 
 
 def _run_subprocess(
-    kind: str, input_path: str, input_format: str, output: Path, workers: int
+    kind: str, input_path: str, input_format: str, output: Path, workers: int, report: bool
 ) -> dict:
     command = [
         sys.executable,
@@ -160,7 +190,7 @@ def _run_subprocess(
         str(output),
         "--dask-workers",
         str(workers),
-    ]
+    ] + (["--dask-report"] if report else [])
     result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"{kind} on {input_path} failed:\n{result.stderr[-3000:]}")
@@ -168,11 +198,18 @@ def _run_subprocess(
 
 
 def _dataset_rows(
-    name: str, path: str, input_format: str, work: Path, kinds: list[str], workers: int
+    name: str,
+    path: str,
+    input_format: str,
+    work: Path,
+    kinds: list[str],
+    workers: int,
+    report: bool = False,
 ) -> dict:
     runs = {}
     for kind in kinds:
-        measured = _run_subprocess(kind, path, input_format, work / f"out-{name}-{kind}", workers)
+        output = work / f"out-{name}-{kind}"
+        measured = _run_subprocess(kind, path, input_format, output, workers, report)
         measured["events_per_second"] = round(measured["stats"]["rows_in"] / measured["seconds"])
         runs[kind] = measured
         print(
@@ -231,6 +268,11 @@ def main() -> int:
         help="runs on MovieLens and SASRec Games ('' skips them)",
     )
     parser.add_argument("--dask-workers", type=int, default=2)
+    parser.add_argument(
+        "--dask-report",
+        action="store_true",
+        help="write where each beam-dask run's time goes (per Beam step) beside its output",
+    )
     parser.add_argument("--results", default=str(ROOT / "bench" / "results" / "pipeline.json"))
     parser.add_argument("--section", default=str(ROOT / "bench" / "sections" / "pipeline.md"))
     parser.add_argument("--measure", help=argparse.SUPPRESS)
@@ -239,7 +281,9 @@ def main() -> int:
     parser.add_argument("--output", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        measured = _measure(args.measure, args.input, args.format, args.output, args.dask_workers)
+        measured = _measure(
+            args.measure, args.input, args.format, args.output, args.dask_workers, args.dask_report
+        )
         print(json.dumps(measured))
         return 0
 
@@ -280,7 +324,7 @@ def main() -> int:
     for size in sizes:
         path = str(work / f"events_{size}.csv")
         datasets[f"generated_{size}"] = _dataset_rows(
-            f"generated_{size}", path, "csv", work, kinds, args.dask_workers
+            f"generated_{size}", path, "csv", work, kinds, args.dask_workers, args.dask_report
         )
     games_check = None
     if "games" in datasets and "beam" in datasets["games"]:

@@ -145,7 +145,11 @@ class _BagVisitor(PipelineVisitor):
         bundle = bundles.Bundle(
             node.full_label, transform.fn, tuple(args), dict(kwargs), window_fn, tuple(side_views)
         )
-        pairs = input_bag.map_partitions(bundles.run_bundle, bundle, *side_values)
+        # the tasks are named after the Beam step (`token`), so Dask's task stream and
+        # dashboard show where the time goes step by step
+        pairs = input_bag.map_partitions(
+            bundles.run_bundle, bundle, *side_values, token=node.full_label
+        )
         self.metric_bags.append(pairs.map_partitions(bundles.select, bundles.METRICS_TAG))
         for tag, output in node.outputs.items():  # the main output's tag is None
             self.bags[id(output)] = pairs.map_partitions(bundles.select, tag)
