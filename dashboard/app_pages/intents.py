@@ -28,9 +28,14 @@ if message.strip():
         intent_column.metric("Intent", summary["intent"])
         confidence_column.metric("Confidence", f"{summary['confidence']:.0%}")
         scope_column.metric("Out of scope", "yes" if summary["out_of_scope"] else "no")
+        st.caption("Attention of the deep branch")
         st.html(
             highlight_tokens_html(list(prediction["tokens"]), list(prediction["token_attention"]))
         )
+        if "wide_contributions" in prediction:  # the wide (TF-IDF n-gram) branch's evidence
+            st.caption("Words for this intent in the wide (n-gram) branch")
+            evidence = [max(0.0, float(value)) for value in prediction["wide_contributions"]]
+            st.html(highlight_tokens_html(list(prediction["tokens"]), evidence))
 
 st.header("Chat log")
 with empty_state_on_missing():

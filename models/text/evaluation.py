@@ -131,10 +131,13 @@ def evaluate_text_model(model_dir: str | Path, texts: Sequence[str], labels: Seq
             [label for label, keep in zip(predicted, known, strict=False) if keep],
         )
     if model.task == "intent":
-        confidence = predictions["confidence"].to_numpy()
+        # oos_metrics reads "confidences" (low = out of scope): the negated OOS score
+        confidence = -predictions["out_of_scope_score"].to_numpy()
         correct = np.array(predicted) == np.array(labels)
         result["out_of_scope"] = oos_metrics(
-            confidence[known], correct[known], confidence[~known], model.oos_threshold
+            confidence[known], correct[known], confidence[~known], -model.oos_threshold
         )
+        result["out_of_scope"]["threshold"] = model.oos_threshold
+        result["out_of_scope"]["oos_score"] = model.oos_score
         result["out_of_scope"]["oos_count"] = int((~known).sum())
     return json_safe(result)

@@ -142,6 +142,8 @@ def test_typing_a_message_shows_its_intent(model_root):
     html = " ".join(element.proto.body for element in app.get("html"))
     assert "&lt;script&gt;" in html or "script" in html
     assert "<script" not in html
+    captions = " ".join(element.value for element in app.caption)
+    assert "Attention of the deep branch" in captions and "wide (n-gram) branch" in captions
 
 
 def test_models_page_shows_trained_models_and_curves(model_root):

@@ -128,11 +128,25 @@ def test_rejects_bad_configuration_and_inputs(tmp_path):
 
 @pytest.mark.parametrize("branches", ["wide", "deep"])
 def test_one_branch_alone_for_the_ablation(tmp_path, branches):
-    texts, labels, _ = planted_texts(200, seed=5)
-    config = training_config(epochs=3, branches=branches, oos_score="max_softmax")
+    texts, labels, _ = planted_texts(120, seed=5)
+    config = training_config(epochs=2, branches=branches, oos_score="max_softmax")
     metrics = train_text_model(texts, labels, config, tmp_path / "model")
     assert metrics["branches"] == branches and "wide_branch" not in metrics
     assert (tmp_path / "model" / "wide_features.txt").exists() == (branches == "wide")
     frame = load_text_model(tmp_path / "model").predict(planted_texts(20, seed=6)[0])
     missing = "token_attention" if branches == "wide" else "wide_contributions"
     assert all(not any(values) for values in frame[missing])  # the absent branch gives 0
+
+
+def test_evaluation_counts_unknown_labels_as_out_of_scope_with_the_configured_score():
+    from models.text.evaluation import evaluate_text_model
+
+    texts, labels, _ = planted_texts(60, seed=93)
+    unseen = out_of_scope_texts(40, seed=92)
+    result = evaluate_text_model(trained_planted_model(), texts + unseen, labels + ["x"] * 40)
+    figures = result["out_of_scope"]
+    config = json.loads((trained_planted_model() / "config.json").read_text())
+    assert figures["oos_score"] == config["oos_score"] and figures["oos_count"] == 40
+    assert figures["threshold"] == config["oos_threshold"]
+    assert figures["auroc"] > 0.9 and figures["oos_recall"] > 0.5
+    assert result["in_scope"]["accuracy"] >= 0.9
