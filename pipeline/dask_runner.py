@@ -24,7 +24,8 @@ overrides, and replaces the translation (`apache_beam/runners/dask/transform_eva
 5. **Metrics**: `DaskRunnerResult.metrics()` raises `NotImplementedError`. Here each bundle
    runs under a `MetricsContainer` and returns its counters, summed on the client.
 6. **Reshuffle** is a no-op in Beam's translation, so chunks planned from one file stay in one
-   partition on one worker. Here it deals elements round-robin over the cluster's threads.
+   partition on one worker. Here it deals elements round-robin over `RESHUFFLE_FAN_OUT` x the
+   cluster's threads partitions (or `--dask_npartitions`): small tasks, spread over workers.
 
 Only global windows are supported (the batch pipelines here use no other); a primitive this
 translation does not know raises `NotImplementedError` naming it, instead of passing `None` on.
@@ -53,6 +54,8 @@ from apache_beam.runners.runner import PipelineResult, PipelineState
 from apache_beam.transforms.window import GlobalWindows
 
 from pipeline import dask_bundles as bundles
+
+RESHUFFLE_FAN_OUT = 4  # partitions per worker thread after a Reshuffle (one task's input)
 
 
 class DaskJobFailed(RuntimeError):
@@ -91,7 +94,7 @@ class _BagVisitor(PipelineVisitor):
                 .map_partitions(bundles.group_values)
             )
         elif isinstance(transform, _Reshuffle):
-            parts = self.npartitions or self.parallelism
+            parts = self.npartitions or RESHUFFLE_FAN_OUT * self.parallelism
             bag = (
                 input_bags[0]
                 .map_partitions(bundles.deal, parts)
