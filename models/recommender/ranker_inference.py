@@ -66,9 +66,10 @@ class TwoStageRecommender:
         self._retriever_size = len(retriever.item_ids) + ITEM_INDEX_OFFSET
 
     def encode(self, history: list[str]) -> np.ndarray:
-        """Item-id strings -> ranker indices (unknown ids -> OOV), the last `max_length` kept."""
+        """Item-id strings -> ranker indices (unknown ids -> OOV). The whole history: every item
+        of it is excluded from the candidates; the models read its last `max_length`."""
         indices = [self._lookup.get(str(item), OOV_INDEX) for item in history]
-        return np.array(indices[-self.max_length :], dtype=np.int32)
+        return np.array(indices, dtype=np.int32)
 
     def retriever_scores(self, histories: list[np.ndarray]) -> np.ndarray:
         """`(B, V)` retriever scores (its own indices; cold items in a history read as OOV)."""
