@@ -158,3 +158,16 @@ def test_a_transform_without_a_dask_translation_is_named(cluster, tmp_path):
     _ = pipeline | "ReadLines" >> beam.io.ReadFromText(str(path))
     with pytest.raises(NotImplementedError, match="ReadLines"):
         run_pipeline(pipeline)
+
+
+def test_windows_other_than_global_are_refused_by_name(cluster):
+    options = pipeline_options("DaskRunner", _dask_args(cluster))
+    pipeline = beam.Pipeline(runner=make_runner("DaskRunner", options), options=options)
+    _ = (
+        pipeline
+        | beam.Create([1, 2])
+        | "Windowed" >> beam.WindowInto(beam.window.FixedWindows(60))
+        | "Doubled" >> beam.Map(lambda value: 2 * value)
+    )
+    with pytest.raises(NotImplementedError, match="global windows only.*Doubled"):
+        run_pipeline(pipeline)
