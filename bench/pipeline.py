@@ -23,7 +23,9 @@ are the pipeline's named readers; the engines here read the generated CSV only).
 Every engine's counts (rows in / out / dead, dead letters by reason, users, items) are checked
 against Beam's on the same input; each figure's ratio to DuckDB's events/s is recorded.
 
-Usage: `.venv/bin/python bench/pipeline.py --events 2000000,5000000`
+Usage: `.venv/bin/python bench/pipeline.py --events 2000000,5000000`, then
+`.venv/bin/python bench/pipeline.py --events 50000000 --kinds duckdb,polars,beam,beam-dask
+--real-kinds '' --merge` (adds the 50M figures to the same results).
 Writes `bench/results/pipeline.json` and `bench/sections/pipeline.md` (`--results`,
 `--section` to write elsewhere, e.g. for a smoke test).
 """
@@ -275,6 +277,12 @@ def main() -> int:
     )
     parser.add_argument("--results", default=str(ROOT / "bench" / "results" / "pipeline.json"))
     parser.add_argument("--section", default=str(ROOT / "bench" / "sections" / "pipeline.md"))
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the data sets of the existing --results file that this run does not redo "
+        "(e.g. 50M events with fewer --kinds after 2M and 5M with all)",
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
     parser.add_argument("--format", help=argparse.SUPPRESS)
@@ -363,11 +371,43 @@ def main() -> int:
         "datasets": datasets,
     }
     results_path, section_path = Path(args.results), Path(args.section)
+    if args.merge and results_path.exists():
+        results = _merged(json.loads(results_path.read_text()), results)
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.write_text(json.dumps(results, indent=2) + "\n")
     section_path.parent.mkdir(parents=True, exist_ok=True)
     section_path.write_text(_markdown(results))
     return 0
+
+
+def _merged(previous: dict, current: dict) -> dict:
+    """`current` with the data sets of `previous` it did not rerun (each keeps its command).
+
+    A results file of the earlier format (no `figures`: its `pandas` was `pandas-agg-list`) is
+    not merged."""
+    if "figures" not in previous:
+        return current
+    datasets = {}
+    for name, runs in previous.get("datasets", {}).items():
+        if name not in current["datasets"]:
+            for run in runs.values():
+                run.setdefault("command", previous.get("command"))
+                run.setdefault("date", previous.get("date"))
+            datasets[name] = runs
+    for runs in current["datasets"].values():
+        for run in runs.values():
+            run.setdefault("command", current["command"])
+            run.setdefault("date", current["date"])
+    datasets.update(current["datasets"])
+    logs = {log["path"]: log for log in previous.get("generated_logs", [])}
+    logs.update({log["path"]: log for log in current["generated_logs"]})
+    return {
+        **current,
+        "command": f"{previous.get('command')} ; then {current['command']}",
+        "generated_logs": list(logs.values()),
+        "figures": _figures(datasets),
+        "datasets": datasets,
+    }
 
 
 def _markdown(results: dict) -> str:
