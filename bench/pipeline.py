@@ -1,5 +1,8 @@
 """Benchmark: the Beam events pipeline against the engines users would pick instead, same job.
 
+Over 300 lines on purpose: one script measures, merges and reports (the measuring subprocess is
+this file run with `--measure`), so the protocol is written in one place.
+
 Measures events per second end to end (CSV in -> Parquet out: validate with reasons, dead
 letters, dedup, ordering, leave-one-out positions, vocabulary, stats) and the peak RSS of each
 implementation, each run in a fresh subprocess (imports and memory do not leak between runs;

@@ -1,5 +1,8 @@
 """The events job on the single-machine engines a data engineer would pick instead of Beam.
 
+Over 300 lines on purpose: the three implementations of one job sit side by side, so that a
+reader can check they do the same thing.
+
 Each function does what `seqlens pipeline events` does to a `user_id,item_id,timestamp,
 event_type,value` CSV log, with its defaults (no filtering, no truncation, leave-one-out):
 
