@@ -27,8 +27,9 @@ Every engine's counts (rows in / out / dead, dead letters by reason, users, item
 against Beam's on the same input; each figure's ratio to DuckDB's events/s is recorded.
 
 Usage: `.venv/bin/python bench/pipeline.py --events 2000000,5000000`, then
-`.venv/bin/python bench/pipeline.py --events 50000000 --kinds duckdb,polars,beam,beam-dask
---real-kinds '' --merge` (adds the 50M figures to the same results).
+`.venv/bin/python bench/pipeline.py --events 50000000 --kinds duckdb,polars,beam
+--real-kinds '' --merge` and the same with `--kinds beam-dask --dask-report` (adds the 50M
+figures to the same results; a run that fails stops its invocation only).
 Writes `bench/results/pipeline.json` and `bench/sections/pipeline.md` (`--results`,
 `--section` to write elsewhere, e.g. for a smoke test).
 """
@@ -283,8 +284,8 @@ def main() -> int:
     parser.add_argument(
         "--merge",
         action="store_true",
-        help="keep the data sets of the existing --results file that this run does not redo "
-        "(e.g. 50M events with fewer --kinds after 2M and 5M with all)",
+        help="add this run's figures to the existing --results file (a data set and engine "
+        "run again replaces its figure; e.g. 50M events engine by engine after 2M and 5M)",
     )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
@@ -384,24 +385,23 @@ def main() -> int:
 
 
 def _merged(previous: dict, current: dict) -> dict:
-    """`current` with the data sets of `previous` it did not rerun (each keeps its command).
+    """`previous` updated with `current`'s runs: a data set or an engine run again is replaced,
+    the others kept (each run keeps its command and date); ratios and checks recomputed.
 
     A results file of the earlier format (no `figures`: its `pandas` was `pandas-agg-list`) is
     not merged."""
     if "figures" not in previous:
         return current
-    datasets = {}
-    for name, runs in previous.get("datasets", {}).items():
-        if name not in current["datasets"]:
+    for results in (previous, current):
+        for runs in results["datasets"].values():
             for run in runs.values():
-                run.setdefault("command", previous.get("command"))
-                run.setdefault("date", previous.get("date"))
-            datasets[name] = runs
-    for runs in current["datasets"].values():
-        for run in runs.values():
-            run.setdefault("command", current["command"])
-            run.setdefault("date", current["date"])
-    datasets.update(current["datasets"])
+                run.setdefault("command", results.get("command"))
+                run.setdefault("date", results.get("date"))
+    datasets = {name: dict(runs) for name, runs in previous["datasets"].items()}
+    for name, runs in current["datasets"].items():
+        datasets.setdefault(name, {}).update(runs)
+    for runs in datasets.values():
+        _compare(runs)
     logs = {log["path"]: log for log in previous.get("generated_logs", [])}
     logs.update({log["path"]: log for log in current["generated_logs"]})
     return {
