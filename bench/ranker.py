@@ -11,6 +11,10 @@ training sequence (only test targets keep them), a retriever and the two rankers
 the rest, and the test targets that are such items are ranked by the ranker among 100 other
 held-out items (features vs ids only; chance HR@10 is about 0.1).
 
+Serving (`--serving`, Sports by default): the features ranker exported as the two-stage SavedModel
+(`models.serving.two_stage_signature`), p50 / p99 of one request (history 50, k 10, N 100) and
+rows per second at batch 256.
+
     .venv/bin/python bench/ranker.py [--data ../shared/data] [--datasets sports toys games ...]
 
 Writes `bench/results/ranker.json` and `bench/sections/ranker.md`; model folders and pipeline
@@ -147,6 +151,8 @@ def run_dataset(name: str, arguments: argparse.Namespace) -> dict:
             "measured": gain,
             "met": gain is not None and gain >= TARGET_GAIN[name],
         }
+    if name in arguments.serving and "features" in result["rankers"]:
+        result["serving"] = serving_latency(work / "ranker_features", work / "serving", arguments)
     if name in arguments.cold_start and features is not None:
         result["cold_start"] = cold_start(
             data, features, work / f"cold_start_{arguments.cold_share}", arguments
@@ -227,6 +233,51 @@ def cold_start(data, features: dict, work: Path, arguments: argparse.Namespace) 
     return result
 
 
+def serving_latency(ranker_dir: Path, work: Path, arguments: argparse.Namespace) -> dict:
+    """p50 / p99 of one two-stage request (history 50, k 10) and rows/s at batch 256."""
+    import shutil
+
+    import tensorflow as tf
+
+    from models.recommender.ranker_inference import load_two_stage
+    from models.serving.two_stage_signature import export_two_stage_savedmodel
+
+    system = load_two_stage(ranker_dir)
+    shutil.rmtree(work, ignore_errors=True)
+    export_two_stage_savedmodel(system, work / "1", "ranker")
+    serve = tf.saved_model.load(str(work / "1")).signatures["serving_default"]
+    rng = np.random.default_rng(arguments.seed)
+    items = np.array(system.retriever.item_ids, dtype=object)
+
+    def request(batch: int) -> dict:
+        history = rng.choice(items, size=(batch, 50))
+        return {"history": tf.constant(history), "k": tf.constant([10] * batch, tf.int32)}
+
+    for _ in range(20):
+        serve(**request(1))
+    single = []
+    for _ in range(arguments.serving_requests):
+        inputs = request(1)
+        started = time.perf_counter()
+        serve(**inputs)
+        single.append(time.perf_counter() - started)
+    batch = request(256)
+    serve(**batch)
+    started = time.perf_counter()
+    for _ in range(10):
+        serve(**batch)
+    throughput = 2560 / (time.perf_counter() - started)
+    milliseconds = np.array(single) * 1000
+    return {
+        "request": "history 50, k 10, N = the ranker's num_candidates, one row",
+        "num_candidates": system.num_candidates,
+        "p50_ms": float(np.percentile(milliseconds, 50)),
+        "p99_ms": float(np.percentile(milliseconds, 99)),
+        "target_p99_ms": 10.0,
+        "rows_per_second_batch_256": float(throughput),
+    }
+
+
 def markdown(results: dict) -> str:
     lines = [
         "## Ranker (cross-attention over the history, on the retriever's top N)",
@@ -246,6 +297,8 @@ def markdown(results: dict) -> str:
             ]
         if "target" in result:
             lines += [f"Target (>= 5% full NDCG@10 gain): {result['target']}", ""]
+        if "serving" in result:
+            lines += [f"Two-stage serving: `{json.dumps(result['serving'])}`", ""]
         if "cold_start" in result:
             lines += [f"Cold start: `{json.dumps(result['cold_start'])}`", ""]
     return "\n".join(lines)
@@ -259,6 +312,13 @@ def main() -> int:
         "--cold-start", nargs="*", default=["sports"], help="datasets to hold out items on"
     )
     parser.add_argument("--cold-share", type=float, default=0.05)
+    parser.add_argument(
+        "--serving",
+        nargs="*",
+        default=["sports"],
+        help="datasets to time the two-stage signature on",
+    )
+    parser.add_argument("--serving-requests", type=int, default=500)
     parser.add_argument("--candidates", type=int, default=100)
     parser.add_argument("--retriever-epochs", type=int, default=200)
     parser.add_argument("--ranker-epochs", type=int, default=20)

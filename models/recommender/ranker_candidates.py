@@ -2,9 +2,9 @@
 
 Candidates exclude what the `full` protocol excludes (padding, OOV, the user's history), so the
 two-stage ranking stays comparable with the retriever's. For training, the true next item must be
-among them: when the retriever missed it, it replaces the last candidate (hard negatives = the
-retriever's own best wrong guesses). Every candidate carries its retriever rank over the whole
-catalogue (1 = best), the target's true rank included, so no rank value marks an injected target.
+among them (hard negatives = the retriever's own best wrong guesses): when the retriever missed
+it, the example is dropped (a ranker that reads the retriever rank) or the target replaces the
+last candidate, keeping its true catalogue rank (a ranker that does not).
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ def top_candidates(
     histories: Sequence[np.ndarray],
     num_candidates: int,
     targets: np.ndarray | None = None,
+    inject_missed: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The retriever's top `num_candidates` per row, with ranks; optionally forcing the target in.
 
@@ -67,7 +68,9 @@ def top_candidates(
         scores: `(B, V)` retriever scores over every index.
         histories: the `B` histories (excluded from the candidates).
         num_candidates: `C`, at most the number of items outside any history.
-        targets: `(B,)` target indices to put among the candidates (training), or `None`.
+        targets: `(B,)` target indices to find (and put) among the candidates, or `None`.
+        inject_missed: put a target the retriever missed in place of the last candidate (with
+            its own rank); off, such a row's label is -1.
 
     Returns:
         `candidates (B, C)` int32 best first, `ranks (B, C)` float32 (1 = best; a forced target
@@ -93,7 +96,7 @@ def top_candidates(
     hit = found.any(axis=1)
     labels[hit] = np.argmax(found[hit], axis=1)
     missed = np.flatnonzero(~hit & (targets >= ITEM_INDEX_OFFSET))
-    if len(missed):
+    if len(missed) and inject_missed:
         target_scores = scores[missed, targets[missed]]
         target_ranks = 1 + np.sum(scores[missed] > target_scores[:, None], axis=1)
         candidates[missed, -1] = targets[missed]
@@ -109,6 +112,7 @@ def ranker_training_examples(
     held_out_users: np.ndarray,
     extra_positions: int = 0,
     batch_size: int = 512,
+    inject_missed: bool = True,
 ) -> RankerExamples:
     """Examples from the validation targets the retriever did not train on (and older positions).
 
@@ -121,6 +125,11 @@ def ranker_training_examples(
         extra_positions: also use each user's last `extra_positions` training targets (items the
             retriever trained on: its ranks there are optimistic).
         batch_size: histories scored at once.
+        inject_missed: keep the examples whose target the retriever missed, the target put in
+            place of the last candidate (`top_candidates`); off, they are dropped. A ranker that
+            reads the retriever rank needs them dropped: an injected target is the only
+            candidate ranked beyond `num_candidates`, a shortcut that teaches "a worse rank is
+            better" and that never occurs when ranking.
     """
     if not isinstance(extra_positions, int) or extra_positions < 0:
         raise ValueError(
@@ -154,6 +163,7 @@ def ranker_training_examples(
                 histories[start:stop],
                 num_candidates,
                 targets[start:stop],
+                inject_missed,
             )
         )
     candidates, ranks, labels = (np.concatenate([part[i] for part in parts]) for i in range(3))

@@ -149,7 +149,13 @@ def train_ranker(
         config.num_candidates,
         held_out_users,
         config.extra_positions,
+        inject_missed=not config.use_retriever_rank,
     )
+    if len(examples.labels) == 0:
+        raise ValueError(
+            f"Expected training examples whose target is in the retriever's top "
+            f"{config.num_candidates}. Received: none (raise --candidates or --extra-positions)"
+        )
     train, held_out = _split_by_user(examples, config.validation_share, config.seed)
     model = build_ranker(table, config, max_length)
     history = fit_ranker(model, train, held_out, config)

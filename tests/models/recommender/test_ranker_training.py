@@ -131,6 +131,8 @@ def test_candidates_force_the_target_in_with_its_true_rank():
     candidates, ranks, labels = top_candidates(scores, [np.array([2])], 2, np.array([6]))
     assert candidates.tolist() == [[3, 6]] and ranks.tolist() == [[1.0, 4.0]]
     assert labels.tolist() == [1]
+    _, _, labels = top_candidates(scores, [np.array([2])], 2, np.array([6]), inject_missed=False)
+    assert labels.tolist() == [-1]
     with pytest.raises(ValueError, match="num_candidates in"):
         top_candidates(scores, [np.array([2])], 6)
 
