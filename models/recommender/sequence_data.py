@@ -59,6 +59,9 @@ class TimedSequence(np.ndarray):
             result.timestamps = self.timestamps[key]
         return result
 
+    def __reduce__(self):  # pickle and copy keep the timestamps (ndarray's own would drop them)
+        return TimedSequence, (np.asarray(self), self.timestamps)
+
 
 def timestamps_of(history) -> np.ndarray:
     """The `(n,)` timestamps a `TimedSequence` carries; a `ValueError` for a plain array."""

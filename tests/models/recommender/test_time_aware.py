@@ -14,6 +14,7 @@ whose last two items differ (where the two candidates differ).
 from __future__ import annotations
 
 import json
+import pickle
 
 import numpy as np
 import pyarrow as pa
@@ -158,6 +159,8 @@ def test_bad_timestamps_get_clear_errors(trained):
         model_inputs([np.array([2, 3], np.int32)], 4, time_intervals=True)
     with pytest.raises(ValueError, match="one timestamp per item"):
         TimedSequence([2, 3], [1])
+    copied = pickle.loads(pickle.dumps(TimedSequence([2, 3], [7, 9])))
+    assert copied.timestamps.tolist() == [7, 9] and copied[1:].timestamps.tolist() == [9]
     with pytest.raises(ValueError, match="time_intervals=True"):
         RecommenderConfig(model="gru4rec", time_intervals=True)
 
