@@ -78,6 +78,32 @@ def linear_baseline_accuracy(metrics: dict) -> float | None:
     return None
 
 
+def out_of_scope_figures(output: Path) -> dict:
+    """The intent model's out-of-scope recall on the generated out-of-scope messages
+    (`raw/chats_out_of_scope.csv`) and the share of in-scope chats it flags (`raw/chats.csv`)."""
+    import pandas as pd
+
+    from models.text.inference import load_text_model
+
+    out_of_scope_file = output / "raw" / "chats_out_of_scope.csv"
+    model_dir = output / "models" / "intent"
+    if not out_of_scope_file.exists() or not (model_dir / "model.keras").exists():
+        return {}
+    model = load_text_model(model_dir)
+    outside = pd.read_csv(out_of_scope_file, dtype=str, keep_default_na=False)["text"].tolist()
+    chats = pd.read_csv(output / "raw" / "chats.csv", dtype=str, keep_default_na=False)
+    inside = chats["text"].head(len(outside) * 2).tolist()
+    return {
+        "intent_out_of_scope_recall_generated_messages": round(
+            float(model.predict(outside)["out_of_scope"].mean()), 4
+        ),
+        "intent_in_scope_chats_flagged_out_of_scope": round(
+            float(model.predict(inside)["out_of_scope"].mean()), 4
+        ),
+        "out_of_scope_messages": len(outside),
+    }
+
+
 def seed_ordering(seed: int, output: Path) -> dict:
     """Generate the demo data with `seed`, train both recommenders, evaluate; the ratios."""
     from seqlens import batch
@@ -120,6 +146,7 @@ def quality_figures(output: Path) -> dict:
         accuracy = linear_baseline_accuracy(read(output / "models" / name / "metrics.json"))
         if accuracy is not None:
             figures[f"{name}_tfidf_baseline_accuracy_validation"] = round(accuracy, 4)
+    figures.update(out_of_scope_figures(output))
     alerts = output / "alerts" / "alerts.jsonl"
     figures["alerts_raised"] = len(alerts.read_text().splitlines()) if alerts.exists() else 0
     return figures

@@ -3,8 +3,10 @@
 `python -m dashboard.server run dashboard/app.py [streamlit options] -- --artifacts DIR` takes
 the same arguments as `streamlit run`. Before handing over to Streamlit's own command line it
 starts `dashboard.warm_start` for the artifacts root (from `--artifacts` after `--`, else
-`$SEQLENS_ARTIFACTS`, else `./seqlens-demo`), so the models load while the server comes up and a
-first page visit finds them in the cache. `seqlens dashboard` runs this module.
+`$SEQLENS_ARTIFACTS`, else `./seqlens-demo`): as soon as the server answers its health check the
+models load in the background, and a first page visit finds them in the cache (a visit during the
+warm-up waits for the load in progress instead of starting a second one: `st.cache_resource`
+computes each entry once). `seqlens dashboard` runs this module.
 """
 
 from __future__ import annotations
@@ -19,8 +21,22 @@ def app_arguments(argv: Sequence[str]) -> list[str]:
     return arguments[arguments.index("--") + 1 :] if "--" in arguments else []
 
 
+def server_url(argv: Sequence[str]) -> str | None:
+    """The base URL the server will answer on (`--server.address`, `--server.port`; Streamlit's
+    defaults `localhost`, 8501); None for port 0 (a port chosen at random)."""
+    from dashboard.artifacts import flag_value
+
+    options = list(argv)[: list(argv).index("--")] if "--" in argv else list(argv)
+    port = flag_value(options, "--server.port") or "8501"
+    address = flag_value(options, "--server.address") or "localhost"
+    if address in ("0.0.0.0", "::", ""):
+        address = "127.0.0.1"
+    return None if port == "0" else f"http://{address}:{port}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Start the warm-up for the artifacts root, then `streamlit <argv>` in this process."""
+    """Start the warm-up for the artifacts root (it begins once the server answers), then
+    `streamlit <argv>` in this process."""
     from dashboard.artifacts import resolve_artifacts_root
     from dashboard.warm_start import start_warm_start
 
@@ -32,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     root = resolve_artifacts_root(app_arguments(arguments))
     if root.is_dir():
-        start_warm_start(root)
+        start_warm_start(root, after_serving=server_url(arguments))
     from streamlit.web import cli
 
     sys.argv = ["streamlit", *arguments]

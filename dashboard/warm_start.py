@@ -64,7 +64,25 @@ def warm_models(root: Path) -> dict[str, float | str]:
     return outcome
 
 
-def _run(root: Path, key: str) -> None:
+def wait_until_serving(url: str, timeout_seconds: float = 120.0) -> bool:
+    """Poll Streamlit's health endpoint at `url` until it answers `ok`; False on timeout."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.read().strip() == b"ok":
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.25)
+    return False
+
+
+def _run(root: Path, key: str, after_serving: str | None) -> None:
+    if after_serving:  # let the server come up first: it answers sooner, the models follow
+        wait_until_serving(after_serving)
     started = time.perf_counter()
     try:
         models = warm_models(root)
@@ -80,11 +98,13 @@ def _run(root: Path, key: str) -> None:
     logger.info(line)
 
 
-def start_warm_start(root: str | Path) -> threading.Thread:
+def start_warm_start(root: str | Path, after_serving: str | None = None) -> threading.Thread:
     """Start warming the models of `root` in a daemon thread, once per root and process.
 
     Args:
         root: the artifacts root.
+        after_serving: the server's base URL (`http://127.0.0.1:8501`): wait until it answers
+            its health check (at most 2 minutes) before loading anything; None = at once.
 
     Returns:
         The warm-up thread (the running or finished one when already started).
@@ -97,7 +117,10 @@ def start_warm_start(root: str | Path) -> threading.Thread:
         if thread is None:
             _state[key] = {"done": False}
             thread = threading.Thread(
-                target=_run, args=(Path(key), key), name="seqlens-warm-start", daemon=True
+                target=_run,
+                args=(Path(key), key, after_serving),
+                name="seqlens-warm-start",
+                daemon=True,
             )
             _threads[key] = thread
             thread.start()

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from dashboard import cache
-from dashboard.server import app_arguments, main
+from dashboard.server import app_arguments, main, server_url
 from dashboard.warm_start import (
     WARM_LINE_PREFIX,
     start_warm_start,
@@ -49,15 +49,22 @@ def test_background_thread_fills_the_model_caches(model_root):
 def test_server_arguments_and_errors():
     assert app_arguments(["run", "app.py", "--", "--artifacts", "x"]) == ["--artifacts", "x"]
     assert app_arguments(["run", "app.py"]) == []
+    assert server_url(["run", "app.py", "--", "--artifacts", "x"]) == "http://localhost:8501"
+    options = ["run", "a.py", "--server.port", "8600", "--server.address", "0.0.0.0"]
+    assert server_url(options) == "http://127.0.0.1:8600"
+    assert server_url(["run", "a.py", "--server.port", "0"]) is None
     with pytest.raises(ValueError, match="Received: argv=\\['hello'\\]"):
         main(["hello"])
     with pytest.raises(ValueError, match="Received: root=''"):
         start_warm_start("")
 
 
-def test_server_process_reports_the_warm_start(tmp_path):
+def test_server_process_reports_the_warm_start_once_it_serves(tmp_path):
+    from tests.dashboard_browser_harness import free_port
+
+    port = str(free_port())
     command = [sys.executable, "-m", "dashboard.server", "run", str(REPO_ROOT / "dashboard/app.py")]
-    command += ["--server.headless", "true", "--server.port", "0", "--server.address", "127.0.0.1"]
+    command += ["--server.headless", "true", "--server.port", port, "--server.address", "127.0.0.1"]
     command += ["--browser.gatherUsageStats", "false", "--", "--artifacts", str(tmp_path)]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
