@@ -467,6 +467,7 @@ def later_run_section(run: dict) -> list[str]:
             f"{row.get('pretraining_text_count', 0):,} | {'yes' if met else 'no'} |"
         )
     lines += out_of_scope_table(run["rows"])
+    lines += latency_table(run["rows"])
     lines += [""] + [f"- {note}" for note in run.get("notes", [])]
     return lines
 

@@ -89,3 +89,33 @@ def test_later_run_names_its_host_and_lists_out_of_scope_rows_in_their_own_table
     )  # not in the accuracy table
     oos = next(line for line in lines if line.startswith("| attention [ensemble]"))
     assert "| 0.9000 |" in oos and "| 0.348 |" in oos and oos.endswith("| 400.0 |")
+
+
+def test_section_lists_served_latency_and_marks_rows_without_a_target(tmp_path, monkeypatch):
+    import bench.text_models as text_models
+
+    monkeypatch.setattr(text_models, "SECTION", tmp_path / "section.md")
+    baseline = {"model": "tfidf_linear_baseline", "accuracy": 0.3, "macro_f1": 0.2}
+    served = {
+        "model": "wide + deep (joint) [served SavedModel]",
+        "accuracy": 0.4,
+        "macro_f1": 0.3,
+        "latency_p50_ms_one_text": 2.5,
+        "latency_p99_ms_one_text": 6.0,
+        "throughput_texts_per_second_batch_256": 900.0,
+    }
+    rows = [
+        {**row, "dataset": dataset, "training_seconds": 1.0, "count": 10}
+        for dataset in ("banking77", "banking77_in_scope_intents")
+        for row in (baseline, served)
+    ]
+    text_models.write_section(
+        {"command": "c", "machine": "m", "date": "d", "protocol": "p", "rows": rows}
+    )
+    lines = (tmp_path / "section.md").read_text().splitlines()
+    targeted = [line for line in lines if line.startswith("| banking77 | wide + deep")]
+    assert targeted[-1].endswith("| no |")  # 0.4 < the 0.93 target
+    untargeted = [line for line in lines if line.startswith("| banking77_in_scope_intents | wide")]
+    assert untargeted[-1].endswith("| - |")
+    latency = [line for line in lines if line.startswith("| wide + deep (joint)")]
+    assert latency and "| 2.5 | 6.0 | 900.0 |" in latency[0]
