@@ -72,6 +72,7 @@ def build_feature_table(
     item_features: dict[str, list[str]] | None,
     max_features: int = 8,
     feature_vocabulary: list[str] | None = None,
+    strict: bool = False,
 ) -> ItemFeatureTable:
     """The table for a retriever `vocabulary` and `{item_id: [feature values]}`.
 
@@ -82,6 +83,8 @@ def build_feature_table(
         max_features: features kept per item (the most frequent values first).
         feature_vocabulary: the values to index (a trained ranker's); `None` builds it from
             `item_features`, most frequent first. Values outside it map to unknown.
+        strict: with `feature_vocabulary`, refuse values outside it (a `ValueError` listing
+            them) instead of mapping them to unknown.
     """
     if not isinstance(max_features, int) or max_features < 1:
         raise ValueError(f"Expected max_features >= 1. Received: max_features={max_features!r}")
@@ -95,6 +98,13 @@ def build_feature_table(
                 counts[value] = counts.get(value, 0) + 1
     if feature_vocabulary is None:
         feature_vocabulary = sorted(counts, key=lambda value: (-counts[value], value))
+    elif strict:
+        unknown = sorted(set(counts) - set(feature_vocabulary))
+        if unknown:
+            raise ValueError(
+                "Expected feature values the ranker was trained with. "
+                f"Received: unknown feature values={unknown[:10]} ({len(unknown)} in all)"
+            )
     lookup = {value: index + FEATURE_INDEX_OFFSET for index, value in enumerate(feature_vocabulary)}
     table = np.zeros((len(item_ids) + ITEM_INDEX_OFFSET, max_features), dtype=np.int32)
     table[OOV_INDEX, 0] = UNKNOWN_FEATURE_INDEX

@@ -157,6 +157,7 @@ class TargetAttentionRanker(keras.Model):
             layer.build((None, None, width))
             width = layer.units
         self.mlp_dropout = keras.layers.Dropout(self.dropout)
+        self.id_dropout_seed = keras.random.SeedGenerator(0, name="id_dropout_seed")
         self.output_layer = keras.layers.Dense(1, name="score")
         self.output_layer.build((None, None, width))
 
@@ -179,7 +180,8 @@ class TargetAttentionRanker(keras.Model):
         if self.use_item_ids:
             ids = ops.where(item_ids >= self.trained_items, OOV_INDEX, item_ids)
             if training and self.id_dropout:
-                drop = keras.random.uniform(ops.shape(ids)) < self.id_dropout
+                drop = keras.random.uniform(ops.shape(ids), seed=self.id_dropout_seed)
+                drop = drop < self.id_dropout
                 ids = ops.where(drop & (ids != PADDING_INDEX), OOV_INDEX, ids)
             hidden = self.item_embedding(ids)
         if self.use_features:

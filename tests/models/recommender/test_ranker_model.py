@@ -174,3 +174,13 @@ def test_feature_table_shape_is_checked():
     model = TargetAttentionRanker(10, 5, 4, 2)
     with pytest.raises(ValueError, match="feature_ids of shape"):
         model.set_item_features(np.zeros((9, 2), np.int32))
+
+
+def test_unknown_feature_values_are_refused_when_strict():
+    features = {"a": ["category=x"], "b": ["category=new", "brand=z"]}
+    table = build_feature_table(["a", "b"], features, feature_vocabulary=["category=x"])
+    assert table.feature_ids[3, 0] == UNKNOWN_FEATURE_INDEX  # lenient: read as unknown
+    with pytest.raises(ValueError, match=r"unknown feature values=\['brand=z', 'category=new'\]"):
+        build_feature_table(["a", "b"], features, feature_vocabulary=["category=x"], strict=True)
+    with pytest.raises(ValueError, match="max_features >= 1"):
+        build_feature_table(["a"], features, max_features=0)
