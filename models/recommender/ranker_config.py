@@ -17,7 +17,7 @@ class RankerConfig:
         hidden_units: widths of the scoring MLP.
         dropout: dropout of the attention and the MLP.
         id_dropout: share of item ids replaced by OOV in training (cold-start robustness).
-        max_features: feature values kept per item (most frequent first).
+        max_features: feature values kept per item (the rarest, most specific, first).
         max_length: history length read (`None`: the retriever's).
         use_item_ids: embed item ids.
         use_features: embed the data run's item features (`vocab/item_features.parquet`); off,

@@ -80,7 +80,8 @@ def build_feature_table(
         vocabulary: the retriever's item ids (`item_vocab.txt` order).
         item_features: features per item id (`None`: ids only, every item `unknown`). Items not
             in `vocabulary` become cold items (appended, sorted by id).
-        max_features: features kept per item (the most frequent values first).
+        max_features: features kept per item: the rarest (most specific) values first, so a
+            root category shared by every item is the first one dropped.
         feature_vocabulary: the values to index (a trained ranker's); `None` builds it from
             `item_features`, most frequent first. Values outside it map to unknown.
         strict: with `feature_vocabulary`, refuse values outside it (a `ValueError` listing
@@ -110,7 +111,7 @@ def build_feature_table(
     table[OOV_INDEX, 0] = UNKNOWN_FEATURE_INDEX
     for row, item in enumerate(item_ids, start=ITEM_INDEX_OFFSET):
         values = [v for v in item_features.get(item, []) if v != UNKNOWN_FEATURE]
-        values.sort(key=lambda value: (-counts.get(value, 0), value))
+        values.sort(key=lambda value: (counts.get(value, 0), value))
         indices = [lookup.get(value, UNKNOWN_FEATURE_INDEX) for value in values[:max_features]]
         indices = indices or [UNKNOWN_FEATURE_INDEX]
         table[row, : len(indices)] = indices
