@@ -595,7 +595,7 @@ def train_recommender(
                 else batches
             )
             fitted = model.fit(
-                epoch_input, epochs=1, verbose=verbose, shuffle=False, callbacks=[budget.callback()]
+                epoch_input, epochs=1, verbose=verbose, shuffle=False, callbacks=budget.callbacks()
             )
             if progress is not None:
                 progress(f"epoch:{epoch + 1}:fitted")

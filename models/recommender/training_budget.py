@@ -82,7 +82,12 @@ class AdjustableCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 class _BudgetCallback(keras.callbacks.Callback):
-    """Times each batch for `BudgetTracker` and stops `fit` when the budget runs out."""
+    """Times each batch for `BudgetTracker` and stops `fit` when the budget runs out.
+
+    Not `async_safe`: JAX would call it from a thread pool, and a stop set from there broke the
+    epoch's state sync ("Array has been deleted"); in line, each step waits for the previous one,
+    so `BudgetTracker.callbacks` adds it only to epochs that measure or may hit the budget.
+    """
 
     def __init__(self, tracker: BudgetTracker):
         super().__init__()
@@ -139,8 +144,18 @@ class BudgetTracker:
     def seconds_used(self) -> float:
         return time.perf_counter() - self.clock_start
 
-    def callback(self) -> keras.callbacks.Callback:
-        return _BudgetCallback(self)
+    def callbacks(self) -> list[keras.callbacks.Callback]:
+        """The `fit` callbacks of the next epoch: the budget's, when that epoch measures the
+        step time or may reach the budget (its estimated end within 1.5 epochs of it); none
+        otherwise, so an epoch far from the budget runs as without one."""
+        if not self.measured_this_process:
+            return [_BudgetCallback(self)]
+        if self.budget_seconds is None:
+            return []
+        estimate = 1.5 * self.plan.epoch_seconds
+        if self.seconds_used() + estimate >= self.budget_seconds:
+            return [_BudgetCallback(self)]
+        return []
 
     def exhausted(self) -> bool:
         return self.budget_seconds is not None and self.seconds_used() >= self.budget_seconds
@@ -172,10 +187,10 @@ class BudgetTracker:
     def end_epoch(self, train_seconds: float, validation_seconds: float) -> None:
         """Update the measurements with the finished epoch and re-plan the rest of the run.
 
-        After the first epoch the plan may only shorten (a longer one would move the learning
-        rate's horizon back up).
+        After the first two epochs (the first holds one-time costs such as compilation) the plan
+        may only shorten (a longer one would move the learning rate's horizon back up).
         """
-        steps = len(self.batch_ends) - 1
+        steps = len(self.batch_ends) - 1 or self.steps_per_epoch  # 0: timed without callback
         if not self.measured_this_process:  # an epoch shorter than the measured batches
             self.measured_this_process = True
             self.measured_epoch = self.epoch
@@ -230,7 +245,12 @@ class BudgetTracker:
     def progress_text(self, epochs_done: int) -> str:
         """`budget 34% of 15m00s used, ETA 8m12s (12 epochs planned)` for the progress line."""
         left_epochs = max(0, self.plan.epochs - epochs_done)
-        eta = left_epochs * self.plan.epoch_seconds
+        epoch_seconds = self.plan.epoch_seconds
+        if self.seconds_per_step is not None:  # the latest measurements
+            epoch_seconds = self.seconds_per_step * self.steps_per_epoch + (
+                self.validation_seconds or 0.0
+            )
+        eta = left_epochs * epoch_seconds
         planned = f"{self.plan.epochs} epochs planned"
         if self.budget_seconds is None:
             return f"no time budget, ETA {format_duration(eta)} at most ({planned})"
@@ -252,9 +272,9 @@ class BudgetTracker:
         self.retrace_needed = False
 
     def _median_step_seconds(self) -> float:
-        durations = np.diff(np.asarray(self.batch_ends))[UNMEASURED_STEPS:]
+        durations = np.diff(np.sort(self.batch_ends))[UNMEASURED_STEPS:]
         if not len(durations):
-            durations = np.diff(np.asarray(self.batch_ends))
+            durations = np.diff(np.sort(self.batch_ends))
         return float(np.median(durations))
 
     def _replan(self, epoch: int, epoch_start_seconds: float, keep_longer: bool) -> None:
