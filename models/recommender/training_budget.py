@@ -121,7 +121,9 @@ class BudgetTracker:
         self.max_epochs = config.epochs
         self.decay_epochs = config.learning_rate_decay_epochs
         self.schedule = schedule
-        state = state or {}
+        state = dict(state or {})
+        if state.get("time_budget", config.time_budget) != config.time_budget:
+            state = {"seconds_used": state.get("seconds_used", 0.0)}  # resumed with a new budget
         self.clock_start = time.perf_counter() - float(state.get("seconds_used", 0.0))
         self.seconds_per_step: float | None = state.get("seconds_per_step")
         self.validation_seconds: float | None = state.get("validation_seconds")
@@ -216,6 +218,7 @@ class BudgetTracker:
     def state(self) -> dict:
         """What a resumed run needs (saved in the checkpoint's state)."""
         return {
+            "time_budget": self.time_budget,
             "seconds_used": self.seconds_used(),
             "seconds_per_step": self.seconds_per_step,
             "validation_seconds": self.validation_seconds,

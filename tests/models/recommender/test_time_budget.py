@@ -251,3 +251,40 @@ def test_demo_and_batch_runs_set_epochs_so_the_default_budget_never_lengthens_th
         assert settings.recommender.time_budget == "15m"
     fields = {item.name for item in dataclasses.fields(RecommenderConfig)}
     assert {"time_budget", "epochs"} <= fields
+
+
+def test_a_resumed_run_keeps_its_plan_unless_given_another_budget():
+    from models.recommender.training_budget import BudgetTracker
+
+    config = RecommenderConfig(epochs=30, time_budget="1m")
+    plan = dict(epochs=3, decay_steps=300, epoch_seconds=15.0, cut_short=False)
+    saved = {
+        "time_budget": "1m",
+        "seconds_used": 50.0,
+        "settled": True,
+        "plan": {**plan, "limited_by_budget": True},
+    }
+    kept = BudgetTracker(config, steps_per_epoch=100, state=saved)
+    assert kept.plan.epochs == 3 and kept.seconds_used() >= 50.0
+    assert kept.stop_reason_before(3) == "budget" and kept.stop_reason_before(2) is None
+    more_time = BudgetTracker(
+        dataclasses.replace(config, time_budget="10m"), steps_per_epoch=100, state=saved
+    )
+    assert more_time.plan.epochs == 30 and not more_time.settled
+    assert more_time.seconds_used() >= 50.0 and more_time.stop_reason_before(3) is None
+
+
+def test_the_cosine_horizon_is_adjustable_and_matches_keras_cosine_decay():
+    import keras
+
+    from models.recommender.training_budget import AdjustableCosineDecay
+
+    schedule = AdjustableCosineDecay(1e-2, decay_steps=100, alpha=0.01)
+    reference = keras.optimizers.schedules.CosineDecay(1e-2, decay_steps=100, alpha=0.01)
+    for step in (0, 30, 100, 150):
+        assert float(schedule(step)) == pytest.approx(float(reference(step)), rel=1e-5)
+    assert schedule.set_decay_steps(50) and not schedule.set_decay_steps(50)
+    assert float(schedule(50)) == pytest.approx(1e-4, rel=1e-4)
+    assert schedule.get_config()["decay_steps"] == 50.0
+    with pytest.raises(ValueError, match="Received: decay_steps=0"):
+        schedule.set_decay_steps(0)
