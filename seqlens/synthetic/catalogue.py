@@ -239,13 +239,16 @@ def build_catalogue(num_items: int, rng: np.random.Generator) -> Catalogue:
             successor[members] = start + (np.arange(size) + 1) % size
         start += int(size)
     category_items = tuple(np.flatnonzero(category == c) for c in range(num_categories))
-    complement_items = tuple(
-        tuple(
-            members[line[members] == line_index % max(1, int(line[members].max()) + 1)]
-            for line_index in range(len(CATEGORIES[c][1]))
+    complement_items = []
+    for c in range(num_categories):
+        partner = category_items[c ^ 1]  # line l of category c -> line l of its partner
+        partner_lines = int(line[partner].max()) + 1
+        complement_items.append(
+            tuple(
+                partner[line[partner] == line_index % partner_lines]
+                for line_index in range(len(CATEGORIES[c][1]))
+            )
         )
-        for c, members in ((c, category_items[c ^ 1]) for c in range(num_categories))
-    )
     early = np.empty(num_items)
     late = np.empty(num_items)
     for members in category_items:
@@ -267,7 +270,7 @@ def build_catalogue(num_items: int, rng: np.random.Generator) -> Catalogue:
         early_popularity=early / early.sum(),
         late_popularity=late / late.sum(),
         line=line,
-        complement_items=complement_items,
+        complement_items=tuple(complement_items),
         successor=successor,
         consumable=np.array([CATEGORIES[int(c)][3] for c in category]),
     )
