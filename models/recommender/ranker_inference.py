@@ -50,6 +50,7 @@ class TwoStageRecommender:
     """
 
     def __init__(self, retriever: Recommender, ranker, table: ItemFeatureTable, config: dict):
+        check_retriever(retriever)
         if list(table.item_ids[: len(retriever.item_ids)]) != list(retriever.item_ids):
             raise ValueError(
                 "Expected the ranker's item vocabulary to start with the retriever's. Received: "
@@ -157,6 +158,15 @@ class TwoStageRecommender:
         ranks = np.tile(np.arange(1, indices.shape[1] + 1, dtype=np.float32), (len(indices), 1))
         scores, attention = self.rank_indices(encoded, indices, ranks)
         return self._result(histories, encoded, indices, scores, attention, indices.shape[1])
+
+
+def check_retriever(retriever: Recommender) -> None:
+    """Refuse a time-aware retriever (`time_intervals`): the two-stage path feeds item ids only."""
+    if getattr(retriever.model, "time_intervals", False):
+        raise ValueError(
+            "Expected a retriever without time_intervals (the ranker's two-stage path does not "
+            "pass timestamps yet). Received: a time-aware retriever"
+        )
 
 
 def combined_scores(

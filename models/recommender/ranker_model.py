@@ -5,7 +5,9 @@ rank a short candidate list, proposed by a cheap retriever, with cross-attention
 (its id embedding plus its feature embeddings) is the query; the history (item + feature
 embeddings + a position embedding counted from the most recent item) is the key and value of a
 `keras.layers.MultiHeadAttention`. A small MLP scores `[query, attended, query * attended,
-query - attended]` (plus, optionally, the log of the candidate's retriever rank).
+query - attended]` (plus, optionally, the log of the candidate's retriever rank, which is also
+subtracted from the score with a learned weight that starts at 1: the ranker starts from the
+retriever's order).
 
 The attention row of a candidate says which history items made it score as it did: the
 per-recommendation explanation (`score_with_attention`).
@@ -160,6 +162,15 @@ class TargetAttentionRanker(keras.Model):
         self.id_dropout_seed = keras.random.SeedGenerator(0, name="id_dropout_seed")
         self.output_layer = keras.layers.Dense(1, name="score")
         self.output_layer.build((None, None, width))
+        # The retriever's order is the starting point: `score = mlp - rank_weight * log(rank)`
+        # with `rank_weight` = 1 at first, so an untrained (or data-starved) ranker keeps it.
+        self.rank_weight = (
+            self.add_weight(
+                shape=(), initializer=keras.initializers.Constant(1.0), name="rank_weight"
+            )
+            if self.use_retriever_rank
+            else None
+        )
 
     def set_item_features(self, feature_ids) -> None:
         """Store the `(num_items, max_features)` feature indices (`ItemFeatureTable`'s)."""
@@ -225,13 +236,17 @@ class TargetAttentionRanker(keras.Model):
         any_real = ops.cast(ops.any(real, axis=1), self.compute_dtype)[:, None, None]  # (B, 1, 1)
         attended = attended * any_real
         parts = [query, attended, query * attended, query - attended]
+        log_ranks = None
         if self.use_retriever_rank:
             ranks = ops.cast(inputs["candidate_ranks"], self.compute_dtype)  # (B, N)
-            parts.append(ops.log(ops.maximum(ranks, 1.0))[..., None])
+            log_ranks = ops.log(ops.maximum(ranks, 1.0))
+            parts.append(log_ranks[..., None])
         hidden = ops.concatenate(parts, axis=-1)  # (B, N, 4D [+ 1])
         for layer in self.mlp:
             hidden = self.mlp_dropout(layer(hidden), training=training)
         scores = ops.cast(ops.squeeze(self.output_layer(hidden), -1), "float32")  # (B, N)
+        if log_ranks is not None:
+            scores = scores - ops.cast(self.rank_weight * log_ranks, "float32")
         attention = ops.mean(ops.cast(weights, "float32"), axis=1)  # (B, N, L)
         attention = attention * ops.cast(real, "float32")[:, None, :]
         total = ops.sum(attention, axis=-1, keepdims=True)

@@ -26,6 +26,7 @@ from models.recommender.ranker_features import (
     ItemFeatureTable,
     build_feature_table,
 )
+from models.recommender.ranker_inference import check_retriever
 from models.recommender.ranker_model import TargetAttentionRanker
 from models.recommender.sequence_data import (
     ITEM_INDEX_OFFSET,
@@ -138,6 +139,7 @@ def train_ranker(
     """
     keras.utils.set_random_seed(config.seed)
     retriever = load_recommender(retriever_dir)
+    check_retriever(retriever)
     data = reindex_to_vocabulary(data, retriever.item_ids)
     # Without `use_features` the table still lists the cold items (read through the OOV id).
     table = build_feature_table(retriever.item_ids, item_features, config.max_features)
