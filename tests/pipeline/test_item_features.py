@@ -126,3 +126,23 @@ def test_write_item_features_needs_a_run_folder(tmp_path):
     features.write_text("item_id,category\na,x\n")
     with pytest.raises(FileNotFoundError, match="vocab/items.txt"):
         write_item_features(features, tmp_path)
+
+
+def test_command_line_flag(tmp_path, capsys):
+    from seqlens.cli import main
+
+    events = tmp_path / "events.csv"
+    events.write_text("user_id,item_id,timestamp\nu1,a,1700000000\nu1,b,1700000001\n")
+    features = tmp_path / "movies.csv"
+    features.write_text("movieId,title,genres\na,A,Drama|Comedy\n")
+    output = tmp_path / "run"
+    arguments = ["pipeline", "events", "--input", str(events), "--output", str(output)]
+    assert main([*arguments, "--item-features", str(features)]) == 0
+    frame = pd.read_parquet(output / "vocab" / "item_features.parquet")
+    assert [list(values) for values in frame["features"]] == [
+        ["genre=Comedy", "genre=Drama"],
+        [UNKNOWN_FEATURE],
+    ]
+    capsys.readouterr()
+    assert main([*arguments, "--item-features", str(tmp_path / "missing.csv")]) == 2
+    assert "item_features=" in capsys.readouterr().err
