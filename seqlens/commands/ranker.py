@@ -1,4 +1,4 @@
-"""`seqlens train ranker` and `seqlens evaluate ranker`: the cross-attention ranker.
+"""`seqlens train|evaluate|export ranker`: the cross-attention ranker.
 
 `train ranker` re-ranks a trained retriever's top N with a target-attention ranker (each
 candidate attends over the history; docs/ranker.md), trains it on the retriever's candidates for
@@ -111,6 +111,17 @@ def register(commands) -> None:
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the sampled100 negatives")
     evaluate.set_defaults(handler=run_evaluate)
 
+    export = commands.group("export").add_parser(
+        "ranker",
+        help="write retriever + ranker as one TF Serving SavedModel version (no gate)",
+        description="serving_default: history strings + k in; item_ids, scores and each "
+        "recommendation's attention over the history [B, k, W] out.",
+    )
+    export.add_argument("--model", required=True, help="trained ranker folder")
+    export.add_argument("--serving-root", required=True, help="TF Serving model root")
+    export.add_argument("--name", help="servable name (default: the ranker folder's name)")
+    export.set_defaults(handler=run_export)
+
 
 def config_from_args(args: argparse.Namespace) -> RankerConfig:
     """The `RankerConfig` the parsed flags describe."""
@@ -136,4 +147,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     _, summary = evaluate_ranker_run(args.model, args.data, output=args.output, seed=args.seed)
     print(summary)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from seqlens.jobs.ranker import export_ranker_run
+
+    name = args.name or Path(args.model).resolve().name
+    print(f"exported {export_ranker_run(args.model, args.serving_root, name)}")
     return 0

@@ -1,5 +1,5 @@
-"""Train and evaluate the two-stage ranker from paths: the work behind `seqlens train ranker` and
-`seqlens evaluate ranker`.
+"""Train, evaluate and export the two-stage ranker from paths: the work behind `seqlens train
+ranker`, `seqlens evaluate ranker` and `seqlens export ranker`.
 
 The data is an events run folder (its `vocab/item_features.parquet`, when the pipeline ran with
 `--item-features`, gives the item features) or a SASRec / one-sequence-per-line text file with an
@@ -89,3 +89,29 @@ def evaluate_ranker_run(
         f"{table}\n\ntest targets: {document['users']} users; {recall_key} "
         f"{document[recall_key]:.4f}; written to {path}"
     )
+
+
+def export_ranker_run(ranker_dir: str | Path, serving_root: str | Path, name: str) -> Path:
+    """Export retriever + ranker as the next version of `<serving_root>/<name>/` (no gate).
+
+    Written to a staging folder and renamed into place (`models.serving.versions`); the version
+    serves `serving_default` of `models.serving.two_stage_signature`.
+    """
+    from models.recommender.ranker_inference import load_two_stage
+    from models.serving.two_stage_signature import export_two_stage_savedmodel
+    from models.serving.versions import (
+        commit_version,
+        next_version,
+        staging_dir,
+        validate_servable_name,
+    )
+
+    validate_servable_name(name)
+    system = load_two_stage(ranker_dir)
+    base = Path(serving_root) / name
+    version = next_version(base)
+    staged = staging_dir(base, version)
+    export_two_stage_savedmodel(
+        system, staged, name, metadata={"ranker": str(Path(ranker_dir).resolve())}
+    )
+    return commit_version(staged, base, version)

@@ -143,3 +143,17 @@ def test_combined_scores_put_ranked_candidates_first():
     order = np.argsort(-combined[0])[:4].tolist()
     assert order == [3, 2, 4, 5]
     assert pd.isna(combined[0, 0]) or combined[0, 0] == -np.inf
+
+
+def test_export_command_writes_a_two_stage_version(ranker_dir, tmp_path, capsys):
+    import tensorflow as tf
+
+    root = tmp_path / "serving"
+    assert main(["export", "ranker", "--model", str(ranker_dir), "--serving-root", str(root),
+                 "--name", "ranker"]) == 0  # fmt: skip
+    assert "exported" in capsys.readouterr().out
+    serve = tf.saved_model.load(str(root / "ranker" / "1")).signatures["serving_default"]
+    result = serve(history=tf.constant([["item_0003", "item_0004"]]), k=tf.constant([4]))
+    assert result["attention"].shape == (1, 4, 2) and result["item_ids"].shape == (1, 4)
+    assert main(["export", "ranker", "--model", str(ranker_dir), "--serving-root", str(root),
+                 "--name", "bad name"]) == 2  # fmt: skip
