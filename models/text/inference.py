@@ -31,6 +31,10 @@ from pipeline.text_normalization import tokenize
 
 __all__ = ["TextModel", "load_text_model", "tokens_to_ids_tensor"]
 
+# Texts encoded and predicted at a time: the wide slots take `T * K * 8` bytes a text
+# (64 * 34 * 8 = 17 KiB), so a 100,000-text log is scored in bounded memory.
+PREDICT_CHUNK = 4096
+
 
 class TextModel:
     """A trained text classifier with its vocabularies, labels and decision rules.
@@ -70,11 +74,20 @@ class TextModel:
         """Tokens and the Keras model's output arrays (`probabilities (N, C)`, ...)."""
         texts = ["" if text is None else str(text) for text in texts]
         tokens = [tokenize(text) for text in texts]
-        features = encode_texts(self.vocabulary, self.wide_vocabulary, tokens, self.sequence_length)
-        if not texts:
-            return tokens, {}
-        outputs = self.model.predict(model_inputs(self.model, features), batch_size=256, verbose=0)
-        return tokens, {name: np.asarray(value) for name, value in outputs.items()}
+        parts: dict[str, list[np.ndarray]] = {}
+        for start in range(0, len(tokens), PREDICT_CHUNK):  # bounded memory for long logs
+            features = encode_texts(
+                self.vocabulary,
+                self.wide_vocabulary,
+                tokens[start : start + PREDICT_CHUNK],
+                self.sequence_length,
+            )
+            outputs = self.model.predict(
+                model_inputs(self.model, features), batch_size=256, verbose=0
+            )
+            for name, value in outputs.items():
+                parts.setdefault(name, []).append(np.asarray(value))
+        return tokens, {name: np.concatenate(values) for name, values in parts.items()}
 
     def predict(self, texts: Sequence[str]) -> pd.DataFrame:
         """One row per text (see the module docstring for the columns)."""
