@@ -1,3 +1,4 @@
+# Over 300 lines on purpose: one benchmark (two-stage figures, cold start, serving) and its section.
 """Benchmark the cross-attention ranker: retriever alone vs retriever + ranker, and cold start.
 
 Sports and Toys (S3-Rec files, with their `item2attributes.json`), Games (SASRec's file, ids
