@@ -1,3 +1,4 @@
+# Over 300 lines on purpose: one benchmark, its two modes and its command line.
 """Benchmark the recommender's defaults on catalogues nobody tuned them on, under a time budget.
 
 For each data set: `seqlens pipeline events`, then `seqlens train recommender` with NO flag but

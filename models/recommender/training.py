@@ -1,3 +1,5 @@
+# Over 300 lines on purpose: one training run (epochs, validation, budget, checkpoints, resume)
+# shares its state; the budget, the loss rule and the schedule live in their own modules.
 """Train a sequence recommender: epochs of `model.fit`, validation NDCG@10, checkpoints, resume.
 
 The trainer runs one `fit` epoch at a time, then ranks the validation targets against the whole

@@ -1,3 +1,4 @@
+# Over 300 lines on purpose: the budget's clock, measurements and plan are one object's state.
 """The trainer's side of the time budget: an adjustable cosine schedule and the budget's clock.
 
 `BudgetTracker` runs the clock of one training run (resumed runs carry the seconds they already
