@@ -341,7 +341,12 @@ def main() -> int:
     results_path = Path(arguments.results)
     for name in arguments.datasets:
         logging.info("ranker benchmark: %s", name)
-        results["datasets"][name] = run_dataset(name, arguments)
+        result = run_dataset(name, arguments)
+        result.update(command=results["command"], date=results["date"])
+        if results_path.exists():  # keep the other data sets of an earlier run
+            earlier = json.loads(results_path.read_text()).get("datasets", {})
+            results["datasets"] = {**earlier, **results["datasets"]}
+        results["datasets"][name] = result
         results_path.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=2))
         Path(arguments.section).parent.mkdir(parents=True, exist_ok=True)
