@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     failures = 0
     with (
-        streamlit_server(root.resolve(), work / "streamlit.log") as url,
+        # as given: a relative root (`seqlens-demo`) shows as such in the sidebar's box
+        streamlit_server(root, work / "streamlit.log") as url,
         chromium(work / "profile", width=args.width) as driver,
     ):
         for page, (url_path, title) in PAGES.items():
