@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard.artifacts import flag_value, resolve_artifacts_root
 from dashboard.ui import ITEM_METADATA_KEY, ROOT_KEY
+from dashboard.warm_start import warm_if_following
 
 st.set_page_config(page_title="seqlens", page_icon=":material/visibility:", layout="wide")
 
@@ -43,6 +44,8 @@ with st.sidebar:
         help="The folder `seqlens demo` (or the pipeline, training and alert commands) wrote.",
     )
     st.caption("Attention shows where a model looked, not a proof of why.")
+# under `seqlens dashboard`: a root typed into the sidebar loads its models in the background too
+warm_if_following(st.session_state[ROOT_KEY])
 
 started = time.perf_counter()
 page.run()

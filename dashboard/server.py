@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Start the warm-up for the artifacts root (it begins once the server answers), then
     `streamlit <argv>` in this process."""
     from dashboard.artifacts import resolve_artifacts_root
-    from dashboard.warm_start import start_warm_start
+    from dashboard.warm_start import follow_sidebar_roots, start_warm_start
 
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments or arguments[0] != "run":
@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = resolve_artifacts_root(app_arguments(arguments))
     if root.is_dir():
         start_warm_start(root, after_serving=server_url(arguments))
+    follow_sidebar_roots()
     from streamlit.web import cli
 
     sys.argv = ["streamlit", *arguments]

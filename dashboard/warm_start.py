@@ -6,10 +6,10 @@ process that fills the dashboard's `st.cache_resource` entries (`dashboard.cache
 trained model of the artifacts root and runs one prediction through each (so the predict
 functions are traced too). The page scripts then find the models already loaded.
 
-`seqlens dashboard` starts the thread when the server starts (`dashboard.server`); every page
-run also calls `start_warm_start` (a no-op once started), so `streamlit run dashboard/app.py`
-warms the other pages' models while the first page renders. `warm_start_state()` says what is
-warm; the server logs one line when it is done.
+`seqlens dashboard` starts the thread when the server starts (`dashboard.server`), and every page
+run of that server warms a root typed into the sidebar the same way (`warm_if_following`, a
+no-op for a root already started). `warm_start_state()` says what is warm; the server logs one
+line per root when it is done.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ WARM_LINE_PREFIX = "seqlens dashboard: warm start done"
 _lock = threading.Lock()
 _threads: dict[str, threading.Thread] = {}
 _state: dict[str, dict] = {}
+_following = {"enabled": False}
 
 
 def warm_models(root: Path) -> dict[str, float | str]:
@@ -130,3 +131,18 @@ def start_warm_start(root: str | Path, after_serving: str | None = None) -> thre
 def warm_start_state(root: str | Path) -> dict:
     """`{"done": bool, "seconds": ..., "models": {...}, "error": ...}`; `{}` when not started."""
     return dict(_state.get(str(Path(root).resolve()), {}))
+
+
+def follow_sidebar_roots(enabled: bool = True) -> None:
+    """Warm every artifacts root a page run names (`warm_if_following`), not only the first.
+
+    `dashboard.server` turns it on: a root typed into the sidebar then warms in the background
+    too. Off by default, so `streamlit run` and AppTest sessions load nothing in the background.
+    """
+    _following["enabled"] = bool(enabled)
+
+
+def warm_if_following(root: str | Path) -> None:
+    """Start warming `root` (an existing folder) when `follow_sidebar_roots` is on; else nothing."""
+    if _following["enabled"] and str(root) and Path(root).is_dir():
+        start_warm_start(root)

@@ -12,7 +12,9 @@ from dashboard import cache
 from dashboard.server import app_arguments, main, server_url
 from dashboard.warm_start import (
     WARM_LINE_PREFIX,
+    follow_sidebar_roots,
     start_warm_start,
+    warm_if_following,
     warm_models,
     warm_start_state,
 )
@@ -82,3 +84,20 @@ def test_server_process_reports_the_warm_start_once_it_serves(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def test_sidebar_roots_warm_only_when_following(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    warm_if_following(first)
+    assert warm_start_state(first) == {}  # off by default (streamlit run, AppTest)
+    follow_sidebar_roots()
+    try:
+        warm_if_following(second)
+        warm_if_following(tmp_path / "missing")
+    finally:
+        follow_sidebar_roots(False)
+    start_warm_start(second).join(timeout=600)
+    assert warm_start_state(second)["done"]
+    assert warm_start_state(tmp_path / "missing") == {}
