@@ -72,7 +72,7 @@ class TextTrainingConfig:
     wide_ngram_max: int = 5
     wide_ngrams_per_token: int = 32
     wide_scale: float = 10.0
-    branch_loss_weight: float = 0.5
+    branch_loss_weight: float = 1.0
     auxiliary_weight: float = 1.0
     oos_keep_rate: float = 0.95
     oos_score: str = "energy"

@@ -38,7 +38,7 @@ def test_train_score_and_evaluate_sentiment(tmp_path, news_csv):
                 "--output",
                 str(model_dir),
                 "--epochs",
-                "6",
+                "10",
                 "--embedding-dim",
                 "24",
                 "--batch-size",
