@@ -55,6 +55,8 @@ class TextClassifierConfig:
         wide_feature_count: wide feature ids including padding; 0 leaves the wide branch out.
         wide_slots_per_token: wide slots per token position `K`.
         wide_scale: the wide weights' scale (`WideTfidfLogits.scale`).
+        wide_learned_scale: a trainable scalar on the wide logits (`WideTfidfLogits`), for
+            wide weights fitted first.
         deep: whether the model has the deep (attention) branch.
     """
 
@@ -72,6 +74,7 @@ class TextClassifierConfig:
     wide_feature_count: int = 0
     wide_slots_per_token: int = 34
     wide_scale: float = 10.0
+    wide_learned_scale: bool = False
     deep: bool = True
 
     def __post_init__(self) -> None:
@@ -189,7 +192,11 @@ def build_text_classifier(
         inputs["wide_ids"] = keras.Input(shape=shape, dtype="int32", name="wide_ids")
         inputs["wide_counts"] = keras.Input(shape=shape, dtype="float32", name="wide_counts")
         wide_logits, contributions = WideTfidfLogits(
-            config.wide_feature_count, config.num_classes, scale=config.wide_scale, name="wide"
+            config.wide_feature_count,
+            config.num_classes,
+            scale=config.wide_scale,
+            learned_scale=config.wide_learned_scale,
+            name="wide",
         )(inputs["wide_ids"], inputs["wide_counts"])
         logits.append(wide_logits)
     else:
@@ -247,24 +254,60 @@ def _deep_branch(config: TextClassifierConfig, inputs: dict):
     return deep_logits, pooled, token_attention, block_scores
 
 
-def probabilities_model(model: keras.Model) -> keras.Model:
-    """The training view of `model`: same inputs and weights, only `probabilities` out."""
+MARGIN_OFFSET_INPUT = "wide_margin_offset"
+
+
+def _offset_wide_logits(model: keras.Model):
+    """The wide layer called once more with a `(B, C)` margin-offset input (shared weights);
+    `(inputs, wide_logits)` of that call."""
+    offset = keras.Input(
+        shape=(model.get_layer("wide").num_classes,), dtype="float32", name=MARGIN_OFFSET_INPUT
+    )
+    named = {tensor.name: tensor for tensor in model.inputs}
+    wide_logits, _ = model.get_layer("wide")(named["wide_ids"], named["wide_counts"], offset)
+    return [*model.inputs, offset], wide_logits
+
+
+def probabilities_model(model: keras.Model, margin_offset: bool = False) -> keras.Model:
+    """The training view of `model`: same inputs and weights, only `probabilities` out.
+
+    With `margin_offset` (wide weights fitted first), one more input, `wide_margin_offset`
+    `(B, C)`, is added to the wide margins (`WideTfidfLogits`), so the training texts' wide
+    logits are their out-of-fold ones; zeros give the served model exactly.
+    """
+    if not margin_offset:
+        return keras.Model(
+            model.inputs, model.get_layer("probabilities").output, name="text_classifier_train"
+        )
+    inputs, wide_logits = _offset_wide_logits(model)
+    logits = [wide_logits]
+    if "deep_logits" in [layer.name for layer in model.layers]:
+        logits.append(model.get_layer("deep_logits").output)
+    total = logits[0] if len(logits) == 1 else keras.layers.Add()(logits)
     return keras.Model(
-        model.inputs, model.get_layer("probabilities").output, name="text_classifier_train"
+        inputs, keras.layers.Softmax(name="probabilities")(total), name="text_classifier_train"
     )
 
 
-def branch_training_model(model: keras.Model) -> keras.Model:
+def branch_training_model(model: keras.Model, margin_offset: bool = False) -> keras.Model:
     """The joint training view of a wide-and-deep `model`: `probabilities` and each branch's
     own softmax (`deep_probabilities`, `wide_probabilities`), so a small loss on each keeps both
     branches predictive on their own (the deep branch's attention keeps explaining the label
-    even where the wide branch alone would fit the data). Same inputs and weights."""
+    even where the wide branch alone would fit the data). Same inputs and weights; with
+    `margin_offset`, the offset input of `probabilities_model`."""
+    inputs = model.inputs
     wide_logits = model.get_layer("wide").output[0]
     deep_logits = model.get_layer("deep_logits").output
+    probabilities = model.get_layer("probabilities").output
+    if margin_offset:
+        inputs, wide_logits = _offset_wide_logits(model)
+        probabilities = keras.layers.Softmax(name="probabilities")(
+            keras.layers.Add()([wide_logits, deep_logits])
+        )
     return keras.Model(
-        model.inputs,
+        inputs,
         {
-            "probabilities": model.get_layer("probabilities").output,
+            "probabilities": probabilities,
             "deep_probabilities": keras.layers.Softmax(name="deep_probabilities")(deep_logits),
             "wide_probabilities": keras.layers.Softmax(name="wide_probabilities")(wide_logits),
         },

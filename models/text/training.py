@@ -57,6 +57,27 @@ def _stratified_split(label_ids: np.ndarray, fraction: float, seed: int) -> np.n
     return validation
 
 
+def validation_split(
+    labels: Sequence[str], config: TextTrainingConfig
+) -> tuple[list[str], np.ndarray]:
+    """The label names and the validation mask `train_text_model` uses when none is given.
+
+    Args:
+        labels: the training texts' string labels, shape (N,).
+        config: the training configuration (`task`, `validation_fraction`, `seed`).
+
+    Returns:
+        The label names in the model's class order and a boolean mask, shape (N,), True for
+        the texts held out for validation (stratified, seeded). Baselines that must be scored
+        on the model's own validation texts (bench/demo.py) split with this.
+    """
+    labels = [str(label) for label in labels]
+    label_names = _label_set(config.task, labels)
+    index_of = {label: index for index, label in enumerate(label_names)}
+    label_ids = np.array([index_of[label] for label in labels])
+    return label_names, _stratified_split(label_ids, config.validation_fraction, config.seed)
+
+
 def _label_set(task: str, labels: Sequence[str]) -> list[str]:
     if task == "sentiment":
         unknown = sorted(set(labels) - set(SENTIMENT_LABELS))
@@ -66,6 +87,37 @@ def _label_set(task: str, labels: Sequence[str]) -> list[str]:
             )
         return list(SENTIMENT_LABELS)
     return sorted(set(labels))
+
+
+def _fit_wide_first(model, config, wide_vocabulary, train_features, targets, svm_weight):
+    """Fit the wide weights as a linear SVM on the training texts (`models.text.wide_fit`) and
+    freeze them. `svm_weight (N,)`: 1 a text, `auxiliary_weight` an auxiliary one; no class
+    weights (as the TF-IDF baseline).
+
+    Returns:
+        `(N, C)` margin offsets of the training texts: their out-of-fold margins (5 folds)
+        minus the fitted weights' in-sample ones, the training view's `wide_margin_offset`.
+    """
+    from models.text.wide_fit import fit_linear_svm, out_of_fold_margins, tfidf_matrix
+
+    started = time.perf_counter()
+    features = tfidf_matrix(
+        train_features["wide_ids"],
+        train_features["wide_counts"],
+        wide_vocabulary.idf,
+        wide_vocabulary.size,
+    )
+    label_ids = np.asarray(targets).argmax(axis=1)
+    arguments = {"regularization": config.wide_regularization}
+    kernel, bias = fit_linear_svm(
+        features, label_ids, targets.shape[1], sample_weight=svm_weight, **arguments
+    )
+    model.get_layer("wide").set_fitted(kernel, bias)
+    held_out = out_of_fold_margins(
+        features, label_ids, targets.shape[1], svm_weight, seed=config.seed, **arguments
+    )
+    logger.info("wide branch fitted first in %.1f s", time.perf_counter() - started)
+    return (held_out - (features @ kernel + bias)).astype("float32")
 
 
 def _fit_model(
@@ -78,10 +130,12 @@ def _fit_model(
     validation_features,
     validation_ids,
     pretraining_features=None,
+    svm_weight=None,
 ):
     import keras
 
     from models.text.classifier import (
+        MARGIN_OFFSET_INPUT,
         branch_training_model,
         build_text_classifier,
         probabilities_model,
@@ -91,6 +145,15 @@ def _fit_model(
     model = build_text_classifier(classifier_config)
     if wide_vocabulary is not None:
         model.get_layer("wide").set_idf(wide_vocabulary.idf)
+        if config.wide_fit == "svm_first":
+            offsets = _fit_wide_first(
+                model, config, wide_vocabulary, train_features, train_targets, svm_weight
+            )
+            train_features = {**train_features, MARGIN_OFFSET_INPUT: offsets}
+            validation_features = {
+                **validation_features,
+                MARGIN_OFFSET_INPUT: np.zeros((len(validation_ids), offsets.shape[1]), "float32"),
+            }
     pretraining_history = {}
     if pretraining_features is not None and classifier_config.deep:
         from models.text.pretraining import pretrain_masked_tokens
@@ -115,7 +178,11 @@ def _fit_model(
         )
     joint = classifier_config.deep and classifier_config.wide_feature_count > 0
     branch_weight = config.branch_loss_weight if joint else 0.0
-    trainer = branch_training_model(model) if branch_weight else probabilities_model(model)
+    offset = MARGIN_OFFSET_INPUT in train_features
+    if branch_weight:
+        trainer = branch_training_model(model, margin_offset=offset)
+    else:
+        trainer = probabilities_model(model, margin_offset=offset)
     steps_per_epoch = int(np.ceil(len(train_targets) / config.batch_size))
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = max(1, int(total_steps * config.warmup_fraction))
@@ -275,9 +342,11 @@ def train_text_model(
     counts = np.bincount(train_ids, minlength=num_classes).astype("float64")
     class_weight = np.where(counts > 0, len(train_ids) / (num_classes * np.maximum(counts, 1)), 0.0)
     sample_weight = class_weight[train_ids] if config.class_weighting else np.ones(len(train_ids))
+    svm_weight = np.ones(len(train_ids))  # the wide SVM's: no class weights, as the baseline's
     if auxiliary_count:
         sample_weight = sample_weight.copy()
         sample_weight[-auxiliary_count:] *= config.auxiliary_weight
+        svm_weight[-auxiliary_count:] = config.auxiliary_weight
     classifier_config = TextClassifierConfig(
         vocabulary_size=vocabulary.size,
         num_classes=num_classes,
@@ -293,6 +362,7 @@ def train_text_model(
         wide_feature_count=wide_vocabulary.size if wide_vocabulary is not None else 0,
         wide_slots_per_token=config.wide_ngrams_per_token + 2,
         wide_scale=config.wide_scale,
+        wide_learned_scale=config.wide_fit == "svm_first",
         deep=config.branches != "wide",
     )
     model, history = _fit_model(
@@ -305,6 +375,7 @@ def train_text_model(
         validation_features,
         validation_ids,
         pretraining_features,
+        svm_weight,
     )
     if classifier_config.deep:  # the Mahalanobis score's statistics, from the training texts
         from models.text.out_of_scope import fit_class_statistics
@@ -333,6 +404,7 @@ def train_text_model(
         ),
         "served_model": metrics_of(outputs["probabilities"]),
         "branches": config.branches,
+        "wide_fit": None if config.branches == "deep" else config.wide_fit,
     }
     if config.branches == "wide_and_deep":
         wide_logits = np.asarray(outputs["wide_contributions"]).sum(axis=1)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 TASKS = ("sentiment", "intent")
 BRANCHES = ("wide_and_deep", "wide", "deep")
+WIDE_FITS = ("svm_first", "joint")
 OOS_SCORES = ("max_softmax", "energy", "mahalanobis")
 
 
@@ -31,6 +32,12 @@ class TextTrainingConfig:
         wide_ngram_min, wide_ngram_max: the wide branch's character n-gram widths.
         wide_ngrams_per_token: character n-gram slots per token of the wide branch.
         wide_scale: learning-rate multiplier of the wide weights (`WideTfidfLogits.scale`).
+        wide_fit: `joint` (the default): the wide weights are trained with the deep branch by
+            the optimiser, from zero. `svm_first`: a linear SVM fitted to convergence before
+            the Keras training (`models.text.wide_fit`), then frozen; the training learns their
+            scale and the deep branch beside them on out-of-fold margins (docs/text-models.md
+            says what it measured).
+        wide_regularization: `svm_first` only: the SVM's `C` (as the TF-IDF baseline's).
         branch_loss_weight: wide and deep jointly: weight of each branch's own cross-entropy
             beside the served model's (keeps both branches predictive alone, so the deep
             branch's attention still explains the label); 0 trains the sum only.
@@ -72,6 +79,8 @@ class TextTrainingConfig:
     wide_ngram_max: int = 5
     wide_ngrams_per_token: int = 32
     wide_scale: float = 10.0
+    wide_fit: str = "joint"
+    wide_regularization: float = 0.5
     branch_loss_weight: float = 1.0
     auxiliary_weight: float = 1.0
     oos_keep_rate: float = 0.95
@@ -96,6 +105,15 @@ class TextTrainingConfig:
             raise ValueError(
                 "Expected branch_loss_weight in [0, 1]. "
                 f"Received: branch_loss_weight={self.branch_loss_weight!r}"
+            )
+        if self.wide_fit not in WIDE_FITS:
+            raise ValueError(
+                f"Expected wide_fit in {WIDE_FITS}. Received: wide_fit={self.wide_fit!r}"
+            )
+        if not self.wide_regularization > 0:
+            raise ValueError(
+                "Expected wide_regularization > 0. "
+                f"Received: wide_regularization={self.wide_regularization!r}"
             )
         if self.oos_score not in OOS_SCORES:
             raise ValueError(

@@ -29,16 +29,28 @@ class WideTfidfLogits(keras.layers.Layer):
         scale: the weights are stored divided by `scale` (the effective weight is
             `scale * stored`), which multiplies the branch's learning rate under Adam:
             a sparse linear model needs larger steps than the deep branch.
+        learned_scale: one more weight, a trainable scalar (initially 1) that multiplies the
+            logits and the contributions: with weights fitted first (`set_fitted`, an SVM's
+            margins), it learns how far to trust them beside the deep branch's logits.
 
     Call arguments:
         wide_ids: `(B, T, K)` int feature ids (0 = none).
         wide_counts: `(B, T, K)` float term counts of each slot's id in its text.
+        margin_offset: optional `(B, C)` added to the margins before the learned scale; the
+            training view passes `out-of-fold margins - in-sample margins` for fitted weights.
 
     Returns:
         `(logits (B, C), token_contributions (B, T, C))`.
     """
 
-    def __init__(self, feature_count: int, num_classes: int, scale: float = 10.0, **kwargs):
+    def __init__(
+        self,
+        feature_count: int,
+        num_classes: int,
+        scale: float = 10.0,
+        learned_scale: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not isinstance(feature_count, int) or feature_count < 1:
             raise ValueError(
@@ -52,15 +64,40 @@ class WideTfidfLogits(keras.layers.Layer):
         self.feature_count = feature_count
         self.num_classes = num_classes
         self.scale = float(scale)
+        self.learned_scale = bool(learned_scale)
 
     def build(self, wide_ids_shape, wide_counts_shape=None):
         self.idf = self.add_weight(
             name="idf", shape=(self.feature_count,), initializer="ones", trainable=False
         )
         self.kernel = self.add_weight(
-            name="kernel", shape=(self.feature_count, self.num_classes), initializer="zeros"
+            name="kernel",
+            shape=(self.feature_count, self.num_classes),
+            initializer="zeros",
         )
         self.bias = self.add_weight(name="bias", shape=(self.num_classes,), initializer="zeros")
+        self.logit_scale = None
+        if self.learned_scale:
+            self.logit_scale = self.add_weight(name="logit_scale", shape=(), initializer="ones")
+
+    def set_fitted(self, kernel: np.ndarray, bias: np.ndarray) -> None:
+        """Set the effective weights `(V, C)` and bias `(C,)` fitted outside Keras and freeze
+        them (the learned scale, if any, stays trainable)."""
+        kernel = np.asarray(kernel, dtype="float32")
+        bias = np.asarray(bias, dtype="float32")
+        if kernel.shape != (self.feature_count, self.num_classes):
+            raise ValueError(
+                f"Expected kernel of shape ({self.feature_count}, {self.num_classes}). "
+                f"Received: shape={kernel.shape}"
+            )
+        if bias.shape != (self.num_classes,):
+            raise ValueError(
+                f"Expected bias of shape ({self.num_classes},). Received: shape={bias.shape}"
+            )
+        self.kernel.assign(kernel / self.scale)
+        self.bias.assign(bias / self.scale)
+        self.kernel.trainable = False
+        self.bias.trainable = False
 
     def set_idf(self, idf: np.ndarray) -> None:
         """Set the IDF weights: `(V - 1,)` for ids 1.. (padding gets 0)."""
@@ -71,7 +108,7 @@ class WideTfidfLogits(keras.layers.Layer):
             )
         self.idf.assign(np.concatenate([[0.0], idf]).astype("float32"))
 
-    def call(self, wide_ids, wide_counts):
+    def call(self, wide_ids, wide_counts, margin_offset=None):
         ids = ops.cast(wide_ids, "int32")  # (B, T, K)
         counts = ops.cast(wide_counts, "float32")
         present = ops.cast(ops.logical_and(ids > 0, counts > 0), "float32")
@@ -95,9 +132,16 @@ class WideTfidfLogits(keras.layers.Layer):
         from_previous = ops.pad(bigram[:, :-1], [[0, 0], [1, 0], [0, 0]])
         contributions = own + 0.5 * bigram + 0.5 * from_previous
         logits = ops.sum(contributions, axis=1) + self.bias * self.scale
+        if margin_offset is not None:  # training only: out-of-fold margins (see wide_fit)
+            logits = logits + ops.cast(margin_offset, logits.dtype)
+        if self.logit_scale is not None:
+            contributions = contributions * self.logit_scale
+            logits = logits * self.logit_scale
         return logits, contributions
 
-    def compute_output_shape(self, wide_ids_shape, wide_counts_shape=None):
+    def compute_output_shape(
+        self, wide_ids_shape, wide_counts_shape=None, margin_offset_shape=None
+    ):
         batch, length = wide_ids_shape[0], wide_ids_shape[1]
         return (batch, self.num_classes), (batch, length, self.num_classes)
 
@@ -107,4 +151,5 @@ class WideTfidfLogits(keras.layers.Layer):
             "feature_count": self.feature_count,
             "num_classes": self.num_classes,
             "scale": self.scale,
+            "learned_scale": self.learned_scale,
         }

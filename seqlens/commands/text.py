@@ -81,6 +81,14 @@ def register(commands) -> None:
             "jointly (default); one alone for an ablation",
         )
         parser.add_argument(
+            "--wide-fit",
+            choices=("joint", "svm_first"),
+            default="joint",
+            help="how the wide branch is fitted: with the deep branch by the optimiser "
+            "(default), or first as a linear SVM, frozen, the deep branch trained beside its "
+            "out-of-fold margins (docs/text-models.md)",
+        )
+        parser.add_argument(
             "--oos-score",
             choices=("max_softmax", "energy", "mahalanobis"),
             default="energy",
@@ -151,6 +159,7 @@ def run_train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         max_ngrams=0 if args.no_ngrams else 20_000,
         branches=args.branches,
+        wide_fit=args.wide_fit,
         oos_keep_rate=args.oos_keep_rate,
         oos_score=args.oos_score,
         pretraining_epochs=args.pretraining_epochs,

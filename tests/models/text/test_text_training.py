@@ -111,6 +111,10 @@ def test_rejects_bad_configuration_and_inputs(tmp_path):
         TextTrainingConfig(validation_fraction=0.7)
     with pytest.raises(ValueError, match="Received: branches='linear'"):
         TextTrainingConfig(branches="linear")
+    with pytest.raises(ValueError, match="Received: wide_fit='sgd'"):
+        TextTrainingConfig(wide_fit="sgd")
+    with pytest.raises(ValueError, match="Received: wide_regularization=0"):
+        TextTrainingConfig(wide_regularization=0)
     with pytest.raises(ValueError, match="Received: oos_score='entropy'"):
         TextTrainingConfig(oos_score="entropy")
     with pytest.raises(ValueError, match="Received: branches='wide'"):
