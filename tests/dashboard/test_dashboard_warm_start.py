@@ -5,13 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from dashboard import cache
+from dashboard.recommendation_views import HISTORY_CHOICES, user_history
 from dashboard.server import app_arguments, main, server_url
 from dashboard.warm_start import (
+    LANDING_PAGE_K,
     WARM_LINE_PREFIX,
+    WARM_MODELS,
     follow_sidebar_roots,
     start_warm_start,
     warm_if_following,
@@ -31,21 +35,36 @@ def model_root(tmp_path_factory):
 
 def test_warm_models_names_what_is_not_trained(tmp_path):
     outcome = warm_models(tmp_path)
-    assert set(outcome) == {"recommender", "sentiment", "intent"}
-    assert all(str(value).startswith("not loaded") for value in outcome.values())
+    assert set(outcome) == {"recommender", "sentiment", "intent", "landing_page"}
+    assert all(str(outcome[name]).startswith("not loaded") for name in WARM_MODELS)
+    assert outcome["landing_page"].startswith("not warmed")
 
 
-def test_background_thread_fills_the_model_caches(model_root):
-    thread = start_warm_start(model_root)
+def test_background_thread_fills_the_caches_the_pages_read(model_root, monkeypatch):
+    monkeypatch.chdir(model_root.parent)
+    relative = Path(model_root.name)  # as `seqlens dashboard --artifacts NAME` passes it
+    thread = start_warm_start(relative)
     assert start_warm_start(model_root) is thread  # once per root and process
     thread.join(timeout=600)
-    state = warm_start_state(model_root)
+    state = warm_start_state(relative)
     assert state["done"] and state["error"] is None
     assert isinstance(state["models"]["recommender"], float)
     assert isinstance(state["models"]["intent"], float)
+    assert isinstance(state["models"]["landing_page"], float)
     assert state["models"]["sentiment"].startswith("not loaded")
-    first = cache.recommender(model_root)
-    assert cache.recommender(model_root) is first  # the cached object, no second load
+
+    def no_second_load(*arguments):
+        raise AssertionError("the page loaded a model the warm start had loaded")
+
+    monkeypatch.setattr("models.recommender.inference.load_recommender", no_second_load)
+    monkeypatch.setattr("models.text.inference.load_text_model", no_second_load)
+    first = cache.recommender(relative)  # the page's root, as typed: the warmed entry
+    assert cache.recommender(relative) is first
+    assert cache.text_model(relative, "intent") is cache.text_model(relative, "intent")
+    sequences = cache.sequences(relative)
+    history = user_history(sequences.iloc[0], next(iter(HISTORY_CHOICES)))
+    item_ids, scores, _, _ = cache.recommend(relative, history, LANDING_PAGE_K)
+    assert len(item_ids) == len(scores) == LANDING_PAGE_K
 
 
 def test_server_arguments_and_errors():
