@@ -176,6 +176,7 @@ def quality_figures(output: Path) -> dict:
         for name, values in recommender.items()
         if "full" in values
     }
+    figures.update(recommender_ratios(recommender))
     for task in ("sentiment", "intent"):
         figures.update(same_split_text_comparison(output, task))
     figures.update(out_of_scope_figures(output))
