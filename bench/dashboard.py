@@ -53,7 +53,7 @@ PAGE_FILES = {
 }
 TARGET_SECONDS = 2.0
 FIRST_VISIT_TARGET_SECONDS = 5.0
-MACHINE_NOTE = "2-core CPU, 24 GiB, shared with other jobs"
+MACHINE_NOTE = "2-core CPU, 24 GiB"
 
 
 def server_timings(root: Path, repeats: int) -> dict[str, dict]:
@@ -298,8 +298,8 @@ def markdown_section(report: dict) -> str:
         "s).",
         "The page scripts themselves stay far under the target (under 0.4 s); the rest of the "
         "browser time is the browser's side (receiving the page over the websocket, layout, "
-        "drawing the Plotly charts). It was measured with the 2-core machine oversubscribed by "
-        "other jobs (load average 15-20) and not repeated on an idle machine.",
+        "drawing the Plotly charts). The load average before the run (above) says whether "
+        "anything else ran beside it.",
         "First loads include importing TensorFlow/Keras, loading the models (`st.cache_resource`) "
         "and reading the Parquet files (`st.cache_data`); a full reload also re-downloads the "
         "front end and opens a new session.",

@@ -8,6 +8,16 @@ OUT_OF_SCOPE_LABEL = "out of scope"
 PERIODS: dict[str, str] = {"hour": "h", "day": "D", "week": "W-MON"}
 
 
+CHAT_LOG_LIMIT = 2000  # the Intents page classifies this many of the most recent chats
+
+
+def recent_chats(chats: pd.DataFrame, limit: int = CHAT_LOG_LIMIT) -> pd.DataFrame:
+    """The `limit` most recent rows of a chats table (by `time`), oldest first, index reset."""
+    if limit < 1:
+        raise ValueError(f"Expected limit >= 1. Received: limit={limit}")
+    return chats.sort_values("time").tail(limit).reset_index(drop=True)
+
+
 def intent_counts_over_time(
     messages: pd.DataFrame, period: str = "day", label_column: str = "label"
 ) -> tuple[pd.DataFrame, pd.Series]:

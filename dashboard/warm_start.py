@@ -65,7 +65,32 @@ def warm_models(root: Path) -> dict[str, float | str]:
             continue
         outcome[name] = round(time.perf_counter() - started, 3)
     outcome["landing_page"] = warm_landing_page(root)
+    outcome["intents_page"] = warm_intents_page(root)
     return outcome
+
+
+def warm_intents_page(root: Path) -> float | str:
+    """Classify the chat log the Intents page shows (`recent_chats`) into its cache.
+
+    Args:
+        root: the artifacts root.
+
+    Returns:
+        The seconds it took, or why it stopped (`not warmed: ...`).
+    """
+    from dashboard import cache
+    from dashboard.artifacts import MissingArtifact
+    from dashboard.intent_views import recent_chats
+
+    started = time.perf_counter()
+    try:
+        recent = recent_chats(cache.texts(root, "chats"))
+        cache.predict_texts(root, "intent", recent["text"].astype(str).tolist())
+    except MissingArtifact as error:
+        return f"not warmed: {error.what}"
+    except (ValueError, OSError, KeyError) as error:  # the page itself will say what is wrong
+        return f"not warmed: {type(error).__name__}"
+    return round(time.perf_counter() - started, 3)
 
 
 def warm_landing_page(root: Path) -> float | str:

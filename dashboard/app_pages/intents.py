@@ -5,11 +5,15 @@ import streamlit as st
 from dashboard import cache, charts
 from dashboard.artifacts import MissingArtifact
 from dashboard.highlight import escape_markdown, highlight_tokens_html
-from dashboard.intent_views import PERIODS, intent_counts_over_time, prediction_summary
+from dashboard.intent_views import (
+    PERIODS,
+    intent_counts_over_time,
+    prediction_summary,
+    recent_chats,
+)
 from dashboard.ui import artifacts_root, empty_state_on_missing, show_empty_state
 
 root = artifacts_root()
-CHAT_LOG_LIMIT = 2000
 
 st.title("Intents")
 st.caption(
@@ -40,7 +44,7 @@ if message.strip():
 st.header("Chat log")
 with empty_state_on_missing():
     chats = cache.texts(root, "chats")
-    recent = chats.sort_values("time").tail(CHAT_LOG_LIMIT).reset_index(drop=True)
+    recent = recent_chats(chats)
     label_column = "label"
     try:
         predictions = cache.predict_texts(root, "intent", recent["text"].astype(str).tolist())

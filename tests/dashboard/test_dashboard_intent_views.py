@@ -36,3 +36,13 @@ def test_period_is_validated():
 def test_prediction_summary():
     row = pd.Series({"label": "refund", "confidence": 0.8, "out_of_scope": True})
     assert prediction_summary(row) == {"intent": "refund", "confidence": 0.8, "out_of_scope": True}
+
+
+def test_recent_chats_are_the_latest_by_time_oldest_first():
+    from dashboard.intent_views import recent_chats
+
+    chats = pd.DataFrame({"time": [5, 1, 4, 2, 3], "text": ["e", "a", "d", "b", "c"]})
+    assert recent_chats(chats, limit=3)["text"].tolist() == ["c", "d", "e"]
+    assert recent_chats(chats, limit=3).index.tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="Received: limit=0"):
+        recent_chats(chats, limit=0)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dashboard import cache
+from dashboard.intent_views import recent_chats
 from dashboard.recommendation_views import HISTORY_CHOICES, user_history
 from dashboard.server import app_arguments, main, server_url
 from dashboard.warm_start import (
@@ -35,9 +36,10 @@ def model_root(tmp_path_factory):
 
 def test_warm_models_names_what_is_not_trained(tmp_path):
     outcome = warm_models(tmp_path)
-    assert set(outcome) == {"recommender", "sentiment", "intent", "landing_page"}
+    assert set(outcome) == {"recommender", "sentiment", "intent", "landing_page", "intents_page"}
     assert all(str(outcome[name]).startswith("not loaded") for name in WARM_MODELS)
     assert outcome["landing_page"].startswith("not warmed")
+    assert outcome["intents_page"].startswith("not warmed")
 
 
 def test_background_thread_fills_the_caches_the_pages_read(model_root, monkeypatch):
@@ -51,6 +53,7 @@ def test_background_thread_fills_the_caches_the_pages_read(model_root, monkeypat
     assert isinstance(state["models"]["recommender"], float)
     assert isinstance(state["models"]["intent"], float)
     assert isinstance(state["models"]["landing_page"], float)
+    assert isinstance(state["models"]["intents_page"], float)
     assert state["models"]["sentiment"].startswith("not loaded")
 
     def no_second_load(*arguments):
@@ -65,6 +68,9 @@ def test_background_thread_fills_the_caches_the_pages_read(model_root, monkeypat
     history = user_history(sequences.iloc[0], next(iter(HISTORY_CHOICES)))
     item_ids, scores, _, _ = cache.recommend(relative, history, LANDING_PAGE_K)
     assert len(item_ids) == len(scores) == LANDING_PAGE_K
+    recent = recent_chats(cache.texts(relative, "chats"))
+    predictions = cache.predict_texts(relative, "intent", recent["text"].astype(str).tolist())
+    assert len(predictions) == len(recent) > 0
 
 
 def test_server_arguments_and_errors():
