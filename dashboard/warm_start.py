@@ -79,16 +79,26 @@ def warm_intents_page(root: Path) -> float | str:
         The seconds it took, or why it stopped (`not warmed: ...`).
     """
     from dashboard import cache
-    from dashboard.artifacts import MissingArtifact
     from dashboard.intent_views import recent_chats
+
+    def fill() -> None:
+        recent = recent_chats(cache.texts(root, "chats"))
+        cache.predict_texts(root, "intent", recent["text"].astype(str).tolist())
+
+    return _warm_step(fill)
+
+
+def _warm_step(fill) -> float | str:
+    """Run `fill()`; its seconds, or why it stopped (`not warmed: ...`): a missing artifact or
+    a bad file is the page's to report, never the warm-up's to raise."""
+    from dashboard.artifacts import MissingArtifact
 
     started = time.perf_counter()
     try:
-        recent = recent_chats(cache.texts(root, "chats"))
-        cache.predict_texts(root, "intent", recent["text"].astype(str).tolist())
+        fill()
     except MissingArtifact as error:
         return f"not warmed: {error.what}"
-    except (ValueError, OSError, KeyError) as error:  # the page itself will say what is wrong
+    except (ValueError, OSError, KeyError) as error:
         return f"not warmed: {type(error).__name__}"
     return round(time.perf_counter() - started, 3)
 
@@ -107,11 +117,10 @@ def warm_landing_page(root: Path) -> float | str:
         The seconds it took, or why it stopped (`not warmed: ...`).
     """
     from dashboard import cache, charts  # noqa: F401 - imports plotly once, off the page's time
-    from dashboard.artifacts import MissingArtifact, find_item_metadata
+    from dashboard.artifacts import find_item_metadata
     from dashboard.recommendation_views import HISTORY_CHOICES, user_history
 
-    started = time.perf_counter()
-    try:
+    def fill() -> None:
         metadata = find_item_metadata(root)
         cache.item_titles(metadata)
         cache.item_categories(metadata)
@@ -119,11 +128,8 @@ def warm_landing_page(root: Path) -> float | str:
         if len(sequences):
             history = user_history(sequences.iloc[0], next(iter(HISTORY_CHOICES)))
             cache.recommend(root, history, LANDING_PAGE_K)
-    except MissingArtifact as error:
-        return f"not warmed: {error.what}"
-    except (ValueError, OSError) as error:  # the page itself will say what is wrong
-        return f"not warmed: {type(error).__name__}"
-    return round(time.perf_counter() - started, 3)
+
+    return _warm_step(fill)
 
 
 def wait_until_serving(url: str, timeout_seconds: float = 120.0) -> bool:
