@@ -66,8 +66,10 @@ def run_tests(dags_folder: str, runs: list[dict]) -> list[dict]:
         dag_run = dag.test(
             logical_date=pendulum.parse(run["logical_date"]), run_conf=run.get("conf", {})
         )
-        states = {ti.task_id: _state(ti.state) for ti in dag_run.get_task_instances()}
-        results.append({"state": _state(dag_run.state), "tasks": states})
+        instances = dag_run.get_task_instances()
+        states = {ti.task_id: _state(ti.state) for ti in instances}
+        seconds = {ti.task_id: ti.duration for ti in instances}
+        results.append({"state": _state(dag_run.state), "tasks": states, "seconds": seconds})
     return results
 
 
