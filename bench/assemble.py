@@ -12,6 +12,7 @@ from pathlib import Path
 ORDER = (
     "pipeline",
     "recommender",
+    "recommender_defaults",
     "time_aware",
     "serving",
     "text_models",

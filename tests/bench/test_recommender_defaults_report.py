@@ -54,3 +54,54 @@ def test_targets_of_the_issue():
     checked = targets("sports", _report(0.031))
     assert checked == {"full/NDCG@10": {"target": 0.030, "measured": 0.031, "met": True}}
     assert targets("custom", _report(0.031)) == {}
+
+
+def _result(model_full):
+    from bench.recommender_defaults import PROTOCOL
+
+    report = _report(model_full)
+    for figures in report["models"].values():
+        for protocol in figures.values():
+            protocol["HR@10"] = 2 * protocol["NDCG@10"]
+    run = {
+        "stop_reason": "budget",
+        "epochs_run": 7,
+        "best_epoch": 6,
+        "seconds_to_best_epoch": 780.4,
+        "wall_seconds": 912.0,
+        "positions_per_second": 5123.4,
+        "peak_rss_mib": 2100.0,
+        "time_budget": {"fraction_used": 0.97, "planned_epochs": 7},
+    }
+    return {
+        "users": 35598,
+        "items": 18357,
+        "actions": 296337,
+        "test_users": 35598,
+        "command": "python bench/recommender_defaults.py --datasets sports",
+        "machine": "Linux, 2 CPUs",
+        "date": "2026-12-07T17:00:00+00:00",
+        "protocol": PROTOCOL,
+        "load_average_1_5_15_min_at_start": [0.3, 0.9, 1.2],
+        "chosen_loss": {"chosen": "softmax", "reason": "auto: 18,357 items <= 30,000"},
+        "metrics": report["models"],
+        "labels": {"recommender": "recommender (sasrec, loss softmax)"},
+        "training": {"recommender": run, "gru4rec": {**run, "stop_reason": "early_stopping"}},
+        "comparisons": comparisons(report),
+        "targets": targets("sports", report),
+    }
+
+
+def test_the_section_names_every_model_the_budget_use_and_the_checks():
+    from bench.recommender_defaults_report import markdown
+
+    results = {"runs": {"sports/defaults": _result(0.031), "games/loss_curve": {}}}
+    text = markdown(results, {"sports": "docs/recommender_defaults_sports.png"})
+    assert "### sports: 35,598 users, 18,357 items, 296,337 actions" in text
+    assert "| recommender (sasrec, loss softmax) | 0.0310 | 0.0620 |" in text
+    assert "| gru4rec | 0.0200 | 0.0400 |" in text  # a model without a label keeps its key
+    assert "| recommender | budget | 7 (7) | 6 | 780 | 912 | 97% | 5,123 | 2,100 |" in text
+    assert "markov 1.03x" in text and "by at least 10%: **NO**" in text
+    assert "Target full/NDCG@10 >= 0.03: measured 0.0310, **met**" in text
+    assert "Loss chosen: `softmax` (auto: 18,357 items <= 30,000)." in text
+    assert "loss_curve" not in text and "![validation NDCG@10 against seconds, sports]" in text
