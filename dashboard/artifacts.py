@@ -32,6 +32,7 @@ PRODUCING_COMMANDS: dict[str, str] = {
     "news": "seqlens pipeline news",
     "chats": "seqlens pipeline chats",
     "recommender": "seqlens train recommender",
+    "ranker": "seqlens train ranker",
     "sentiment": "seqlens train sentiment",
     "intent": "seqlens train intent",
     "models": "seqlens train recommender | sentiment | intent",
@@ -299,6 +300,13 @@ def model_dir_if_trained(root: Path, name: str) -> Path:
             f"trained {name} model", path, PRODUCING_COMMANDS.get(name, "seqlens train")
         )
     return path
+
+
+def ranker_dir_if_trained(root: Path) -> Path | None:
+    """`models/ranker` when it holds a trained ranker (`seqlens train ranker`), else `None`:
+    the ranker is optional, the pages fall back to the retriever alone."""
+    path = ArtifactLayout(root).model_dir("ranker")
+    return path if (path / "model.keras").exists() and (path / "config.json").exists() else None
 
 
 def load_item_metadata(path: Path | None) -> pd.DataFrame:

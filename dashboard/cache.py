@@ -184,6 +184,62 @@ def predict_texts(root: Path, name: str, texts_to_predict: list[str]) -> pd.Data
     return _predict(str(model_dir), fingerprint(model_dir / "model.keras"), tuple(texts_to_predict))
 
 
+@st.cache_resource(show_spinner="Loading the ranker...", max_entries=4)
+def _two_stage(ranker_dir: str, retriever_dir: str, stamp: str):
+    from models.recommender.ranker_inference import load_two_stage
+
+    return load_two_stage(ranker_dir, retriever_dir)
+
+
+def _two_stage_key(root: Path) -> tuple[str, str, str]:
+    ranker_dir = artifacts.ranker_dir_if_trained(root)
+    if ranker_dir is None:
+        raise MissingArtifact(
+            "trained ranker", ArtifactLayout(root).model_dir("ranker"), "seqlens train ranker"
+        )
+    retriever_dir = artifacts.model_dir_if_trained(root, "recommender")
+    stamp = fingerprint(ranker_dir / "model.keras") + fingerprint(retriever_dir / "model.keras")
+    return str(ranker_dir), str(retriever_dir), stamp
+
+
+def two_stage(root: Path):
+    """The root's retriever (`models/recommender`) with its ranker (`models/ranker`), loaded
+    once per process; `MissingArtifact` when there is no ranker or it does not load."""
+    key = _two_stage_key(root)
+    try:
+        return _two_stage(*key)
+    except Exception as error:  # a ranker that fails to load must become an empty state
+        raise MissingArtifact(
+            "loadable ranker",
+            Path(key[0]),
+            "seqlens train ranker",
+            f"{type(error).__name__}: {error}",
+        ) from error
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _recommend_ranked(
+    ranker_dir: str, retriever_dir: str, stamp: str, history: tuple[str, ...], k: int
+):
+    result = _two_stage(ranker_dir, retriever_dir, stamp).recommend([list(history)], k=k)
+    return (
+        list(result.item_ids[0]),
+        np.asarray(result.scores[0], dtype=float),
+        np.asarray(result.attention[0], dtype=float),
+        [str(item) for item in result.history[0]],
+    )
+
+
+def recommend_ranked(root: Path, history: list[str], k: int):
+    """Two-stage `(item_ids, scores (k,), attention (k, T), attended history (T,))` for one
+    non-empty history: row `i` of `attention` is recommended item `i`'s own attention."""
+    if not history:
+        raise ValueError("Expected a non-empty history. Received: history=[]")
+    model = two_stage(root)
+    k = max(1, min(int(k), model.num_candidates))
+    return _recommend_ranked(*_two_stage_key(root), tuple(history), k)
+
+
 def item_vocabulary(root: Path) -> set[str]:
     """Item ids the recommender knows."""
     return set(map(str, recommender(root).item_ids))

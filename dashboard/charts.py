@@ -41,6 +41,39 @@ def attention_heatmap(attention: np.ndarray, history_labels: Sequence[str]) -> g
         )
     rows = np.vstack([weights, head_average(weights)[None, :]])
     row_names = [f"head {index + 1}" for index in range(weights.shape[0])] + ["average"]
+    return _history_heatmap(
+        rows, row_names, history_labels, "Attention of the next-item prediction over the history"
+    )
+
+
+def recommendation_attention_heatmap(
+    attention: np.ndarray, item_labels: Sequence[str], history_labels: Sequence[str]
+) -> go.Figure:
+    """Heatmap of recommended items x history positions: each row is what that recommendation
+    attended to (the two-stage ranker's target attention).
+
+    Args:
+        attention: `(k, T)`: row `i` is recommended item `i`'s attention over the history.
+        item_labels: `k` labels of the recommended items, best first.
+        history_labels: `T` labels (item ids or titles), oldest first.
+    """
+    weights = np.asarray(attention, dtype=float)
+    if weights.shape != (len(item_labels), len(history_labels)):
+        raise ValueError(
+            "Expected attention of shape (len(item_labels), len(history_labels)). "
+            f"Received: attention.shape={weights.shape}, len(item_labels)={len(item_labels)}, "
+            f"len(history_labels)={len(history_labels)}"
+        )
+    row_names = [f"{rank}. {_plain(label)}" for rank, label in enumerate(item_labels, start=1)]
+    return _history_heatmap(
+        weights, row_names, history_labels, "What each recommendation attended to in the history"
+    )
+
+
+def _history_heatmap(
+    rows: np.ndarray, row_names: list[str], history_labels: Sequence[str], title: str
+) -> go.Figure:
+    """A heatmap of `rows` (one per name) over the numbered history positions."""
     positions = [f"{index + 1}. {_plain(label)}" for index, label in enumerate(history_labels)]
     figure = go.Figure(
         go.Heatmap(
@@ -54,7 +87,7 @@ def attention_heatmap(attention: np.ndarray, history_labels: Sequence[str]) -> g
         )
     )
     figure.update_layout(
-        title="Attention of the next-item prediction over the history",
+        title=title,
         xaxis_title="history position (oldest to most recent)",
         yaxis={"autorange": "reversed"},
         height=180 + 28 * rows.shape[0],

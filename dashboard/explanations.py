@@ -4,7 +4,9 @@ The recommender's last position attends over the user's history with several hea
 (`attention: (heads, T)`). Averaging the heads gives one weight per history position; the
 positions with the largest weights are the interactions the prediction leaned on most, which
 is what "because you interacted with ..." reports. (Attention is an indication of what the model
-looked at, not a causal proof; the dashboard says "mostly looked at".)
+looked at, not a causal proof; the dashboard says "mostly looked at".) With a two-stage ranker each
+recommended item has its own attention row over the history (target attention, `(k, T)`), so each
+gets its own reason (`reasons_per_item`).
 """
 
 from __future__ import annotations
@@ -105,3 +107,30 @@ def explain(
     else:
         listing = ", ".join(named[:-1]) + " and " + named[-1]
     return f"Because you interacted with {listing}: the model mostly looked at these."
+
+
+def reasons_per_item(
+    attention: np.ndarray, history: Sequence[str], titles: Mapping[str, str] | None = None
+) -> list[str]:
+    """One reason per recommended item, read off its own attention row: the history item it
+    attended to most and that row's share, e.g. `"Tent, 2 person (t1) (64%)"`.
+
+    Args:
+        attention: `(k, T)`: row `i` is recommended item `i`'s attention over the history.
+        history: the `T` item ids the attention refers to (padding already removed).
+        titles: optional item id -> title mapping.
+    """
+    weights = np.asarray(attention, dtype=float)
+    if weights.ndim != 2 or weights.shape[1] != len(history):
+        raise ValueError(
+            "Expected attention of shape (k, len(history)). "
+            f"Received: attention.shape={weights.shape}, len(history)={len(history)}"
+        )
+    if len(history) == 0:
+        return ["" for _ in range(weights.shape[0])]
+    reasons = []
+    for row in weights:
+        strongest = strongest_items(row, history, top_n=1, titles=titles)[0]
+        total = float(row.sum()) or 1.0
+        reasons.append(f"{strongest.label} ({strongest.weight / total:.0%})")
+    return reasons

@@ -13,6 +13,7 @@ HISTORY_CHOICES: dict[str, str] = {
     "test": "test history (everything before the held-out last item)",
 }
 _SEPARATORS = re.compile(r"[\s,;]+")
+REASON_COLUMN = "because you interacted with"
 
 
 def search_users(user_ids: Sequence[str], query: str, limit: int = 200) -> list[str]:
@@ -110,9 +111,15 @@ def recommendations_frame(
     scores: Sequence[float],
     titles: Mapping[str, str] | None = None,
     categories: Mapping[str, str] | None = None,
+    reasons: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Top-k table: `rank, item_id, title, [category,] score` (`category` when `categories` is
-    given)."""
+    """Top-k table: `rank, item_id, title, [category,] score[, because you interacted with]`
+    (`category` when `categories` is given; the last column when `reasons` is, one per item)."""
+    if reasons is not None and len(reasons) != len(item_ids):
+        raise ValueError(
+            "Expected one reason per recommended item. "
+            f"Received: {len(reasons)} reasons for {len(item_ids)} items"
+        )
     titles = titles or {}
     columns = {
         "rank": range(1, len(item_ids) + 1),
@@ -122,6 +129,8 @@ def recommendations_frame(
     if categories:
         columns["category"] = [categories.get(str(item), "") for item in item_ids]
     columns["score"] = [float(score) for score in scores]
+    if reasons is not None:
+        columns[REASON_COLUMN] = list(reasons)
     return pd.DataFrame(columns)
 
 

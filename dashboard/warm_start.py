@@ -107,8 +107,8 @@ def warm_landing_page(root: Path) -> float | str:
     """Fill what the Recommendations page (the landing page) reads on a first visit.
 
     The sequences, the item titles and categories, the plotting module, and the default view's
-    recommendations (the first user, the page's default history choice and `k`), so the first
-    visit renders from the caches.
+    recommendations (the first user, the page's default history choice and `k`; two-stage when
+    the root has a ranker, as the page shows them), so the first visit renders from the caches.
 
     Args:
         root: the artifacts root.
@@ -117,7 +117,7 @@ def warm_landing_page(root: Path) -> float | str:
         The seconds it took, or why it stopped (`not warmed: ...`).
     """
     from dashboard import cache, charts  # noqa: F401 - imports plotly once, off the page's time
-    from dashboard.artifacts import find_item_metadata
+    from dashboard.artifacts import find_item_metadata, ranker_dir_if_trained
     from dashboard.recommendation_views import HISTORY_CHOICES, user_history
 
     def fill() -> None:
@@ -127,7 +127,10 @@ def warm_landing_page(root: Path) -> float | str:
         sequences = cache.sequences(root)
         if len(sequences):
             history = user_history(sequences.iloc[0], next(iter(HISTORY_CHOICES)))
-            cache.recommend(root, history, LANDING_PAGE_K)
+            if history and ranker_dir_if_trained(root) is not None:  # what the page shows then
+                cache.recommend_ranked(root, history, LANDING_PAGE_K)
+            else:
+                cache.recommend(root, history, LANDING_PAGE_K)
 
     return _warm_step(fill)
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import cache, charts
-from dashboard.artifacts import find_item_metadata
-from dashboard.explanations import explain
+from dashboard.artifacts import find_item_metadata, ranker_dir_if_trained
+from dashboard.explanations import explain, reasons_per_item
 from dashboard.highlight import escape_markdown
 from dashboard.recommendation_views import (
     HISTORY_CHOICES,
@@ -24,7 +24,15 @@ root = artifacts_root()
 def show_recommendations(
     history: list[str], k: int, titles: dict[str, str], categories: dict[str, str], key: str
 ) -> None:
-    """Top-k table (titles and categories), plain-language explanation and attention heatmap."""
+    """Top-k table (titles and categories), plain-language explanation and attention heatmap.
+
+    With a trained ranker in the root (`models/ranker`) the list is the two-stage one and each
+    recommended item gets its own reason and heatmap row; otherwise the retriever's list, with
+    one explanation (its last position's attention) for the whole list.
+    """
+    if history and ranker_dir_if_trained(root) is not None:
+        show_ranked_recommendations(history, k, titles, categories, key)
+        return
     item_ids, scores, attention, attended = cache.recommend(root, history, k)
     left, right = st.columns([2, 3])
     with left:
@@ -45,6 +53,36 @@ def show_recommendations(
         if attended and attention.shape[0] > 0:
             labels = [titles.get(item, item) for item in attended]
             st.plotly_chart(charts.attention_heatmap(attention, labels), key=f"{key}_heatmap")
+
+
+def show_ranked_recommendations(
+    history: list[str], k: int, titles: dict[str, str], categories: dict[str, str], key: str
+) -> None:
+    """The two-stage list: each recommended item with the history item it attended to most,
+    and the heatmap of recommended items x history positions."""
+    item_ids, scores, attention, attended = cache.recommend_ranked(root, history, k)
+    reasons = reasons_per_item(attention, attended, titles)
+    st.markdown("**Top recommendations** (retriever's top candidates, re-ranked by the ranker)")
+    st.dataframe(
+        recommendations_frame(item_ids, scores, titles, categories, reasons=reasons),
+        hide_index=True,
+        key=f"{key}_table",
+    )
+    st.caption(
+        "Each recommended item attended to the history on its own (the ranker's target "
+        "attention): the last column names the interaction it looked at most and that "
+        "interaction's share of its attention. Attention shows what the model looked at, "
+        "not a proof of cause."
+    )
+    if attended:
+        st.plotly_chart(
+            charts.recommendation_attention_heatmap(
+                attention,
+                [titles.get(item, item) for item in item_ids],
+                [titles.get(item, item) for item in attended],
+            ),
+            key=f"{key}_heatmap",
+        )
 
 
 st.title("Recommendations")

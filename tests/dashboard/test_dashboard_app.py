@@ -181,3 +181,47 @@ def test_titles_and_categories_shown_for_recommended_and_history_items(model_roo
     assert set(history["category"]) <= {"Running", "Camping"}
     because = " ".join(element.value for element in app.markdown)
     assert "Trail running shoes" in because
+
+
+@pytest.fixture(scope="module")
+def ranker_root(model_root, tmp_path_factory):
+    """`model_root` plus a tiny real two-stage ranker (`models/ranker`) over its recommender,
+    with one category feature per item."""
+    import shutil
+
+    from models.recommender.ranker_config import RankerConfig
+    from models.recommender.ranker_training import train_ranker
+    from models.recommender.sequence_data import load_sequence_data
+    from seqlens.layout import ArtifactLayout
+
+    root = tmp_path_factory.mktemp("dashboard_ranker") / "root"
+    shutil.copytree(model_root, root)
+    layout = ArtifactLayout(root)
+    data = load_sequence_data(layout.data_run("events"))
+    features = {str(item): [f"category=c{int(item) % 4}"] for item in data.item_ids}
+    config = RankerConfig(num_candidates=20, hidden_dim=16, epochs=1, batch_size=32)
+    train_ranker(
+        layout.model_dir("recommender"), data, layout.model_dir("ranker"), config, features
+    )
+    return root
+
+
+def test_a_ranker_gives_each_recommendation_its_own_reason_and_heatmap_row(ranker_root):
+    from dashboard.recommendation_views import REASON_COLUMN
+
+    app = run_page(ranker_root, "recommendations")
+    assert_no_exception(app)
+    table = recommendation_tables(app)[0]
+    assert len(table) == 10 and REASON_COLUMN in table.columns
+    history_table = next(e.value for e in app.dataframe if "split" in e.value.columns)
+    history_items = set(history_table["item_id"].astype(str))
+    for reason in table[REASON_COLUMN]:  # "<item or title (item)> (<share>%)", from the history
+        named = reason.rsplit(" (", 1)[0]
+        assert any(named == item or named.endswith(f"({item})") for item in history_items), reason
+    captions = " ".join(element.value for element in app.caption)
+    assert "Each recommended item attended to the history on its own" in captions
+    heatmap = app.get("plotly_chart")[-1]
+    assert "What each recommendation attended to" in heatmap.proto.spec
+    app.text_area(key="adhoc_history").input("1, 2, 3").run()  # the ad-hoc history too
+    assert_no_exception(app)
+    assert REASON_COLUMN in recommendation_tables(app)[-1].columns

@@ -24,6 +24,21 @@ def test_attention_heatmap_validates_shape():
         charts.attention_heatmap(np.ones((2, 2)), ["a", "b", "c"])
 
 
+def test_recommendation_heatmap_has_a_row_per_recommended_item():
+    attention = np.array([[0.1, 0.9], [0.7, 0.3], [0.5, 0.5]])
+    figure = charts.recommendation_attention_heatmap(
+        attention, ["t1", "<i>t2</i>", "t3"], ["a", "b"]
+    )
+    heatmap = figure.data[0]
+    assert list(heatmap.y) == ["1. t1", "2. &lt;i&gt;t2&lt;/i&gt;", "3. t3"]
+    assert list(heatmap.x) == ["1. a", "2. b"]
+    np.testing.assert_allclose(heatmap.z, attention)
+    with pytest.raises(
+        ValueError, match=r"Received: attention.shape=\(3, 2\), len\(item_labels\)=2"
+    ):
+        charts.recommendation_attention_heatmap(attention, ["t1", "t2"], ["a", "b"])
+
+
 def test_sentiment_timeline_marks_alerts(tmp_path):
     root = write_data_artifacts(tmp_path)
     figure = charts.sentiment_timeline(load_windows(root), load_alerts(root), "EVIL")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dashboard.explanations import explain, head_average, strongest_items
+from dashboard.explanations import explain, head_average, reasons_per_item, strongest_items
 
 
 def test_head_average_of_heads():
@@ -38,3 +38,14 @@ def test_explain_names_the_most_attended_items_with_shares():
 
 def test_explain_empty_history():
     assert "No history" in explain(np.zeros((2, 0)), [])
+
+
+def test_each_recommended_item_gets_the_reason_of_its_own_attention_row():
+    attention = np.array([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1], [0.0, 0.0, 0.0]])
+    reasons = reasons_per_item(attention, ["a", "b", "c"], titles={"a": "Tent"})
+    assert reasons[0] == "c (70%)"
+    assert reasons[1] == "Tent (a) (60%)"
+    assert reasons[2] == "c (0%)"  # no attention at all: the most recent item, 0%
+    assert reasons_per_item(np.zeros((2, 0)), []) == ["", ""]
+    with pytest.raises(ValueError, match=r"Received: attention.shape=\(3, 3\), len\(history\)=2"):
+        reasons_per_item(attention, ["a", "b"])

@@ -1,6 +1,7 @@
 import pytest
 
 from dashboard.recommendation_views import (
+    REASON_COLUMN,
     history_timeline,
     parse_history_text,
     recommendations_frame,
@@ -63,3 +64,11 @@ def test_categories_add_a_column_beside_the_titles():
     assert list(timeline.columns)[3:5] == ["title", "category"]
     assert list(timeline["category"]) == ["", "", "Books", ""]
     assert "category" not in history_timeline(ROW, {"12": "Twelve"}).columns
+
+
+def test_reasons_add_the_last_column_one_per_item():
+    frame = recommendations_frame(["a", "b"], [2.0, 1.0], reasons=["x (60%)", "y (40%)"])
+    assert list(frame.columns)[-1] == REASON_COLUMN
+    assert list(frame[REASON_COLUMN]) == ["x (60%)", "y (40%)"]
+    with pytest.raises(ValueError, match="Received: 1 reasons for 2 items"):
+        recommendations_frame(["a", "b"], [2.0, 1.0], reasons=["x"])
