@@ -152,16 +152,21 @@ def text_model(root: Path, name: str):
     return _load_model(_text_model, root, name)
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def _recommend(model_dir: str, stamp: str, history: tuple[str, ...], k: int):
-    model = _recommender(model_dir, stamp)
-    result = model.recommend([list(history)], k=k, exclude_history=True)
+def _first_row(result) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """`(item_ids, scores, attention, attended history)` of a one-history recommendation."""
     return (
         list(result.item_ids[0]),
         np.asarray(result.scores[0], dtype=float),
         np.asarray(result.attention[0], dtype=float),
         [str(item) for item in result.history[0]],
     )
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _recommend(model_dir: str, stamp: str, history: tuple[str, ...], k: int):
+    model = _recommender(model_dir, stamp)
+    result = model.recommend([list(history)], k=k, exclude_history=True)
+    return _first_row(result)
 
 
 def recommend(root: Path, history: list[str], k: int):
@@ -222,12 +227,7 @@ def _recommend_ranked(
     ranker_dir: str, retriever_dir: str, stamp: str, history: tuple[str, ...], k: int
 ):
     result = _two_stage(ranker_dir, retriever_dir, stamp).recommend([list(history)], k=k)
-    return (
-        list(result.item_ids[0]),
-        np.asarray(result.scores[0], dtype=float),
-        np.asarray(result.attention[0], dtype=float),
-        [str(item) for item in result.history[0]],
-    )
+    return _first_row(result)
 
 
 def recommend_ranked(root: Path, history: list[str], k: int):
