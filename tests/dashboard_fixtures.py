@@ -352,3 +352,20 @@ def write_trained_models(root: Path) -> Path:
         layout.model_dir("intent"),
     )
     return root
+
+
+def write_trained_ranker(root: Path) -> Path:
+    """Train a tiny real two-stage ranker (`models/ranker`) over `root`'s trained recommender,
+    with one category feature per item (`write_trained_models` first)."""
+    from models.recommender.ranker_config import RankerConfig
+    from models.recommender.ranker_training import train_ranker
+    from models.recommender.sequence_data import load_sequence_data
+
+    layout = ArtifactLayout(root)
+    data = load_sequence_data(layout.data_run("events"))
+    features = {str(item): [f"category=c{int(item) % 4}"] for item in data.item_ids}
+    config = RankerConfig(num_candidates=20, hidden_dim=16, epochs=1, batch_size=32)
+    train_ranker(
+        layout.model_dir("recommender"), data, layout.model_dir("ranker"), config, features
+    )
+    return root

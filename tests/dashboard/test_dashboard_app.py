@@ -185,25 +185,14 @@ def test_titles_and_categories_shown_for_recommended_and_history_items(model_roo
 
 @pytest.fixture(scope="module")
 def ranker_root(model_root, tmp_path_factory):
-    """`model_root` plus a tiny real two-stage ranker (`models/ranker`) over its recommender,
-    with one category feature per item."""
+    """`model_root` plus a tiny real two-stage ranker (`models/ranker`) over its recommender."""
     import shutil
 
-    from models.recommender.ranker_config import RankerConfig
-    from models.recommender.ranker_training import train_ranker
-    from models.recommender.sequence_data import load_sequence_data
-    from seqlens.layout import ArtifactLayout
+    from tests.dashboard_fixtures import write_trained_ranker
 
     root = tmp_path_factory.mktemp("dashboard_ranker") / "root"
     shutil.copytree(model_root, root)
-    layout = ArtifactLayout(root)
-    data = load_sequence_data(layout.data_run("events"))
-    features = {str(item): [f"category=c{int(item) % 4}"] for item in data.item_ids}
-    config = RankerConfig(num_candidates=20, hidden_dim=16, epochs=1, batch_size=32)
-    train_ranker(
-        layout.model_dir("recommender"), data, layout.model_dir("ranker"), config, features
-    )
-    return root
+    return write_trained_ranker(root)
 
 
 def test_a_ranker_gives_each_recommendation_its_own_reason_and_heatmap_row(ranker_root):

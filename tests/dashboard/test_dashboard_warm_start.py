@@ -20,6 +20,7 @@ from dashboard.warm_start import (
     follow_sidebar_roots,
     start_warm_start,
     warm_if_following,
+    warm_landing_page,
     warm_models,
     warm_start_state,
 )
@@ -71,6 +72,28 @@ def test_background_thread_fills_the_caches_the_pages_read(model_root, monkeypat
     recent = recent_chats(cache.texts(relative, "chats"))
     predictions = cache.predict_texts(relative, "intent", recent["text"].astype(str).tolist())
     assert len(predictions) == len(recent) > 0
+
+
+def test_with_a_ranker_the_warm_up_fills_the_two_stage_list_the_page_shows(
+    model_root, tmp_path, monkeypatch
+):
+    import shutil
+
+    from tests.dashboard_fixtures import write_trained_ranker
+
+    root = tmp_path / "root"
+    shutil.copytree(model_root, root)
+    write_trained_ranker(root)
+    assert isinstance(warm_landing_page(root), float)
+
+    def no_load(*arguments):
+        raise AssertionError("the page loaded the ranker the warm start had loaded")
+
+    monkeypatch.setattr("models.recommender.ranker_inference.load_two_stage", no_load)
+    history = user_history(cache.sequences(root).iloc[0], next(iter(HISTORY_CHOICES)))
+    item_ids, scores, attention, attended = cache.recommend_ranked(root, history, LANDING_PAGE_K)
+    assert len(item_ids) == len(scores) == LANDING_PAGE_K
+    assert attention.shape == (LANDING_PAGE_K, len(attended))
 
 
 def test_server_arguments_and_errors():
