@@ -210,7 +210,10 @@ def _two_stage_key(root: Path) -> tuple[str, str, str]:
 def two_stage(root: Path):
     """The root's retriever (`models/recommender`) with its ranker (`models/ranker`), loaded
     once per process; `MissingArtifact` when there is no ranker or it does not load."""
-    key = _two_stage_key(root)
+    return _loaded_two_stage(_two_stage_key(root))
+
+
+def _loaded_two_stage(key: tuple[str, str, str]):
     try:
         return _two_stage(*key)
     except Exception as error:  # a ranker that fails to load must become an empty state
@@ -230,14 +233,20 @@ def _recommend_ranked(
     return _first_row(result)
 
 
+def shows_ranked(root: Path, history: list[str]) -> bool:
+    """Whether the Recommendations page shows the two-stage list for `history` (a non-empty
+    history and a trained ranker in the root) rather than the retriever's."""
+    return bool(history) and artifacts.ranker_dir_if_trained(root) is not None
+
+
 def recommend_ranked(root: Path, history: list[str], k: int):
     """Two-stage `(item_ids, scores (k,), attention (k, T), attended history (T,))` for one
     non-empty history: row `i` of `attention` is recommended item `i`'s own attention."""
     if not history:
         raise ValueError("Expected a non-empty history. Received: history=[]")
-    model = two_stage(root)
-    k = max(1, min(int(k), model.num_candidates))
-    return _recommend_ranked(*_two_stage_key(root), tuple(history), k)
+    key = _two_stage_key(root)  # the folders and their fingerprints, read once
+    k = max(1, min(int(k), _loaded_two_stage(key).num_candidates))
+    return _recommend_ranked(*key, tuple(history), k)
 
 
 def item_vocabulary(root: Path) -> set[str]:

@@ -117,7 +117,7 @@ def warm_landing_page(root: Path) -> float | str:
         The seconds it took, or why it stopped (`not warmed: ...`).
     """
     from dashboard import cache, charts  # noqa: F401 - imports plotly once, off the page's time
-    from dashboard.artifacts import find_item_metadata, ranker_dir_if_trained
+    from dashboard.artifacts import find_item_metadata
     from dashboard.recommendation_views import HISTORY_CHOICES, user_history
 
     def fill() -> None:
@@ -127,7 +127,7 @@ def warm_landing_page(root: Path) -> float | str:
         sequences = cache.sequences(root)
         if len(sequences):
             history = user_history(sequences.iloc[0], next(iter(HISTORY_CHOICES)))
-            if history and ranker_dir_if_trained(root) is not None:  # what the page shows then
+            if cache.shows_ranked(root, history):  # what the page shows then
                 cache.recommend_ranked(root, history, LANDING_PAGE_K)
             else:
                 cache.recommend(root, history, LANDING_PAGE_K)

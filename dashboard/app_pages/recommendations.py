@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import cache, charts
-from dashboard.artifacts import find_item_metadata, ranker_dir_if_trained
+from dashboard.artifacts import find_item_metadata
 from dashboard.explanations import explain, reasons_per_item
 from dashboard.highlight import escape_markdown
 from dashboard.recommendation_views import (
@@ -30,7 +30,7 @@ def show_recommendations(
     recommended item gets its own reason and heatmap row; otherwise the retriever's list, with
     one explanation (its last position's attention) for the whole list.
     """
-    if history and ranker_dir_if_trained(root) is not None:
+    if cache.shows_ranked(root, history):
         show_ranked_recommendations(history, k, titles, categories, key)
         return
     item_ids, scores, attention, attended = cache.recommend(root, history, k)
