@@ -113,6 +113,7 @@ def ranker_training_examples(
     extra_positions: int = 0,
     batch_size: int = 512,
     inject_missed: bool = True,
+    include_held_out: bool = True,
 ) -> RankerExamples:
     """Examples from the validation targets the retriever did not train on (and older positions).
 
@@ -130,6 +131,8 @@ def ranker_training_examples(
             reads the retriever rank needs them dropped: an injected target is the only
             candidate ranked beyond `num_candidates`, a shortcut that teaches "a worse rank is
             better" and that never occurs when ranking.
+        include_held_out: include the held-out validation targets (off: only the training
+            positions, e.g. for a model whose blend is then fitted on the held-out ones).
     """
     if not isinstance(extra_positions, int) or extra_positions < 0:
         raise ValueError(
@@ -139,7 +142,7 @@ def ranker_training_examples(
     for user, (sequence, valid, test) in enumerate(
         zip(data.sequences, data.valid_positions, data.test_positions, strict=True)
     ):
-        if valid > 0 and held_out_users[user]:
+        if valid > 0 and held_out_users[user] and include_held_out:
             pairs.append((user, int(valid)))
         end = next((int(p) for p in (valid, test) if p >= 0), len(sequence))
         if valid > 0 and not held_out_users[user]:

@@ -22,10 +22,15 @@ class RankerConfig:
         use_item_ids: embed item ids.
         use_features: embed the data run's item features (`vocab/item_features.parquet`); off,
             or without that file, the ranker reads ids only.
-        use_retriever_rank: give the MLP the log of each candidate's retriever rank.
+        use_retriever_rank: combine the score with the log of each candidate's retriever rank.
+        blend: how (`ranker_model.BLENDS`): `"stacked"` trains the attention model blind to the
+            rank on the training positions, then fits the two weights of score and log rank on
+            the honest (held-out validation) examples; `"joint"` feeds the rank to the MLP and
+            trains everything on the honest examples (plus any extra positions).
         extra_positions: training examples from each user's last `extra_positions` training
-            targets, besides the validation targets the retriever did not train on.
-        validation_share: share of the examples' users held out for early stopping.
+            targets (with `"stacked"`, the attention model's whole training set; at least 1).
+        validation_share: with `"joint"`, the share of the examples' users held out for early
+            stopping (`"stacked"` early-stops on the honest examples).
         epochs: most training epochs (early stopping on the held-out loss, patience 2).
         batch_size: examples per step.
         learning_rate: Adam's learning rate.
@@ -43,7 +48,8 @@ class RankerConfig:
     use_item_ids: bool = True
     use_features: bool = True
     use_retriever_rank: bool = True
-    extra_positions: int = 0
+    blend: str = "stacked"
+    extra_positions: int = 1
     validation_share: float = 0.1
     epochs: int = 20
     batch_size: int = 128
@@ -59,6 +65,13 @@ class RankerConfig:
             raise ValueError(
                 "Expected batch_size >= 1 and extra_positions >= 0. Received: "
                 f"batch_size={self.batch_size}, extra_positions={self.extra_positions}"
+            )
+        if self.blend not in ("stacked", "joint"):
+            raise ValueError(f"Expected blend 'stacked' or 'joint'. Received: blend={self.blend!r}")
+        if self.blend == "stacked" and self.use_retriever_rank and self.extra_positions < 1:
+            raise ValueError(
+                "Expected extra_positions >= 1 with blend='stacked' (the attention model trains "
+                f"on them). Received: extra_positions={self.extra_positions}"
             )
         if self.max_length is not None and self.max_length < 1:
             raise ValueError(f"Expected max_length >= 1. Received: max_length={self.max_length}")

@@ -5,9 +5,16 @@ rank a short candidate list, proposed by a cheap retriever, with cross-attention
 (its id embedding plus its feature embeddings) is the query; the history (item + feature
 embeddings + a position embedding counted from the most recent item) is the key and value of a
 `keras.layers.MultiHeadAttention`. A small MLP scores `[query, attended, query * attended,
-query - attended]` (plus, optionally, the log of the candidate's retriever rank, which is also
-subtracted from the score with a learned weight that starts at 1: the ranker starts from the
-retriever's order).
+query - attended]`. With the retriever rank, two ways to combine it (`blend`):
+
+- `"stacked"`: the MLP never sees the rank; the score is
+  `ranker_weight * mlp - rank_weight * log(rank)` with the two scalars *not* trained by `fit`
+  (1 and 0 while the attention model trains alone) and set afterwards by `set_blend`, fitted on
+  examples whose retriever ranks are honest (`ranker_training.fit_blend`). The attention model
+  can then train on positions the retriever trained on (many examples, optimistic ranks) without
+  learning to lean on those ranks.
+- `"joint"`: the MLP also reads `log(rank)`, and `rank_weight` (from 1) is trained with the rest:
+  the ranker starts from the retriever's order.
 
 The attention row of a candidate says which history items made it score as it did: the
 per-recommendation explanation (`score_with_attention`).
@@ -18,10 +25,14 @@ Items are indexed as in `models.recommender.ranker_features`: items at or above 
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
 from models.recommender.sequence_data import OOV_INDEX, PADDING_INDEX
+
+BLENDS = ("stacked", "joint")
 
 
 def _check_positive(**values) -> None:
@@ -49,6 +60,7 @@ class TargetAttentionRanker(keras.Model):
         use_retriever_rank: read `inputs["candidate_ranks"]` (1-based retriever ranks).
         id_dropout: in training, the share of item ids replaced by OOV (teaches the model to
             score from features alone, as it must for cold items).
+        blend: how the retriever rank enters the score, `"stacked"` or `"joint"` (above).
 
     Call arguments:
         inputs: dict with `history (B, L)` int item indices (left-padded, 0 = padding),
@@ -74,6 +86,7 @@ class TargetAttentionRanker(keras.Model):
         use_features: bool = True,
         use_retriever_rank: bool = True,
         id_dropout: float = 0.1,
+        blend: str = "joint",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -101,6 +114,8 @@ class TargetAttentionRanker(keras.Model):
                 "Expected use_item_ids or use_features (or both). "
                 "Received: use_item_ids=False, use_features=False"
             )
+        if blend not in BLENDS:
+            raise ValueError(f"Expected blend in {BLENDS}. Received: blend={blend!r}")
         for name, rate in (("dropout", dropout), ("id_dropout", id_dropout)):
             if not 0 <= rate < 1:
                 raise ValueError(f"Expected {name} in [0, 1). Received: {name}={rate}")
@@ -117,6 +132,7 @@ class TargetAttentionRanker(keras.Model):
         self.use_features = bool(use_features)
         self.use_retriever_rank = bool(use_retriever_rank)
         self.id_dropout = id_dropout
+        self.blend = blend
 
     def build(self, input_shape=None):
         self.item_feature_table = self.add_weight(
@@ -154,7 +170,7 @@ class TargetAttentionRanker(keras.Model):
             keras.layers.Dense(units, activation="relu", name=f"mlp_{index}")
             for index, units in enumerate(self.hidden_units)
         ]
-        width = 4 * self.hidden_dim + int(self.use_retriever_rank)
+        width = 4 * self.hidden_dim + int(self.rank_in_mlp)
         for layer in self.mlp:
             layer.build((None, None, width))
             width = layer.units
@@ -162,15 +178,49 @@ class TargetAttentionRanker(keras.Model):
         self.id_dropout_seed = keras.random.SeedGenerator(0, name="id_dropout_seed")
         self.output_layer = keras.layers.Dense(1, name="score")
         self.output_layer.build((None, None, width))
-        # The retriever's order is the starting point: `score = mlp - rank_weight * log(rank)`
-        # with `rank_weight` = 1 at first, so an untrained (or data-starved) ranker keeps it.
+        # "joint": the retriever's order is the starting point, `score = mlp - rank_weight *
+        # log(rank)` with `rank_weight` = 1 at first, so an untrained (or data-starved) ranker
+        # keeps it. "stacked": `ranker_weight * mlp - rank_weight * log(rank)`, both set by
+        # `set_blend` after training (1 and 0 until then: the attention model alone).
+        stacked = self.blend == "stacked"
         self.rank_weight = (
             self.add_weight(
-                shape=(), initializer=keras.initializers.Constant(1.0), name="rank_weight"
+                shape=(),
+                initializer=keras.initializers.Constant(0.0 if stacked else 1.0),
+                trainable=not stacked,
+                name="rank_weight",
             )
             if self.use_retriever_rank
             else None
         )
+        self.ranker_weight = (
+            self.add_weight(
+                shape=(),
+                initializer=keras.initializers.Constant(1.0),
+                trainable=False,
+                name="ranker_weight",
+            )
+            if self.use_retriever_rank and stacked
+            else None
+        )
+
+    @property
+    def rank_in_mlp(self) -> bool:
+        """Whether the MLP reads `log(rank)` (the `"joint"` blend with the retriever rank)."""
+        return self.use_retriever_rank and self.blend == "joint"
+
+    def set_blend(self, ranker_weight: float, rank_weight: float) -> None:
+        """Set the `"stacked"` blend: `score = ranker_weight * mlp - rank_weight * log(rank)`."""
+        if self.ranker_weight is None:
+            raise ValueError(
+                "Expected a ranker with blend='stacked' and use_retriever_rank. Received: "
+                f"blend={self.blend!r}, use_retriever_rank={self.use_retriever_rank}"
+            )
+        for name, value in (("ranker_weight", ranker_weight), ("rank_weight", rank_weight)):
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"Expected a finite {name}. Received: {name}={value!r}")
+        self.ranker_weight.assign(float(ranker_weight))
+        self.rank_weight.assign(float(rank_weight))
 
     def set_item_features(self, feature_ids) -> None:
         """Store the `(num_items, max_features)` feature indices (`ItemFeatureTable`'s)."""
@@ -240,11 +290,14 @@ class TargetAttentionRanker(keras.Model):
         if self.use_retriever_rank:
             ranks = ops.cast(inputs["candidate_ranks"], self.compute_dtype)  # (B, N)
             log_ranks = ops.log(ops.maximum(ranks, 1.0))
-            parts.append(log_ranks[..., None])
-        hidden = ops.concatenate(parts, axis=-1)  # (B, N, 4D [+ 1])
+            if self.rank_in_mlp:
+                parts.append(log_ranks[..., None])
+        hidden = ops.concatenate(parts, axis=-1)  # (B, N, 4D [+ 1 with "joint"])
         for layer in self.mlp:
             hidden = self.mlp_dropout(layer(hidden), training=training)
         scores = ops.cast(ops.squeeze(self.output_layer(hidden), -1), "float32")  # (B, N)
+        if self.ranker_weight is not None:
+            scores = scores * ops.cast(self.ranker_weight, "float32")
         if log_ranks is not None:
             scores = scores - ops.cast(self.rank_weight * log_ranks, "float32")
         attention = ops.mean(ops.cast(weights, "float32"), axis=1)  # (B, N, L)
@@ -273,5 +326,6 @@ class TargetAttentionRanker(keras.Model):
             use_features=self.use_features,
             use_retriever_rank=self.use_retriever_rank,
             id_dropout=self.id_dropout,
+            blend=self.blend,
         )
         return config

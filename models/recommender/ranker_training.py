@@ -1,12 +1,18 @@
 """Train the target-attention ranker on a trained retriever's candidates.
 
-The examples are the validation targets the retriever did not train on (its ranks there are
-honest), with the retriever's top N as candidates and the target forced in; the loss is the
-softmax cross-entropy of the target among its `N` candidates. The ranker's model folder
-(docs/ranker.md): `model.keras`, `config.json` (the `RankerConfig`, the retriever folder, the
-index conventions), `item_vocab.txt` (retriever items, then cold items), `feature_vocab.txt`,
-`history.json` (per-epoch loss, held-out loss and held-out HR@10 among the candidates),
-`data_run.json`.
+The retriever's top N are the candidates; the loss is the softmax cross-entropy of the target
+among its `N` candidates. *Honest* examples are the validation targets the retriever did not
+train on (its ranks there are what it will give at serving time). With `blend="stacked"` (the
+default) the attention model trains, blind to the retriever rank, on each user's last
+`extra_positions` training targets (many examples; the target forced in where the retriever
+missed it), early-stopped on the honest examples; then `fit_blend` fits the two weights of
+`ranker_weight * score - rank_weight * log(rank)` on the honest examples. With `"joint"` the
+model trains on the honest examples (plus any extra positions) reading the rank itself.
+
+The ranker's model folder (docs/ranker.md): `model.keras`, `config.json` (the `RankerConfig`,
+the retriever folder, the index conventions, the fitted blend), `item_vocab.txt` (retriever
+items, then cold items), `feature_vocab.txt`, `history.json` (per-epoch loss, held-out loss and
+held-out HR@10 among the candidates), `data_run.json`.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ def build_ranker(table: ItemFeatureTable, config: RankerConfig, max_length: int)
         use_features=use_features,
         use_retriever_rank=config.use_retriever_rank,
         id_dropout=config.id_dropout if use_features else 0.0,
+        blend=config.blend,
     )
     model.build()
     model.set_item_features(table.feature_ids)
@@ -105,6 +112,71 @@ def fit_ranker(
     ]
 
 
+def fit_blend(model: TargetAttentionRanker, honest: RankerExamples | None) -> dict:
+    """Fit `ranker_weight * score - rank_weight * log(rank)` on honest examples; set it.
+
+    The two weights maximise the softmax likelihood of each target among its candidates (a
+    convex problem in two variables: L-BFGS from `(0, 1)`, the retriever's order). Without honest
+    examples the retriever order is kept (`(0, 1)`).
+
+    Args:
+        model: a trained `"stacked"` ranker (its weights still `(1, 0)`: the score alone).
+        honest: examples whose target is among the candidates and whose ranks are honest.
+
+    Returns:
+        The fitted weights, the examples count, the mean cross-entropy of the retriever order and
+        of the blend, and HR@10 among the candidates for the retriever order, the ranker score
+        alone and the blend (all on those examples).
+    """
+    from scipy.optimize import minimize
+
+    if honest is None or not len(honest.labels):
+        model.set_blend(0.0, 1.0)
+        return {"ranker_weight": 0.0, "rank_weight": 1.0, "examples": 0}
+    model.set_blend(1.0, 0.0)
+    inputs = ranker_inputs(honest, model.max_length)
+    scores = np.asarray(model.predict(inputs, batch_size=256, verbose=0), dtype=np.float64)
+    log_ranks = np.log(np.maximum(honest.ranks.astype(np.float64), 1.0))  # (N, C)
+    rows = np.arange(len(honest.labels))
+
+    def negative_log_likelihood(weights: np.ndarray) -> tuple[float, np.ndarray]:
+        logits = weights[0] * scores - weights[1] * log_ranks
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        loss = -np.mean(np.log(probabilities[rows, honest.labels] + 1e-12))
+        # d loss / d logits = probabilities - one_hot(label), per row, averaged
+        residual = probabilities.copy()
+        residual[rows, honest.labels] -= 1.0
+        gradient = np.array(
+            [np.mean(np.sum(residual * scores, 1)), -np.mean(np.sum(residual * log_ranks, 1))]
+        )
+        return float(loss), gradient
+
+    fitted = minimize(negative_log_likelihood, np.array([0.0, 1.0]), jac=True, method="L-BFGS-B")
+    ranker_weight, rank_weight = (float(value) for value in fitted.x)
+    model.set_blend(ranker_weight, rank_weight)
+
+    def hit_rate(logits: np.ndarray) -> float:
+        target = logits[rows, honest.labels][:, None]
+        return float(np.mean(1 + np.sum(logits > target, axis=1) <= 10))
+
+    return {
+        "ranker_weight": ranker_weight,
+        "rank_weight": rank_weight,
+        "examples": int(len(honest.labels)),
+        "loss": {
+            "retriever": negative_log_likelihood(np.array([0.0, 1.0]))[0],
+            "blend": float(fitted.fun),
+        },
+        "HR@10_among_candidates": {
+            "retriever": hit_rate(-log_ranks),
+            "ranker_alone": hit_rate(scores),
+            "blend": hit_rate(ranker_weight * scores - rank_weight * log_ranks),
+        },
+    }
+
+
 def _split_by_user(examples: RankerExamples, share: float, seed: int):
     users = np.unique(examples.users)
     rng = np.random.default_rng(seed)
@@ -145,27 +217,45 @@ def train_ranker(
     table = build_feature_table(retriever.item_ids, item_features, config.max_features)
     max_length = config.max_length or retriever.max_length
     held_out_users = ~validation_trained_users(data, RecommenderConfig.from_saved(retriever.config))
-    examples = ranker_training_examples(
-        data,
-        model_scorer(retriever.model, retriever.max_length),
-        config.num_candidates,
-        held_out_users,
-        config.extra_positions,
-        inject_missed=not config.use_retriever_rank,
-    )
+    score = model_scorer(retriever.model, retriever.max_length)
+    stacked = config.blend == "stacked" and config.use_retriever_rank
+    if stacked:
+        honest = ranker_training_examples(
+            data, score, config.num_candidates, held_out_users, inject_missed=False
+        )
+        examples = ranker_training_examples(
+            data,
+            score,
+            config.num_candidates,
+            held_out_users,
+            config.extra_positions,
+            include_held_out=False,
+        )
+        train, held_out = examples, (honest if len(honest.labels) else None)
+    else:
+        examples = ranker_training_examples(
+            data,
+            score,
+            config.num_candidates,
+            held_out_users,
+            config.extra_positions,
+            inject_missed=not config.use_retriever_rank,
+        )
     if len(examples.labels) == 0:
         raise ValueError(
             f"Expected training examples whose target is in the retriever's top "
             f"{config.num_candidates}. Received: none (raise --candidates or --extra-positions)"
         )
-    train, held_out = _split_by_user(examples, config.validation_share, config.seed)
+    if not stacked:
+        train, held_out = _split_by_user(examples, config.validation_share, config.seed)
     model = build_ranker(table, config, max_length)
     history = fit_ranker(model, train, held_out, config)
+    blend = fit_blend(model, held_out) if stacked else None
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     model.save(output / "model.keras")
     write_ranker_files(
-        output, config, table, retriever_dir, max_length, len(train.labels), data_run
+        output, config, table, retriever_dir, max_length, len(train.labels), data_run, blend
     )
     (output / "history.json").write_text(json.dumps(history, indent=2))
     return model, history
@@ -179,8 +269,10 @@ def write_ranker_files(
     max_length: int,
     examples: int,
     data_run: str | None,
+    blend: dict | None = None,
 ) -> None:
-    """`config.json`, `item_vocab.txt`, `feature_vocab.txt` and `data_run.json`."""
+    """`config.json` (with the fitted `blend_fit` of a `"stacked"` ranker), `item_vocab.txt`,
+    `feature_vocab.txt` and `data_run.json`."""
     (output / "item_vocab.txt").write_text(
         "".join(f"{item}\n" for item in table.item_ids), encoding="utf-8"
     )
@@ -196,6 +288,7 @@ def write_ranker_files(
         "cold_items": len(table.cold_item_ids),
         "feature_values": len(table.feature_vocabulary),
         "training_examples": examples,
+        "blend_fit": blend,
         "index_conventions": {
             "padding_index": PADDING_INDEX,
             "oov_index": OOV_INDEX,

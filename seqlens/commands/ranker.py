@@ -83,13 +83,21 @@ def register(commands) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         dest="use_retriever_rank",
-        help="feed the retriever rank to the scorer",
+        help="combine the score with the retriever rank",
+    )
+    train.add_argument(
+        "--blend",
+        choices=("stacked", "joint"),
+        default=defaults.blend,
+        help="stacked: train the attention model blind to the rank on the training positions, "
+        "then fit score and rank weights on held-out validation targets; joint: the scorer reads "
+        "the rank and trains on the held-out validation targets",
     )
     train.add_argument(
         "--extra-positions",
         type=int,
         default=defaults.extra_positions,
-        help="older training positions per user used as examples",
+        help="each user's last training positions used as examples",
     )
     train.add_argument("--validation-share", type=float, default=defaults.validation_share)
     train.add_argument("--epochs", type=int, default=defaults.epochs)

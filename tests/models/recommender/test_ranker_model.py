@@ -156,9 +156,57 @@ def test_cold_items_are_scored_through_their_features():
     assert np.all(np.isfinite(np.asarray(scores)))
 
 
+def _stacked_ranker():
+    model = TargetAttentionRanker(12, 12, hidden_dim=8, num_heads=2, blend="stacked")
+    model.build()
+    rng = np.random.default_rng(0)
+    inputs = {
+        "history": rng.integers(2, 12, (3, 5)),
+        "candidates": rng.integers(2, 12, (3, 6)),
+        "candidate_ranks": np.tile(np.arange(1.0, 7.0), (3, 1)),
+    }
+    return model, inputs
+
+
+def test_stacked_blend_is_the_score_alone_until_set_and_the_weights_are_not_trained():
+    model, inputs = _stacked_ranker()
+    assert model.rank_weight.trainable is False and model.ranker_weight.trainable is False
+    alone = np.asarray(model(inputs))
+    shuffled = {**inputs, "candidate_ranks": inputs["candidate_ranks"][:, ::-1].copy()}
+    np.testing.assert_allclose(np.asarray(model(shuffled)), alone, atol=1e-6)  # rank-blind
+    model.set_blend(0.0, 1.0)  # the retriever's order
+    np.testing.assert_allclose(
+        np.asarray(model(inputs)), -np.log(inputs["candidate_ranks"]), atol=1e-6
+    )
+    model.set_blend(2.0, 0.5)
+    np.testing.assert_allclose(
+        np.asarray(model(inputs)), 2.0 * alone - 0.5 * np.log(inputs["candidate_ranks"]), atol=1e-5
+    )
+
+
+def test_stacked_blend_survives_saving(tmp_path):
+    model, inputs = _stacked_ranker()
+    model.set_blend(1.5, 0.25)
+    model.save(tmp_path / "ranker.keras")
+    loaded = keras.saving.load_model(tmp_path / "ranker.keras", compile=False)
+    assert loaded.blend == "stacked"
+    np.testing.assert_allclose(np.asarray(loaded(inputs)), np.asarray(model(inputs)), atol=1e-6)
+
+
+def test_set_blend_needs_a_stacked_ranker_and_finite_weights():
+    joint = TargetAttentionRanker(12, 12, hidden_dim=8, num_heads=2)
+    joint.build()
+    with pytest.raises(ValueError, match="blend='stacked'.*Received: blend='joint'"):
+        joint.set_blend(1.0, 1.0)
+    model, _ = _stacked_ranker()
+    with pytest.raises(ValueError, match="finite rank_weight. Received: rank_weight=nan"):
+        model.set_blend(1.0, float("nan"))
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
+        ({"num_items": 10, "trained_items": 5, "blend": "mean"}, "blend in"),
         ({"num_items": 10, "trained_items": 11}, "trained_items <= num_items"),
         ({"num_items": 10, "trained_items": 5, "hidden_dim": 5}, "divisible by num_heads"),
         (

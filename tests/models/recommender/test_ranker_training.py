@@ -85,6 +85,37 @@ def test_train_writes_the_folder_and_both_systems(ranker_dir):
     assert metrics["users"] == NUM_USERS
 
 
+def test_the_stacked_blend_is_fitted_on_held_out_targets_and_saved(ranker_dir):
+    import keras
+
+    config = json.loads((ranker_dir / "config.json").read_text())
+    assert config["blend"] == "stacked" and config["extra_positions"] == 1
+    blend = config["blend_fit"]
+    assert (
+        blend["examples"] > 0 and np.isfinite([blend["ranker_weight"], blend["rank_weight"]]).all()
+    )
+    assert set(blend["HR@10_among_candidates"]) == {"retriever", "ranker_alone", "blend"}
+    # the fit starts from the retriever's order and only moves where the likelihood gains
+    assert blend["loss"]["blend"] <= blend["loss"]["retriever"] + 1e-9
+    model = keras.saving.load_model(ranker_dir / "model.keras", compile=False)
+    assert float(keras.ops.convert_to_numpy(model.ranker_weight)) == pytest.approx(
+        blend["ranker_weight"], rel=1e-6
+    )
+    assert float(keras.ops.convert_to_numpy(model.rank_weight)) == pytest.approx(
+        blend["rank_weight"], rel=1e-6
+    )
+
+
+def test_stacked_needs_training_positions():
+    from models.recommender.ranker_config import RankerConfig
+
+    with pytest.raises(ValueError, match="extra_positions >= 1 with blend='stacked'"):
+        RankerConfig(extra_positions=0)
+    with pytest.raises(ValueError, match="blend 'stacked' or 'joint'. Received: blend='mix'"):
+        RankerConfig(blend="mix")
+    assert RankerConfig(extra_positions=0, blend="joint").extra_positions == 0
+
+
 def test_evaluate_command_prints_the_table(ranker_dir, run_dir, tmp_path, capsys):
     output = tmp_path / "metrics.json"
     assert main(["evaluate", "ranker", "--model", str(ranker_dir), "--data", str(run_dir),
