@@ -14,6 +14,7 @@ ORDER = (
     "recommender",
     "recommender_defaults",
     "time_aware",
+    "ranker",
     "serving",
     "text_models",
     "alerts",

@@ -109,8 +109,9 @@ def train_retriever(data, folder: Path, arguments: argparse.Namespace) -> float:
     from models.recommender.training import train_recommender
 
     config = RecommenderConfig(epochs=arguments.retriever_epochs, seed=arguments.seed)
-    if (folder / "model.keras").exists() and not (folder / "checkpoint").exists():
-        return 0.0
+    if (folder / "model.keras").exists() and (folder / "history.json").exists():
+        finished = json.loads((folder / "history.json").read_text())  # a finished run
+        return float(finished.get("time_budget", {}).get("seconds_used") or 0.0)
     started = time.perf_counter()
     train_recommender(data, folder, config, resume=True, verbose=0)
     return time.perf_counter() - started
@@ -251,6 +252,10 @@ def cold_start(data, features: dict, work: Path, arguments: argparse.Namespace) 
             work / "retriever", filtered, folder, ranker_config(arguments, **settings), features
         )
         system = load_two_stage(folder)
+        if system.ranker.blend == "stacked" and system.ranker.use_retriever_rank:
+            # Cold items have no retriever rank (the list is shuffled): the attention model's
+            # score alone ranks them.
+            system.ranker.set_blend(1.0, 0.0)
         ranks = []
         for start in range(0, len(rows), 256):
             ranked = system.rank(
@@ -265,7 +270,9 @@ def cold_start(data, features: dict, work: Path, arguments: argparse.Namespace) 
         result[ranker] = {key: metrics.get(key) for key in ("HR@10", "NDCG@10", "MRR")}
     result["protocol"] = (
         f"{arguments.cold_share:.0%} of items held out of every training sequence; each test "
-        "target that is such an item ranked by the ranker among 100 other held-out items"
+        "target that is such an item ranked by the ranker among 100 other held-out items, by "
+        "the attention model's score alone (a stacked ranker's blend set to (1, 0): cold items "
+        "have no retriever rank)"
     )
     return result
 
@@ -327,7 +334,7 @@ def markdown(results: dict) -> str:
         "",
         "Retriever = the recommender's default model (`seqlens train recommender`, 15-minute "
         "budget); ranker = `seqlens train ranker` with its defaults (`--blend stacked`: the "
-        "target-attention model trained on each user's last 5 training positions, blind to the "
+        "target-attention model trained on each user's last training position, blind to the "
         "retriever rank, then its score and the log retriever rank weighted by a fit on the "
         "validation targets the retriever did not train on), `features` = ids + item attributes, "
         "`ids_only` = ids alone. Protocols: `full` ranks the test target against the whole "
@@ -392,8 +399,8 @@ def markdown(results: dict) -> str:
                 f"Cold start: {cold['held_out_items']:,} items "
                 f"({results.get('cold_share', 0.05):.0%}) removed from every training sequence; "
                 f"{cold['cold_test_targets']:,} test targets are such items, each ranked by the "
-                "ranker among 100 other held-out items "
-                "(chance HR@10 about 0.10):",
+                "ranker among 100 other held-out items, by the attention model's score alone "
+                "(cold items have no retriever rank; chance HR@10 about 0.10):",
                 "",
                 "| ranker | HR@10 | NDCG@10 | MRR |",
                 "|---|---:|---:|---:|",
