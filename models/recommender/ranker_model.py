@@ -1,3 +1,4 @@
+# Over 300 lines on purpose: one Keras model (build, both blends, the call with its attention).
 """A target-attention ranker: each candidate item attends over the user's history.
 
 Deep Interest Network (Zhou et al. 2018) and Behavior Sequence Transformer (Chen et al. 2019)
