@@ -219,28 +219,22 @@ def train_ranker(
     held_out_users = ~validation_trained_users(data, RecommenderConfig.from_saved(retriever.config))
     score = model_scorer(retriever.model, retriever.max_length)
     stacked = config.blend == "stacked" and config.use_retriever_rank
+    # stacked: the attention model trains on the training positions alone (a missed target put
+    # in: the rank is not read), the honest examples are kept for early stopping and the blend.
+    examples = ranker_training_examples(
+        data,
+        score,
+        config.num_candidates,
+        held_out_users,
+        config.extra_positions,
+        inject_missed=stacked or not config.use_retriever_rank,
+        include_held_out=not stacked,
+    )
     if stacked:
         honest = ranker_training_examples(
             data, score, config.num_candidates, held_out_users, inject_missed=False
         )
-        examples = ranker_training_examples(
-            data,
-            score,
-            config.num_candidates,
-            held_out_users,
-            config.extra_positions,
-            include_held_out=False,
-        )
         train, held_out = examples, (honest if len(honest.labels) else None)
-    else:
-        examples = ranker_training_examples(
-            data,
-            score,
-            config.num_candidates,
-            held_out_users,
-            config.extra_positions,
-            inject_missed=not config.use_retriever_rank,
-        )
     if len(examples.labels) == 0:
         raise ValueError(
             f"Expected training examples whose target is in the retriever's top "
