@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+BLENDS = ("stacked", "joint")  # how the retriever rank enters the score (ranker_model)
+
 
 @dataclass(frozen=True)
 class RankerConfig:
@@ -23,7 +25,7 @@ class RankerConfig:
         use_features: embed the data run's item features (`vocab/item_features.parquet`); off,
             or without that file, the ranker reads ids only.
         use_retriever_rank: combine the score with the log of each candidate's retriever rank.
-        blend: how (`ranker_model.BLENDS`): `"stacked"` trains the attention model blind to the
+        blend: how (one of `BLENDS`): `"stacked"` trains the attention model blind to the
             rank on the training positions, then fits the two weights of score and log rank on
             the honest (held-out validation) examples; `"joint"` feeds the rank to the MLP and
             trains everything on the honest examples (plus any extra positions).
@@ -66,7 +68,7 @@ class RankerConfig:
                 "Expected batch_size >= 1 and extra_positions >= 0. Received: "
                 f"batch_size={self.batch_size}, extra_positions={self.extra_positions}"
             )
-        if self.blend not in ("stacked", "joint"):
+        if self.blend not in BLENDS:
             raise ValueError(f"Expected blend 'stacked' or 'joint'. Received: blend={self.blend!r}")
         if self.blend == "stacked" and self.use_retriever_rank and self.extra_positions < 1:
             raise ValueError(

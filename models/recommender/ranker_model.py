@@ -31,9 +31,8 @@ import math
 import keras
 from keras import ops
 
+from models.recommender.ranker_config import BLENDS
 from models.recommender.sequence_data import OOV_INDEX, PADDING_INDEX
-
-BLENDS = ("stacked", "joint")
 
 
 def _check_positive(**values) -> None:

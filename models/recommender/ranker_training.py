@@ -230,17 +230,17 @@ def train_ranker(
         inject_missed=stacked or not config.use_retriever_rank,
         include_held_out=not stacked,
     )
-    if stacked:
-        honest = ranker_training_examples(
-            data, score, config.num_candidates, held_out_users, inject_missed=False
-        )
-        train, held_out = examples, (honest if len(honest.labels) else None)
     if len(examples.labels) == 0:
         raise ValueError(
             f"Expected training examples whose target is in the retriever's top "
             f"{config.num_candidates}. Received: none (raise --candidates or --extra-positions)"
         )
-    if not stacked:
+    if stacked:
+        honest = ranker_training_examples(
+            data, score, config.num_candidates, held_out_users, inject_missed=False
+        )
+        train, held_out = examples, (honest if len(honest.labels) else None)
+    else:
         train, held_out = _split_by_user(examples, config.validation_share, config.seed)
     model = build_ranker(table, config, max_length)
     history = fit_ranker(model, train, held_out, config)

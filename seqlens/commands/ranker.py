@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from models.recommender.ranker_config import RankerConfig
+from models.recommender.ranker_config import BLENDS, RankerConfig
 
 
 def _units(text: str) -> tuple[int, ...]:
@@ -87,7 +87,7 @@ def register(commands) -> None:
     )
     train.add_argument(
         "--blend",
-        choices=("stacked", "joint"),
+        choices=BLENDS,
         default=defaults.blend,
         help="stacked: train the attention model blind to the rank on the training positions, "
         "then fit score and rank weights on held-out validation targets; joint: the scorer reads "
