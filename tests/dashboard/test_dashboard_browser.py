@@ -52,10 +52,16 @@ def test_hostile_tweet_is_shown_as_text_and_runs_nothing(browser_session):
     driver.get(f"{url}/sentiment_monitor")
     wait_until_rendered(driver, "Sentiment monitor")
     # The texts behind the selected alert come last; on a loaded machine they can still be
-    # arriving when the script-state attribute first reads "notRunning".
-    WebDriverWait(driver, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".seqlens-token"))
-    tokens = [element.text for element in driver.find_elements(By.CSS_SELECTOR, ".seqlens-token")]
-    assert "<script>alert('x')</script>" in tokens
+    # arriving (or a stale render still be shown) when the script-state attribute first reads
+    # "notRunning", so wait for the hostile text's own tokens, not for any token.
+    hostile = "<script>alert('x')</script>"
+
+    def shown_tokens(d):
+        return [element.text for element in d.find_elements(By.CSS_SELECTOR, ".seqlens-token")]
+
+    WebDriverWait(driver, 120).until(lambda d: hostile in shown_tokens(d))
+    tokens = shown_tokens(driver)
+    assert hostile in tokens
     assert "<img src=x onerror=alert(1)>" in tokens
     assert driver.find_elements(By.CSS_SELECTOR, 'img[src="x"]') == []
     scripts = driver.execute_script(
