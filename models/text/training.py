@@ -95,8 +95,9 @@ def _fit_wide_first(model, config, wide_vocabulary, train_features, targets, svm
     weights (as the TF-IDF baseline).
 
     Returns:
-        `(N, C)` margin offsets of the training texts: their out-of-fold margins (5 folds)
-        minus the fitted weights' in-sample ones, the training view's `wide_margin_offset`.
+        `svm_first`: `(N, C)` margin offsets of the training texts, their out-of-fold margins
+        (5 folds) minus the fitted weights' in-sample ones, the training view's
+        `wide_margin_offset`. `stacked`: None (the deep branch trains alone).
     """
     from models.text.wide_fit import fit_linear_svm, out_of_fold_margins, tfidf_matrix
 
@@ -113,11 +114,79 @@ def _fit_wide_first(model, config, wide_vocabulary, train_features, targets, svm
         features, label_ids, targets.shape[1], sample_weight=svm_weight, **arguments
     )
     model.get_layer("wide").set_fitted(kernel, bias)
+    if config.wide_fit == "stacked":
+        logger.info("wide branch fitted first in %.1f s", time.perf_counter() - started)
+        return None
     held_out = out_of_fold_margins(
         features, label_ids, targets.shape[1], svm_weight, seed=config.seed, **arguments
     )
     logger.info("wide branch fitted first in %.1f s", time.perf_counter() - started)
     return (held_out - (features @ kernel + bias)).astype("float32")
+
+
+def _wide_logits(model, outputs: dict) -> np.ndarray:
+    """`(N, C)` the wide branch's logits in `outputs` of `model.predict`: the tokens'
+    contributions plus the (scaled) bias."""
+    wide_layer = model.get_layer("wide")
+    scale = 1.0 if wide_layer.logit_scale is None else float(np.asarray(wide_layer.logit_scale))
+    bias = np.asarray(wide_layer.bias) * wide_layer.scale * scale
+    return np.asarray(outputs["wide_contributions"]).sum(axis=1) + bias
+
+
+def _set_stacked_blend(model, validation_features: dict, validation_ids: np.ndarray) -> None:
+    """Weigh the frozen SVM margins and the deep logits by `fit_branch_blend` on the validation
+    texts: the wide layer's learned scale and the deep logits' kernel and bias are multiplied,
+    so the served graph computes `softmax(a * wide + b * deep)`. The fit is kept on the model
+    (`model.stacked_blend`) for `metrics.json`."""
+    from models.text.wide_fit import fit_branch_blend
+
+    outputs = model.predict(model_inputs(model, validation_features), batch_size=256, verbose=0)
+    wide_layer = model.get_layer("wide")
+    current_scale = float(np.asarray(wide_layer.logit_scale))  # AdamW may have decayed it
+    wide_logits = _wide_logits(model, outputs)
+    deep_logits = np.asarray(outputs["logits"]) - wide_logits
+    blend = fit_branch_blend(wide_logits / current_scale, deep_logits, validation_ids)
+    wide_layer.logit_scale.assign(blend["wide_weight"])
+    dense = model.get_layer("deep_logits")
+    dense.kernel.assign(np.asarray(dense.kernel) * blend["deep_weight"])
+    dense.bias.assign(np.asarray(dense.bias) * blend["deep_weight"])
+    model.stacked_blend = blend
+    logger.info("stacked blend of the branches: %s", json.dumps(blend))
+
+
+def _refit_wide_on_all(model, config, wide_vocabulary, parts) -> int:
+    """Refit the frozen wide SVM on every labelled text (`parts`: `(features, label_ids,
+    svm_weight)` of the training and the validation texts) once the blend weights and the OOS
+    thresholds are chosen on validation; the TF-IDF baseline trains on all of them too.
+
+    Returns:
+        The number of texts the SVM was refitted on.
+    """
+    import scipy.sparse
+
+    from models.text.wide_fit import fit_linear_svm, tfidf_matrix
+
+    started = time.perf_counter()
+    wide_layer = model.get_layer("wide")
+    matrices = [
+        tfidf_matrix(
+            features["wide_ids"], features["wide_counts"], wide_vocabulary.idf, wide_vocabulary.size
+        )
+        for features, _, _ in parts
+    ]
+    label_ids = np.concatenate([ids for _, ids, _ in parts])
+    kernel, bias = fit_linear_svm(
+        scipy.sparse.vstack(matrices).tocsr(),
+        label_ids,
+        wide_layer.num_classes,
+        regularization=config.wide_regularization,
+        sample_weight=np.concatenate([weights for _, _, weights in parts]),
+    )
+    wide_layer.set_fitted(kernel, bias)
+    logger.info(
+        "wide SVM refitted on %d texts in %.1f s", len(label_ids), time.perf_counter() - started
+    )
+    return int(len(label_ids))
 
 
 def _fit_model(
@@ -145,10 +214,12 @@ def _fit_model(
     model = build_text_classifier(classifier_config)
     if wide_vocabulary is not None:
         model.get_layer("wide").set_idf(wide_vocabulary.idf)
-        if config.wide_fit == "svm_first":
+        offsets = None
+        if config.wide_fit in ("svm_first", "stacked"):
             offsets = _fit_wide_first(
                 model, config, wide_vocabulary, train_features, train_targets, svm_weight
             )
+        if offsets is not None:
             train_features = {**train_features, MARGIN_OFFSET_INPUT: offsets}
             validation_features = {
                 **validation_features,
@@ -177,6 +248,7 @@ def _fit_model(
             on_epoch_end=report,
         )
     joint = classifier_config.deep and classifier_config.wide_feature_count > 0
+    stacked = joint and config.wide_fit == "stacked"
     branch_weight = config.branch_loss_weight if joint else 0.0
     offset = MARGIN_OFFSET_INPUT in train_features
     if branch_weight:
@@ -200,12 +272,17 @@ def _fit_model(
         names = ("probabilities", "deep_probabilities", "wide_probabilities")
         train_targets = dict.fromkeys(names, train_targets)
         validation_targets = dict.fromkeys(names, validation_targets)
+        # stacked: the deep branch learns alone beside the frozen SVM; the blend comes after
+        weights = {"probabilities": 1.0} | dict.fromkeys(names[1:], branch_weight)
+        if stacked:
+            weights = {"probabilities": 0.0, "deep_probabilities": 1.0, "wide_probabilities": 0.0}
+        output = "deep_probabilities" if stacked else "probabilities"
         compile_arguments = {
             "loss": dict.fromkeys(names, loss),
-            "loss_weights": {"probabilities": 1.0} | dict.fromkeys(names[1:], branch_weight),
-            "metrics": {"probabilities": ["accuracy"]},
+            "loss_weights": weights,
+            "metrics": {name: ["accuracy"] for name in {"probabilities", output}},
         }
-        monitor = "val_probabilities_accuracy"
+        monitor = f"val_{output}_accuracy"
     else:
         compile_arguments = {"loss": loss, "metrics": ["accuracy"]}
     trainer.compile(
@@ -230,6 +307,8 @@ def _fit_model(
     )
     if best.best_weights is not None:  # keep the best validation epoch
         trainer.set_weights(best.best_weights)
+    if stacked:
+        _set_stacked_blend(model, validation_features, validation_ids)
     return model, {
         **pretraining_history,
         **{key: [float(v) for v in values] for key, values in history.history.items()},
@@ -362,7 +441,7 @@ def train_text_model(
         wide_feature_count=wide_vocabulary.size if wide_vocabulary is not None else 0,
         wide_slots_per_token=config.wide_ngrams_per_token + 2,
         wide_scale=config.wide_scale,
-        wide_learned_scale=config.wide_fit == "svm_first",
+        wide_learned_scale=config.wide_fit in ("svm_first", "stacked"),
         deep=config.branches != "wide",
     )
     model, history = _fit_model(
@@ -407,9 +486,11 @@ def train_text_model(
         "wide_fit": None if config.branches == "deep" else config.wide_fit,
     }
     if config.branches == "wide_and_deep":
-        wide_logits = np.asarray(outputs["wide_contributions"]).sum(axis=1)
+        wide_logits = _wide_logits(model, outputs)
         metrics["wide_branch"] = metrics_of(wide_logits)
         metrics["deep_branch"] = metrics_of(np.asarray(outputs["logits"]) - wide_logits)
+        if getattr(model, "stacked_blend", None) is not None:
+            metrics["stacked_blend"] = model.stacked_blend
     oos_thresholds = None
     if config.task == "intent":
         oos_thresholds = {
@@ -425,6 +506,16 @@ def train_text_model(
         metrics["oos_threshold_rule"] = (
             f"the threshold keeping {config.oos_keep_rate:.0%} of in-scope validation texts "
             f"(quantile of the {config.oos_score} score; out of scope above it)"
+        )
+    if metrics.get("stacked_blend") is not None:  # validation figures above: before the refit
+        metrics["stacked_blend"]["svm_refitted_on"] = _refit_wide_on_all(
+            model,
+            config,
+            wide_vocabulary,
+            [
+                (train_features, train_ids, svm_weight),
+                (validation_features, validation_ids, np.ones(len(validation_ids))),
+            ],
         )
     metrics["training_seconds"] = round(time.perf_counter() - started, 1)
     metrics["train_count"] = int(len(train_ids))

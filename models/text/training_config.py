@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 TASKS = ("sentiment", "intent")
 BRANCHES = ("wide_and_deep", "wide", "deep")
-WIDE_FITS = ("svm_first", "joint")
+WIDE_FITS = ("stacked", "svm_first", "joint")
 OOS_SCORES = ("max_softmax", "energy", "mahalanobis")
 
 
@@ -32,12 +32,16 @@ class TextTrainingConfig:
         wide_ngram_min, wide_ngram_max: the wide branch's character n-gram widths.
         wide_ngrams_per_token: character n-gram slots per token of the wide branch.
         wide_scale: learning-rate multiplier of the wide weights (`WideTfidfLogits.scale`).
-        wide_fit: `joint` (the default): the wide weights are trained with the deep branch by
-            the optimiser, from zero. `svm_first`: a linear SVM fitted to convergence before
-            the Keras training (`models.text.wide_fit`), then frozen; the training learns their
-            scale and the deep branch beside them on out-of-fold margins (docs/text-models.md
-            says what it measured).
-        wide_regularization: `svm_first` only: the SVM's `C` (as the TF-IDF baseline's).
+        wide_fit: how the branches are fitted. `stacked` (the default): the wide weights are
+            a linear SVM fitted first (`models.text.wide_fit`) and frozen, the deep branch is
+            trained alone (its own cross-entropy), then `softmax(a * wide + b * deep)` with
+            `a, b >= 0` fitted by maximum likelihood on the validation texts; once those and
+            the OOS thresholds are chosen, the SVM is refitted on training + validation texts.
+            `joint`: the wide weights are trained with the deep branch by the optimiser, from
+            zero. `svm_first`: the SVM frozen, the training learns its scale and the deep
+            branch beside it on out-of-fold margins (docs/text-models.md says what each
+            measured).
+        wide_regularization: `stacked` and `svm_first`: the SVM's `C` (as the TF-IDF baseline's).
         branch_loss_weight: wide and deep jointly: weight of each branch's own cross-entropy
             beside the served model's (keeps both branches predictive alone, so the deep
             branch's attention still explains the label); 0 trains the sum only.
@@ -79,7 +83,7 @@ class TextTrainingConfig:
     wide_ngram_max: int = 5
     wide_ngrams_per_token: int = 32
     wide_scale: float = 10.0
-    wide_fit: str = "joint"
+    wide_fit: str = "stacked"
     wide_regularization: float = 0.5
     branch_loss_weight: float = 1.0
     auxiliary_weight: float = 1.0

@@ -186,3 +186,71 @@ def out_of_fold_margins(
         )
         margins[held_out] = features[held_out] @ kernel + bias
     return margins
+
+
+def fit_branch_blend(
+    wide_logits: np.ndarray, deep_logits: np.ndarray, label_ids: np.ndarray
+) -> dict:
+    """Weights `(wide_weight, deep_weight)`, both >= 0, of `softmax(a * wide + b * deep)` fitted
+    by maximum likelihood (L-BFGS-B from `(1, 1)`; a branch alone where that fits better): the
+    stacked blend of two frozen branches.
+
+    Args:
+        wide_logits: `(N, C)` the wide branch's margins on held-out texts.
+        deep_logits: `(N, C)` the deep branch's logits on the same texts.
+        label_ids: `(N,)` their class indices.
+
+    Returns:
+        `wide_weight`, `deep_weight`, the examples used, and the mean cross-entropy and accuracy
+        on those texts of the wide branch alone (its best scale), the deep branch alone and the
+        blend.
+    """
+    import scipy.optimize
+
+    wide = np.asarray(wide_logits, dtype=np.float64)
+    deep = np.asarray(deep_logits, dtype=np.float64)
+    label_ids = np.asarray(label_ids, dtype=np.int64)
+    if wide.shape != deep.shape or wide.ndim != 2 or label_ids.shape != (len(wide),):
+        raise ValueError(
+            "Expected wide_logits and deep_logits of one shape (N, C) and label_ids (N,). "
+            f"Received: {wide.shape}, {deep.shape}, {label_ids.shape}"
+        )
+    if len(wide) == 0:
+        raise ValueError("Expected at least one held-out text to fit the blend. Received: 0")
+    rows = np.arange(len(label_ids))
+
+    def loss(weights: np.ndarray) -> tuple[float, np.ndarray]:
+        scores = weights[0] * wide + weights[1] * deep
+        scores = scores - scores.max(axis=1, keepdims=True)
+        probabilities = np.exp(scores)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        value = -float(np.mean(np.log(probabilities[rows, label_ids] + 1e-12)))
+        residual = probabilities.copy()
+        residual[rows, label_ids] -= 1.0  # d loss / d scores, times N
+        gradient = np.array([np.sum(residual * wide), np.sum(residual * deep)]) / len(rows)
+        return value, gradient
+
+    def fitted(start, bounds) -> np.ndarray:
+        return scipy.optimize.minimize(
+            loss, np.asarray(start, float), jac=True, method="L-BFGS-B", bounds=bounds
+        ).x
+
+    wide_alone = fitted((1.0, 0.0), [(0.0, None), (0.0, 0.0)])
+    candidates = [fitted((1.0, 1.0), [(0.0, None), (0.0, None)]), wide_alone, np.array([0, 1.0])]
+    blend = min(candidates, key=lambda weights: loss(weights)[0])  # never worse than either
+
+    def summary(weights) -> dict:
+        scores = weights[0] * wide + weights[1] * deep
+        return {
+            "loss": round(loss(np.asarray(weights, float))[0], 6),
+            "accuracy": round(float(np.mean(scores.argmax(axis=1) == label_ids)), 6),
+        }
+
+    return {
+        "wide_weight": float(blend[0]),
+        "deep_weight": float(blend[1]),
+        "examples": int(len(label_ids)),
+        "wide_alone": summary(wide_alone),
+        "deep_alone": summary((0.0, 1.0)),
+        "blend": summary(blend),
+    }

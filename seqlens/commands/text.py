@@ -10,6 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
+from models.text.training_config import WIDE_FITS, TextTrainingConfig
 from seqlens.jobs.text import read_labelled_texts
 from seqlens.layout import ArtifactLayout, default_artifacts_root
 
@@ -82,11 +83,13 @@ def register(commands) -> None:
         )
         parser.add_argument(
             "--wide-fit",
-            choices=("joint", "svm_first"),
-            default="joint",
-            help="how the wide branch is fitted: with the deep branch by the optimiser "
-            "(default), or first as a linear SVM, frozen, the deep branch trained beside its "
-            "out-of-fold margins (docs/text-models.md)",
+            choices=WIDE_FITS,
+            default=TextTrainingConfig.wide_fit,
+            help="how the branches are fitted: stacked (default): the wide branch first as a "
+            "linear SVM, the deep branch alone, their weights fitted on validation, the SVM "
+            "refitted on all texts; joint: both by the optimiser together; svm_first: the SVM "
+            "frozen, the deep branch trained beside its out-of-fold margins "
+            "(docs/text-models.md)",
         )
         parser.add_argument(
             "--oos-score",

@@ -172,3 +172,75 @@ def test_svm_first_training_serves_the_svm_and_the_cli_offers_it(tmp_path):
     assert np.mean(np.array(predicted) == np.array(test_labels)) >= 0.9
     arguments = ["train", "intent", "--input", "x.csv", "--wide-fit", "svm_first"]
     assert build_parser().parse_args(arguments).wide_fit == "svm_first"
+
+
+def test_the_branch_blend_recovers_the_weights_that_drew_the_labels():
+    from models.text.wide_fit import fit_branch_blend
+
+    rng = np.random.default_rng(0)
+    wide, deep = rng.normal(size=(4000, 3)), rng.normal(size=(4000, 3))
+    scores = 2.0 * wide + 0.5 * deep
+    probabilities = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(3, p=row) for row in probabilities])
+    blend = fit_branch_blend(wide, deep, labels)
+    assert blend["wide_weight"] == pytest.approx(2.0, abs=0.15)
+    assert blend["deep_weight"] == pytest.approx(0.5, abs=0.15)
+    assert blend["examples"] == 4000
+    # the blend's likelihood is never below either branch's alone
+    assert blend["blend"]["loss"] <= blend["wide_alone"]["loss"] + 1e-9
+    assert blend["blend"]["loss"] <= blend["deep_alone"]["loss"] + 1e-9
+
+
+def test_the_branch_blend_never_weighs_a_branch_negatively():
+    from models.text.wide_fit import fit_branch_blend
+
+    rng = np.random.default_rng(1)
+    wide = rng.normal(size=(500, 2))
+    labels = wide.argmax(axis=1)
+    blend = fit_branch_blend(wide, -wide, labels)  # the deep logits point the wrong way
+    assert blend["deep_weight"] == 0.0 and blend["wide_weight"] > 0
+
+
+def test_the_branch_blend_refuses_mismatched_inputs():
+    from models.text.wide_fit import fit_branch_blend
+
+    with pytest.raises(ValueError, match=r"Received: \(4, 3\), \(4, 2\), \(4,\)"):
+        fit_branch_blend(np.zeros((4, 3)), np.zeros((4, 2)), np.zeros(4, int))
+    with pytest.raises(ValueError, match="at least one held-out text"):
+        fit_branch_blend(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0, int))
+
+
+def test_stacked_training_serves_the_blend_and_the_svm_refitted_on_every_text(tmp_path):
+    import keras
+
+    from models.text.inference import load_text_model
+    from models.text.training import train_text_model
+    from models.text.wide_fit import fit_linear_svm, tfidf_matrix
+    from tests.text_model_fixtures import planted_texts, training_config
+
+    texts, labels, _ = planted_texts(200, seed=7)
+    config = training_config(epochs=3, wide_fit="stacked")
+    metrics = train_text_model(texts, labels, config, tmp_path / "model")
+    blend = metrics["stacked_blend"]
+    assert metrics["wide_fit"] == "stacked"
+    assert blend["svm_refitted_on"] == len(texts) == metrics["train_count"] + blend["examples"]
+    assert blend["blend"]["loss"] <= min(blend["wide_alone"]["loss"], blend["deep_alone"]["loss"])
+    model = load_text_model(tmp_path / "model")
+    wide_layer = model.model.get_layer("wide")
+    assert float(keras.ops.convert_to_numpy(wide_layer.logit_scale)) == pytest.approx(
+        blend["wide_weight"], rel=1e-6
+    )
+    # the served wide weights are an SVM fitted on all 200 texts (training + validation)
+    vocabulary = model.wide_vocabulary
+    features = vocabulary.encode_tokens([tokenize(text) for text in texts], model.sequence_length)
+    matrix = tfidf_matrix(
+        features["wide_ids"], features["wide_counts"], vocabulary.idf, vocabulary.size
+    )
+    index_of = {label: index for index, label in enumerate(model.labels)}
+    label_ids = np.array([index_of[label] for label in labels])
+    kernel, _ = fit_linear_svm(matrix, label_ids, len(model.labels))
+    served = np.asarray(keras.ops.convert_to_numpy(wide_layer.kernel)) * wide_layer.scale
+    np.testing.assert_allclose(served, kernel, atol=1e-4)
+    test_texts, test_labels, _ = planted_texts(60, seed=8)
+    predicted = model.predict(test_texts)["label"].tolist()
+    assert np.mean(np.array(predicted) == np.array(test_labels)) >= 0.9
