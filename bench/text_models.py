@@ -99,15 +99,24 @@ class Recorder:
     record a later run inside an existing file.
     """
 
-    def __init__(self, command: str, data: Path, results: dict | None = None, save=None):
+    def __init__(
+        self,
+        command: str,
+        data: Path,
+        results: dict | None = None,
+        save=None,
+        machine_note: str = "",
+    ):
         self.results = (
             results
             if results is not None
             else {
                 "benchmark": "text_models",
                 "machine": (
-                    "2-core CPU, 24 GiB, shared with other jobs "
-                    f"({platform.processor() or platform.machine()})"
+                    f"2-core CPU, 24 GiB ({platform.processor() or platform.machine()})"
+                    + (f", {machine_note}" if machine_note else "")
+                    + "; load average at the start "
+                    + ", ".join(f"{value:.2f}" for value in os.getloadavg())
                 ),
                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "command": command,
@@ -301,23 +310,25 @@ def run_sentiment(
                 work / f"{name}_own",
             )
     if ablation:
-        for branches, label in ABLATION:
+        for branches, wide_fit, label in ABLATION:
             served_rows(
                 recorder,
                 [("phrasebank_allagree", allagree_test)],
                 f"{label}, own data",
-                TextTrainingConfig(**base, branches=branches),
+                TextTrainingConfig(**base, branches=branches, wide_fit=wide_fit),
                 allagree_train["text"].tolist(),
                 allagree_train["label"].tolist(),
-                work / f"allagree_{branches}",
+                work / f"allagree_{branches}_{wide_fit}",
             )
 
 
-ABLATION = (
-    ("wide", "wide only"),
-    ("deep", "deep only"),
-    ("wide_and_deep", "wide + deep (joint)"),
+ABLATION = (  # (branches, wide_fit, label); the default last
+    ("wide", "stacked", "wide only (SVM in the graph)"),
+    ("deep", "stacked", "deep only"),
+    ("wide_and_deep", "joint", "wide + deep (joint)"),
+    ("wide_and_deep", "stacked", "wide + deep (stacked, default)"),
 )
+DEFAULT_LABEL = ABLATION[-1][2]
 
 
 def run_intent(recorder, splits, work: Path, epochs: int, ablation: bool) -> None:
@@ -326,16 +337,16 @@ def run_intent(recorder, splits, work: Path, epochs: int, ablation: bool) -> Non
     train, test = splits["banking77"]
     linear_row(recorder, "banking77", train, test)
     base = dict(task="intent", epochs=epochs, sequence_length=48, seed=42)
-    for branches, label in ABLATION if ablation else ABLATION[-1:]:
+    for branches, wide_fit, label in ABLATION if ablation else ABLATION[-1:]:
         served_rows(
             recorder,
             [("banking77", test)],
             label,
-            TextTrainingConfig(**base, branches=branches),
+            TextTrainingConfig(**base, branches=branches, wide_fit=wide_fit),
             train["text"].tolist(),
             train["label"].tolist(),
-            work / f"banking_{branches}",
-            latency=branches == "wide_and_deep",
+            work / f"banking_{branches}_{wide_fit}",
+            latency=label == DEFAULT_LABEL,
         )
     # out of scope: 10 intents held out of training
     intents = sorted(set(train["label"]))
@@ -348,7 +359,7 @@ def run_intent(recorder, splits, work: Path, epochs: int, ablation: bool) -> Non
     metrics, signature = served_rows(
         recorder,
         [("banking77_in_scope_intents", inside)],
-        "wide + deep (joint)",
+        DEFAULT_LABEL,
         TextTrainingConfig(**base),
         in_train["text"].tolist(),
         in_train["label"].tolist(),
@@ -369,7 +380,7 @@ def run_intent(recorder, splits, work: Path, epochs: int, ablation: bool) -> Non
         figures["in_scope_accuracy_without_threshold"] = float(correct.mean())
         recorder.add(
             "banking77_out_of_scope",
-            f"wide + deep (joint) [served SavedModel], {score} score"
+            f"{DEFAULT_LABEL} [served SavedModel], {score} score"
             + (" (default)" if score == metrics["oos_score"] else ""),
             figures,
             metrics["training_seconds"],
@@ -407,7 +418,7 @@ def run_pretraining(
         served_rows(
             recorder,
             [(name, test)],
-            "wide + deep (joint), own data, no pretraining",
+            f"{DEFAULT_LABEL}, own data, no pretraining",
             TextTrainingConfig(**base),
             texts,
             labels,
@@ -416,7 +427,7 @@ def run_pretraining(
         served_rows(
             recorder,
             [(name, test)],
-            f"wide + deep (joint), own data, + masked-token pretraining of the deep branch "
+            f"{DEFAULT_LABEL}, own data, + masked-token pretraining of the deep branch "
             f"({pretraining_epochs} passes, training texts + {len(stocknet_texts):,} StockNet "
             "tweets)",
             TextTrainingConfig(**base, pretraining_epochs=pretraining_epochs),
@@ -522,9 +533,7 @@ def write_section(results: dict) -> None:
         "## Text models: finance sentiment and banking intent",
         "",
         f"Command: `{results['command']}`  ",
-        f"Machine: {results['machine']}. Date: {results['date']}. Training times are wall-clock "
-        "on this shared 2-core machine while other helpers' jobs ran (load average often > 10), so "
-        "they overstate the time on an idle machine.",
+        f"Machine: {results['machine']}. Date: {results['date']}. Training times are wall-clock.",
         "",
         "Protocol: " + " ".join(results["protocol"].split()),
         "",
@@ -742,7 +751,7 @@ def main() -> int:
             ),
         )
     else:
-        recorder = Recorder(command, data)
+        recorder = Recorder(command, data, machine_note=args.machine_note)
     if "sentiment" in args.tasks:
         run_sentiment(
             recorder,
