@@ -313,3 +313,21 @@ def branch_training_model(model: keras.Model, margin_offset: bool = False) -> ke
         },
         name="text_classifier_branch_train",
     )
+
+
+WIDE_INPUTS = ("wide_ids", "wide_counts")
+
+
+def deep_training_model(model: keras.Model) -> keras.Model:
+    """The stacked fit's training view of a wide-and-deep `model`: the deep branch alone, one
+    output `deep_probabilities` `(B, C)`, from the deep inputs only (the frozen wide layer is
+    not computed: with many classes it costs more per step than the deep branch). Same
+    weights."""
+    inputs = [tensor for tensor in model.inputs if tensor.name not in WIDE_INPUTS]
+    deep_logits = model.get_layer("deep_logits").output
+    return keras.Model(
+        inputs,
+        {"deep_probabilities": keras.layers.Softmax(name="deep_probabilities")(deep_logits)},
+        name="text_classifier_deep_train",
+    )
+

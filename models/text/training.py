@@ -181,12 +181,19 @@ def _refit_wide_on_all(model, config, wide_vocabulary, parts) -> int:
         wide_layer.num_classes,
         regularization=config.wide_regularization,
         sample_weight=np.concatenate([weights for _, _, weights in parts]),
+        initial=(
+            np.asarray(wide_layer.kernel) * wide_layer.scale,
+            np.asarray(wide_layer.bias) * wide_layer.scale,
+        ),
     )
     wide_layer.set_fitted(kernel, bias)
     logger.info(
         "wide SVM refitted on %d texts in %.1f s", len(label_ids), time.perf_counter() - started
     )
     return int(len(label_ids))
+
+
+STACKED_MONITOR = "val_accuracy"  # the deep branch's (the stacked fit's only training output)
 
 
 def _fit_model(
@@ -207,6 +214,7 @@ def _fit_model(
         MARGIN_OFFSET_INPUT,
         branch_training_model,
         build_text_classifier,
+        deep_training_model,
         probabilities_model,
     )
 
@@ -251,7 +259,9 @@ def _fit_model(
     stacked = joint and config.wide_fit == "stacked"
     branch_weight = config.branch_loss_weight if joint else 0.0
     offset = MARGIN_OFFSET_INPUT in train_features
-    if branch_weight:
+    if stacked:  # the deep branch learns alone beside the frozen SVM; the blend comes after
+        trainer = deep_training_model(model)
+    elif branch_weight:
         trainer = branch_training_model(model, margin_offset=offset)
     else:
         trainer = probabilities_model(model, margin_offset=offset)
@@ -268,21 +278,24 @@ def _fit_model(
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     validation_targets = np.eye(classifier_config.num_classes, dtype="float32")[validation_ids]
     monitor = "val_accuracy"
-    if branch_weight:
+    if stacked:
+        train_targets = {"deep_probabilities": train_targets}
+        validation_targets = {"deep_probabilities": validation_targets}
+        compile_arguments = {
+            "loss": {"deep_probabilities": loss},
+            "metrics": {"deep_probabilities": ["accuracy"]},
+        }
+        monitor = STACKED_MONITOR
+    elif branch_weight:
         names = ("probabilities", "deep_probabilities", "wide_probabilities")
         train_targets = dict.fromkeys(names, train_targets)
         validation_targets = dict.fromkeys(names, validation_targets)
-        # stacked: the deep branch learns alone beside the frozen SVM; the blend comes after
-        weights = {"probabilities": 1.0} | dict.fromkeys(names[1:], branch_weight)
-        if stacked:
-            weights = {"probabilities": 0.0, "deep_probabilities": 1.0, "wide_probabilities": 0.0}
-        output = "deep_probabilities" if stacked else "probabilities"
         compile_arguments = {
             "loss": dict.fromkeys(names, loss),
-            "loss_weights": weights,
-            "metrics": {name: ["accuracy"] for name in {"probabilities", output}},
+            "loss_weights": {"probabilities": 1.0} | dict.fromkeys(names[1:], branch_weight),
+            "metrics": {"probabilities": ["accuracy"]},
         }
-        monitor = f"val_{output}_accuracy"
+        monitor = "val_probabilities_accuracy"
     else:
         compile_arguments = {"loss": loss, "metrics": ["accuracy"]}
     trainer.compile(
@@ -305,6 +318,10 @@ def _fit_model(
         verbose=0,
         callbacks=[best],
     )
+    if monitor not in history.history:  # EarlyStopping would only warn and keep the last epoch
+        raise RuntimeError(
+            f"Expected the training to report {monitor!r}. Received: {sorted(history.history)}"
+        )
     if best.best_weights is not None:  # keep the best validation epoch
         trainer.set_weights(best.best_weights)
     if stacked:

@@ -79,6 +79,7 @@ def fit_linear_svm(
     regularization: float = 0.5,
     sample_weight: np.ndarray | None = None,
     max_iterations: int = 1000,
+    initial: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One-vs-rest squared-hinge linear SVM with L2 (LinearSVC's objective), full-batch L-BFGS.
 
@@ -89,6 +90,8 @@ def fit_linear_svm(
         regularization: `C` of the objective (larger = weaker L2).
         sample_weight: `(N,)` non-negative weights (default 1).
         max_iterations: L-BFGS iterations at most.
+        initial: `(kernel (V, C), bias (C,))` to start from (a fit on a subset of the rows,
+            for a refit on all of them); default zeros. The optimum does not depend on it.
 
     Returns:
         `(kernel (V, C), bias (C,))`, float32: the margins are `features @ kernel + bias`.
@@ -129,9 +132,18 @@ def fit_linear_svm(
         kernel_gradient = transposed @ gradient + kernel
         return loss, np.concatenate([np.ravel(kernel_gradient), gradient.sum(axis=0)])
 
+    start = np.zeros(width * num_classes + num_classes)
+    if initial is not None:
+        kernel, bias = (np.asarray(part, dtype=np.float64) for part in initial)
+        if kernel.shape != (width, num_classes) or bias.shape != (num_classes,):
+            raise ValueError(
+                f"Expected an initial kernel ({width}, {num_classes}) and bias ({num_classes},). "
+                f"Received: {kernel.shape} and {bias.shape}"
+            )
+        start = np.concatenate([kernel.ravel(), bias])
     result = scipy.optimize.minimize(
         objective,
-        np.zeros(width * num_classes + num_classes),
+        start,
         jac=True,
         method="L-BFGS-B",
         options={"maxiter": max_iterations},
