@@ -15,9 +15,11 @@ Protocol (fixed splits and seeds):
   the OOS thresholds; test data is never seen. Every figure of a trained model is measured
   through its exported SavedModel (`export_text_savedmodel`, reloaded with
   `tf.saved_model.load`, signature `serving_default` on raw strings): what TF Serving answers.
-- Ablation: wide branch only, deep branch only, wide + deep trained jointly (the default), on
-  PhraseBank AllAgree (own split) and Banking77; `--tasks pretraining` adds wide + deep with
-  masked-token pretraining of the deep branch on StockNet tweets.
+- Ablation: wide branch only, deep branch only, wide + deep trained jointly (`--wide-fit
+  joint`) and stacked (the default: SVM first, deep branch alone, blend weights fitted on
+  validation, SVM refitted on training + validation), on PhraseBank AllAgree (own split)
+  and Banking77; `--tasks pretraining` adds wide + deep with masked-token pretraining of the
+  deep branch on StockNet tweets.
 - Out of scope: AUROC and the figures at the validation threshold for each score (max-softmax,
   energy, Mahalanobis on the deep branch's pooled embedding), all read from the served signature.
 - Served latency: one text per request (p50 / p99 over 200 requests after 20 warm-up calls) and
