@@ -10,16 +10,19 @@ mapped to integer arrays, so this runs on any Keras backend. What `train_text_mo
 3. vocabularies from the training texts: tokens + character n-grams (deep branch), word 1-2-grams
    + character n-grams with their IDF weights (wide branch, `models.text.wide_features`);
 4. optional masked-token pretraining of the deep branch's encoder;
-5. the wide-and-deep model (`models.text.classifier`), both branches trained jointly end to end:
-   AdamW, linear warm-up + cosine decay, label smoothing, balanced class weights, dropout; the
-   weights of the best validation epoch are kept;
+5. the wide-and-deep model (`models.text.classifier`). By default (`wide_fit="stacked"`) the
+   wide branch is a linear SVM fitted first and frozen, the deep branch is trained alone, and
+   `softmax(a * wide + b * deep)` is weighted on the validation texts (`joint`: both branches
+   trained together end to end). AdamW, linear warm-up + cosine decay, label smoothing,
+   balanced class weights, dropout; the weights of the best validation epoch are kept;
 6. out of scope: the class means and tied covariance of the training texts' pooled embeddings
    (Mahalanobis score, `models.text.out_of_scope`) go into the model; each score's threshold keeps
    `oos_keep_rate` of in-scope validation texts; `oos_score` picks the one that decides;
-7. the model folder: `model.keras`, `config.json`, `labels.json`, `tokens.txt`, `ngrams.txt`,
+7. stacked: the SVM refitted on training + validation texts; then the model folder:
+   `model.keras`, `config.json`, `labels.json`, `tokens.txt`, `ngrams.txt`,
    `wide_features.txt`, `wide_idf.npy`, `history.json`, `metrics.json`, `data_run.json`.
 
-Validation metrics are reported for the served model and, from the same jointly trained model,
+Validation metrics (before the refit) are reported for the served model and, from the same model,
 for each branch's logits alone (`wide_branch`, `deep_branch`: what each branch contributes, not
 a separately trained model; the ablation in bench/text_models.py trains those).
 """
