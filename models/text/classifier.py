@@ -330,4 +330,3 @@ def deep_training_model(model: keras.Model) -> keras.Model:
         {"deep_probabilities": keras.layers.Softmax(name="deep_probabilities")(deep_logits)},
         name="text_classifier_deep_train",
     )
-
