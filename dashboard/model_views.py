@@ -144,6 +144,11 @@ def report_notes(metrics: Mapping) -> dict[str, object]:
         "data_run",
     )
     notes.update({key: metrics[key] for key in keys if key in metrics and metrics[key] is not None})
+    blend = metrics.get("stacked_blend")
+    if isinstance(blend, Mapping) and _numeric(blend.get("wide_weight")):
+        notes["branch weights (wide, deep), fitted on validation"] = (
+            f"{float(blend['wide_weight']):.3g}, {float(blend.get('deep_weight', 0.0)):.3g}"
+        )
     return notes
 
 

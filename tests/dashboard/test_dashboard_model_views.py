@@ -85,6 +85,16 @@ def test_comparison_table_of_a_text_model():
     assert report_notes(metrics) == {"oos_threshold": 0.4}
 
 
+def test_report_notes_show_the_stacked_branch_weights():
+    metrics = {
+        "served_model": {"accuracy": 0.9},
+        "wide_fit": "stacked",
+        "stacked_blend": {"wide_weight": 4.1556, "deep_weight": 0.41707, "examples": 1003},
+    }
+    notes = report_notes(metrics)
+    assert notes["branch weights (wide, deep), fitted on validation"] == "4.16, 0.417"
+
+
 def test_comparison_table_of_unknown_shape_lists_numbers():
     table = comparison_table("x", {"protocol": "p", "auc": 0.5, "nested": {"f1": 0.2}})
     assert table.to_dict("list") == {
