@@ -102,15 +102,10 @@ def _fit_wide_first(model, config, wide_vocabulary, train_features, targets, svm
         (5 folds) minus the fitted weights' in-sample ones, the training view's
         `wide_margin_offset`. `stacked`: None (the deep branch trains alone).
     """
-    from models.text.wide_fit import fit_linear_svm, out_of_fold_margins, tfidf_matrix
+    from models.text.wide_fit import fit_linear_svm, out_of_fold_margins
 
     started = time.perf_counter()
-    features = tfidf_matrix(
-        train_features["wide_ids"],
-        train_features["wide_counts"],
-        wide_vocabulary.idf,
-        wide_vocabulary.size,
-    )
+    features = _wide_tfidf(train_features, wide_vocabulary)
     label_ids = np.asarray(targets).argmax(axis=1)
     arguments = {"regularization": config.wide_regularization}
     kernel, bias = fit_linear_svm(
@@ -127,6 +122,15 @@ def _fit_wide_first(model, config, wide_vocabulary, train_features, targets, svm
     return (held_out - (features @ kernel + bias)).astype("float32")
 
 
+def _wide_tfidf(features: dict, wide_vocabulary: WideVocabulary):
+    """The sparse `(N, V)` TF-IDF matrix the wide layer computes for encoded texts."""
+    from models.text.wide_fit import tfidf_matrix
+
+    return tfidf_matrix(
+        features["wide_ids"], features["wide_counts"], wide_vocabulary.idf, wide_vocabulary.size
+    )
+
+
 def _wide_logits(model, outputs: dict) -> np.ndarray:
     """`(N, C)` the wide branch's logits in `outputs` of `model.predict`: the tokens'
     contributions plus the (scaled) bias."""
@@ -136,25 +140,27 @@ def _wide_logits(model, outputs: dict) -> np.ndarray:
     return np.asarray(outputs["wide_contributions"]).sum(axis=1) + bias
 
 
-def _set_stacked_blend(model, validation_features: dict, validation_ids: np.ndarray) -> None:
+def _set_stacked_blend(model, validation_features: dict, validation_ids: np.ndarray) -> dict:
     """Weigh the frozen SVM margins and the deep logits by `fit_branch_blend` on the validation
     texts: the wide layer's learned scale and the deep logits' kernel and bias are multiplied,
-    so the served graph computes `softmax(a * wide + b * deep)`. The fit is kept on the model
-    (`model.stacked_blend`) for `metrics.json`."""
+    so the served graph computes `softmax(a * wide + b * deep)`.
+
+    Returns:
+        The fit (`fit_branch_blend`'s dict), for `metrics.json`.
+    """
     from models.text.wide_fit import fit_branch_blend
 
     outputs = model.predict(model_inputs(model, validation_features), batch_size=256, verbose=0)
-    wide_layer = model.get_layer("wide")
-    current_scale = float(np.asarray(wide_layer.logit_scale))  # AdamW may have decayed it
     wide_logits = _wide_logits(model, outputs)
     deep_logits = np.asarray(outputs["logits"]) - wide_logits
-    blend = fit_branch_blend(wide_logits / current_scale, deep_logits, validation_ids)
-    wide_layer.logit_scale.assign(blend["wide_weight"])
+    blend = fit_branch_blend(wide_logits, deep_logits, validation_ids)
+    scale = model.get_layer("wide").logit_scale
+    scale.assign(np.asarray(scale) * blend["wide_weight"])
     dense = model.get_layer("deep_logits")
     dense.kernel.assign(np.asarray(dense.kernel) * blend["deep_weight"])
     dense.bias.assign(np.asarray(dense.bias) * blend["deep_weight"])
-    model.stacked_blend = blend
     logger.info("stacked blend of the branches: %s", json.dumps(blend))
+    return blend
 
 
 def _refit_wide_on_all(model, config, wide_vocabulary, parts) -> int:
@@ -167,16 +173,11 @@ def _refit_wide_on_all(model, config, wide_vocabulary, parts) -> int:
     """
     import scipy.sparse
 
-    from models.text.wide_fit import fit_linear_svm, tfidf_matrix
+    from models.text.wide_fit import fit_linear_svm
 
     started = time.perf_counter()
     wide_layer = model.get_layer("wide")
-    matrices = [
-        tfidf_matrix(
-            features["wide_ids"], features["wide_counts"], wide_vocabulary.idf, wide_vocabulary.size
-        )
-        for features, _, _ in parts
-    ]
+    matrices = [_wide_tfidf(features, wide_vocabulary) for features, _, _ in parts]
     label_ids = np.concatenate([ids for _, ids, _ in parts])
     kernel, bias = fit_linear_svm(
         scipy.sparse.vstack(matrices).tocsr(),
@@ -327,12 +328,15 @@ def _fit_model(
         )
     if best.best_weights is not None:  # keep the best validation epoch
         trainer.set_weights(best.best_weights)
-    if stacked:
-        _set_stacked_blend(model, validation_features, validation_ids)
-    return model, {
-        **pretraining_history,
-        **{key: [float(v) for v in values] for key, values in history.history.items()},
-    }
+    blend = _set_stacked_blend(model, validation_features, validation_ids) if stacked else None
+    return (
+        model,
+        {
+            **pretraining_history,
+            **{key: [float(v) for v in values] for key, values in history.history.items()},
+        },
+        blend,
+    )
 
 
 def train_text_model(
@@ -464,7 +468,7 @@ def train_text_model(
         wide_learned_scale=config.wide_fit in ("svm_first", "stacked"),
         deep=config.branches != "wide",
     )
-    model, history = _fit_model(
+    model, history, blend = _fit_model(
         config,
         classifier_config,
         wide_vocabulary,
@@ -509,8 +513,8 @@ def train_text_model(
         wide_logits = _wide_logits(model, outputs)
         metrics["wide_branch"] = metrics_of(wide_logits)
         metrics["deep_branch"] = metrics_of(np.asarray(outputs["logits"]) - wide_logits)
-        if getattr(model, "stacked_blend", None) is not None:
-            metrics["stacked_blend"] = model.stacked_blend
+        if blend is not None:
+            metrics["stacked_blend"] = blend
     oos_thresholds = None
     if config.task == "intent":
         oos_thresholds = {
@@ -527,8 +531,8 @@ def train_text_model(
             f"the threshold keeping {config.oos_keep_rate:.0%} of in-scope validation texts "
             f"(quantile of the {config.oos_score} score; out of scope above it)"
         )
-    if metrics.get("stacked_blend") is not None:  # validation figures above: before the refit
-        metrics["stacked_blend"]["svm_refitted_on"] = _refit_wide_on_all(
+    if blend is not None:  # the validation figures above are those before the refit
+        blend["svm_refitted_on"] = _refit_wide_on_all(
             model,
             config,
             wide_vocabulary,

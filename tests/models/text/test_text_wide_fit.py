@@ -244,3 +244,13 @@ def test_stacked_training_serves_the_blend_and_the_svm_refitted_on_every_text(tm
     test_texts, test_labels, _ = planted_texts(60, seed=8)
     predicted = model.predict(test_texts)["label"].tolist()
     assert np.mean(np.array(predicted) == np.array(test_labels)) >= 0.9
+
+
+def test_a_warm_start_of_the_wrong_shape_is_refused():
+    vocabulary, features = _features()
+    matrix = tfidf_matrix(
+        features["wide_ids"], features["wide_counts"], vocabulary.idf, vocabulary.size
+    )
+    labels = np.arange(len(TEXTS)) % 3
+    with pytest.raises(ValueError, match=r"Expected an initial kernel .* Received: \(2, 3\)"):
+        fit_linear_svm(matrix, labels, 3, initial=(np.zeros((2, 3)), np.zeros(3)))
