@@ -10,6 +10,10 @@ paths -PlanChunks-> chunks -Reshuffle-> -ParseChunks-> (bucket, events) -GroupBy
   -DeduplicateBuckets-> (bucket, events) -FilterRoundN...-> -BuildSequences-> sequences
 ```
 
+With `EventsConfig.shuffle == "files"` (the default) ParseChunks writes each bucket's table to
+a spill file and emits `(bucket, path)`; the runner groups only the paths, and each bucket's
+files are read back just before deduplication (`pipeline.spill`: memory ~ one bucket).
+
 Every DoFn sends dropped rows to a tagged `dead_letter` output (Arrow tables of
 `dead_letter.DEAD_LETTER_SCHEMA`), increments a `Metrics.counter` per reason, and emits partial
 statistics on a tagged `stats` output, so `rows_in == rows_out + rows_dead` is counted, not assumed.
@@ -17,7 +21,7 @@ statistics on a tagged `stats` output, so `rows_in == rows_out + rows_dead` is c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import apache_beam as beam
 import numpy as np
@@ -25,7 +29,7 @@ import pyarrow as pa
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from pipeline import sources
+from pipeline import sources, spill
 from pipeline.beam_common import METRICS_NAMESPACE, MergeCountTablesFn, SumCountsFn
 from pipeline.event_formats import EventReadSpec, plan_parquet_chunks, read_event_chunk
 from pipeline.event_validation import EVENT_SCHEMA, validate_events
@@ -42,6 +46,10 @@ from pipeline.timestamps import TimestampRange
 DEAD_LETTER = "dead_letter"
 STATS = "stats"
 ITEM_COUNTS = "item_counts"
+SHUFFLES = ("files", "runner")
+AUTO_BUCKETS = 0
+MIN_BUCKETS = 8
+BUCKET_INPUT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -53,9 +61,16 @@ class EventsConfig:
         max_length: keep each user's most recent `max_length` events; 0 keeps all.
         split: train/validation/test split.
         plausible: the plausible timestamp range.
-        num_buckets: user buckets the events are grouped into (memory per bucket ~ 1/num_buckets).
+        num_buckets: user buckets the events are grouped into (memory per bucket ~ 1/num_buckets);
+            `AUTO_BUCKETS` (0, the default): one per 64 MiB of input, at least 8
+            (`with_input_size`), so that a bucket stays the same size whatever the log's.
         filter_rounds: rounds of iterative filtering (unrolled in the graph).
         chunk_bytes / block_bytes: input split size and read block size.
+        shuffle: how events reach their user bucket. `files` (default): each parsed block's
+            bucket tables are written under the run folder and only their paths are grouped,
+            so memory stays about one bucket on any runner (`pipeline.spill`). `runner`: the
+            tables themselves go through the runner's `GroupByKey` (a managed shuffle such as
+            Dataflow's keeps them off the workers; the in-process runner holds them all).
     """
 
     min_user_count: int = 0
@@ -63,17 +78,23 @@ class EventsConfig:
     max_length: int = 0
     split: SplitConfig = SplitConfig()
     plausible: TimestampRange = field(default_factory=TimestampRange)
-    num_buckets: int = 8
+    num_buckets: int = AUTO_BUCKETS
     filter_rounds: int = 10
     chunk_bytes: int = sources.DEFAULT_CHUNK_BYTES
     block_bytes: int = sources.DEFAULT_BLOCK_BYTES
+    shuffle: str = "files"
 
     def __post_init__(self) -> None:
-        for name in ("min_user_count", "min_item_count", "max_length"):
+        if self.shuffle not in SHUFFLES:
+            raise ValueError(
+                f"Expected shuffle to be one of {', '.join(SHUFFLES)}. Received: "
+                f"shuffle={self.shuffle!r}"
+            )
+        for name in ("min_user_count", "min_item_count", "max_length", "num_buckets"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"Expected {name} to be an int >= 0. Received: {name}={value!r}")
-        for name in ("num_buckets", "filter_rounds", "chunk_bytes", "block_bytes"):
+        for name in ("filter_rounds", "chunk_bytes", "block_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Expected {name} to be an int >= 1. Received: {name}={value!r}")
@@ -81,6 +102,15 @@ class EventsConfig:
     @property
     def filtering(self) -> bool:
         return self.min_user_count > 0 or self.min_item_count > 0
+
+    def with_input_size(self, input_bytes: int) -> EventsConfig:
+        """This config with `num_buckets` resolved for an input of `input_bytes` (if automatic)."""
+        if input_bytes < 0:
+            raise ValueError(f"Expected input_bytes >= 0. Received: input_bytes={input_bytes}")
+        if self.num_buckets != AUTO_BUCKETS:
+            return self
+        buckets = max(MIN_BUCKETS, -(-input_bytes // BUCKET_INPUT_BYTES))
+        return replace(self, num_buckets=int(buckets))
 
 
 def _dead(table: pa.Table):
@@ -105,15 +135,21 @@ class PlanChunksFn(beam.DoFn):
 
 
 class ParseChunkFn(beam.DoFn):
-    """A chunk -> `(bucket, events)` tables per user bucket; malformed rows -> dead letters."""
+    """A chunk -> `(bucket, events)` tables per user bucket; malformed rows -> dead letters.
 
-    def __init__(self, spec: EventReadSpec, config: EventsConfig):
+    With a `spill_dir`, each bucket's table is written there and `(bucket, path)` is emitted
+    instead (file name from the chunk's file, start byte and block: a retry rewrites it).
+    """
+
+    def __init__(self, spec: EventReadSpec, config: EventsConfig, spill_dir: str | None = None):
         self._spec = spec
         self._config = config
+        self._spill_dir = spill_dir
         self._rows_in = Metrics.counter(METRICS_NAMESPACE, "rows_in")
 
     def process(self, chunk: sources.Chunk):
-        for parsed in read_event_chunk(chunk, self._spec, self._config.block_bytes):
+        blocks = read_event_chunk(chunk, self._spec, self._config.block_bytes)
+        for block_index, parsed in enumerate(blocks):
             events, dead = validate_events(
                 parsed,
                 self._config.plausible,
@@ -138,19 +174,32 @@ class ParseChunkFn(beam.DoFn):
             ):
                 # `take` (not `slice`): a compact table per bucket, so that encoding it for the
                 # shuffle does not serialise the buffers of the whole block.
-                yield int(sorted_buckets[start]), events.take(pa.array(order[start:end]))
+                bucket = int(sorted_buckets[start])
+                table = events.take(pa.array(order[start:end]))
+                if self._spill_dir is None:
+                    yield bucket, table
+                    continue
+                name = f"b{bucket:05d}-f{chunk.file_index:05d}-s{chunk.start}-k{block_index:05d}"
+                yield bucket, spill.write_spilled(table, self._spill_dir, name)
 
 
 class DeduplicateBucketFn(beam.DoFn):
-    """`(bucket, [events...])` -> `(bucket, sorted events)` without exact duplicates."""
+    """`(bucket, [events...])` -> `(bucket, sorted events)` without exact duplicates.
 
-    def __init__(self, paths: list[str]):
+    With `spilled`, the grouped values are spill file paths (`ParseChunkFn`), read here.
+    """
+
+    def __init__(self, paths: list[str], spilled: bool = False):
         self._paths = paths
+        self._spilled = spilled
 
     def process(self, element):
-        bucket, tables = element
-        tables = list(tables)
-        events = pa.concat_tables(tables) if tables else EVENT_SCHEMA.empty_table()
+        bucket, parts = element
+        if self._spilled:
+            events = spill.read_spilled(parts, EVENT_SCHEMA)
+        else:
+            tables = list(parts)
+            events = pa.concat_tables(tables) if tables else EVENT_SCHEMA.empty_table()
         events, dead = deduplicate(events, self._paths)
         if dead.num_rows:
             yield _dead(dead)
@@ -231,12 +280,19 @@ class BuildSequencesFn(beam.DoFn):
 
 
 class ReadEventLog(beam.PTransform):
-    """`(file_index, path)` -> `events` (`(bucket, table)`), `dead_letter`, `stats`."""
+    """`(file_index, path)` -> `events` (`(bucket, table or spill path)`), dead letters, stats."""
 
-    def __init__(self, spec: EventReadSpec, config: EventsConfig, label: str | None = None):
+    def __init__(
+        self,
+        spec: EventReadSpec,
+        config: EventsConfig,
+        spill_dir: str | None = None,
+        label: str | None = None,
+    ):
         super().__init__(label)
         self._spec = spec
         self._config = config
+        self._spill_dir = spill_dir
 
     def expand(self, paths):
         return (
@@ -244,25 +300,26 @@ class ReadEventLog(beam.PTransform):
             | "PlanChunks" >> beam.ParDo(PlanChunksFn(self._spec, self._config.chunk_bytes))
             | "DistributeChunks" >> beam.Reshuffle()
             | "ParseChunks"
-            >> beam.ParDo(ParseChunkFn(self._spec, self._config)).with_outputs(
+            >> beam.ParDo(ParseChunkFn(self._spec, self._config, self._spill_dir)).with_outputs(
                 DEAD_LETTER, STATS, main="events"
             )
         )
 
 
 class GroupEventsByUser(beam.PTransform):
-    """`(bucket, table)` parts -> one `(bucket, sorted deduplicated table)` per bucket."""
+    """`(bucket, table or spill path)` parts -> one `(bucket, sorted deduplicated table)` each."""
 
-    def __init__(self, paths: list[str], label: str | None = None):
+    def __init__(self, paths: list[str], spilled: bool = False, label: str | None = None):
         super().__init__(label)
         self._paths = paths
+        self._spilled = spilled
 
     def expand(self, keyed_tables):
         return (
             keyed_tables
             | "GroupByBucket" >> beam.GroupByKey()
             | "Deduplicate"
-            >> beam.ParDo(DeduplicateBucketFn(self._paths)).with_outputs(
+            >> beam.ParDo(DeduplicateBucketFn(self._paths, self._spilled)).with_outputs(
                 DEAD_LETTER, main="buckets"
             )
         )
@@ -325,19 +382,40 @@ class EventsToSequences(beam.PTransform):
     Returns a dict of PCollections: `sequences` (tables of `sequences.SEQUENCE_SCHEMA`),
     `item_counts` (one `(item_id, count)` table), `dead_letter` (tables), `stats` (one dict of
     partial counts without the dead letters, which `WriteDeadLetters` counts).
+
+    `spill_dir` is required with `config.shuffle == "files"`: a folder every worker can write
+    and read (the caller removes it once the pipeline has run; see `pipeline.spill`).
     """
 
     def __init__(
-        self, spec: EventReadSpec, config: EventsConfig, paths: list[str], label: str | None = None
+        self,
+        spec: EventReadSpec,
+        config: EventsConfig,
+        paths: list[str],
+        spill_dir: str | None = None,
+        label: str | None = None,
     ):
         super().__init__(label)
+        if config.num_buckets == AUTO_BUCKETS:
+            raise ValueError(
+                "Expected num_buckets resolved for the input (EventsConfig.with_input_size). "
+                f"Received: num_buckets={config.num_buckets}"
+            )
+        if config.shuffle == "files" and not spill_dir:
+            raise ValueError(
+                f"Expected a spill_dir with shuffle='files'. Received: spill_dir={spill_dir!r}"
+            )
         self._spec = spec
         self._config = config
         self._paths = paths
+        self._spill_dir = spill_dir if config.shuffle == "files" else None
 
     def expand(self, file_paths):
-        read = file_paths | "ReadEventLog" >> ReadEventLog(self._spec, self._config)
-        grouped = read.events | "GroupEventsByUser" >> GroupEventsByUser(self._paths)
+        spilled = self._spill_dir is not None
+        read = file_paths | "ReadEventLog" >> ReadEventLog(
+            self._spec, self._config, self._spill_dir
+        )
+        grouped = read.events | "GroupEventsByUser" >> GroupEventsByUser(self._paths, spilled)
         buckets = grouped.buckets
         dead = [read[DEAD_LETTER], grouped[DEAD_LETTER]]
         stats = [read[STATS]]

@@ -23,7 +23,7 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 
-from pipeline import outputs, sources, staging
+from pipeline import outputs, sources, spill, staging
 from pipeline.beam_common import WriteArrowTables, parquet_bytes, write_bytes
 from pipeline.event_formats import EVENT_FORMATS, EventColumns, resolve_event_format
 from pipeline.event_transforms import DEAD_LETTER, STATS, EventsConfig, EventsToSequences
@@ -91,6 +91,7 @@ def run_events_pipeline(
     paths = sources.match_inputs(input_path)
     spec = resolve_event_format(input_format, paths, columns, delimiter)
     sources.check_compressed_inputs(paths)
+    config = config.with_input_size(sources.total_bytes(paths))
     if item_features is not None:
         item_features_format = _check_item_features(item_features, item_features_format, output_dir)
     run_info = {
@@ -109,11 +110,12 @@ def run_events_pipeline(
         outputs.prepare_output_dir(target, ("sequences", "vocab", "dead_letter"))
         options = pipeline_options(runner, pipeline_args or [])
         started = time.time()
+        spill_dir = spill.spill_folder(target)
         pipeline = beam.Pipeline(runner=make_runner(runner, options), options=options)
         result = (
             pipeline
             | "ListInputs" >> beam.Create(list(enumerate(paths)))
-            | "EventsToSequences" >> EventsToSequences(spec, config, paths)
+            | "EventsToSequences" >> EventsToSequences(spec, config, paths, spill_dir)
         )
         _ = result["sequences"] | "WriteSequences" >> WriteArrowTables(
             f"{target}/sequences", SEQUENCE_SCHEMA
@@ -126,7 +128,10 @@ def run_events_pipeline(
         ) | "WriteRunStats" >> outputs.WriteRunStats(
             target, {"rows_in": 0, "rows_out": 0, "users": 0}, vocabulary_key="items"
         )
-        run_info["metrics"] = outputs.run_checked(pipeline)
+        try:
+            run_info["metrics"] = outputs.run_checked(pipeline)
+        finally:
+            spill.remove_spilled(spill_dir)
         run_info["seconds"] = round(time.time() - started, 3)
         if item_features is not None:
             run_info["item_features"] = str(item_features)

@@ -183,6 +183,17 @@ def match_inputs(pattern: str) -> list[str]:
     return paths
 
 
+def total_bytes(paths: list[str]) -> int:
+    """The summed size in bytes of `paths` as stored (compressed files count compressed)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    return sum(
+        metadata.size_in_bytes
+        for result in FileSystems.match(list(paths))
+        for metadata in result.metadata_list
+    )
+
+
 def _is_local_dir(path: str) -> bool:
     import os
 

@@ -13,7 +13,6 @@ import threading
 import time
 
 import apache_beam as beam
-import pyarrow.parquet as pq
 import pytest
 
 distributed = pytest.importorskip("distributed")
@@ -25,6 +24,7 @@ from pipeline.runner import make_runner, pipeline_options, run_pipeline  # noqa:
 from pipeline.texts import run_chats_pipeline, run_news_pipeline  # noqa: E402
 from pipeline.timestamps import TimestampRange  # noqa: E402
 from seqlens.synthetic.generator import GenerateConfig, generate  # noqa: E402
+from tests.pipeline.output_compare import assert_same_output  # noqa: E402
 
 PLAUSIBLE = TimestampRange(631_152_000, 2_000_000_000)
 # side inputs are exercised by CombineGlobally's default value and the Parquet sinks
@@ -72,35 +72,6 @@ def _dask_args(cluster):
     return [f"--dask_client_address={cluster.scheduler_address}"]
 
 
-def _rows(folder):
-    """Every row of a Parquet folder, in a canonical order (part files and order may differ)."""
-    table = pq.read_table(folder)
-    return sorted(json.dumps(row, sort_keys=True, default=str) for row in table.to_pylist())
-
-
-def _assert_same_output(expected, actual):
-    leftovers = [path for path in actual.rglob(".*")]  # temp files of a rerun task, say
-    assert not leftovers, leftovers
-    expected_files = sorted(p.relative_to(expected).parts[0] for p in expected.iterdir())
-    assert sorted(p.relative_to(actual).parts[0] for p in actual.iterdir()) == expected_files
-    for name in expected_files:
-        if name in ("run.json",):
-            continue
-        if (expected / name).is_dir() and name != "vocab":
-            assert _rows(actual / name) == _rows(expected / name), name
-    for path in sorted((expected / "vocab").iterdir()):
-        if path.suffix == ".parquet":  # row order matters: the vocabulary is sorted
-            assert pq.read_table(actual / "vocab" / path.name).equals(pq.read_table(path))
-        else:
-            assert (actual / "vocab" / path.name).read_bytes() == path.read_bytes()
-    assert json.loads((actual / "stats.json").read_text()) == json.loads(
-        (expected / "stats.json").read_text()
-    )
-    expected_run = json.loads((expected / "run.json").read_text())
-    actual_run = json.loads((actual / "run.json").read_text())
-    assert actual_run["metrics"] == expected_run["metrics"] and actual_run["metrics"]
-
-
 @pytest.mark.parametrize("kind", list(PIPELINES))
 def test_dask_runner_output_equals_the_fn_api_runner_output(
     kind, generated, cluster, reference, tmp_path
@@ -110,7 +81,7 @@ def test_dask_runner_output_equals_the_fn_api_runner_output(
         generated[kind], output, runner="DaskRunner", pipeline_args=_dask_args(cluster)
     )
     assert stats["rows_dead"] > 0 and stats["balanced"]
-    _assert_same_output(reference / kind, output)
+    assert_same_output(reference / kind, output)
     assert json.loads((output / "run.json").read_text())["runner"] == "DaskRunner"
 
 
@@ -145,7 +116,7 @@ def test_a_killed_worker_gives_the_same_output_or_a_clear_error(
         assert "Dask job failed" in str(outcome["error"])
         assert not output.exists()
     else:
-        _assert_same_output(reference / "events", output)
+        assert_same_output(reference / "events", output)
 
 
 def test_a_transform_without_a_dask_translation_is_named(cluster, tmp_path):

@@ -206,13 +206,15 @@ def test_build_sequences_truncates_and_splits():
         assert_that(dead, equal_to([dead_letter.TRUNCATED_MAX_LENGTH]), label="Truncated")
 
 
-def test_events_to_sequences_balances_rows(log_path):
-    config = EventsConfig(plausible=PLAUSIBLE, num_buckets=3)
+@pytest.mark.parametrize("shuffle", ["files", "runner"])
+def test_events_to_sequences_balances_rows(log_path, tmp_path, shuffle):
+    config = EventsConfig(plausible=PLAUSIBLE, num_buckets=3, shuffle=shuffle)
+    spill_dir = str(tmp_path / "spill") if shuffle == "files" else None
     with _pipeline() as pipeline:
         result = (
             pipeline
             | beam.Create([(0, log_path)])
-            | EventsToSequences(_spec(log_path), config, [log_path])
+            | EventsToSequences(_spec(log_path), config, [log_path], spill_dir)
         )
         sequences = result["sequences"] | beam.FlatMap(
             lambda table: zip(
@@ -251,3 +253,41 @@ def test_events_to_sequences_balances_rows(log_path):
             ),
             label="Vocabulary",
         )
+
+
+def test_file_shuffle_needs_a_spill_folder(log_path):
+    with pytest.raises(ValueError, match="Expected a spill_dir with shuffle='files'"):
+        EventsToSequences(
+            _spec(log_path), EventsConfig(plausible=PLAUSIBLE, num_buckets=3), [log_path]
+        )
+
+
+def test_automatic_buckets_must_be_resolved_before_the_graph(log_path, tmp_path):
+    with pytest.raises(ValueError, match="Expected num_buckets resolved for the input"):
+        EventsToSequences(_spec(log_path), EventsConfig(), [log_path], str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("num_buckets", "input_bytes", "expected"),
+    [
+        (0, 0, 8),
+        (0, 100 * 2**20, 8),
+        (0, 8 * 64 * 2**20 + 1, 9),
+        (0, 1_761_330_977, 27),
+        (5, 10**12, 5),
+    ],
+)
+def test_buckets_grow_with_the_input_unless_set(num_buckets, input_bytes, expected):
+    config = EventsConfig(num_buckets=num_buckets).with_input_size(input_bytes)
+
+    assert config.num_buckets == expected
+
+
+def test_negative_input_size_is_refused():
+    with pytest.raises(ValueError, match="Expected input_bytes >= 0"):
+        EventsConfig().with_input_size(-1)
+
+
+def test_unknown_shuffle_is_refused():
+    with pytest.raises(ValueError, match="Expected shuffle to be one of files, runner"):
+        EventsConfig(shuffle="memory")

@@ -15,6 +15,7 @@ from pipeline.sequences import SplitConfig
 from pipeline.timestamps import TimestampRange
 from seqlens.synthetic.generator import GenerateConfig, generate
 from tests.paths import REPO_ROOT
+from tests.pipeline.output_compare import assert_same_output
 
 PLAUSIBLE = TimestampRange(631_152_000, 2_000_000_000)
 
@@ -91,6 +92,27 @@ def test_filtering_and_time_split(generated, tmp_path):
     assert counts.min() >= 25
 
 
+@pytest.mark.parametrize("filtering", [False, True])
+def test_the_file_shuffle_gives_the_runner_shuffles_output(generated, tmp_path, filtering):
+    """Grouping spilled files' paths (the default) changes nothing but memory; it leaves no file."""
+    outputs = {}
+    for shuffle in ("runner", "files"):
+        config = EventsConfig(
+            plausible=PLAUSIBLE,
+            max_length=50,
+            min_user_count=5 if filtering else 0,
+            chunk_bytes=4096,  # several chunks and spill files per bucket
+            shuffle=shuffle,
+        )
+        outputs[shuffle] = tmp_path / shuffle
+        stats = run_events_pipeline(generated["events"], outputs[shuffle], config=config)
+        assert stats["rows_dead"] > 0 and stats["balanced"]
+
+    assert_same_output(outputs["runner"], outputs["files"])
+    run = json.loads((outputs["files"] / "run.json").read_text())
+    assert run["config"]["shuffle"] == "files" and run["config"]["num_buckets"] == 8
+
+
 def _corrupt_log(seed, num_rows):
     rng = random.Random(seed)
     lines = [b"user_id,item_id,timestamp,event_type,value"]
@@ -159,7 +181,7 @@ def test_sasrec_counts_match_the_paper_data_when_present(tmp_path):
 def test_options_are_validated():
     with pytest.raises(ValueError, match="Received: min_user_count=-1"):
         EventsConfig(min_user_count=-1)
-    with pytest.raises(ValueError, match="Received: num_buckets=0"):
-        EventsConfig(num_buckets=0)
+    with pytest.raises(ValueError, match="Received: num_buckets=-1"):
+        EventsConfig(num_buckets=-1)
     with pytest.raises(ValueError, match="Received: format='xml'"):
         run_events_pipeline("x", "y", input_format="xml")
