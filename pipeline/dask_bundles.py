@@ -129,14 +129,6 @@ def group_values(groups: Iterable) -> list:
     return [(key, [value for _, value in pairs]) for key, pairs in groups]
 
 
-def deal(items: Iterable, parts: int) -> list:
-    return [(index % parts, item) for index, item in enumerate(items)]
-
-
-def ungroup(groups: Iterable) -> list:
-    return [value for _, pairs in groups for _, value in pairs]
-
-
 def concat(partitions: list) -> list:
     return [value for partition in partitions for value in partition]
 

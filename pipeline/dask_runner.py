@@ -24,8 +24,8 @@ overrides, and replaces the translation (`apache_beam/runners/dask/transform_eva
 5. **Metrics**: `DaskRunnerResult.metrics()` raises `NotImplementedError`. Here each bundle
    runs under a `MetricsContainer` and returns its counters, summed on the client.
 6. **Reshuffle** is a no-op in Beam's translation, so chunks planned from one file stay in one
-   partition on one worker. Here it deals elements round-robin over `RESHUFFLE_FAN_OUT` x the
-   cluster's threads partitions (or `--dask_npartitions`): small tasks, spread over workers.
+   partition on one worker. Here a bag of fewer partitions is split into `RESHUFFLE_FAN_OUT` x
+   the cluster's threads partitions (or `--dask_npartitions`): small tasks, spread over workers.
 
 Only global windows are supported (the batch pipelines here use no other); a primitive this
 translation does not know raises `NotImplementedError` naming it, instead of passing `None` on.
@@ -94,13 +94,12 @@ class _BagVisitor(PipelineVisitor):
                 .map_partitions(bundles.group_values)
             )
         elif isinstance(transform, _Reshuffle):
+            # `Bag.groupby(shuffle="tasks")` keeps its input's partition count (its `npartitions`
+            # is ignored), so a group-by cannot spread one partition; splitting it can.
             parts = self.npartitions or RESHUFFLE_FAN_OUT * self.parallelism
-            bag = (
-                input_bags[0]
-                .map_partitions(bundles.deal, parts)
-                .groupby(bundles.first, shuffle="tasks", npartitions=parts)
-                .map_partitions(bundles.ungroup)
-            )
+            bag = input_bags[0]
+            if bag.npartitions < parts:
+                bag = bag.repartition(npartitions=parts)
         elif isinstance(transform, _Read):
             raise NotImplementedError(
                 f"The Dask runner cannot run {node.full_label!r}: Beam 2.77's Dask translation "

@@ -47,8 +47,9 @@ def _add_common(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> No
     parser.add_argument(
         "--num-buckets",
         type=int,
-        default=8,
-        help="key buckets for grouping (memory per worker ~ data / buckets)",
+        default=None,
+        help="key buckets for grouping (memory per worker ~ data / buckets); default: events "
+        "one per 64 MiB of input (at least 8), news/chats 8",
     )
     parser.add_argument(
         "--pipeline-arg",
@@ -79,6 +80,12 @@ def register(commands) -> None:
     events.add_argument("--filter-rounds", type=int, default=10, help="filtering rounds (unrolled)")
     events.add_argument(
         "--max-length", type=int, default=0, help="keep each user's most recent N events; 0 = all"
+    )
+    events.add_argument(
+        "--shuffle",
+        default="files",
+        help="how events reach their user bucket: files (default: spilled under the output "
+        "folder, memory ~ one bucket) or runner (the runner's GroupByKey, e.g. Dataflow Shuffle)",
     )
     events.add_argument("--split", default="leave-one-out", help="leave-one-out or time")
     events.add_argument("--valid-cutoff", default=None, help="time split: Unix s or ISO 8601")
@@ -155,7 +162,7 @@ def _run_events(args: argparse.Namespace) -> int:
     _check_input_format(args, EVENT_FORMATS)
     check_item_features_input(args.item_features)
     from pipeline.event_formats import EventColumns
-    from pipeline.event_transforms import EventsConfig
+    from pipeline.event_transforms import AUTO_BUCKETS, EventsConfig
     from pipeline.events import run_events_pipeline
     from pipeline.sequences import SplitConfig
 
@@ -169,8 +176,9 @@ def _run_events(args: argparse.Namespace) -> int:
             _cutoff(args.test_cutoff, "test_cutoff"),
         ),
         plausible=_plausible(args),
-        num_buckets=args.num_buckets,
+        num_buckets=AUTO_BUCKETS if args.num_buckets is None else args.num_buckets,
         filter_rounds=args.filter_rounds,
+        shuffle=args.shuffle,
     )
     columns = EventColumns(
         args.user_column,
@@ -220,7 +228,7 @@ def _run_texts(args: argparse.Namespace) -> int:
         columns,
         plausible=_plausible(args),
         delimiter=args.delimiter,
-        num_buckets=args.num_buckets,
+        **({} if args.num_buckets is None else {"num_buckets": args.num_buckets}),
         runner=args.runner,
         pipeline_args=_beam_args(args),
     )

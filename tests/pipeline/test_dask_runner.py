@@ -142,3 +142,27 @@ def test_windows_other_than_global_are_refused_by_name(cluster):
     )
     with pytest.raises(NotImplementedError, match="global windows only.*Doubled"):
         run_pipeline(pipeline)
+
+
+def _record_worker(element, folder):
+    time.sleep(0.05)  # long enough that the scheduler hands the parts to both workers
+    (folder / f"{element}-{os.getpid()}").touch()
+    return element
+
+
+def test_reshuffle_spreads_one_partition_over_the_workers(cluster, tmp_path):
+    """Chunks planned from one file arrive as one partition; after Reshuffle both workers work."""
+    options = pipeline_options("DaskRunner", _dask_args(cluster))
+    pipeline = beam.Pipeline(runner=make_runner("DaskRunner", options), options=options)
+    _ = (
+        pipeline
+        | beam.Create([16])
+        | "Plan" >> beam.FlatMap(lambda count: list(range(count)))
+        | beam.Reshuffle()
+        | "Record" >> beam.Map(_record_worker, tmp_path)
+    )
+    run_pipeline(pipeline)
+
+    records = [path.name.split("-") for path in tmp_path.iterdir()]
+    assert sorted(int(element) for element, _ in records) == list(range(16))
+    assert len({pid for _, pid in records}) == 2

@@ -89,10 +89,26 @@ def test_direct_runner_multi_processing_with_pass_through_flags(raw, tmp_path, c
     assert stats["rows_in"] == stats["rows_out"] + stats["rows_dead"] and stats["users"] == 20
     run = json.loads((output / "run.json").read_text())
     assert run["runner"] == "DirectRunner"
+    assert run["config"]["shuffle"] == "files" and run["config"]["num_buckets"] == 8
     assert "--direct_running_mode=multi_processing" in run["pipeline_args"]
     assert run["metrics"]["rows_in"] == stats["rows_in"]
     assert len(pd.read_parquet(output / "dead_letter")) == stats["rows_dead"]
     assert json.loads(capsys.readouterr().out.strip())["rows_in"] == stats["rows_in"]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--shuffle", "memory"], "Received: shuffle='memory'"),
+        (["--num-buckets", "-1"], "Received: num_buckets=-1"),
+    ],
+)
+def test_bad_grouping_options_are_exit_code_2(raw, tmp_path, capsys, flags, message):
+    argv = ["pipeline", "events", "--input", str(raw["events"]), "--output", str(tmp_path / "o")]
+
+    assert main(argv + flags) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_unknown_flags_still_fail_for_other_commands(tmp_path):
