@@ -44,8 +44,8 @@ lint: $(STAMP)
 test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 --dist loadfile -q -m keras_backend
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q -m keras_backend
 
 clean:
 	rm -rf $(VENV) $(ARTIFACTS)

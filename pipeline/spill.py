@@ -72,7 +72,14 @@ def read_spilled(paths: Iterable[str], schema: pa.Schema) -> pa.Table:
 
 
 def remove_spilled(folder: str) -> None:
-    """Delete the spill folder and everything in it (nothing happens when it does not exist)."""
+    """Delete the spill folder and everything in it (nothing happens when it does not exist).
+
+    Files are matched and deleted one by one first: an object store (`gs://`) has no folder
+    object that deleting would take its files with.
+    """
     filesystems = _filesystems()
-    if filesystems.exists(folder):
+    files = [metadata.path for metadata in filesystems.match([f"{folder}/*"])[0].metadata_list]
+    if files:
+        filesystems.delete(files)
+    if filesystems.exists(folder):  # a local folder (and a killed writer's hidden partial file)
         filesystems.delete([folder])

@@ -42,6 +42,7 @@ def test_no_paths_give_an_empty_table_of_the_schema():
 def test_remove_deletes_the_folder_and_accepts_a_missing_one(tmp_path):
     folder = spill.spill_folder(str(tmp_path))
     spill.write_spilled(_table(["a"], [1]), folder, "part")
+    (tmp_path / "_spill" / ".part.dead.partial").write_bytes(b"a killed writer's leftover")
 
     spill.remove_spilled(folder)
     spill.remove_spilled(folder)
