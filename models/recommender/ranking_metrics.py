@@ -50,15 +50,27 @@ def metrics_from_ranks(ranks: np.ndarray) -> dict[str, float]:
 def full_ranks(
     scores: np.ndarray, histories: Sequence[np.ndarray], targets: np.ndarray
 ) -> np.ndarray:
-    """Ranks under `full`: `scores (N, V)` over all indices; history, padding and OOV excluded."""
-    scores = np.array(scores, dtype=np.float64, copy=True)
+    """Ranks under `full`: `scores (N, V)` over all indices; history, padding and OOV excluded.
+
+    Counted without copying `scores` (at a million items a copy of a batch is gigabytes): the
+    items above and level with the target over the whole row, less those among the excluded
+    indices (padding, OOV, the history; the target itself stays, even when it is in the history).
+    """
+    scores = np.asarray(scores)
+    targets = np.asarray(targets)
     rows = np.arange(len(targets))
     target_scores = scores[rows, targets]
-    scores[:, :ITEM_INDEX_OFFSET] = -np.inf
+    level = target_scores[:, None]
+    greater = np.count_nonzero(scores > level, axis=1)
+    ties = np.count_nonzero(scores == level, axis=1) - 1  # the target itself
+    always_excluded = np.arange(ITEM_INDEX_OFFSET)
     for row, history in enumerate(histories):
-        scores[row, history] = -np.inf
-    scores[rows, targets] = target_scores
-    return rank_of_target(scores, target_scores)
+        excluded = np.union1d(always_excluded, history)
+        excluded = excluded[excluded != targets[row]]
+        excluded_scores = scores[row, excluded]
+        greater[row] -= np.count_nonzero(excluded_scores > target_scores[row])
+        ties[row] -= np.count_nonzero(excluded_scores == target_scores[row])
+    return 1 + greater + np.maximum(ties, 0) // 2
 
 
 def sample_negatives(

@@ -46,6 +46,36 @@ def test_full_ranks_exclude_history_padding_and_oov():
     np.testing.assert_array_equal(full_ranks(scores, [np.array([4, 2])], np.array([4])), [2])
 
 
+def _full_ranks_by_masking(scores, histories, targets):
+    """The definition: mask padding, OOV and history with -inf (the target kept), then rank."""
+    masked = np.array(scores, dtype=np.float64, copy=True)
+    rows = np.arange(len(targets))
+    target_scores = masked[rows, targets]
+    masked[:, :2] = -np.inf
+    for row, history in enumerate(histories):
+        masked[row, history] = -np.inf
+    masked[rows, targets] = target_scores
+    return rank_of_target(masked, target_scores)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_full_ranks_without_a_copy_equal_the_masked_definition(seed):
+    rng = np.random.default_rng(seed)
+    users, items = 64, 40
+    scores = rng.integers(0, 6, size=(users, items)).astype(np.float32)  # many ties
+    targets = rng.integers(2, items, size=users)
+    histories = [
+        np.concatenate(
+            [rng.integers(2, items, size=rng.integers(0, 12)), [targets[u]] * (u % 3 == 0)]
+        ).astype(np.int64)
+        for u in range(users)
+    ]  # repeats, and the target itself in every third history
+
+    np.testing.assert_array_equal(
+        full_ranks(scores, histories, targets), _full_ranks_by_masking(scores, histories, targets)
+    )
+
+
 def test_sampled_negatives_avoid_interacted_items_and_are_seeded():
     interacted = [np.array([2, 3, 4]), np.array([5])]
     negatives = sample_negatives(interacted, 10, seed=3, count=100)
