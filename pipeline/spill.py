@@ -51,9 +51,7 @@ def write_spilled(table: pa.Table, folder: str, name: str) -> str:
         writer.write_table(table)
     with filesystems.create(partial) as handle:
         handle.write(sink.getvalue().to_pybytes())
-    if filesystems.exists(path):
-        filesystems.delete([path])
-    filesystems.rename([partial], [path])
+    filesystems.rename([partial], [path])  # replaces a retry's earlier file (POSIX, GCS copy)
     return path
 
 
